@@ -1,0 +1,3 @@
+from fmslab.cli import main
+
+main()

@@ -1,0 +1,41 @@
+"""Shared state and helpers for the CLI modules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+import typer
+from rich.table import Table
+
+from fmslab.logs import STDERR
+
+
+@dataclass(frozen=True)
+class State:
+    """Options of the root command, passed to every sub-command through ``ctx.obj``."""
+
+    verbosity: int = 0
+
+    @property
+    def progress(self) -> bool:
+        return self.verbosity >= 0
+
+
+def state(ctx: typer.Context) -> State:
+    obj = ctx.find_root().obj
+    return obj if isinstance(obj, State) else State()
+
+
+def print_frame(df: pd.DataFrame, *, title: str | None = None, max_rows: int = 200) -> None:
+    """Print a DataFrame as a rich table on stdout."""
+    from rich.console import Console
+
+    table = Table(title=title, show_lines=False)
+    for col in df.columns:
+        table.add_column(str(col), overflow="fold")
+    for row in df.head(max_rows).itertuples(index=False):
+        table.add_row(*["" if pd.isna(v) else str(v) for v in row])
+    Console().print(table)
+    if len(df) > max_rows:
+        STDERR.print(f"({len(df) - max_rows} more rows not shown)")

@@ -1,0 +1,66 @@
+"""`fmslab study`: validate a study folder, build its catalog, query it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from fmslab.catalog import query as run_query
+from fmslab.cli.common import print_frame
+from fmslab.logs import STDERR
+from fmslab.study.catalog_study import catalog_study
+from fmslab.study.model import load_study
+from fmslab.study.validate import is_valid, problems_frame, validate_study
+
+app = typer.Typer(help="Study folders: sheets, validation, the results catalog.", no_args_is_help=True)
+
+StudyArg = Annotated[Path, typer.Argument(help="Study folder (contains study.yaml).")]
+
+
+@app.command()
+def validate(
+    study: StudyArg,
+    unblinding: Annotated[
+        Path | None, typer.Option(help="Unblinding key (treatment_code -> group), if kept outside the study.")
+    ] = None,
+) -> None:
+    """Check every sheet and reference of a study; list all problems. Exit code 1 when invalid."""
+    problems = validate_study(study, unblinding=unblinding)
+    if problems:
+        print_frame(problems_frame(problems), title=f"{len(problems)} problem(s) in {study}")
+    n_err = sum(p.severity == "error" for p in problems)
+    if not is_valid(problems):
+        STDERR.print(f"[bold red]invalid:[/] {n_err} error(s)")
+        raise typer.Exit(1)
+    STDERR.print(f"[green]valid[/] ({len(problems)} warning(s))")
+
+
+@app.command()
+def catalog(
+    study: StudyArg,
+    db: Annotated[Path | None, typer.Option(help="Catalog file (default STUDY/results/fmslab.duckdb).")] = None,
+    lock_timeout: Annotated[float, typer.Option(help="Seconds to wait for another run holding the catalog.")] = 120.0,
+) -> None:
+    """Validate the study and store its sheets and input hashes in the DuckDB catalog."""
+    summary = catalog_study(study, db_path=db, lock_timeout_s=lock_timeout)
+    state = "reused (inputs unchanged)" if summary.reused else "updated"
+    counts = ", ".join(f"{k}: {v}" for k, v in summary.tables.items())
+    STDERR.print(f"catalog {summary.db_path} {state}; run {summary.run_id}; {summary.n_inputs} inputs hashed; {counts}")
+
+
+@app.command()
+def query(
+    study: StudyArg,
+    sql: Annotated[str, typer.Argument(help="SQL, e.g. \"SELECT * FROM mice\".")],
+    db: Annotated[Path | None, typer.Option(help="Catalog file (default STUDY/results/fmslab.duckdb).")] = None,
+    csv: Annotated[bool, typer.Option("--csv", help="Print CSV instead of a table.")] = False,
+) -> None:
+    """Run a read-only SQL query on the study catalog and print the result."""
+    path = db or load_study(study).catalog_path
+    df = run_query(path, sql)
+    if csv:
+        typer.echo(df.to_csv(index=False), nl=False)
+    else:
+        print_frame(df)
