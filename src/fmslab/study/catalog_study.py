@@ -43,8 +43,12 @@ def catalog_study(
     """
     problems = validate_study(root)
     if not is_valid(problems):
-        errors = [str(p) for p in problems if p.severity == "error"]
-        raise InputError(f"study is invalid ({len(errors)} error(s)); first: {errors[0]}", file=root)
+        errors = [p for p in problems if p.severity == "error"]
+        first = str(errors[0]).removeprefix("error: ")
+        raise InputError(
+            f"study is invalid ({len(errors)} error(s); 'fmslab study validate' lists them); first: {first}",
+            file=root,
+        )
     study = load_study(root)
     db_path = Path(db_path) if db_path else study.catalog_path
     inputs = [study.root / STUDY_FILE, *study.sheet_paths.values()]
