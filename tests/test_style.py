@@ -14,7 +14,9 @@ def _ruff() -> list[str]:
 
 
 def test_ruff_check():
-    proc = subprocess.run([*_ruff(), "check", "src", "tests", "benchmarks"], cwd=REPO, capture_output=True, text=True)
+    proc = subprocess.run(
+        [*_ruff(), "check", "src", "tests", "benchmarks"], cwd=REPO, capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
