@@ -33,6 +33,7 @@ from filelock import FileLock, Timeout
 
 from fmslab.atomic import write_tables
 from fmslab.errors import CatalogBusyError, FmslabError
+from fmslab.progress import progress_bar
 from fmslab.provenance import RunRecord, sha256_file
 
 log = logging.getLogger(__name__)
@@ -168,7 +169,7 @@ class CatalogSession:
     def has_table(self, name: str) -> bool:
         return name in table_names(self.con)
 
-    def record_inputs(self, paths: Iterable[str | Path]) -> pd.DataFrame:
+    def record_inputs(self, paths: Iterable[str | Path], *, progress: bool = False) -> pd.DataFrame:
         """Hash the inputs and record them for this run.
 
         A file whose size and modification time match its last record reuses that hash instead of
@@ -181,11 +182,14 @@ class CatalogSession:
             ).fetchall()
         }
         rows = []
-        for p in paths:
-            path = str(Path(p).resolve())
-            st = os.stat(path)
-            sha = known.get((path, st.st_size, st.st_mtime_ns)) or sha256_file(path)
-            rows.append((self.run.run_id, path, st.st_size, st.st_mtime_ns, sha))
+        paths = list(paths)
+        with progress_bar(len(paths), "Hashing inputs", enabled=progress) as advance:
+            for p in paths:
+                path = str(Path(p).resolve())
+                st = os.stat(path)
+                sha = known.get((path, st.st_size, st.st_mtime_ns)) or sha256_file(path)
+                rows.append((self.run.run_id, path, st.st_size, st.st_mtime_ns, sha))
+                advance(label=Path(path).name)
         frame = pd.DataFrame(rows, columns=["run_id", "path", "size_bytes", "mtime_ns", "sha256"])
         if rows:
             self.con.executemany("INSERT INTO inputs VALUES (?, ?, ?, ?, ?)", rows)

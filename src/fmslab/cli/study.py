@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from fmslab.catalog import query as run_query
-from fmslab.cli.common import print_frame
+from fmslab.cli.common import print_frame, state
 from fmslab.logs import STDERR
 from fmslab.study.catalog_study import catalog_study
 from fmslab.study.model import load_study
@@ -42,6 +42,7 @@ def validate(
 
 @app.command()
 def catalog(
+    ctx: typer.Context,
     study: StudyArg,
     db: Annotated[
         Path | None, typer.Option(help="Catalog file (default STUDY/results/fmslab.duckdb).")
@@ -51,7 +52,9 @@ def catalog(
     ] = 120.0,
 ) -> None:
     """Validate the study and store its sheets and input hashes in the DuckDB catalog."""
-    summary = catalog_study(study, db_path=db, lock_timeout_s=lock_timeout)
+    summary = catalog_study(
+        study, db_path=db, lock_timeout_s=lock_timeout, progress=state(ctx).progress
+    )
     state = "reused (inputs unchanged)" if summary.reused else "updated"
     counts = ", ".join(f"{k}: {v}" for k, v in summary.tables.items())
     STDERR.print(

@@ -34,6 +34,7 @@ def catalog_study(
     db_path: str | Path | None = None,
     lock_timeout_s: float = 120.0,
     export: bool = True,
+    progress: bool = False,
 ) -> CatalogSummary:
     """Validate a study and store its sheets and input hashes in the catalog.
 
@@ -56,7 +57,7 @@ def catalog_study(
     with open_session(db_path, command=COMMAND, parameters={"study": str(study.root)},
                       lock_timeout_s=lock_timeout_s) as cat:  # fmt: skip
         before = cat.previous_inputs(COMMAND)
-        recorded = cat.record_inputs(inputs)
+        recorded = cat.record_inputs(inputs, progress=progress)
         reused = (
             len(before) == len(recorded)
             and set(zip(before["path"], before["sha256"], strict=True))
