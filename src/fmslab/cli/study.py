@@ -55,10 +55,10 @@ def catalog(
     summary = catalog_study(
         study, db_path=db, lock_timeout_s=lock_timeout, progress=state(ctx).progress
     )
-    state = "reused (inputs unchanged)" if summary.reused else "updated"
+    how = "reused (inputs unchanged)" if summary.reused else "updated"
     counts = ", ".join(f"{k}: {v}" for k, v in summary.tables.items())
     STDERR.print(
-        f"catalog {summary.db_path} {state}; run {summary.run_id}; {summary.n_inputs} inputs hashed; {counts}"
+        f"catalog {summary.db_path} {how}; run {summary.run_id}; {summary.n_inputs} inputs hashed; {counts}"
     )
 
 
