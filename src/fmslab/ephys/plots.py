@@ -1,0 +1,66 @@
+"""Per-cell figures: example sweeps at rheobase and 2x rheobase, phase plot, F-I curve.
+
+Every function returns a :class:`matplotlib.figure.Figure`; the caller decides where to save it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from fmslab.ephys.io import Sweep
+from fmslab.ephys.spikes import detect_spikes, dvdt_V_per_s
+
+
+def plot_sweeps(sweeps: list[tuple[str, Sweep]], ax=None) -> Figure:
+    """Membrane potential of the given sweeps (label, sweep), spike thresholds marked."""
+    fig = Figure(figsize=(6, 3.5)) if ax is None else ax.figure
+    ax = ax or fig.add_subplot(1, 1, 1)
+    for label, sw in sweeps:
+        t = sw.t_s
+        ax.plot(t, sw.v_mV, lw=0.7, label=label)
+        sp = detect_spikes(sw.v_mV, sw.dt_s)
+        ax.plot(t[sp["threshold_index"]], sp["threshold_mV"], "k.", ms=3)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("Vm (mV)")
+    if sweeps:
+        ax.legend(fontsize=7, frameon=False)
+    return fig
+
+
+def plot_phase(sw: Sweep, ax=None) -> Figure:
+    """Phase plot (dV/dt against V) of one sweep."""
+    fig = Figure(figsize=(4, 3.5)) if ax is None else ax.figure
+    ax = ax or fig.add_subplot(1, 1, 1)
+    ax.plot(sw.v_mV[:-1], dvdt_V_per_s(sw.v_mV, sw.dt_s), lw=0.5)
+    ax.set_xlabel("Vm (mV)")
+    ax.set_ylabel("dV/dt (V/s)")
+    return fig
+
+
+def plot_fi(sweeps: pd.DataFrame, ax=None) -> Figure:
+    """Firing rate in the step against step current (F-I curve)."""
+    fig = Figure(figsize=(4, 3.5)) if ax is None else ax.figure
+    ax = ax or fig.add_subplot(1, 1, 1)
+    s = sweeps[sweeps["stim_kind"] == "step"].sort_values("stim_pA")
+    ax.plot(s["stim_pA"], s["firing_rate_hz"], "o-", ms=3)
+    ax.set_xlabel("step current (pA)")
+    ax.set_ylabel("firing rate (Hz)")
+    return fig
+
+
+def plot_cell(
+    name: str, examples: list[tuple[str, Sweep]], sweeps: pd.DataFrame, cell: dict
+) -> Figure:
+    """The summary figure of one cell: example sweeps, phase plot of the first, F-I curve."""
+    fig = Figure(figsize=(12, 3.6), layout="constrained")
+    axs = fig.subplots(1, 3, width_ratios=[2, 1, 1])
+    plot_sweeps(examples, ax=axs[0])
+    if examples:
+        plot_phase(examples[0][1], ax=axs[1])
+    plot_fi(sweeps, ax=axs[2])
+    rheo = cell.get("rheobase_pA", np.nan)
+    fig.suptitle(f"{name}: rheobase {rheo:g} pA, Rin {cell.get('rin_MOhm', np.nan):.0f} MOhm, "
+                 f"{cell.get('firing_pattern', '')}", fontsize=9)
+    return fig
