@@ -108,7 +108,7 @@ def sweep_features(sweep: Sweep, params: SpikeParams | None = None) -> dict[str,
     v, dt = sweep.v_mV, sweep.dt_s
     n = v.size
     st: Stimulus = sweep.stimulus
-    sp = detect_spikes(v, dt, params)
+    sp = detect_spikes(v, dt, params, sweep.edges_s)
     pk_t = sp["peak_t_s"]
     has_stim = st.kind != "none" and math.isfinite(st.stim_start_s)
     f: dict[str, float | str | int] = dict.fromkeys(SWEEP_COLUMNS, NAN)
@@ -186,4 +186,4 @@ def sweep_features(sweep: Sweep, params: SpikeParams | None = None) -> dict[str,
 
 def spike_table(sweep: Sweep, params: SpikeParams | None = None) -> dict[str, np.ndarray]:
     """The per-spike shape table of a sweep (for plots and inspection)."""
-    return detect_spikes(sweep.v_mV, sweep.dt_s, params)
+    return detect_spikes(sweep.v_mV, sweep.dt_s, params, sweep.edges_s)

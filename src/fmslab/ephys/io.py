@@ -80,6 +80,9 @@ class Sweep:
     stimulus: Stimulus
     i_pA: np.ndarray | None = None  # recorded current channel, when present
     t0_s: float = 0.0
+    #: times (s) where the injected current changes abruptly (step/pulse on- and offsets, trigger
+    #: pulses): a rise of V that starts there is a charging transient, not a spike onset
+    edges_s: np.ndarray = field(default_factory=lambda: np.empty(0))
 
     @property
     def t_s(self) -> np.ndarray:
@@ -182,6 +185,7 @@ class AbfReader:
         self.vm_channel = self._find_vm()
         self.vm_scale = VOLTAGE_UNITS_TO_MV[_norm_units(self.units[self.vm_channel])]
         self.current_channel = self._find_current_channel()
+        self.trigger_channel = self._find_trigger_channel()
         self.dac = self._find_current_dac()
         self._stimuli = self._build_stimuli()
 
@@ -218,6 +222,13 @@ class AbfReader:
     def _find_current_channel(self) -> int | None:
         for i, u in enumerate(self.units):
             if i != self.vm_channel and _norm_units(u) in CURRENT_UNITS_TO_PA:
+                return i
+        return None
+
+    def _find_trigger_channel(self) -> int | None:
+        """A stimulus/trigger monitor channel (named stim/trig), e.g. File_axon_3's 'stim' [V]."""
+        for i, n in enumerate(self.names):
+            if i != self.vm_channel and any(k in n.lower() for k in ("stim", "trig")):
                 return i
         return None
 
@@ -371,11 +382,36 @@ class AbfReader:
             i_pa = self._raw(index, self.current_channel) * scale
         if not np.all(np.isfinite(v)):
             raise InputError("membrane potential contains NaN/inf", file=self.file, sweep=index)
-        return Sweep(index, v, 1.0 / self.rate_hz, self._stimuli[index], i_pa)
+        dt = 1.0 / self.rate_hz
+        stim = self._stimuli[index]
+        edges = [stim.stim_start_s, stim.stim_end_s, stim.prepulse_start_s, stim.prepulse_end_s]
+        if i_pa is not None:
+            edges.extend(current_edges_s(i_pa, dt, min_jump=50.0))
+        if self.trigger_channel is not None:
+            trig = self._raw(index, self.trigger_channel)
+            tr_edges = current_edges_s(trig, dt, min_jump=0.5 * float(np.ptp(trig)) or 1.0)
+            edges.extend(tr_edges)
+            if stim.kind == "none" and tr_edges.size:
+                stim = Stimulus("pulse", float("nan"), float(tr_edges[0]), float(tr_edges[0]),
+                                0.0, "trigger_channel")
+        e = np.array([x for x in edges if np.isfinite(x)], dtype=float)
+        return Sweep(index, v, dt, stim, i_pa, edges_s=np.unique(e))
 
     def __iter__(self) -> Iterator[Sweep]:
         for s in range(self.n_sweeps):
             yield self.sweep(s)
+
+
+def current_edges_s(i: np.ndarray, dt_s: float, min_jump: float) -> np.ndarray:
+    """Times (s) where a command/monitor signal jumps by more than ``min_jump`` within 0.5 ms."""
+    if i.size < 3 or float(np.ptp(i)) < min_jump:
+        return np.empty(0)
+    lag = max(1, int(round(0.5e-3 / dt_s)))
+    jump = np.abs(i[lag:] - i[:-lag]) > min_jump
+    starts, ends = np.flatnonzero(np.diff(np.r_[False, jump, False].view(np.int8)) == 1), None
+    # the window [k, k + lag] first spans the jump at k = edge - lag: the edge is at k + lag
+    del ends
+    return (starts + lag) * dt_s
 
 
 def stimulus_from_current(i_pA: np.ndarray, dt_s: float, min_step_pA: float = 5.0) -> Stimulus:

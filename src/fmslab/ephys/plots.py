@@ -21,7 +21,7 @@ def plot_sweeps(sweeps: list[tuple[str, Sweep]], ax=None) -> Figure:
         t = sw.t_s
         k = max(1, sw.v_mV.size // 200_000)  # long gap-free traces: plot every k-th sample
         ax.plot(t[::k], sw.v_mV[::k], lw=0.7, label=label)
-        sp = detect_spikes(sw.v_mV, sw.dt_s)
+        sp = detect_spikes(sw.v_mV, sw.dt_s, edges_s=sw.edges_s)
         ax.plot(t[sp["threshold_index"]], sp["threshold_mV"], "k.", ms=3)
     ax.set_xlabel("time (s)")
     ax.set_ylabel("Vm (mV)")

@@ -18,6 +18,10 @@ Detection (all thresholds are :class:`SpikeParams` fields, defaults in brackets)
 4. A candidate is a spike when (a) peak - threshold >= ``min_height_mV`` [15 mV], (b) V falls by at
    least ``min_fall_fraction`` [30 %] of that height within ``max_fall_ms`` [20 ms] after the peak
    (or before the next spike's threshold) and (c) its upstroke is >= ``min_upstroke_V_per_s``.
+   (d) its steepest rise does not lie within ``charging_guard_ms`` [0.5 ms] after a stimulus edge
+   (current step/pulse on- or offset, trigger pulse): there the rise is the membrane (and
+   electrode) charging, not a spike. A spike rising out of such a transient keeps its upstroke
+   but its threshold is moved to the end of the guard window when it fell inside it.
    Slow depolarisation-block oscillations have no such upstroke and are not spikes; a step to a
    plateau (even above -20 mV) is not a spike because V does not fall back; small late spikes of a
    train (upstroke < 20 V/s, the IPFX cut-off) are kept.
@@ -41,6 +45,8 @@ class SpikeParams:
     min_height_mV: float = 15.0
     min_fall_fraction: float = 0.3
     max_fall_ms: float = 20.0
+    #: a spike whose threshold lies within this time after a stimulus edge is a charging transient
+    charging_guard_ms: float = 0.5
     #: AHP trough searched up to this long after the peak (or the next spike's threshold)
     ahp_window_ms: float = 100.0
 
@@ -79,7 +85,10 @@ def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def detect_spikes(
-    v_mV: np.ndarray, dt_s: float, params: SpikeParams | None = None
+    v_mV: np.ndarray,
+    dt_s: float,
+    params: SpikeParams | None = None,
+    edges_s: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Detect spikes and measure each one's shape.
 
@@ -91,6 +100,9 @@ def detect_spikes(
         Sampling interval, s.
     params
         Detection criteria (see the module docstring).
+    edges_s
+        Times of abrupt stimulus changes (see :attr:`fmslab.ephys.io.Sweep.edges_s`); a candidate
+        whose threshold falls within ``charging_guard_ms`` after one is a charging transient.
 
     Returns
     -------
@@ -120,6 +132,11 @@ def detect_spikes(
     max_fall = max(2, int(round(p.max_fall_ms / dt_ms)))
     ahp_win = max(2, int(round(p.ahp_window_ms / dt_ms)))
 
+    guard = None
+    guard_n = int(round(p.charging_guard_ms / dt_ms))
+    pre_n = int(round(0.2 / dt_ms))
+    if edges_s is not None and len(edges_s):
+        guard = np.sort(np.round(np.asarray(edges_s) / (dt_ms / 1e3)).astype(int))
     thr_i: list[int] = []
     peak_i: list[int] = []
     up_i: list[int] = []
@@ -144,6 +161,18 @@ def detect_spikes(
         after = v[pk : min(pk + max_fall, n)]
         if after.size < 2 or (v[pk] - after.min()) < p.min_fall_fraction * height:
             continue
+        if guard is not None:
+            # the steepest rise within the guard after an edge (or 0.2 ms before it, sampling
+            # jitter): charging transient, not a spike
+            k = int(np.searchsorted(guard, u + pre_n, side="right")) - 1
+            if k >= 0 and -pre_n <= u - guard[k] <= guard_n:
+                continue
+            # a spike rising out of a charging transient starts after the guard at the earliest
+            k = int(np.searchsorted(guard, thr + pre_n, side="right")) - 1
+            if k >= 0 and -pre_n <= thr - guard[k] <= guard_n:
+                thr = min(int(guard[k]) + guard_n + 1, u)
+                if v[pk] - v[thr] < p.min_height_mV:
+                    continue
         thr_i.append(thr)
         peak_i.append(pk)
         up_i.append(u)
