@@ -154,3 +154,24 @@ def test_gap_free_spontaneous_file(abf_dir):
     sp = detect_spikes(sw.v_mV, sw.dt_s)
     assert 50 < sp["peak_index"].size < 500
     assert (sp["amplitude_mV"] >= 15).all()
+
+
+def test_trigger_artefact_is_not_a_spike_but_the_evoked_ap_is(abf_dir):
+    """File_axon_3: a biphasic stimulus artefact (trigger channel 'stim' [V], edges 17.5-19.8 ms)
+    swings V from -53 to -79 and back to -39 mV; the AP it evokes takes off from the artefact at a
+    dV/dt kink near -31 mV and peaks at +15..+25 mV (plotted sample by sample and inspected). One
+    evoked AP per sweep, latency from the trigger onset 2.8 ms (+- 1 sample)."""
+    sweeps, cells = analyze_file(abf_dir / "File_axon_3.abf")
+    assert cells["stim_source"].iloc[0] == "trigger_channel"
+    assert (sweeps["n_spikes_stim"] == 1).all()
+    np.testing.assert_allclose(sweeps["latency_ms"], 2.8, atol=0.05)
+    assert sweeps["threshold_mV"].between(-34, -28).all()
+    assert (sweeps["peak_mV"] > 10).all()
+
+
+def test_pulse_train_charging_is_not_counted(abf_dir):
+    """18425108: 2.5 nA pulses through an unbalanced bridge drive V from -90 to +20 mV in a straight
+    charging ramp without a dV/dt kink and V falls back when each pulse ends (plotted and
+    inspected): charging transients, not spikes, under the documented rule."""
+    sweeps, _ = analyze_file(abf_dir / "18425108.abf")
+    assert sweeps["n_spikes_total"].iloc[0] == 0

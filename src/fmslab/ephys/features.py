@@ -16,6 +16,8 @@ from fmslab.ephys.io import Stimulus, Sweep
 from fmslab.ephys.spikes import SpikeParams, detect_spikes
 
 NAN = float("nan")
+#: spikes peaking up to this long after a brief pulse ends count as its response
+PULSE_RESPONSE_S = 0.010
 
 #: Column order of the per-sweep table (after ``file`` and ``sweep``).
 SWEEP_COLUMNS = (
@@ -119,7 +121,9 @@ def sweep_features(sweep: Sweep, params: SpikeParams | None = None) -> dict[str,
         prepulse_pA=st.prepulse_pA,
     )
     if has_stim:
-        in_stim = (pk_t >= st.stim_start_s) & (pk_t <= st.stim_end_s)
+        # a brief pulse's response (the AP it evokes) may peak just after the pulse ends
+        resp_end = st.stim_end_s + (PULSE_RESPONSE_S if st.kind == "pulse" else 0.0)
+        in_stim = (pk_t >= st.stim_start_s) & (pk_t <= resp_end)
         f["n_spikes_pre"] = int((pk_t < st.stim_start_s).sum())
         base = v[_window(max(0.0, st.stim_start_s - 0.1), st.stim_start_s, dt, n)]
         step_dur = st.stim_end_s - st.stim_start_s

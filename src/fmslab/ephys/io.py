@@ -283,6 +283,8 @@ class AbfReader:
     def _build_stimuli(self) -> list[Stimulus]:
         dt = 1.0 / self.rate_hz
         none = Stimulus("none", float("nan"), float("nan"), float("nan"), 0.0, "none")
+        if self.dac is None and self.current_channel is None and self.trigger_channel is not None:
+            return [self._stim_from_trigger(s) for s in range(self.n_sweeps)]
         if self.dac is None or self.gap_free or self.variable_length:
             if self.current_channel is not None:
                 return [self._stim_from_current(s) for s in range(self.n_sweeps)]
@@ -345,6 +347,17 @@ class AbfReader:
             prev_end_level = eps[-1][2]
         return out
 
+    def _stim_from_trigger(self, sweep: int) -> Stimulus:
+        """A stimulus trigger pulse (amplitude unknown in pA): its onset times the response."""
+        assert self.trigger_channel is not None
+        trig = self._raw(sweep, self.trigger_channel)
+        dt = 1.0 / self.rate_hz
+        edges = current_edges_s(trig, dt, min_jump=0.5 * float(np.ptp(trig)) or 1.0)
+        if not edges.size:
+            return Stimulus("none", float("nan"), float("nan"), float("nan"), 0.0, "none")
+        return Stimulus("pulse", float("nan"), float(edges[0]), float(edges[-1]), 0.0,
+                        "trigger_channel")
+
     def _stim_from_current(self, sweep: int) -> Stimulus:
         """Largest sustained step in the recorded current channel (median-filtered levels)."""
         assert self.current_channel is not None
@@ -389,11 +402,7 @@ class AbfReader:
             edges.extend(current_edges_s(i_pa, dt, min_jump=50.0))
         if self.trigger_channel is not None:
             trig = self._raw(index, self.trigger_channel)
-            tr_edges = current_edges_s(trig, dt, min_jump=0.5 * float(np.ptp(trig)) or 1.0)
-            edges.extend(tr_edges)
-            if stim.kind == "none" and tr_edges.size:
-                stim = Stimulus("pulse", float("nan"), float(tr_edges[0]), float(tr_edges[0]),
-                                0.0, "trigger_channel")
+            edges.extend(current_edges_s(trig, dt, min_jump=0.5 * float(np.ptp(trig)) or 1.0))
         e = np.array([x for x in edges if np.isfinite(x)], dtype=float)
         return Sweep(index, v, dt, stim, i_pa, edges_s=np.unique(e))
 

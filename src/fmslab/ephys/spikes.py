@@ -20,8 +20,9 @@ Detection (all thresholds are :class:`SpikeParams` fields, defaults in brackets)
    (or before the next spike's threshold) and (c) its upstroke is >= ``min_upstroke_V_per_s``.
    (d) its steepest rise does not lie within ``charging_guard_ms`` [0.5 ms] after a stimulus edge
    (current step/pulse on- or offset, trigger pulse): there the rise is the membrane (and
-   electrode) charging, not a spike. A spike rising out of such a transient keeps its upstroke
-   but its threshold is moved to the end of the guard window when it fell inside it.
+   electrode) charging, not a spike. A spike may rise out of such a transient: it is kept when,
+   after the guard window, dV/dt has a minimum (kink) below half of a later upstroke, and its
+   threshold is that minimum (File_axon_3: an AP 1 ms after a stimulus artefact).
    Slow depolarisation-block oscillations have no such upstroke and are not spikes; a step to a
    plateau (even above -20 mV) is not a spike because V does not fall back; small late spikes of a
    train (upstroke < 20 V/s, the IPFX cut-off) are kept.
@@ -166,12 +167,24 @@ def detect_spikes(
             # jitter): charging transient, not a spike
             k = int(np.searchsorted(guard, u + pre_n, side="right")) - 1
             if k >= 0 and -pre_n <= u - guard[k] <= guard_n:
-                continue
+                # ... unless a spike takes off from it after the guard: a second upstroke with a
+                # dV/dt minimum (kink) below half of it between the transient and the spike
+                g_end = int(guard[k]) + guard_n + 1
+                if g_end >= pk - 1:
+                    continue
+                u = g_end + int(np.argmax(dv[g_end:pk]))
+                thr = g_end + int(np.argmin(dv[g_end : u + 1]))
+                up = dv[u]
+                if up < p.min_upstroke_V_per_s or dv[thr] >= 0.5 * up:
+                    continue
+                if v[pk] - v[thr] < p.min_height_mV:
+                    continue
             # a spike rising out of a charging transient starts after the guard at the earliest
             k = int(np.searchsorted(guard, thr + pre_n, side="right")) - 1
             if k >= 0 and -pre_n <= thr - guard[k] <= guard_n:
-                thr = min(int(guard[k]) + guard_n + 1, u)
-                if v[pk] - v[thr] < p.min_height_mV:
+                g_end = min(int(guard[k]) + guard_n + 1, u)
+                thr = g_end + int(np.argmin(dv[g_end : u + 1]))
+                if dv[thr] >= 0.5 * up or v[pk] - v[thr] < p.min_height_mV:
                     continue
         thr_i.append(thr)
         peak_i.append(pk)
