@@ -27,8 +27,13 @@ def test_analyze_folder_with_sheet_and_a_bad_file(abf_dir, tmp_path):
     for f in ["171116sh_0018.abf", "File_axon_5.abf", "17o05024_vc_steps.abf"]:
         shutil.copy(abf_dir / f, data / f)
     sheet = tmp_path / "sheet.csv"
-    pd.DataFrame({"file": ["171116sh_0018.abf", "File_axon_5.abf"], "cell_id": ["c1", "c2"],
-                  "mouse_id": ["m1", "m1"]}).to_csv(sheet, index=False)
+    pd.DataFrame(
+        {
+            "file": ["171116sh_0018.abf", "File_axon_5.abf"],
+            "cell_id": ["c1", "c2"],
+            "mouse_id": ["m1", "m1"],
+        }
+    ).to_csv(sheet, index=False)
     out = tmp_path / "out"
     _run(str(data), "--out", str(out), "--sheet", str(sheet), "--jobs", "2")
 
@@ -36,19 +41,23 @@ def test_analyze_folder_with_sheet_and_a_bad_file(abf_dir, tmp_path):
     cells = pd.read_csv(out / "cells.csv")
     errors = pd.read_csv(out / "errors.csv")
     assert list(sweeps.columns[:4]) == ["file", "cell_id", "mouse_id", "sweep"]
-    assert len(sweeps) == 17 + 9 and sorted(cells["file"]) == ["171116sh_0018.abf",
-                                                                "File_axon_5.abf"]
+    assert len(sweeps) == 17 + 9 and sorted(cells["file"]) == [
+        "171116sh_0018.abf",
+        "File_axon_5.abf",
+    ]
     # the batch equals the single-file analysis (same numbers through the process pool)
     direct, _ = analyze_file(abf_dir / "171116sh_0018.abf")
     got = sweeps[sweeps["file"] == "171116sh_0018.abf"].reset_index(drop=True)
-    pd.testing.assert_series_equal(got["n_spikes_stim"], direct["n_spikes_stim"],
-                                   check_dtype=False)
+    pd.testing.assert_series_equal(got["n_spikes_stim"], direct["n_spikes_stim"], check_dtype=False)
     assert cells.set_index("file").loc["171116sh_0018.abf", "rheobase_pA"] == 50.0
     assert cells.set_index("file").loc["File_axon_5.abf", "cell_id"] == "c2"
     # the voltage-clamp file is reported, the batch went on
     assert errors.to_dict("records") == [
-        {"file": "17o05024_vc_steps.abf", "error_type": "InputError",
-         "message": errors["message"].iloc[0]}
+        {
+            "file": "17o05024_vc_steps.abf",
+            "error_type": "InputError",
+            "message": errors["message"].iloc[0],
+        }
     ]
     assert "voltage-clamp" in errors["message"].iloc[0]
     assert pd.read_parquet(out / "cells.parquet").shape == cells.shape
@@ -87,6 +96,7 @@ def test_analyze_sample_study_into_catalog(sample_study):
 def test_nothing_to_analyse_is_a_clear_error(tmp_path):
     res = runner.invoke(root_app, ["ephys", "analyze", "--out", str(tmp_path)])
     assert res.exit_code != 0
-    res = runner.invoke(root_app, ["ephys", "analyze", str(tmp_path / "missing.abf"), "--out",
-                                   str(tmp_path)])
+    res = runner.invoke(
+        root_app, ["ephys", "analyze", str(tmp_path / "missing.abf"), "--out", str(tmp_path)]
+    )
     assert res.exit_code != 0

@@ -14,8 +14,14 @@ from fmslab.ephys.cell import firing_pattern
 @pytest.fixture(scope="module")
 def cells(abf_dir) -> dict[str, tuple[pd.DataFrame, dict]]:
     out = {}
-    for f in ["171116sh_0018", "18711001", "File_axon_5", "2020_03_02_0000", "171116sh_0016",
-              "17o05028_ic_steps"]:
+    for f in [
+        "171116sh_0018",
+        "18711001",
+        "File_axon_5",
+        "2020_03_02_0000",
+        "171116sh_0016",
+        "17o05028_ic_steps",
+    ]:
         sweeps, cell = analyze_file(abf_dir / f"{f}.abf")
         out[f] = (sweeps, cell.iloc[0].to_dict())
     return out
@@ -91,8 +97,9 @@ def test_ramp_rheobase_against_pyabf_command(cells, abf_dir):
     abf = pyabf.ABF(str(abf_dir / "171116sh_0016.abf"))
     abf.setSweep(int(first["sweep"]))
     t_thr = first["stim_start_s"] + first["latency_ms"] / 1e3
-    assert c["rheobase_ramp_pA"] == pytest.approx(abf.sweepC[int(round(t_thr * abf.sampleRate))],
-                                                  abs=0.05)
+    assert c["rheobase_ramp_pA"] == pytest.approx(
+        abf.sweepC[int(round(t_thr * abf.sampleRate))], abs=0.05
+    )
     assert c["protocol"] == "ramp"
     # ramp rheobase of this cell (171116sh) is close to the step rheobase of the same day's
     # 171116sh_0018 (50 pA): ramps overestimate it a little
@@ -103,8 +110,14 @@ def test_firing_patterns(cells):
     assert cells["File_axon_5"][1]["firing_pattern"] == "phasic"  # 1-3 APs at the onset
     assert cells["171116sh_0018"][1]["firing_pattern"] == "tonic"  # regular spiking
     assert cells["2020_03_02_0000"][1]["firing_pattern"] == "none"
-    single = pd.DataFrame({"n_spikes_stim": [0, 1, 1], "stim_start_s": 0.1, "stim_end_s": 0.6,
-                           "last_spike_ms": [np.nan, 20, 30]})
+    single = pd.DataFrame(
+        {
+            "n_spikes_stim": [0, 1, 1],
+            "stim_start_s": 0.1,
+            "stim_end_s": 0.6,
+            "last_spike_ms": [np.nan, 20, 30],
+        }
+    )
     assert firing_pattern(single) == "single"
 
 

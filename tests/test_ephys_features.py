@@ -15,8 +15,14 @@ from fmslab.ephys.features import sweep_features
 from fmslab.ephys.io import Stimulus, Sweep, open_recording
 from fmslab.ephys.spikes import detect_spikes
 
-REF_FILES = ["171116sh_0018", "17o05028_ic_steps", "18711001", "2020_03_02_0000", "File_axon_5",
-             "File_axon_6"]
+REF_FILES = [
+    "171116sh_0018",
+    "17o05028_ic_steps",
+    "18711001",
+    "2020_03_02_0000",
+    "File_axon_5",
+    "File_axon_6",
+]
 CLEAN = ["171116sh_0018", "18711001", "File_axon_5", "File_axon_6"]
 
 
@@ -94,15 +100,17 @@ def test_upstroke_and_downstroke_match_ipfx(merged):
 
 
 def test_passive_features_match_where_tools_agree(merged):
-    hyper = merged[(merged["stim_pA"] < 0) & (merged["file"].isin(["171116sh_0018",
-                                                                    "2020_03_02_0000"]))]
+    hyper = merged[
+        (merged["stim_pA"] < 0) & (merged["file"].isin(["171116sh_0018", "2020_03_02_0000"]))
+    ]
     # baseline: median of the 100 ms before the step, like IPFX's v_baseline (mean): 0.5 mV
     np.testing.assert_allclose(hyper["baseline_mV"], hyper["v_baseline"], atol=0.5)
     # peak deflection: the minimum during the step, same definition as IPFX
     np.testing.assert_allclose(hyper["peak_deflection_mV"], hyper["peak_deflect_v"], atol=0.05)
     # steady state (last 20 % of the step) vs eFEL's steady_state_voltage_stimend (last 10 %): 1 mV
-    np.testing.assert_allclose(hyper["steady_state_mV"], hyper["steady_state_voltage_stimend"],
-                               atol=1.0)
+    np.testing.assert_allclose(
+        hyper["steady_state_mV"], hyper["steady_state_voltage_stimend"], atol=1.0
+    )
     # sag ratio where eFEL and IPFX agree within 0.05
     s = hyper[(hyper["sag"] - hyper["sag_ratio1"]).abs() < 0.05]
     assert len(s) >= 5
@@ -110,15 +118,16 @@ def test_passive_features_match_where_tools_agree(merged):
 
 
 def test_tau_on_the_passive_cell(merged):
-    """2020_03_02 (passive cell): IPFX 13.9-14.2 ms, eFEL 14.1-15.6 ms; we fit 10-95 % of the charging
-    curve. Within 3 % of IPFX on the -200..-100 pA steps where the fit is well conditioned."""
+    """2020_03_02 (passive cell): IPFX 13.9-14.2 ms, eFEL 14.1-15.6 ms; we fit 10-95 % of the
+    charging curve. Within 3 % of IPFX on the -200..-100 pA steps (a well-conditioned fit)."""
     m = merged[(merged["file"] == "2020_03_02_0000") & (merged["stim_pA"] <= -100)]
     np.testing.assert_allclose(m["tau_ms"], m["tau_ms_ipfx"], rtol=0.03)
 
 
 def _synthetic(v: np.ndarray, dt: float, start: float, end: float, pa: float) -> Sweep:
-    return Sweep(0, v, dt, Stimulus("step", pa, start, end, 0.0, "epochs"),
-                 edges_s=np.array([start, end]))
+    return Sweep(
+        0, v, dt, Stimulus("step", pa, start, end, 0.0, "epochs"), edges_s=np.array([start, end])
+    )
 
 
 def test_depolarisation_block_and_plateau_are_not_spikes():
@@ -132,8 +141,9 @@ def test_depolarisation_block_and_plateau_are_not_spikes():
     osc = -60 + charge * (35 + 10 * np.sin(2 * np.pi * 40 * (t - 0.2)))
     assert detect_spikes(osc[5000:], dt)["peak_index"].size == 0  # the oscillation alone
     # with the step: the charging at the onset is guarded by the stimulus edge (Sweep.edges_s)
-    sw = Sweep(0, osc, dt, Stimulus("step", 300, 0.2, 0.8, 0.0, "epochs"),
-               edges_s=np.array([0.2, 0.8]))
+    sw = Sweep(
+        0, osc, dt, Stimulus("step", 300, 0.2, 0.8, 0.0, "epochs"), edges_s=np.array([0.2, 0.8])
+    )
     assert sweep_features(sw)["n_spikes_total"] == 0
     plateau = np.where((t > 0.2) & (t < 0.8), -10.0, -60.0)
     plateau = -60 + np.convolve(plateau + 60, np.ones(100) / 100, mode="same")  # 5 ms charging

@@ -7,10 +7,10 @@ fails, so nobody forgets to decide what it should give.
 from __future__ import annotations
 
 import pytest
-
-from fmslab.errors import InputError
-from fmslab.ephys.analysis import analyze_file
 from tests.conftest import SHARED
+
+from fmslab.ephys.analysis import analyze_file
+from fmslab.errors import InputError
 
 ABF_DIR = SHARED / "data" / "ephys" / "abf"
 VC = "voltage-clamp recording"

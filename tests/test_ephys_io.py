@@ -6,8 +6,8 @@ import numpy as np
 import pyabf
 import pytest
 
-from fmslab.errors import InputError
 from fmslab.ephys.io import AbfReader, choose_vm_channel, open_recording
+from fmslab.errors import InputError
 
 
 def test_vm_channel_found_by_units_not_position(abf_dir):
@@ -51,7 +51,7 @@ def test_wrong_units_are_detected(abf_dir):
 
 
 def test_user_list_steps_are_the_true_steps(abf_dir):
-    """2020_03_02_0000.abf: pyabf's sweepC ignores the user list; the I_Com channel records the truth."""
+    """2020_03_02_0000.abf: pyabf's sweepC ignores the user list; I_Com records the truth."""
     r = open_recording(abf_dir / "2020_03_02_0000.abf")
     stims = [r.sweep(s).stimulus for s in range(r.n_sweeps)]
     expected = [-200, -150, -100, -50, 0, 25, 50, 100, 150, 200, 250, 300, 350, 400, 500, 600]

@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-from fmslab.errors import InputError
 from fmslab.ephys.analysis import analyze_file
 from fmslab.ephys.qc import load_qc
+from fmslab.errors import InputError
 
 
 def test_default_criteria_have_units_in_every_key():

@@ -1,4 +1,4 @@
-"""Analyse a recording day: many files over both cores, cached, with tables, figures and provenance."""
+"""Analyse a recording day: files over both cores, cached, with tables, figures, provenance."""
 
 from __future__ import annotations
 
@@ -57,7 +57,9 @@ def _figures(path: Path, sweeps: pd.DataFrame, cell: dict[str, Any], fig_dir: Pa
     picks: list[tuple[str, int]] = []
     rheo = cell.get("rheobase_pA")
     if rheo is not None and pd.notna(rheo):
-        picks.append((f"rheobase {rheo:g} pA", int(steps.loc[steps["stim_pA"] == rheo, "sweep"].iloc[0])))
+        picks.append(
+            (f"rheobase {rheo:g} pA", int(steps.loc[steps["stim_pA"] == rheo, "sweep"].iloc[0]))
+        )
         two = cell.get("stim_2x_rheobase_pA")
         if two is not None and pd.notna(two):
             s2 = int(steps.loc[steps["stim_pA"] == two, "sweep"].iloc[0])
@@ -73,7 +75,7 @@ def _figures(path: Path, sweeps: pd.DataFrame, cell: dict[str, Any], fig_dir: Pa
 
 
 def analyze_task(task: Task) -> dict[str, Any]:
-    """Worker: one file -> its tables (from the cache when the file and parameters are unchanged)."""
+    """Worker: one file -> its tables (from the cache when file and parameters are unchanged)."""
     from fmslab.ephys.analysis import analyze_file
     from fmslab.ephys.spikes import SpikeParams
 
@@ -117,7 +119,7 @@ def analyze_paths(
     figures: bool = True,
     cache_root: Path | None = None,
 ) -> BatchResult:
-    """Analyse ``paths`` in parallel and write tables, figures and ``provenance.json`` to ``out_dir``.
+    """Analyse ``paths`` in parallel; write tables, figures and ``provenance.json`` to ``out_dir``.
 
     ``sheet`` (optional) links files to cells and mice: a column ``file`` (the file's name) and any
     others (``cell_id``, ``mouse_id``, ...) which are copied into both tables.
@@ -128,18 +130,28 @@ def analyze_paths(
     out_dir = Path(out_dir)
     params = params or SpikeParams().as_dict()
     qc = qc or load_qc()
-    run = RunRecord(command="ephys analyze", parameters={"spikes": params, "qc": qc,
-                                                          "files": [str(p) for p in paths]})
+    run = RunRecord(
+        command="ephys analyze",
+        parameters={"spikes": params, "qc": qc, "files": [str(p) for p in paths]},
+    )
     fig_dir = out_dir / "figures" if figures else None
     cache_root = cache_root or out_dir / ".cache"
     tasks = [Task(Path(p), params, qc, cache_root, fig_dir) for p in paths]
-    outcome = run_batch(analyze_task, tasks, n_jobs=n_jobs, description="ephys",
-                        progress=progress, label=lambda t: t.path.name)
+    outcome = run_batch(
+        analyze_task,
+        tasks,
+        n_jobs=n_jobs,
+        description="ephys",
+        progress=progress,
+        label=lambda t: t.path.name,
+    )
     sweeps = [r["sweeps"] for _, r in outcome.results]
     cells = [r["cells"] for _, r in outcome.results]
     inputs = {name: r["sha256"] for name, r in outcome.results}
     n_cached = sum(bool(r["cached"]) for _, r in outcome.results)
-    sweeps_df = pd.concat(sweeps, ignore_index=True) if sweeps else pd.DataFrame(columns=["file", "sweep"])
+    sweeps_df = (
+        pd.concat(sweeps, ignore_index=True) if sweeps else pd.DataFrame(columns=["file", "sweep"])
+    )
     cells_df = pd.concat(cells, ignore_index=True) if cells else pd.DataFrame(columns=["file"])
     errors = outcome.failures_frame("file")
     if sheet is not None and len(sheet):
@@ -150,10 +162,17 @@ def analyze_paths(
     write_tables(cells_df, out_dir / "cells")
     write_table(errors, out_dir / "errors.csv")
     run.finish("ok" if errors.empty else "partial")
-    write_json(out_dir / "provenance.json", {
-        **run.to_dict(), "fmslab": fmslab.__version__, "inputs_sha256": inputs,
-        "n_files": len(paths), "n_failed": int(len(errors)), "n_cached": n_cached,
-    })
+    write_json(
+        out_dir / "provenance.json",
+        {
+            **run.to_dict(),
+            "fmslab": fmslab.__version__,
+            "inputs_sha256": inputs,
+            "n_files": len(paths),
+            "n_failed": int(len(errors)),
+            "n_cached": n_cached,
+        },
+    )
     return BatchResult(sweeps_df, cells_df, errors, inputs, n_cached)
 
 

@@ -10,8 +10,8 @@
 * F-I: ``fi_slope_Hz_per_pA`` is the least-squares slope of firing rate vs current over the steps
   at or above rheobase; ``max_firing_rate_hz`` and ``max_spikes`` over all steps;
   ``spikes_at_2x_rheobase`` on the step closest to twice rheobase.
-* ``firing_pattern``: "single" (never more than 1 spike), "phasic" (at most 4 spikes on every step and
-  all within the first 25 % of the step) or "tonic" (repetitive).
+* ``firing_pattern``: "single" (never more than 1 spike), "phasic" (at most 4 spikes on every
+  step and all within the first 25 % of the step) or "tonic" (repetitive).
 * ``spontaneous_rate_hz``: spikes before the step (or in sweeps without stimulus) per second.
 """
 
@@ -37,8 +37,13 @@ def cell_features(sweeps: pd.DataFrame) -> dict[str, float | str | int]:
     steps = sweeps[sweeps["stim_kind"] == "step"].sort_values("stim_pA")
     ramps = sweeps[sweeps["stim_kind"] == "ramp"]
     out["protocol"] = (
-        "steps" if len(steps) else "ramp" if len(ramps) else
-        "pulse" if (sweeps["stim_kind"] == "pulse").any() else "spontaneous"
+        "steps"
+        if len(steps)
+        else "ramp"
+        if len(ramps)
+        else "pulse"
+        if (sweeps["stim_kind"] == "pulse").any()
+        else "spontaneous"
     )
     out["n_sweeps"] = int(len(sweeps))
     no_hold = sweeps[np.isclose(sweeps["holding_pA"].fillna(0.0), 0.0)]
@@ -114,7 +119,7 @@ def cell_features(sweeps: pd.DataFrame) -> dict[str, float | str | int]:
 
 
 def firing_pattern(steps: pd.DataFrame) -> str:
-    """"none", "single", "phasic" or "tonic" from the step sweeps (see the module docstring)."""
+    """ "none", "single", "phasic" or "tonic" from the step sweeps (see the module docstring)."""
     firing = steps[steps["n_spikes_stim"] >= 1]
     if not len(firing):
         return "none"

@@ -2,8 +2,8 @@
 
 Windows: *baseline* = the 100 ms (at most) before the test-step onset (whole sweep when there is no
 stimulus); *steady state* = the last 20 % of the step; *peak deflection* = the extreme of V during
-the step (minimum for hyperpolarising steps). First-spike features are those of the first spike whose
-peak lies in the test step (the first spike of the sweep when there is no step).
+the step (minimum for hyperpolarising steps). First-spike features are those of the first spike
+whose peak lies in the test step (the first spike of the sweep when there is no step).
 """
 
 from __future__ import annotations
@@ -73,9 +73,9 @@ def _window(t0_s: float, t1_s: float, dt_s: float, n: int) -> slice:
 def fit_tau_ms(v_mV: np.ndarray, dt_s: float) -> float:
     """Membrane time constant from the charging curve of a hyperpolarising step.
 
-    ``v_mV`` starts at the step onset and ends at the peak deflection. The curve between 10 % and 95 %
-    of the deflection is fitted with ``V(t) = V_inf + A exp(-t / tau)`` (scipy ``curve_fit``, started
-    from a log-linear estimate). Returns NaN when the fit fails or is ill-posed.
+    ``v_mV`` starts at the step onset and ends at the peak deflection. The curve between 10 % and
+    95 % of the deflection is fitted with ``V(t) = V_inf + A exp(-t / tau)`` (scipy ``curve_fit``,
+    started from a log-linear estimate). Returns NaN when the fit fails or is ill-posed.
     """
     from scipy.optimize import curve_fit
 
@@ -97,7 +97,10 @@ def fit_tau_ms(v_mV: np.ndarray, dt_s: float) -> float:
     try:
         popt, _ = curve_fit(
             lambda tt, vinf, amp, tau: vinf + amp * np.exp(-tt / tau),
-            t, y, p0=(vmin, y[0] - vmin, max(t[-1] / 3, 1e-3)), maxfev=2000,
+            t,
+            y,
+            p0=(vmin, y[0] - vmin, max(t[-1] / 3, 1e-3)),
+            maxfev=2000,
         )
     except (RuntimeError, ValueError):
         return NAN
@@ -115,9 +118,15 @@ def sweep_features(sweep: Sweep, params: SpikeParams | None = None) -> dict[str,
     has_stim = st.kind != "none" and math.isfinite(st.stim_start_s)
     f: dict[str, float | str | int] = dict.fromkeys(SWEEP_COLUMNS, NAN)
     f.update(
-        stim_kind=st.kind, stim_source=st.source, stim_pA=st.stim_pA,
-        stim_start_s=st.stim_start_s, stim_end_s=st.stim_end_s, holding_pA=st.holding_pA,
-        duration_s=n * dt, sample_rate_hz=1.0 / dt, n_spikes_total=int(pk_t.size),
+        stim_kind=st.kind,
+        stim_source=st.source,
+        stim_pA=st.stim_pA,
+        stim_start_s=st.stim_start_s,
+        stim_end_s=st.stim_end_s,
+        holding_pA=st.holding_pA,
+        duration_s=n * dt,
+        sample_rate_hz=1.0 / dt,
+        n_spikes_total=int(pk_t.size),
         prepulse_pA=st.prepulse_pA,
     )
     if has_stim:
@@ -145,13 +154,25 @@ def sweep_features(sweep: Sweep, params: SpikeParams | None = None) -> dict[str,
         t_thr = float(sp["threshold_t_s"][i0])
         if has_stim:
             f["latency_ms"] = (t_thr - st.stim_start_s) * 1e3
-        for key in ("threshold_mV", "peak_mV", "amplitude_mV", "half_width_ms", "upstroke_V_per_s",
-                    "downstroke_V_per_s", "ahp_depth_mV", "ahp_trough_mV", "ahp_time_ms"):
+        for key in (
+            "threshold_mV",
+            "peak_mV",
+            "amplitude_mV",
+            "half_width_ms",
+            "upstroke_V_per_s",
+            "downstroke_V_per_s",
+            "ahp_depth_mV",
+            "ahp_trough_mV",
+            "ahp_time_ms",
+        ):
             f[key] = float(sp[key][i0])
         f["threshold_mean_mV"] = float(np.mean(sp["threshold_mV"][sel]))
         f["amplitude_mean_mV"] = float(np.mean(sp["amplitude_mV"][sel]))
-        f["half_width_mean_ms"] = float(np.nanmean(sp["half_width_ms"][sel])) if np.isfinite(
-            sp["half_width_ms"][sel]).any() else NAN
+        f["half_width_mean_ms"] = (
+            float(np.nanmean(sp["half_width_ms"][sel]))
+            if np.isfinite(sp["half_width_ms"][sel]).any()
+            else NAN
+        )
         if has_stim:
             f["last_spike_ms"] = (float(sp["peak_t_s"][sel[-1]]) - st.stim_start_s) * 1e3
         if st.kind == "ramp":

@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 VOLTAGE_UNITS_TO_MV = {"mv": 1.0, "v": 1000.0, "uv": 1e-3, "µv": 1e-3}
 CURRENT_UNITS_TO_PA = {"pa": 1.0, "na": 1000.0, "ua": 1e6, "µa": 1e6, "fa": 1e-3}
-#: Channel names that carry a command, trigger or stimulus monitor rather than the membrane potential.
+#: Channel names of a command, trigger or stimulus monitor rather than the membrane potential.
 NON_VM_NAME_HINTS = ("cmd", "command", "stim", "trig", "piezo", "piezzo", "sync")
 #: ABF2 epoch types (ABFHEADR.H): 1 step, 2 ramp, 3 pulse train, 4 triangle train, 5 cosine train.
 EPOCH_STEP, EPOCH_RAMP = 1, 2
@@ -170,7 +170,8 @@ class AbfReader:
                 warnings.simplefilter("ignore")
                 self._abf = pyabf.ABF(str(self.path))
         except Exception as exc:  # noqa: BLE001 - pyabf raises many types on corrupt files
-            raise InputError(f"pyabf cannot read it ({type(exc).__name__}: {exc})", file=self.file)
+            msg = f"pyabf cannot read it ({type(exc).__name__}: {exc})"
+            raise InputError(msg, file=self.file) from exc
         abf = self._abf
         self.names = list(abf.adcNames)
         self.units = list(abf.adcUnits)
@@ -316,7 +317,7 @@ class AbfReader:
         inter_last = bool(self._abf._dacSection.nInterEpisodeLevel[self.dac])
         out = []
         prev_end_level = holding
-        for s, (eps, hold) in enumerate(per_sweep):
+        for eps, hold in per_sweep:
             p1, p2, level, _ = eps[test]
             base = prev_end_level if inter_last else hold
             before = eps[test - 1][2] if test > 0 else base
@@ -355,8 +356,9 @@ class AbfReader:
         edges = current_edges_s(trig, dt, min_jump=0.5 * float(np.ptp(trig)) or 1.0)
         if not edges.size:
             return Stimulus("none", float("nan"), float("nan"), float("nan"), 0.0, "none")
-        return Stimulus("pulse", float("nan"), float(edges[0]), float(edges[-1]), 0.0,
-                        "trigger_channel")
+        return Stimulus(
+            "pulse", float("nan"), float(edges[0]), float(edges[-1]), 0.0, "trigger_channel"
+        )
 
     def _stim_from_current(self, sweep: int) -> Stimulus:
         """Largest sustained step in the recorded current channel (median-filtered levels)."""
@@ -424,10 +426,10 @@ def current_edges_s(i: np.ndarray, dt_s: float, min_jump: float) -> np.ndarray:
 
 
 def stimulus_from_current(i_pA: np.ndarray, dt_s: float, min_step_pA: float = 5.0) -> Stimulus:
-    """Test step from a recorded current: the longest run away from the baseline by > ``min_step_pA``.
+    """Test step from a recorded current: the longest run > ``min_step_pA`` away from baseline.
 
-    The baseline is the median of the first 5 % of the sweep; the step amplitude is the median of the
-    run. Returns kind "none" with the holding current when no step is present.
+    The baseline is the median of the first 5 % of the sweep; the step amplitude is the median of
+    the run. Returns kind "none" with the holding current when no step is present.
     """
     n = i_pA.size
     k = max(1, n // 20)
@@ -462,7 +464,8 @@ class NeoReader:
             io = neo.io.get_io(str(self.path))
             block = io.read_block(lazy=False)
         except Exception as exc:  # noqa: BLE001
-            raise InputError(f"neo cannot read it ({type(exc).__name__}: {exc})", file=self.file)
+            msg = f"neo cannot read it ({type(exc).__name__}: {exc})"
+            raise InputError(msg, file=self.file) from exc
         self._segments = block.segments
         if not self._segments or not self._segments[0].analogsignals:
             raise InputError("no analog signals in the file", file=self.file)

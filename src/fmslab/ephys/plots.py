@@ -34,7 +34,7 @@ def plot_phase(sw: Sweep, ax=None) -> Figure:
     """Phase plot (dV/dt against V) of one sweep."""
     fig = Figure(figsize=(4, 3.5)) if ax is None else ax.figure
     ax = ax or fig.add_subplot(1, 1, 1)
-    v = sw.v_mV[: 400_000]  # the first ~20 s at 20 kHz are enough for the phase portrait
+    v = sw.v_mV[:400_000]  # the first ~20 s at 20 kHz are enough for the phase portrait
     ax.plot(v[:-1], dvdt_V_per_s(v, sw.dt_s), lw=0.5)
     ax.set_xlabel("Vm (mV)")
     ax.set_ylabel("dV/dt (V/s)")
@@ -63,6 +63,9 @@ def plot_cell(
         plot_phase(examples[0][1], ax=axs[1])
     plot_fi(sweeps, ax=axs[2])
     rheo = cell.get("rheobase_pA", np.nan)
-    fig.suptitle(f"{name}: rheobase {rheo:g} pA, Rin {cell.get('rin_MOhm', np.nan):.0f} MOhm, "
-                 f"{cell.get('firing_pattern', '')}", fontsize=9)
+    fig.suptitle(
+        f"{name}: rheobase {rheo:g} pA, Rin {cell.get('rin_MOhm', np.nan):.0f} MOhm, "
+        f"{cell.get('firing_pattern', '')}",
+        fontsize=9,
+    )
     return fig

@@ -1,6 +1,7 @@
 """Quality control of sweeps and cells against criteria in a YAML data file (units in every key).
 
-The default criteria ship as package data (``fmslab/data/ephys_qc.yaml``); ``--qc FILE`` replaces them.
+The default criteria ship as package data (``fmslab/data/ephys_qc.yaml``); ``--qc FILE``
+replaces them.
 Each sweep and cell gets ``qc_pass`` and ``qc_reasons`` (``;``-separated, empty when it passes).
 """
 
@@ -18,7 +19,11 @@ from fmslab.errors import InputError
 
 SWEEP_KEYS = {"baseline_sd_max_mV", "baseline_drift_max_mV"}
 CELL_KEYS = {
-    "rmp_max_mV", "ap_peak_min_mV", "rin_min_MOhm", "rin_max_MOhm", "failed_sweep_fraction_max",
+    "rmp_max_mV",
+    "ap_peak_min_mV",
+    "rin_min_MOhm",
+    "rin_max_MOhm",
+    "failed_sweep_fraction_max",
 }
 
 

@@ -6,11 +6,11 @@ Detection (all thresholds are :class:`SpikeParams` fields, defaults in brackets)
    ``min_upstroke_V_per_s`` [5 V/s]; runs separated by less than ``merge_gap_ms`` [0.3 ms] are one
    run (noise on a slow upstroke).
 2. A run becomes a candidate when V rises by at least ``min_height_mV / 2`` across it. Its *peak* is
-   the first local maximum of V after the run; its *upstroke* the maximum dV/dt between the run start
-   and the peak.
+   the first local maximum of V after the run; its *upstroke* the maximum dV/dt between the run
+   start and the peak.
 3. *Threshold (onset)*: walking back from the upstroke, the last sample whose dV/dt is below
-   ``onset_fraction`` [5 %] of the upstroke (as IPFX), searched at most ``max_rise_ms`` [5 ms] back and
-   not before the previous spike's peak. Then, between that sample and the upstroke, the sample
+   ``onset_fraction`` [5 %] of the upstroke (as IPFX), searched at most ``max_rise_ms`` [5 ms] back
+   and not before the previous spike's peak. Then, between that sample and the upstroke, the sample
    where dV/dt is lowest is the threshold: on a normal spike this is the crossing itself, but a
    stimulus-onset charging transient (dV/dt high and decelerating, e.g. a 2 nA, 2 ms pulse) leaves a
    dV/dt minimum at the kink where the spike takes off, which is where the spike begins - the fast
@@ -55,7 +55,7 @@ class SpikeParams:
         return asdict(self)
 
 
-#: Per-spike columns (units in names); every array in a :class:`Spikes` table has one entry per spike.
+#: Per-spike columns (units in names) of :func:`detect_spikes`: one entry per spike.
 SPIKE_COLUMNS = (
     "threshold_index",
     "peak_index",
@@ -108,7 +108,7 @@ def detect_spikes(
     Returns
     -------
     dict
-        One numpy array per name in :data:`SPIKE_COLUMNS` (indices are sample indices into ``v_mV``).
+        One numpy array per name in :data:`SPIKE_COLUMNS` (indices are samples of ``v_mV``).
     """
     p = params or SpikeParams()
     v = np.asarray(v_mV, dtype=np.float64)
@@ -190,8 +190,9 @@ def detect_spikes(
         peak_i.append(pk)
         up_i.append(u)
         last_peak = pk
-    return _spike_shapes(v, dv, dt_ms, np.array(thr_i, int), np.array(peak_i, int),
-                         np.array(up_i, int), ahp_win)
+    return _spike_shapes(
+        v, dv, dt_ms, np.array(thr_i, int), np.array(peak_i, int), np.array(up_i, int), ahp_win
+    )
 
 
 def _spike_shapes(
