@@ -1,6 +1,7 @@
 """Per-cell features from the per-sweep table of one recording.
 
-* ``rmp_mV``: median pre-stimulus baseline of the sweeps recorded without holding current.
+* ``rmp_mV``: median pre-stimulus baseline of the sweeps with no current injected in the baseline
+  window (no holding current; a continuous ramp's later sweeps start from the previous level).
 * ``rin_MOhm``: slope of the steady-state V-I relation over subthreshold steps of <= 0 pA (plus a
   fixed prepulse, when the protocol has one), by least squares; mV/pA = GOhm.
 * ``tau_ms``: median of the per-sweep exponential fits of hyperpolarising steps.
@@ -46,7 +47,10 @@ def cell_features(sweeps: pd.DataFrame) -> dict[str, float | str | int]:
         else "spontaneous"
     )
     out["n_sweeps"] = int(len(sweeps))
-    no_hold = sweeps[np.isclose(sweeps["holding_pA"].fillna(0.0), 0.0)]
+    no_hold = sweeps[
+        np.isclose(sweeps["holding_pA"].fillna(0.0), 0.0)
+        & np.isclose(sweeps["pre_stim_pA"].fillna(0.0), 0.0)
+    ]
     base = (no_hold if len(no_hold) else sweeps)["baseline_mV"].dropna()
     out["rmp_mV"] = float(base.median()) if len(base) else NAN
 

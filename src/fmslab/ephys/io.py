@@ -57,6 +57,8 @@ class Stimulus:
     ramp_slope_pA_per_s: float = float("nan")
     ramp_start_pA: float = float("nan")
     #: a fixed prepulse epoch before the test step (for Rin), or NaN
+    #: injected current (relative to holding) just before the test epoch (the baseline window)
+    pre_stim_pA: float = 0.0
     prepulse_pA: float = float("nan")
     prepulse_start_s: float = float("nan")
     prepulse_end_s: float = float("nan")
@@ -324,10 +326,12 @@ class AbfReader:
             pre = [
                 j for j in range(test) if types[j] == EPOCH_STEP and abs(eps[j][2] - hold) > 1e-9
             ]
-            pre_kw = {}
+            pre_kw: dict[str, float] = {"pre_stim_pA": before - hold}
             if pre and pre[-1] not in varying:
                 a, b, lv, _ = eps[pre[-1]]
-                pre_kw = dict(prepulse_pA=lv - hold, prepulse_start_s=a * dt, prepulse_end_s=b * dt)
+                pre_kw.update(
+                    prepulse_pA=lv - hold, prepulse_start_s=a * dt, prepulse_end_s=b * dt
+                )
             if kind == "ramp":
                 dur_s = (p2 - p1) * dt
                 out.append(

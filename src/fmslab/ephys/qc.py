@@ -57,7 +57,9 @@ def sweep_qc(sweeps: pd.DataFrame, rmp_mV: float, cfg: dict[str, dict[str, float
         if "baseline_sd_max_mV" in c and sd > c["baseline_sd_max_mV"]:
             r.append(f"baseline noise {sd:.2f} mV > {c['baseline_sd_max_mV']} mV")
         drift = abs(row.get("baseline_mV", math.nan) - rmp_mV)
-        if "baseline_drift_max_mV" in c and drift > c["baseline_drift_max_mV"]:
+        # only sweeps whose baseline has no injected current (a ramp's later sweeps do)
+        at_rest = abs(row.get("pre_stim_pA", 0.0) or 0.0) < 1e-9
+        if "baseline_drift_max_mV" in c and at_rest and drift > c["baseline_drift_max_mV"]:
             r.append(f"baseline {drift:.1f} mV from RMP > {c['baseline_drift_max_mV']} mV")
         reasons.append("; ".join(r))
     out = sweeps.copy()
