@@ -132,3 +132,42 @@ def test_missing_file_and_sweep(abf_dir, tmp_path):
     bad.write_bytes(b"ABF2" + b"\0" * 100)
     with pytest.raises(InputError, match="pyabf cannot read it"):
         open_recording(bad)
+
+
+def test_neo_reader_matches_pyabf(abf_dir):
+    """neo's AxonIO is an independent ABF parser: same channel choice, identical samples."""
+    from fmslab.ephys.io import NeoReader
+
+    for name in ["171116sh_0018.abf", "18425108.abf"]:
+        n, a = NeoReader(abf_dir / name), AbfReader(abf_dir / name)
+        assert n.vm_channel == a.vm_channel and n.n_sweeps == a.n_sweeps
+        assert n.rate_hz == a.rate_hz
+        last = a.n_sweeps - 1
+        np.testing.assert_array_equal(n.sweep(last).v_mV, a.sweep(last).v_mV)
+
+
+def test_other_formats_go_through_neo(abf_dir, tmp_path):
+    """A non-ABF file (here neo's pickle format, written from the ABF's sweeps) is read by neo and
+    gives the same spikes."""
+    import neo
+    import quantities as pq
+
+    from fmslab.ephys.spikes import detect_spikes
+
+    a = AbfReader(abf_dir / "171116sh_0018.abf")
+    block = neo.Block()
+    for s in (8, 16):
+        sw = a.sweep(s)
+        seg = neo.Segment()
+        sig = neo.AnalogSignal(sw.v_mV[:, None] / 1000.0, units="V", sampling_rate=20 * pq.kHz,
+                               name="Vm")
+        seg.analogsignals.append(sig)
+        block.segments.append(seg)
+    path = tmp_path / "cell.pkl"
+    neo.io.PickleIO(str(path)).write_block(block)
+    r = open_recording(path)
+    assert r.n_sweeps == 2
+    got = r.sweep(1)
+    np.testing.assert_allclose(got.v_mV, a.sweep(16).v_mV, atol=1e-9)  # V -> mV conversion
+    ref = detect_spikes(a.sweep(16).v_mV, a.sweep(16).dt_s)
+    assert np.array_equal(detect_spikes(got.v_mV, got.dt_s)["peak_index"], ref["peak_index"])
