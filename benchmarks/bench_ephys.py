@@ -274,7 +274,8 @@ def main() -> None:
         help="Python of the venv with efel and ipfx",
     )
     ap.add_argument("--repeats", type=int, default=5, help="passes over the sweeps per tool")
-    ap.add_argument("--copies", type=int, default=8, help="copies of each file in the batch test")
+    ap.add_argument("--copies", type=int, default=24, help="copies of each file in the batch test")
+    ap.add_argument("--batch-only", action="store_true", help="only the 1- vs 2-worker batch test")
     ap.add_argument("--worker", choices=sorted(TOOLS), help=argparse.SUPPRESS)
     ap.add_argument("--npz", type=Path, help=argparse.SUPPRESS)
     a = ap.parse_args()
@@ -282,6 +283,17 @@ def main() -> None:
         worker(a.worker, a.npz, a.repeats)
         return
     abf_dir = SHARED / "data" / "ephys" / "abf"
+    print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    if not a.batch_only:
+        tools(abf_dir, a)
+    times, n_files = batch_scaling(abf_dir, a.copies)
+    print(
+        f"batch ({n_files} files, no figures): 1 job {times[1]:.2f} s, 2 jobs {times[2]:.2f} s, "
+        f"speed-up {times[1] / times[2]:.2f}x; load average after: {os.getloadavg()[0]:.2f}"
+    )
+
+
+def tools(abf_dir: Path, a: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         npz = Path(tmp) / "sweeps.npz"
         n = export_sweeps(abf_dir, npz)
