@@ -236,9 +236,10 @@ class AbfReader:
         return None
 
     def _find_current_dac(self) -> int | None:
-        """The DAC that injects current: units pA/nA and waveform enabled (ABF2)."""
+        """The DAC that injects current: units pA/nA and waveform enabled (ABF1: DAC 0)."""
         if self.is_abf1:
-            return None
+            ok = self.dac_units and _norm_units(self.dac_units[0]) in CURRENT_UNITS_TO_PA
+            return 0 if ok else None
         dac = self._abf._dacSection
         for i, u in enumerate(self.dac_units):
             if _norm_units(u) in CURRENT_UNITS_TO_PA and dac.nWaveformEnable[i]:
@@ -250,6 +251,8 @@ class AbfReader:
         """Epochs of the current DAC for ``sweep``: (start, end, level pA, type) + start level."""
         abf, dac = self._abf, self.dac
         assert dac is not None
+        if self.is_abf1:
+            return self._epochs_abf1(sweep)
         ep = abf._epochPerDacSection
         scale = CURRENT_UNITS_TO_PA[_norm_units(self.dac_units[dac])]
         ul = self._user_list()
@@ -273,6 +276,20 @@ class AbfReader:
         holding = float(abf._dacSection.fDACHoldingLevel[dac]) * scale
         return out, holding
 
+    def _epochs_abf1(self, sweep: int) -> tuple[list[tuple[int, int, float, int]], float]:
+        """ABF1: pyabf's epoch table of DAC 0 (its first entry is the pre-epoch holding)."""
+        abf = self._abf
+        abf.setSweep(sweep, channel=0)
+        ep = abf.sweepEpochs
+        scale = CURRENT_UNITS_TO_PA[_norm_units(self.dac_units[0])]
+        kinds = {"step": EPOCH_STEP, "ramp": EPOCH_RAMP}
+        out = [
+            (int(a), int(b), float(lv) * scale, kinds.get(str(t).lower(), 3))
+            for a, b, lv, t in zip(ep.p1s[1:], ep.p2s[1:], ep.levels[1:], ep.types[1:], strict=True)
+            if b > a
+        ]
+        return out, float(ep.levels[0]) * scale
+
     def _user_list(self) -> tuple[int, list[float]] | None:
         abf = self._abf
         enable = getattr(abf, "userListEnable", None) or []
@@ -283,20 +300,30 @@ class AbfReader:
                 return int(param), [float(v) for v in values]
         return None
 
+    def _fallback_stimuli(self) -> list[Stimulus]:
+        """No usable epoch table: a recorded current, else a trigger channel, else nothing."""
+        if self.current_channel is not None:
+            return [self._stim_from_current(s) for s in range(self.n_sweeps)]
+        if self.trigger_channel is not None:
+            return [self._stim_from_trigger(s) for s in range(self.n_sweeps)]
+        return [Stimulus("none", float("nan"), float("nan"), float("nan"), 0.0, "none")] * (
+            self.n_sweeps
+        )
+
     def _build_stimuli(self) -> list[Stimulus]:
+        stims = self._epoch_stimuli()
+        if stims is None or all(s.kind == "none" for s in stims):
+            return self._fallback_stimuli()
+        return stims
+
+    def _epoch_stimuli(self) -> list[Stimulus] | None:
         dt = 1.0 / self.rate_hz
         none = Stimulus("none", float("nan"), float("nan"), float("nan"), 0.0, "none")
-        if self.dac is None and self.current_channel is None and self.trigger_channel is not None:
-            return [self._stim_from_trigger(s) for s in range(self.n_sweeps)]
         if self.dac is None or self.gap_free or self.variable_length:
-            if self.current_channel is not None:
-                return [self._stim_from_current(s) for s in range(self.n_sweeps)]
-            return [none] * self.n_sweeps
+            return None
         per_sweep = [self._epochs(s) for s in range(self.n_sweeps)]
         if not per_sweep or not per_sweep[0][0]:
-            if self.current_channel is not None:
-                return [self._stim_from_current(s) for s in range(self.n_sweeps)]
-            return [none] * self.n_sweeps
+            return None
         source = "user_list" if self._user_list() is not None else "epochs"
         n_ep = len(per_sweep[0][0])
         levels = np.array([[e[2] for e in eps] for eps, _ in per_sweep])
@@ -316,7 +343,9 @@ class AbfReader:
                 if (per_sweep[0][0][test][1] - per_sweep[0][0][test][0]) * dt < 0.02
                 else "step"
             )
-        inter_last = bool(self._abf._dacSection.nInterEpisodeLevel[self.dac])
+        inter_last = (
+            False if self.is_abf1 else bool(self._abf._dacSection.nInterEpisodeLevel[self.dac])
+        )
         out = []
         prev_end_level = holding
         for eps, hold in per_sweep:
@@ -329,9 +358,7 @@ class AbfReader:
             pre_kw: dict[str, float] = {"pre_stim_pA": before - hold}
             if pre and pre[-1] not in varying:
                 a, b, lv, _ = eps[pre[-1]]
-                pre_kw.update(
-                    prepulse_pA=lv - hold, prepulse_start_s=a * dt, prepulse_end_s=b * dt
-                )
+                pre_kw.update(prepulse_pA=lv - hold, prepulse_start_s=a * dt, prepulse_end_s=b * dt)
             if kind == "ramp":
                 dur_s = (p2 - p1) * dt
                 out.append(
