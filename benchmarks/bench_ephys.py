@@ -237,10 +237,9 @@ def one_core(cmd: list[str]) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def batch_scaling(abf_dir: Path, copies: int) -> dict[int, float]:
+def batch_scaling(abf_dir: Path, copies: int) -> tuple[dict[int, float], int]:
     from fmslab.ephys.batch import analyze_paths
 
-    times = {}
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "in"
         src.mkdir()
@@ -250,19 +249,22 @@ def batch_scaling(abf_dir: Path, copies: int) -> dict[int, float]:
                 p = src / f"{f}_{c}.abf"
                 shutil.copy(abf_dir / f"{f}.abf", p)
                 paths.append(p)
-        for jobs in (1, 2):
-            out = Path(tmp) / f"out{jobs}"
-            t0 = time.perf_counter()
-            res = analyze_paths(
-                paths,
-                out,
-                n_jobs=jobs,
-                progress=False,
-                figures=False,
-                cache_root=Path(tmp) / f"cache{jobs}",
-            )
-            times[jobs] = time.perf_counter() - t0
-            assert res.errors.empty and len(res.cells) == len(paths)
+        # alternate 1 and 2 workers, 3 rounds, best of each: the machine is shared with other jobs
+        times = {1: float("inf"), 2: float("inf")}
+        for rnd in range(3):
+            for jobs in (1, 2):
+                out = Path(tmp) / f"out{jobs}_{rnd}"
+                t0 = time.perf_counter()
+                res = analyze_paths(
+                    paths,
+                    out,
+                    n_jobs=jobs,
+                    progress=False,
+                    figures=False,
+                    cache_root=Path(tmp) / f"cache{jobs}_{rnd}",
+                )
+                times[jobs] = min(times[jobs], time.perf_counter() - t0)
+                assert res.errors.empty and len(res.cells) == len(paths)
     return times, len(paths)
 
 
@@ -318,11 +320,6 @@ def tools(abf_dir: Path, a: argparse.Namespace) -> None:
     for other in ("efel", "ipfx"):
         if other in rate and "fmslab" in rate:
             print(f"fmslab / {other}: {rate['fmslab'] / rate[other]:.1f}x")
-    times, n_files = batch_scaling(abf_dir, a.copies)
-    print(
-        f"batch ({n_files} files, no figures): 1 job {times[1]:.2f} s, 2 jobs {times[2]:.2f} s, "
-        f"speed-up {times[1] / times[2]:.2f}x on {os.cpu_count()} CPUs"
-    )
 
 
 if __name__ == "__main__":

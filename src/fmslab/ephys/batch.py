@@ -64,7 +64,10 @@ def _figures(path: Path, sweeps: pd.DataFrame, cell: dict[str, Any], fig_dir: Pa
         if two is not None and pd.notna(two):
             s2 = int(steps.loc[steps["stim_pA"] == two, "sweep"].iloc[0])
             picks.append((f"{two:g} pA (~2x rheobase)", s2))
-    if not picks:  # no step rheobase: the sweep with most spikes (ramp, pulse, spontaneous)
+    ramps = sweeps[(sweeps["stim_kind"] == "ramp") & (sweeps["n_spikes_stim"] > 0)]
+    if not picks and len(ramps):  # ramp: the first sweep that fires (ramp rheobase)
+        picks.append((f"ramp to {ramps['stim_pA'].iloc[0]:g} pA", int(ramps["sweep"].iloc[0])))
+    if not picks:  # the sweep with most spikes (ramp, pulse, spontaneous)
         j = int(sweeps["n_spikes_total"].idxmax())
         picks.append((f"sweep {int(sweeps.loc[j, 'sweep'])}", int(sweeps.loc[j, "sweep"])))
     examples = [(label, reader.sweep(s)) for label, s in picks]

@@ -45,9 +45,12 @@ def plot_fi(sweeps: pd.DataFrame, ax=None) -> Figure:
     """Firing rate in the step against step current (F-I curve)."""
     fig = Figure(figsize=(4, 3.5)) if ax is None else ax.figure
     ax = ax or fig.add_subplot(1, 1, 1)
-    s = sweeps[sweeps["stim_kind"] == "step"].sort_values("stim_pA")
+    kind = "step" if (sweeps["stim_kind"] == "step").any() else "ramp"
+    s = sweeps[sweeps["stim_kind"] == kind].sort_values("stim_pA")
     ax.plot(s["stim_pA"], s["firing_rate_hz"], "o-", ms=3)
-    ax.set_xlabel("step current (pA)")
+    ax.set_xlabel("step current (pA)" if kind == "step" else "ramp end current (pA)")
+    if s.empty:
+        ax.text(0.5, 0.5, "no step or ramp sweeps", ha="center", transform=ax.transAxes)
     ax.set_ylabel("firing rate (Hz)")
     return fig
 
@@ -63,9 +66,11 @@ def plot_cell(
         plot_phase(examples[0][1], ax=axs[1])
     plot_fi(sweeps, ax=axs[2])
     rheo = cell.get("rheobase_pA", np.nan)
+    ramp = cell.get("rheobase_ramp_pA", np.nan)
+    rheo_txt = f"rheobase {rheo:g} pA" if np.isfinite(rheo) else f"ramp rheobase {ramp:.1f} pA"
     fig.suptitle(
-        f"{name}: rheobase {rheo:g} pA, Rin {cell.get('rin_MOhm', np.nan):.0f} MOhm, "
-        f"{cell.get('firing_pattern', '')}",
+        f"{name}: {rheo_txt}, Rin {cell.get('rin_MOhm', np.nan):.0f} MOhm, "
+        f"pattern {cell.get('firing_pattern', '')}, QC {'pass' if cell.get('qc_pass') else 'fail'}",
         fontsize=9,
     )
     return fig
