@@ -1,0 +1,1 @@
+"""Current-clamp excitability: reading, spike detection, per-sweep and per-cell features, QC."""

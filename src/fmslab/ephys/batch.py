@@ -1,0 +1,187 @@
+"""Analyse a recording day: files over both cores, cached, with tables, figures, provenance."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+import fmslab
+from fmslab.atomic import write_json, write_table, write_tables, write_with
+from fmslab.batch import run_batch
+from fmslab.cache import ResultCache, cache_key
+from fmslab.errors import InputError
+from fmslab.provenance import RunRecord, sha256_file
+
+log = logging.getLogger(__name__)
+
+#: File types read by the batch (ABF via pyabf; the rest via neo).
+RECORDING_SUFFIXES = (".abf", ".wcp", ".ibw", ".pxp", ".nwb", ".smr", ".smrx")
+STEP = "ephys_analyze"
+
+
+def expand_paths(paths: list[str | Path]) -> list[Path]:
+    """Files as given, folders searched recursively for recordings; sorted, without duplicates."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out.extend(q for q in sorted(p.rglob("*")) if q.suffix.lower() in RECORDING_SUFFIXES)
+        elif p.is_file():
+            out.append(p)
+        else:
+            raise InputError("no such file or folder", file=str(p))
+    seen: dict[Path, None] = {}
+    for p in out:
+        seen.setdefault(p.resolve(), None)
+    return list(seen)
+
+
+@dataclass(frozen=True)
+class Task:
+    path: Path
+    params: dict[str, float]
+    qc: dict[str, dict[str, float]]
+    cache_root: Path | None
+    figure_dir: Path | None
+
+
+def _figures(path: Path, sweeps: pd.DataFrame, cell: dict[str, Any], fig_dir: Path) -> None:
+    from fmslab.ephys.io import open_recording
+    from fmslab.ephys.plots import plot_cell
+
+    reader = open_recording(path)
+    steps = sweeps[sweeps["stim_kind"] == "step"]
+    picks: list[tuple[str, int]] = []
+    rheo = cell.get("rheobase_pA")
+    if rheo is not None and pd.notna(rheo):
+        picks.append(
+            (f"rheobase {rheo:g} pA", int(steps.loc[steps["stim_pA"] == rheo, "sweep"].iloc[0]))
+        )
+        two = cell.get("stim_2x_rheobase_pA")
+        if two is not None and pd.notna(two):
+            s2 = int(steps.loc[steps["stim_pA"] == two, "sweep"].iloc[0])
+            picks.append((f"{two:g} pA (~2x rheobase)", s2))
+    ramps = sweeps[(sweeps["stim_kind"] == "ramp") & (sweeps["n_spikes_stim"] > 0)]
+    if not picks and len(ramps):  # ramp: the first sweep that fires (ramp rheobase)
+        picks.append((f"ramp to {ramps['stim_pA'].iloc[0]:g} pA", int(ramps["sweep"].iloc[0])))
+    if not picks:  # the sweep with most spikes (ramp, pulse, spontaneous)
+        j = int(sweeps["n_spikes_total"].idxmax())
+        picks.append((f"sweep {int(sweeps.loc[j, 'sweep'])}", int(sweeps.loc[j, "sweep"])))
+    examples = [(label, reader.sweep(s)) for label, s in picks]
+    fig = plot_cell(path.name, examples, sweeps, cell)
+    stem = fig_dir / path.stem
+    write_with(stem.with_suffix(".png"), lambda p: fig.savefig(p, format="png", dpi=110))
+    write_with(stem.with_suffix(".pdf"), lambda p: fig.savefig(p, format="pdf"))
+
+
+def analyze_task(task: Task) -> dict[str, Any]:
+    """Worker: one file -> its tables (from the cache when file and parameters are unchanged)."""
+    from fmslab.ephys.analysis import analyze_file
+    from fmslab.ephys.spikes import SpikeParams
+
+    sha = sha256_file(task.path)
+    key = cache_key(input_sha256=sha, parameters={"spikes": task.params, "qc": task.qc}, step=STEP)
+    cache = ResultCache(task.cache_root) if task.cache_root else None
+    hit = cache.get(STEP, key) if cache else None
+    if hit is not None:
+        sweeps, cells = hit["sweeps"], hit["cells"]
+        cached = True
+    else:
+        sweeps, cells = analyze_file(task.path, SpikeParams(**task.params), task.qc)
+        if cache:
+            cache.put(STEP, key, {"sweeps": sweeps, "cells": cells}, meta={"file": str(task.path)})
+        cached = False
+    if task.figure_dir is not None:
+        png = task.figure_dir / f"{task.path.stem}.png"
+        if not (cached and png.is_file()):
+            _figures(task.path, sweeps, cells.iloc[0].to_dict(), task.figure_dir)
+    return {"sweeps": sweeps, "cells": cells, "sha256": sha, "cached": cached}
+
+
+@dataclass
+class BatchResult:
+    sweeps: pd.DataFrame
+    cells: pd.DataFrame
+    errors: pd.DataFrame
+    inputs: dict[str, str] = field(default_factory=dict)
+    n_cached: int = 0
+
+
+def analyze_paths(
+    paths: list[Path],
+    out_dir: Path,
+    *,
+    sheet: pd.DataFrame | None = None,
+    params: dict[str, float] | None = None,
+    qc: dict[str, dict[str, float]] | None = None,
+    n_jobs: int | None = None,
+    progress: bool = True,
+    figures: bool = True,
+    cache_root: Path | None = None,
+) -> BatchResult:
+    """Analyse ``paths`` in parallel; write tables, figures and ``provenance.json`` to ``out_dir``.
+
+    ``sheet`` (optional) links files to cells and mice: a column ``file`` (the file's name) and any
+    others (``cell_id``, ``mouse_id``, ...) which are copied into both tables.
+    """
+    from fmslab.ephys.qc import load_qc
+    from fmslab.ephys.spikes import SpikeParams
+
+    out_dir = Path(out_dir)
+    params = params or SpikeParams().as_dict()
+    qc = qc or load_qc()
+    run = RunRecord(
+        command="ephys analyze",
+        parameters={"spikes": params, "qc": qc, "files": [str(p) for p in paths]},
+    )
+    fig_dir = out_dir / "figures" if figures else None
+    cache_root = cache_root or out_dir / ".cache"
+    tasks = [Task(Path(p), params, qc, cache_root, fig_dir) for p in paths]
+    outcome = run_batch(
+        analyze_task,
+        tasks,
+        n_jobs=n_jobs,
+        description="ephys",
+        progress=progress,
+        label=lambda t: t.path.name,
+    )
+    sweeps = [r["sweeps"] for _, r in outcome.results]
+    cells = [r["cells"] for _, r in outcome.results]
+    inputs = {name: r["sha256"] for name, r in outcome.results}
+    n_cached = sum(bool(r["cached"]) for _, r in outcome.results)
+    sweeps_df = (
+        pd.concat(sweeps, ignore_index=True) if sweeps else pd.DataFrame(columns=["file", "sweep"])
+    )
+    cells_df = pd.concat(cells, ignore_index=True) if cells else pd.DataFrame(columns=["file"])
+    errors = outcome.failures_frame("file")
+    if sheet is not None and len(sheet):
+        extra = sheet.drop_duplicates("file")
+        sweeps_df = _attach(sweeps_df, extra)
+        cells_df = _attach(cells_df, extra)
+    write_tables(sweeps_df, out_dir / "sweeps")
+    write_tables(cells_df, out_dir / "cells")
+    write_table(errors, out_dir / "errors.csv")
+    run.finish("ok" if errors.empty else "partial")
+    write_json(
+        out_dir / "provenance.json",
+        {
+            **run.to_dict(),
+            "fmslab": fmslab.__version__,
+            "inputs_sha256": inputs,
+            "n_files": len(paths),
+            "n_failed": int(len(errors)),
+            "n_cached": n_cached,
+        },
+    )
+    return BatchResult(sweeps_df, cells_df, errors, inputs, n_cached)
+
+
+def _attach(df: pd.DataFrame, sheet: pd.DataFrame) -> pd.DataFrame:
+    """Put the sheet's columns (cell_id, mouse_id, ...) right after ``file``."""
+    cols = [c for c in sheet.columns if c != "file" and c not in df.columns]
+    merged = df.merge(sheet[["file", *cols]], on="file", how="left")
+    order = ["file", *cols] + [c for c in df.columns if c != "file"]
+    return merged[order]

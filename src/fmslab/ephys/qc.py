@@ -1,0 +1,93 @@
+"""Quality control of sweeps and cells against criteria in a YAML data file (units in every key).
+
+The default criteria ship as package data (``fmslab/data/ephys_qc.yaml``); ``--qc FILE``
+replaces them.
+Each sweep and cell gets ``qc_pass`` and ``qc_reasons`` (``;``-separated, empty when it passes).
+"""
+
+from __future__ import annotations
+
+import math
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from fmslab.errors import InputError
+
+SWEEP_KEYS = {"baseline_sd_max_mV", "baseline_drift_max_mV"}
+CELL_KEYS = {
+    "rmp_max_mV",
+    "ap_peak_min_mV",
+    "rin_min_MOhm",
+    "rin_max_MOhm",
+    "failed_sweep_fraction_max",
+}
+
+
+def load_qc(path: str | Path | None = None) -> dict[str, dict[str, float]]:
+    """Read QC criteria (the packaged defaults when ``path`` is None) and check their keys."""
+    if path is None:
+        text = resources.files("fmslab").joinpath("data/ephys_qc.yaml").read_text()
+        name = "ephys_qc.yaml"
+    else:
+        text = Path(path).read_text()
+        name = str(path)
+    cfg: Any = yaml.safe_load(text) or {}
+    for section, allowed in (("sweep", SWEEP_KEYS), ("cell", CELL_KEYS)):
+        got = cfg.get(section) or {}
+        unknown = set(got) - allowed
+        if unknown:
+            raise InputError(f"unknown QC keys in [{section}]: {sorted(unknown)}", file=name)
+        for k, v in got.items():
+            if not isinstance(v, int | float):
+                raise InputError(f"QC key {section}.{k} must be a number, got {v!r}", file=name)
+    return {"sweep": dict(cfg.get("sweep") or {}), "cell": dict(cfg.get("cell") or {})}
+
+
+def sweep_qc(sweeps: pd.DataFrame, rmp_mV: float, cfg: dict[str, dict[str, float]]) -> pd.DataFrame:
+    """Add ``qc_pass`` and ``qc_reasons`` to a per-sweep table of one cell."""
+    c = cfg["sweep"]
+    reasons: list[str] = []
+    for _, row in sweeps.iterrows():
+        r = []
+        sd = row.get("baseline_sd_mV", math.nan)
+        if "baseline_sd_max_mV" in c and sd > c["baseline_sd_max_mV"]:
+            r.append(f"baseline noise {sd:.2f} mV > {c['baseline_sd_max_mV']} mV")
+        drift = abs(row.get("baseline_mV", math.nan) - rmp_mV)
+        # only sweeps whose baseline has no injected current (a ramp's later sweeps do)
+        at_rest = abs(row.get("pre_stim_pA", 0.0) or 0.0) < 1e-9
+        if "baseline_drift_max_mV" in c and at_rest and drift > c["baseline_drift_max_mV"]:
+            r.append(f"baseline {drift:.1f} mV from RMP > {c['baseline_drift_max_mV']} mV")
+        reasons.append("; ".join(r))
+    out = sweeps.copy()
+    out["qc_reasons"] = reasons
+    out["qc_pass"] = [not r for r in reasons]
+    return out
+
+
+def cell_qc(
+    cell: dict[str, Any], sweeps: pd.DataFrame, cfg: dict[str, dict[str, float]]
+) -> dict[str, Any]:
+    """``qc_pass`` and ``qc_reasons`` of one cell (its per-sweep table must already have QC)."""
+    c = cfg["cell"]
+    r = []
+    rmp = cell.get("rmp_mV", math.nan)
+    if "rmp_max_mV" in c and not rmp < c["rmp_max_mV"]:
+        r.append(f"RMP {rmp:.1f} mV not below {c['rmp_max_mV']} mV")
+    peak = cell.get("ap_peak_at_rheobase_mV", math.nan)
+    if "ap_peak_min_mV" in c and math.isfinite(peak) and peak < c["ap_peak_min_mV"]:
+        r.append(f"AP peak {peak:.1f} mV below {c['ap_peak_min_mV']} mV (no overshoot)")
+    rin = cell.get("rin_MOhm", math.nan)
+    if math.isfinite(rin):
+        if "rin_min_MOhm" in c and rin < c["rin_min_MOhm"]:
+            r.append(f"Rin {rin:.0f} MOhm < {c['rin_min_MOhm']} MOhm")
+        if "rin_max_MOhm" in c and rin > c["rin_max_MOhm"]:
+            r.append(f"Rin {rin:.0f} MOhm > {c['rin_max_MOhm']} MOhm")
+    if len(sweeps) and "failed_sweep_fraction_max" in c:
+        frac = 1.0 - float(sweeps["qc_pass"].mean())
+        if frac > c["failed_sweep_fraction_max"]:
+            r.append(f"{frac:.0%} of sweeps fail QC > {c['failed_sweep_fraction_max']:.0%}")
+    return {"qc_pass": not r, "qc_reasons": "; ".join(r)}

@@ -1,0 +1,102 @@
+"""`fmslab ephys analyze`: tables, errors, figures, provenance, cache and the study catalog."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import duckdb
+import pandas as pd
+from typer.testing import CliRunner
+
+from fmslab.cli import app as root_app
+from fmslab.ephys.analysis import analyze_file
+
+runner = CliRunner()
+
+
+def _run(*args: str):
+    res = runner.invoke(root_app, ["--quiet", "ephys", "analyze", *args])
+    assert res.exit_code == 0, res.output
+    return res
+
+
+def test_analyze_folder_with_sheet_and_a_bad_file(abf_dir, tmp_path):
+    data = tmp_path / "day"
+    data.mkdir()
+    for f in ["171116sh_0018.abf", "File_axon_5.abf", "17o05024_vc_steps.abf"]:
+        shutil.copy(abf_dir / f, data / f)
+    sheet = tmp_path / "sheet.csv"
+    pd.DataFrame(
+        {
+            "file": ["171116sh_0018.abf", "File_axon_5.abf"],
+            "cell_id": ["c1", "c2"],
+            "mouse_id": ["m1", "m1"],
+        }
+    ).to_csv(sheet, index=False)
+    out = tmp_path / "out"
+    _run(str(data), "--out", str(out), "--sheet", str(sheet), "--jobs", "2")
+
+    sweeps = pd.read_csv(out / "sweeps.csv")
+    cells = pd.read_csv(out / "cells.csv")
+    errors = pd.read_csv(out / "errors.csv")
+    assert list(sweeps.columns[:4]) == ["file", "cell_id", "mouse_id", "sweep"]
+    assert len(sweeps) == 17 + 9 and sorted(cells["file"]) == [
+        "171116sh_0018.abf",
+        "File_axon_5.abf",
+    ]
+    # the batch equals the single-file analysis (same numbers through the process pool)
+    direct, _ = analyze_file(abf_dir / "171116sh_0018.abf")
+    got = sweeps[sweeps["file"] == "171116sh_0018.abf"].reset_index(drop=True)
+    pd.testing.assert_series_equal(got["n_spikes_stim"], direct["n_spikes_stim"], check_dtype=False)
+    assert cells.set_index("file").loc["171116sh_0018.abf", "rheobase_pA"] == 50.0
+    assert cells.set_index("file").loc["File_axon_5.abf", "cell_id"] == "c2"
+    # the voltage-clamp file is reported, the batch went on
+    assert errors.to_dict("records") == [
+        {
+            "file": "17o05024_vc_steps.abf",
+            "error_type": "InputError",
+            "message": errors["message"].iloc[0],
+        }
+    ]
+    assert "voltage-clamp" in errors["message"].iloc[0]
+    assert pd.read_parquet(out / "cells.parquet").shape == cells.shape
+    for f in ["171116sh_0018", "File_axon_5"]:
+        assert (out / "figures" / f"{f}.png").stat().st_size > 10_000
+        assert (out / "figures" / f"{f}.pdf").is_file()
+    prov = json.loads((out / "provenance.json").read_text())
+    assert set(prov["inputs_sha256"]) == {"171116sh_0018.abf", "File_axon_5.abf"}
+    assert prov["n_failed"] == 1 and prov["n_cached"] == 0
+
+    # a re-run takes both results from the cache
+    _run(str(data), "--out", str(out), "--sheet", str(sheet), "--jobs", "1")
+    prov = json.loads((out / "provenance.json").read_text())
+    assert prov["n_cached"] == 2
+    pd.testing.assert_frame_equal(pd.read_csv(out / "sweeps.csv"), sweeps)
+
+
+def test_analyze_sample_study_into_catalog(sample_study):
+    _run("--study", str(sample_study), "--jobs", "2", "--no-figures")
+    out = sample_study / "results" / "ephys"
+    cells = pd.read_csv(out / "cells.csv")
+    errors = pd.read_csv(out / "errors.csv")
+    assert len(cells) == 4 and errors.empty  # the 4 real files analyse cleanly
+    with duckdb.connect(str(sample_study / "results" / "fmslab.duckdb"), read_only=True) as con:
+        cat = con.execute("select * from ephys_cells").df()
+        n_sweeps = con.execute("select count(*) from ephys_sweeps").fetchone()[0]
+        tables = {r[0] for r in con.execute("show tables").fetchall()}
+    assert {"ephys_sweeps", "ephys_cells", "ephys_errors"} <= tables
+    assert sorted(cat["cell_id"]) == ["M01_c1", "M02_c1", "M03_c1", "M04_c1"]
+    assert set(cat["mouse_id"]) == {"M01", "M02", "M03", "M04"}
+    assert n_sweeps == 9 + 30 + 11 + 2
+    rheo = cat.set_index("cell_id")["rheobase_pA"]
+    assert rheo["M01_c1"] == 200.0 and rheo["M02_c1"] == 70.0
+
+
+def test_nothing_to_analyse_is_a_clear_error(tmp_path):
+    res = runner.invoke(root_app, ["ephys", "analyze", "--out", str(tmp_path)])
+    assert res.exit_code != 0
+    res = runner.invoke(
+        root_app, ["ephys", "analyze", str(tmp_path / "missing.abf"), "--out", str(tmp_path)]
+    )
+    assert res.exit_code != 0

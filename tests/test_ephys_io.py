@@ -1,0 +1,173 @@
+"""Reader tests on the real ABF files in ../shared/data/ephys/abf (README there)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyabf
+import pytest
+
+from fmslab.ephys.io import AbfReader, choose_vm_channel, open_recording
+from fmslab.errors import InputError
+
+
+def test_vm_channel_found_by_units_not_position(abf_dir):
+    # 18425108.abf: channel 0 is the current monitor 'Imemb' [nA], Vm is channel 1 '10_Vm' [mV]
+    r = open_recording(abf_dir / "18425108.abf")
+    assert r.vm_channel == 1
+    assert r.current_channel == 0
+    sw = r.sweep(0)
+    # the resting potential of this cell is about -71 mV (pyabf channel 1, first 0.2 s)
+    abf = pyabf.ABF(str(abf_dir / "18425108.abf"))
+    abf.setSweep(0, channel=1)
+    assert np.array_equal(sw.v_mV, abf.sweepY)
+    assert -80 < np.median(sw.v_mV) < -60
+    # the current monitor is converted nA -> pA
+    abf.setSweep(0, channel=0)
+    np.testing.assert_allclose(sw.i_pA, abf.sweepY * 1000.0)
+
+
+def test_choose_vm_channel_skips_command_and_trigger_channels():
+    assert choose_vm_channel(["stim", "VmRK"], ["V", "mV"], "x") == 1
+    with pytest.raises(InputError, match="no membrane-potential channel"):
+        choose_vm_channel(["Ipatch", "V command"], ["pA", "mV"], "x")
+
+
+@pytest.mark.parametrize(
+    "name", ["17o05024_vc_steps.abf", "05210017_vc_abf1.abf", "DM1_0000.abf", "2015_09_10_0001.abf"]
+)
+def test_voltage_clamp_is_refused(abf_dir, name):
+    with pytest.raises(InputError, match="voltage-clamp recording") as exc:
+        open_recording(abf_dir / name)
+    assert name in str(exc.value)
+
+
+def test_wrong_units_are_detected(abf_dir):
+    # the same recording saved with pA units on a mV signal
+    with pytest.raises(InputError, match="wrong units") as exc:
+        open_recording(abf_dir / "opto_aps_bad_units.abf")
+    assert "looks like a membrane potential" in str(exc.value)
+    good = open_recording(abf_dir / "opto_aps_good_units.abf")
+    assert good.units[good.vm_channel] == "mV"
+
+
+def test_user_list_steps_are_the_true_steps(abf_dir):
+    """2020_03_02_0000.abf: pyabf's sweepC ignores the user list; I_Com records the truth."""
+    r = open_recording(abf_dir / "2020_03_02_0000.abf")
+    stims = [r.sweep(s).stimulus for s in range(r.n_sweeps)]
+    expected = [-200, -150, -100, -50, 0, 25, 50, 100, 150, 200, 250, 300, 350, 400, 500, 600]
+    assert [s.stim_pA for s in stims] == expected
+    assert {s.source for s in stims} == {"user_list"}
+    # independent check against the recorded command current (channel 1, pA): median over the
+    # step minus the median before it. The amplifier output differs from the command by its
+    # calibration (<= 1.5 % here) plus ~1 pA offset, hence 2 % + 2 pA.
+    for s, st in enumerate(stims):
+        sw = r.sweep(s)
+        a, b = int(st.stim_start_s / sw.dt_s), int(st.stim_end_s / sw.dt_s)
+        measured = np.median(sw.i_pA[a + 20 : b - 20]) - np.median(sw.i_pA[: a - 20])
+        assert abs(measured - st.stim_pA) <= 0.02 * abs(st.stim_pA) + 2.0
+    # and pyabf's own sweepC is wrong from sweep 5 on (it says 50 pA where 25 pA was injected)
+    abf = pyabf.ABF(str(abf_dir / "2020_03_02_0000.abf"))
+    abf.setSweep(5)
+    assert abf.sweepC[int(0.3 * abf.sampleRate)] == 50.0
+
+
+def test_test_step_is_the_changing_epoch_not_the_prepulse_or_repeat(abf_dir):
+    # 171116sh_0018: the varying step repeats after a fixed -100 pA prepulse; the test step is the
+    # first one (ABF2: a holding period of 1/64 sweep = 937 samples, then the 2000-sample epoch A)
+    abf = pyabf.ABF(str(abf_dir / "171116sh_0018.abf"))
+    abf.setSweep(10)
+    r = open_recording(abf_dir / "171116sh_0018.abf")
+    st = r.sweep(10).stimulus
+    assert st.kind == "step" and st.stim_pA == 150.0
+    assert st.stim_start_s == pytest.approx(abf.sweepEpochs.p1s[2] / abf.sampleRate)
+    assert st.stim_end_s - st.stim_start_s == pytest.approx(0.5)
+    # 18711001: fixed -100 pA prepulse in its own epoch, then 0..290 pA
+    r = open_recording(abf_dir / "18711001.abf")
+    st = r.sweep(29).stimulus
+    assert st.stim_pA == 290.0 and st.prepulse_pA == -100.0
+    assert st.prepulse_end_s < st.stim_start_s
+
+
+def test_ramp_and_pulse_protocols(abf_dir):
+    r = open_recording(abf_dir / "171116sh_0016.abf")
+    st = r.sweep(5).stimulus
+    assert st.kind == "ramp"
+    # continuous ramp across sweeps: sweep 5 ramps from 40 to 50 pA (pyabf sweepC agrees)
+    abf = pyabf.ABF(str(abf_dir / "171116sh_0016.abf"))
+    abf.setSweep(5)
+    for t in (0.1, 0.5, 0.9):
+        assert st.current_at(t) == pytest.approx(abf.sweepC[int(t * abf.sampleRate)], abs=0.05)
+    st6 = open_recording(abf_dir / "File_axon_6.abf").sweep(0).stimulus
+    assert st6.kind == "pulse" and st6.stim_pA == 2000.0
+    assert st6.stim_end_s - st6.stim_start_s == pytest.approx(0.002)
+
+
+def test_gap_free_abf1(abf_dir):
+    r = open_recording(abf_dir / "File_axon_2.abf")
+    assert r.is_abf1 and r.gap_free and r.n_sweeps == 1
+    sw = r.sweep(0)
+    assert sw.dt_s == pytest.approx(1e-3)
+    assert sw.v_mV.size == 1_200_000  # 20 min at 1 kHz
+    assert sw.stimulus.kind == "none"
+
+
+def test_sweeps_are_independent_of_the_pyabf_cursor(abf_dir):
+    r = AbfReader(abf_dir / "171116sh_0018.abf")
+    a = r.sweep(5)
+    b = r.sweep(2)
+    a2 = r.sweep(5)
+    assert np.array_equal(a.v_mV, a2.v_mV)
+    assert not np.array_equal(a.v_mV, b.v_mV)
+    a.v_mV[:] = 0.0  # a caller modifying its copy changes nothing in the reader
+    assert np.array_equal(r.sweep(5).v_mV, a2.v_mV)
+    assert [s.index for s in r] == list(range(17))
+
+
+def test_missing_file_and_sweep(abf_dir, tmp_path):
+    with pytest.raises(InputError, match="file not found"):
+        open_recording(tmp_path / "nope.abf")
+    with pytest.raises(InputError, match="no sweep 99"):
+        open_recording(abf_dir / "File_axon_5.abf").sweep(99)
+    bad = tmp_path / "broken.abf"
+    bad.write_bytes(b"ABF2" + b"\0" * 100)
+    with pytest.raises(InputError, match="pyabf cannot read it"):
+        open_recording(bad)
+
+
+def test_neo_reader_matches_pyabf(abf_dir):
+    """neo's AxonIO is an independent ABF parser: same channel choice, identical samples."""
+    from fmslab.ephys.io import NeoReader
+
+    for name in ["171116sh_0018.abf", "18425108.abf"]:
+        n, a = NeoReader(abf_dir / name), AbfReader(abf_dir / name)
+        assert n.vm_channel == a.vm_channel and n.n_sweeps == a.n_sweeps
+        assert n.rate_hz == a.rate_hz
+        last = a.n_sweeps - 1
+        np.testing.assert_array_equal(n.sweep(last).v_mV, a.sweep(last).v_mV)
+
+
+def test_other_formats_go_through_neo(abf_dir, tmp_path):
+    """A non-ABF file (here neo's pickle format, written from the ABF's sweeps) is read by neo and
+    gives the same spikes."""
+    import neo
+    import quantities as pq
+
+    from fmslab.ephys.spikes import detect_spikes
+
+    a = AbfReader(abf_dir / "171116sh_0018.abf")
+    block = neo.Block()
+    for s in (8, 16):
+        sw = a.sweep(s)
+        seg = neo.Segment()
+        sig = neo.AnalogSignal(sw.v_mV[:, None] / 1000.0, units="V", sampling_rate=20 * pq.kHz,
+                               name="Vm")
+        seg.analogsignals.append(sig)
+        block.segments.append(seg)
+    path = tmp_path / "cell.pkl"
+    neo.io.PickleIO(str(path)).write_block(block)
+    r = open_recording(path)
+    assert r.n_sweeps == 2
+    got = r.sweep(1)
+    np.testing.assert_allclose(got.v_mV, a.sweep(16).v_mV, atol=1e-9)  # V -> mV conversion
+    ref = detect_spikes(a.sweep(16).v_mV, a.sweep(16).dt_s)
+    assert np.array_equal(detect_spikes(got.v_mV, got.dt_s)["peak_index"], ref["peak_index"])
