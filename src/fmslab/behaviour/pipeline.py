@@ -211,16 +211,10 @@ def analyze_sheets(
         for f in outcome.failures
     ]
     errors += [d.problems for d in datas if len(d.problems)]
-    trials = (
-        pd.concat([d.trials for d in datas if len(d.trials)], ignore_index=True)
-        if datas
-        else pd.DataFrame()
-    )
-    vonfrey = (
-        pd.concat([d.vonfrey for d in datas if len(d.vonfrey)], ignore_index=True)
-        if datas
-        else pd.DataFrame()
-    )
+    trial_parts = [d.trials for d in datas if len(d.trials)]
+    vf_parts = [d.vonfrey for d in datas if len(d.vonfrey)]
+    trials = pd.concat(trial_parts, ignore_index=True) if trial_parts else pd.DataFrame()
+    vonfrey = pd.concat(vf_parts, ignore_index=True) if vf_parts else pd.DataFrame()
     if trials.empty:
         raise_empty = (
             pd.concat(errors, ignore_index=True)
