@@ -188,3 +188,25 @@ def test_sudo_boundary_incomplete_and_extra(sets):
 def test_filament_table_round_trip(sets):
     t = pd.concat([s.table() for s in sets.values()])
     assert set(t["filament_set"]) == {"mouse_8", "rat_8", "touch_test_20"}
+
+
+def test_start_reconstructed_from_last_filament(sets):
+    m8 = sets["mouse_8"]
+    # sheet gives only the final filament: OOXOXOX ending on 1.0 g (index 6); steps +1 +1 -1 +1 -1 +1
+    # sum +2 -> start index 4 = 0.4 g: the same test as the worked example, 0.73985 g
+    r = chaplan_threshold("OOXOXOX", None, m8, last_filament_g=1.0)
+    assert r.flag == "" and r.threshold_g == pytest.approx(0.73985, rel=REL)
+    # ending on 0.04 g the same pattern would have started at 0.007 g: not in the set
+    assert chaplan_threshold("OOXOXOX", None, m8, last_filament_g=0.04).flag == "walk_off_set"
+    assert chaplan_threshold("OXOXOX", None, m8).flag == "unknown_filament"
+
+
+def test_ignored_extra_stimuli_may_leave_the_set(sets):
+    # OOOXOXOX from 0.4 g: filaments 0.4 0.6 1.0 2.0 1.0 2.0 1.0 2.0 (indices 4 5 6 7 6 7 6 7): the
+    # 8 stimuli Chaplan counts end on 2.0 g. Three extra stimuli O O O would be at 1.0, 2.0 and then
+    # index 8 (above the set): ignored and flagged, the test is still scored.
+    # Hand value: Xf = log10(20000) = 4.301030, k(OOOXOXOX) = -0.453:
+    # 10^(4.301030 - 0.453*2/7)/10000 = 10^4.171601/10000 = 1.48457 g
+    r = chaplan_threshold("OOOXOXOXOOO", 0.4, sets["mouse_8"])
+    assert r.flag == "extra_responses_ignored"
+    assert r.threshold_g == pytest.approx(1.48457, rel=REL)

@@ -195,18 +195,25 @@ def _score_vonfrey(
     rec: pd.Series, columns: pd.Index, method: str, sets: dict[str, FilamentSet]
 ) -> dict:
     set_name = rec["filament_set"] if "filament_set" in columns else pd.NA
-    first = _num(rec["first_filament_g"]) if "first_filament_g" in columns else None
-    last = (
-        _num(rec["last_filament_g"])
-        if "last_filament_g" in columns and pd.notna(rec["last_filament_g"])
-        else None
-    )
+    cells = {c: rec[c] if c in columns else pd.NA for c in ("first_filament_g", "last_filament_g")}
     pattern = rec["pattern"] if "pattern" in columns else pd.NA
+    first, last = (_num(v) if pd.notna(v) else None for v in cells.values())
     out = {
         "filament_set": None if pd.isna(set_name) else str(set_name),
         "pattern": None if pd.isna(pattern) else str(pattern),
         "first_filament_g": first,
+        "last_filament_g_sheet": last,
     }
+    for col, value in cells.items():
+        if pd.notna(value) and _num(value) is None:
+            return {
+                **out,
+                "method": method,
+                "threshold_g": np.nan,
+                "flag": "unknown_filament",
+                "detail": f"{col} '{value}' is not a number",
+                "bound": "",
+            }
     if pd.isna(set_name) or str(set_name) not in sets:
         known = ", ".join(sorted(sets))
         reason = (
@@ -218,15 +225,6 @@ def _score_vonfrey(
             "threshold_g": np.nan,
             "flag": "unknown_filament_set",
             "detail": f"{reason} (known: {known}; add custom sets with --filaments)",
-            "bound": "",
-        }
-    if first is None:
-        return {
-            **out,
-            "method": method,
-            "threshold_g": np.nan,
-            "flag": "unknown_filament",
-            "detail": "first_filament_g is missing or not a number",
             "bound": "",
         }
     func = chaplan_threshold if method == "chaplan" else sudo_threshold

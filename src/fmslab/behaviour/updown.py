@@ -128,46 +128,79 @@ def walk(pattern: str, start_index: int, n_filaments: int) -> tuple[list[int], i
     return indices, off
 
 
+def _n_used(method: str, pat: str) -> int:
+    """How many stimuli of ``pat`` the method uses (the rest are ignored and flagged)."""
+    if method == "sudo":
+        return min(len(pat), SUDO_STIMULI)
+    change = next((i for i, r in enumerate(pat) if r != pat[0]), None)
+    return len(pat) if change is None else min(len(pat), change + CHAPLAN_AFTER_CHANGE)
+
+
 def _replay(
     method: str,
     pattern: object,
-    first_filament_g: float,
+    first_filament_g: float | None,
     fset: FilamentSet,
     last_filament_g: float | None,
 ) -> tuple[str, list[int]] | UpDownResult:
+    """Check a pattern against the up-down walk; return it with the filament index of each stimulus.
+
+    The walk starts at ``first_filament_g``; when that is missing it is reconstructed backwards from
+    ``last_filament_g`` (the filament of the last stimulus recorded). When both are given they must
+    agree with the walk. Only the stimuli the method uses must lie inside the set.
+    """
     pat = normalise_pattern(pattern)
     if pat is None:
         return _fail(
             method, INVALID_PATTERN, f"pattern '{pattern}' is not a non-empty string of O and X"
         )
-    start = fset.index_of(float(first_filament_g)) if pd.notna(first_filament_g) else None
-    if start is None:
+    has_first = first_filament_g is not None and pd.notna(first_filament_g)
+    has_last = last_filament_g is not None and pd.notna(last_filament_g)
+    forces = ", ".join(f"{f:g}" for f in fset.force_g)
+    if not has_first and not has_last:
+        return _fail(method, UNKNOWN_FILAMENT, "neither first_filament_g nor last_filament_g given")
+    last = fset.index_of(float(last_filament_g)) if has_last else None  # type: ignore[arg-type]
+    if has_last and last is None:
         return _fail(
             method,
             UNKNOWN_FILAMENT,
-            f"first filament {first_filament_g} g is not in set '{fset.name}' "
-            f"({', '.join(f'{f:g}' for f in fset.force_g)} g)",
+            f"last filament {last_filament_g} g is not in set '{fset.name}' ({forces} g)",
         )
+    if has_first:
+        start = fset.index_of(float(first_filament_g))  # type: ignore[arg-type]
+        if start is None:
+            return _fail(
+                method,
+                UNKNOWN_FILAMENT,
+                f"first filament {first_filament_g} g is not in set '{fset.name}' ({forces} g)",
+            )
+    else:
+        assert last is not None
+        start = last - sum(1 if r == "O" else -1 for r in pat[:-1])
+    n_used = _n_used(method, pat)
     idx, off = walk(pat, start, len(fset))
-    if off is not None:
+    if off is not None and off < n_used:
         side = "above the strongest" if idx[off] >= len(fset) else "below the weakest"
+        origin = (
+            f"from {fset.force_g[start]:g} g"
+            if 0 <= start < len(fset)
+            else f"ending at {last_filament_g} g"
+        )
         return _fail(
             method,
             WALK_OFF_SET,
-            f"pattern {pat} from {fset.force_g[start]:g} g needs stimulus {off + 1} {side} "
+            f"pattern {pat} {origin} needs stimulus {off + 1} {side} "
             f"filament of set '{fset.name}': not an up-down sequence on this set",
         )
-    if last_filament_g is not None and pd.notna(last_filament_g):
-        last = fset.index_of(float(last_filament_g))
-        if last != idx[-1]:
-            return _fail(
-                method,
-                LAST_FILAMENT_MISMATCH,
-                f"pattern {pat} from {fset.force_g[start]:g} g ends at "
-                f"{fset.force_g[idx[-1]]:g} g, "
-                f"but the sheet says the last filament was {last_filament_g} g",
-            )
-    return pat, idx
+    if has_first and has_last and off is None and last != idx[-1]:
+        return _fail(
+            method,
+            LAST_FILAMENT_MISMATCH,
+            f"pattern {pat} from {fset.force_g[start]:g} g ends at "
+            f"{fset.force_g[idx[-1]]:g} g, "
+            f"but the sheet says the last filament was {last_filament_g} g",
+        )
+    return pat, idx[:n_used]
 
 
 def _boundary(method: str, pat: str, idx: list[int], fset: FilamentSet) -> UpDownResult | None:
@@ -202,7 +235,7 @@ def _boundary(method: str, pat: str, idx: list[int], fset: FilamentSet) -> UpDow
 
 def chaplan_threshold(
     pattern: object,
-    first_filament_g: float,
+    first_filament_g: float | None,
     fset: FilamentSet,
     *,
     last_filament_g: float | None = None,
@@ -214,11 +247,13 @@ def chaplan_threshold(
     pattern
         Responses in testing order, ``O`` no withdrawal, ``X`` withdrawal.
     first_filament_g
-        Nominal force of the first filament applied (must be in ``fset``).
+        Nominal force of the first filament applied (must be in ``fset``); None to reconstruct
+        the start from ``last_filament_g``.
     fset
         The filament set used.
     last_filament_g
-        Optional force of the last filament the sheet recorded; checked against the walk.
+        Force of the last filament the sheet recorded; checked against the walk (or used to
+        reconstruct it when ``first_filament_g`` is None).
     """
     method = "chaplan"
     replay = _replay(method, pattern, first_filament_g, fset, last_filament_g)
@@ -288,7 +323,7 @@ def chaplan_threshold(
 
 def sudo_threshold(
     pattern: object,
-    first_filament_g: float,
+    first_filament_g: float | None,
     fset: FilamentSet,
     *,
     last_filament_g: float | None = None,
@@ -301,7 +336,7 @@ def sudo_threshold(
     flagged.
     """
     method = "sudo"
-    replay = _replay(method, pattern, first_filament_g, fset, None)
+    replay = _replay(method, pattern, first_filament_g, fset, last_filament_g)
     if isinstance(replay, UpDownResult):
         return replay
     pat, idx = replay
@@ -316,15 +351,6 @@ def sudo_threshold(
     if len(pat) > SUDO_STIMULI:
         flags.append(EXTRA_RESPONSES)
         detail = f"{len(pat) - SUDO_STIMULI} stimulus/stimuli after the fifth ignored; "
-    if last_filament_g is not None and pd.notna(last_filament_g):
-        last = fset.index_of(float(last_filament_g))
-        if last != idx[SUDO_STIMULI - 1] and last != idx[-1]:
-            return _fail(
-                method,
-                LAST_FILAMENT_MISMATCH,
-                f"pattern {pat} ends at {fset.force_g[idx[SUDO_STIMULI - 1]]:g} g, but the sheet "
-                f"says the last filament was {last_filament_g} g",
-            )
     i5 = idx[SUDO_STIMULI - 1]
     t = i5 + (0.5 if pat[SUDO_STIMULI - 1] == "O" else -0.5)
     n = len(fset)
