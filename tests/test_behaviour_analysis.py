@@ -332,3 +332,23 @@ def test_cli_analyze_with_study_catalog(sample_study, tmp_path):
         assert n > 0, table
     errs = pd.read_csv(out / "errors.csv")
     assert errs.sheet.str.contains("broken_no_assay_column").any()
+
+
+def test_cli_uses_study_behaviour_recordings_and_refuses_nothing(sample_study, tmp_path):
+    from typer.testing import CliRunner
+
+    from fmslab.cli import app
+
+    shutil.copy(VF, sample_study / VF.name)
+    with open(sample_study / "recordings.csv", "a") as fh:
+        fh.write(f"{VF.name},behaviour,M01,,,\n")
+    out = tmp_path / "out"
+    res = CliRunner().invoke(
+        app, ["-q", "behaviour", "analyze", "--out", str(out), "--study", str(sample_study)]
+    )
+    assert res.exit_code == 0, res.output
+    vf = pd.read_csv(out / "vonfrey.csv")
+    assert len(vf) == 32 and "note" in vf.columns  # the sheet's own columns are carried through
+    assert vf.set_index("row").at[8, "note"].startswith("withdrew to every filament")
+    res = CliRunner().invoke(app, ["-q", "behaviour", "analyze", "--out", str(out)])
+    assert res.exit_code != 0

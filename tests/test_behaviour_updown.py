@@ -192,7 +192,8 @@ def test_filament_table_round_trip(sets):
 
 def test_start_reconstructed_from_last_filament(sets):
     m8 = sets["mouse_8"]
-    # sheet gives only the final filament: OOXOXOX ending on 1.0 g (index 6); steps +1 +1 -1 +1 -1 +1
+    # sheet gives only the final filament: OOXOXOX ending on 1.0 g (index 6);
+    # steps +1 +1 -1 +1 -1 +1
     # sum +2 -> start index 4 = 0.4 g: the same test as the worked example, 0.73985 g
     r = chaplan_threshold("OOXOXOX", None, m8, last_filament_g=1.0)
     assert r.flag == "" and r.threshold_g == pytest.approx(0.73985, rel=REL)

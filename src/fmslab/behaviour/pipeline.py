@@ -328,9 +328,6 @@ def write_outputs(
     ]
     fig = plot_time_course(result.mouse_day)
     written.append(write_with(out / "time_course.pdf", lambda p: fig.savefig(p, format="pdf")))
-    written.append(
-        write_with(out / "time_course.png", lambda p: fig.savefig(p, format="png", dpi=120))
-    )
     if result.mouse_day["pct_baseline"].notna().any():
         fig2 = plot_time_course(result.mouse_day, column="pct_baseline")
         written.append(

@@ -27,7 +27,7 @@ def plot_time_course(mouse_day: pd.DataFrame, *, column: str = "value") -> Figur
     n = max(1, len(assays))
     ncols = min(3, n)
     nrows = int(np.ceil(n / ncols))
-    fig = Figure(figsize=(4.2 * ncols, 3.4 * nrows), layout="constrained")
+    fig = Figure(figsize=(4.2 * ncols, 3.4 * nrows))
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     groups = sorted(md["group"].unique())
     colours = {g: f"C{i % 10}" for i, g in enumerate(groups)}
@@ -61,4 +61,6 @@ def plot_time_course(mouse_day: pd.DataFrame, *, column: str = "value") -> Figur
             ax.legend(fontsize=7, frameon=False)
     for ax in axes[len(assays) :]:
         ax.set_visible(False)
+    # fixed margins: constrained layout costs seconds per save and the panels are uniform
+    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.08, top=0.94, wspace=0.35, hspace=0.45)
     return fig

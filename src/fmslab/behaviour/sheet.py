@@ -32,6 +32,17 @@ REQUIRED = ("mouse_id", "day", "assay")
 ID_COLUMNS = ("mouse_id", "day", "assay", "side", "trial")
 META_COLUMNS = ("group", "treatment_code", "donor_id")
 PROBLEM_COLUMNS = ["sheet", "row", "column", "reason"]
+#: Columns fmslab reads; any other column of a sheet (note, cohort, experimenter...) is carried
+#: through to the trial and von Frey tables (renamed ``sheet_NAME`` if it clashes with an output).
+KNOWN_COLUMNS = frozenset(
+    (*REQUIRED, "side", "trial", *META_COLUMNS, "filament_set", "pattern", "first_filament_g",
+     "last_filament_g", "latency_s", "force_g", "score", "distance_cm", "duration_s", "value",
+     "cutoff")
+)  # fmt: skip
+OUTPUT_COLUMNS = frozenset(
+    ("sheet", "row", "measure", "unit", "raw_value", "value", "flag", "threshold_g", "method",
+     "detail", "bound", "k", "outlier", "at_cutoff", "used", "baseline", "pct_baseline")
+)  # fmt: skip
 
 
 @dataclass
@@ -82,6 +93,11 @@ def read_behaviour_sheet(path: str | Path, sets: dict[str, FilamentSet]) -> Shee
         problems.append((name, sheet_row(idx), column, reason))
 
     meta = [c for c in META_COLUMNS if c in df.columns]
+    extras = {
+        c: (f"sheet_{c}" if c in OUTPUT_COLUMNS else c)
+        for c in df.columns
+        if c not in KNOWN_COLUMNS
+    }
     has_trial = "trial" in df.columns
     rows: list[dict] = []
     vf_rows: list[dict] = []
@@ -121,6 +137,8 @@ def read_behaviour_sheet(path: str | Path, sets: dict[str, FilamentSet]) -> Shee
         }
         for c in meta:
             base[c] = None if pd.isna(rec[c]) else str(rec[c])
+        for c, out_name in extras.items():
+            base[out_name] = None if pd.isna(rec[c]) else str(rec[c])
         cutoff = spec.cutoff
         if "cutoff" in df.columns and pd.notna(rec["cutoff"]):
             cutoff = _num(rec["cutoff"])

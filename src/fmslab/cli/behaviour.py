@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from fmslab.cli.common import state
+from fmslab.errors import FmslabError
 from fmslab.logs import STDERR
 
 app = typer.Typer(
@@ -18,10 +19,14 @@ app = typer.Typer(
 @app.command()
 def analyze(
     ctx: typer.Context,
-    sheets: Annotated[
-        list[Path], typer.Argument(help="Behaviour sheets (CSV/TSV/XLSX, long format).")
-    ],
     out: Annotated[Path, typer.Option("--out", help="Output folder.")],
+    sheets: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="Behaviour sheets (CSV/TSV/XLSX, long format); default with --study: the study's "
+            "recordings of modality 'behaviour'."
+        ),
+    ] = None,
     filaments: Annotated[
         Path | None,
         typer.Option(
@@ -64,6 +69,12 @@ def analyze(
 
     cutoffs = parse_cutoffs(cutoff)
     st = load_study(study, unblinding=unblinding) if study is not None else None
+    if not sheets:
+        if st is None:
+            raise FmslabError("give behaviour sheets, or --study to use the study's behaviour rows")
+        sheets = [Path(p) for p in st.recordings_of("behaviour")["abs_path"]]
+        if not sheets:
+            raise FmslabError(f"{st.root}: the study lists no recordings of modality 'behaviour'")
     params = {
         "sheets": [str(s) for s in sheets],
         "filaments": str(filaments) if filaments else None,
