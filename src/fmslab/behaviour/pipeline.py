@@ -285,6 +285,10 @@ def analyze_sheets(
         )
     stats = group_day_contrasts(md)
     donors, donor_groups = donor_summary(mice, responder_change_pct=responder_change_pct)
+    if len(donor_groups):
+        resp = donor_groups.rename(columns={"group": "group_a", "summary": "note"})
+        resp = resp.assign(test="donor_responders", responder_change_pct=responder_change_pct)
+        stats = pd.concat([stats, resp], ignore_index=True)
     err = pd.concat(errors, ignore_index=True) if errors else pd.DataFrame(columns=PROBLEM_COLUMNS)
     return BehaviourResult(
         trials=_tidy(trials),
