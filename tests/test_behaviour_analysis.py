@@ -363,11 +363,12 @@ def test_study_run_has_donor_responder_rows(sample_study):
     #      10^(3.204120 + 0.142857)/1e4 = 0.222319; d14 0.739951
     #      % baseline 12.787, 30.047, 100.007 -> mean 47.61 % -> responder (<= 80 %)
     # M02: baseline 0.739951; d3 bounded 0.02 (2.703 %), d7 0.094614 (12.787 %), d14 0.739849
-    #      (99.986 %) -> mean 38.49 % -> responder.  Donor D01 (M01, M02): mean 43.05 % -> responder.
-    # M03: baseline 0.739849; d3 0.739951, d7 OXOXOX ends 0.6 g, k -0.5: 10^(3.778151 - 0.142857)/1e4
+    #      (99.986 %) -> mean 38.49 % -> responder. Donor D01 (M01, M02): mean 43.05 % -> yes
+    # M03: baseline 0.739849; d3 0.739951, d7 OXOXOX ends 0.6 g, k -0.5:
+    #      10^(3.778151 - 0.142857)/1e4
     #      = 0.431811 (58.364 %), d14 0.739849 -> mean (100.014+58.364+100)/3 = 86.13 % -> not
     # M04: baseline OOOXOXOX 1.48457; d3 0.739849 (49.836 %), d7 0.739951 (49.843 %), d14 duplicate
-    #      rows left out -> mean 49.84 % -> responder.  Donor D02 mean (86.13+49.84)/2 = 67.98 % -> yes
+    #      rows left out -> mean 49.84 % -> responder. Donor D02: (86.13+49.84)/2 = 67.98 % -> yes
     mice = res.mice[res.mice.assay == "vonfrey"].set_index("mouse_id")
     expected = {"M01": 47.613, "M02": 38.492, "M03": 86.126, "M04": 49.839}
     for m, pct in expected.items():
