@@ -1,11 +1,9 @@
 """The behavioural assays fmslab knows: what each reads, its unit, default cut-off and direction.
 
 The table is data: a sheet names the assay in its ``assay`` column (aliases allowed) and the
-reading in
-the assay's column (or a generic ``value`` column). ``direction`` says which way hypersensitivity
-goes
-(``decrease``: lower threshold/latency/force; ``increase``: higher score); it drives the responder
-rule.
+reading in the assay's column (or a generic ``value`` column). ``direction`` says which way
+hypersensitivity goes (``decrease``: lower threshold/latency/force; ``increase``: higher score); it
+drives the responder rule.
 """
 
 from __future__ import annotations
@@ -85,6 +83,10 @@ def parse_cutoffs(items: list[str] | None) -> dict[str, float]:
     for item in items or []:
         name, _, value = item.partition("=")
         spec = assay_spec(name)
+        if spec.updown:
+            raise InputError(
+                f"--cutoff {item}: up-down von Frey has no cut-off (the filament set bounds it)"
+            )
         try:
             out[spec.name] = float(value)
         except ValueError:

@@ -1,17 +1,15 @@
 """Reading one long-format behaviour sheet into validated per-trial rows and von Frey results.
 
 One row is one trial: ``mouse_id, day, assay`` (required), ``side`` and ``trial`` (optional), and
-the
-reading in the assay's column (``pattern`` + ``first_filament_g`` [+ ``last_filament_g``] and
-``filament_set`` for von Frey; ``latency_s``; ``force_g``; ``score``; ``distance_cm``
-[+ ``duration_s``]) or in a generic ``value`` column. ``group``, ``treatment_code``, ``donor_id``
-and a
-per-row ``cutoff`` are optional.
+the reading in the assay's column (``pattern`` + ``first_filament_g`` [+ ``last_filament_g``] and
+``filament_set`` for von Frey; ``latency_s``; ``force_g``; ``score``; ``distance_cm`` [+
+``duration_s``]) or in a generic ``value`` column. ``group``, ``treatment_code``, ``donor_id`` and
+a per-row ``cutoff`` are optional.
 
 A sheet that cannot be read or lacks a required column raises :class:`InputError`. A bad row does
-not
-stop the sheet: it becomes a problem (sheet, row, column, reason) and is kept out of the analysis; a
-bad von Frey test still gets its row in ``vonfrey`` with ``threshold_g`` empty and a ``flag``.
+not stop the sheet: it becomes a problem (sheet, row, column, reason) and is kept out of the
+analysis; a bad von Frey test still gets its row in ``vonfrey`` with ``threshold_g`` empty and a
+``flag``.
 """
 
 from __future__ import annotations
@@ -140,7 +138,8 @@ def read_behaviour_sheet(path: str | Path, sets: dict[str, FilamentSet]) -> Shee
         for c, out_name in extras.items():
             base[out_name] = None if pd.isna(rec[c]) else str(rec[c])
         cutoff = spec.cutoff
-        if "cutoff" in df.columns and pd.notna(rec["cutoff"]):
+        row_cutoff = "cutoff" in df.columns and pd.notna(rec["cutoff"])
+        if row_cutoff:
             cutoff = _num(rec["cutoff"])
             if cutoff is None or cutoff <= 0:
                 bad(idx, "cutoff", f"cut-off '{rec['cutoff']}' is not a positive number")
@@ -189,6 +188,7 @@ def read_behaviour_sheet(path: str | Path, sets: dict[str, FilamentSet]) -> Shee
                 "unit": spec.unit,
                 "raw_value": value,
                 "cutoff": np.nan if cutoff is None else cutoff,
+                "cutoff_source": "row" if row_cutoff else "default",
                 "flag": "",
                 **extra,
             }

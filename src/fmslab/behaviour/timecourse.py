@@ -1,24 +1,23 @@
 """Per-mouse time courses: % of baseline, area under the curve, responders (mouse and donor).
 
 Baseline rule
-    Baseline days are the days <= ``baseline_max_day`` (default 0: tests before or on the day of the
-    first injection, before it is given). The baseline of a mouse and assay is the mean of its
+    Baseline days are the days <= ``baseline_max_day`` (default 0: tests before or on the day of
+    the first injection, before it is given). The baseline of a mouse and assay is the mean of its
     mouse-day values on those days. A mouse without a baseline for an assay gets no % of baseline
     (flag ``no_baseline``); a zero baseline gives none either (flag ``zero_baseline``).
 % of baseline
     ``100 * value / baseline`` on every day (baseline days included).
 AUC (trapezoid, % x day)
     Over the points (last baseline day, 100 %) and every post-baseline day the mouse was tested,
-    ``auc_pct_days`` = trapezoid of % of baseline, ``auc_change_pct_days`` = trapezoid of
-    (% of baseline - 100) (negative = below baseline).
-    Days the assay has for other mice but this mouse
+    ``auc_pct_days`` = trapezoid of % of baseline, ``auc_change_pct_days`` = trapezoid of (% of
+    baseline - 100) (negative = below baseline). Days the assay has for other mice but this mouse
     lacks are listed in ``missing_days`` (the trapezoid then bridges them).
 Responder rule
     ``mean_post_pct`` = mean % of baseline over the post-baseline days. A mouse is a responder when
     it moves in the assay's hypersensitive direction by at least ``responder_change_pct`` (default
     20 %): ``mean_post_pct <= 100 - change`` for thresholds/latencies/forces, ``>= 100 + change``
-    for
-    scores. A donor is a responder when the mean ``mean_post_pct`` of its mice passes the same rule.
+    for scores. A donor is a responder when the mean ``mean_post_pct`` of its mice passes the same
+    rule.
 """
 
 from __future__ import annotations

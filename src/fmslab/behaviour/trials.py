@@ -3,22 +3,19 @@
 Cut-off rule
     A reading at or above the assay's cut-off (latency in s, Randall-Selitto force in g; default in
     :data:`fmslab.behaviour.assays.ASSAYS`, overridden by ``--cutoff`` and then by a row's
-    ``cutoff``)
-    is censored: its value is the cut-off and it is flagged ``at_cutoff``; a reading *above* the
-    cut-off cannot have been measured and is also flagged ``exceeds_cutoff`` (value set to the
-    cut-off).
+    ``cutoff``) is censored: its value is the cut-off and it is flagged ``at_cutoff``; a reading
+    *above* the cut-off cannot have been measured and is also flagged ``exceeds_cutoff`` (value set
+    to the cut-off).
 Outlier rule (documented in ``docs/behaviour.md``)
     Among the trials of one mouse, day, assay and side (at least 3 usable trials), a trial is
-    flagged
-    ``outlier`` when it lies more than 3.5 robust standard deviations from the median of those
-    trials
-    (modified z-score of Iglewicz & Hoaglin 1993, |0.6745 (x - median) / MAD| > 3.5) *and* more than
-    20 % of the median away from it (so ties that make MAD zero do not flag trivial differences).
-    Outliers are flagged and kept in the mean unless ``exclude_outliers=True``.
+    flagged ``outlier`` when it lies more than 3.5 robust standard deviations from the median of
+    those trials (modified z-score of Iglewicz & Hoaglin 1993, |0.6745 (x - median) / MAD| > 3.5)
+    *and* more than 20 % of the median away from it (so ties that make MAD zero do not flag trivial
+    differences). Outliers are flagged and kept in the mean unless ``exclude_outliers=True``.
 Mouse-day value
     Mean of the usable trials of each side, then the mean over sides (each side weighs the same).
-    Von Frey thresholds bounded at the end of the filament set (``below_range``/``above_range``) are
-    used with their bound value, as Chaplan et al. (1994) did, and counted in ``n_bounded``.
+    Von Frey thresholds bounded at the end of the filament set (``below_range``/``above_range``)
+    are used with their bound value, as Chaplan et al. (1994) did, and counted in ``n_bounded``.
 """
 
 from __future__ import annotations
@@ -40,20 +37,16 @@ def _add_flag(flags: pd.Series, mask: pd.Series, code: str) -> pd.Series:
 def apply_cutoffs(trials: pd.DataFrame, overrides: dict[str, float] | None = None) -> pd.DataFrame:
     """Add ``value`` (censored at the cut-off), ``at_cutoff`` and cut-off flags.
 
-    ``overrides`` maps assay -> cut-off and replaces the default for rows without their own
-    ``cutoff`` cell (the sheet reader has already put the row's or the default value in ``cutoff``).
+    ``overrides`` maps assay -> cut-off (``--cutoff``) and replaces the default for rows without
+    their own ``cutoff`` cell (``cutoff_source`` says which applied: row, option or default).
     """
     out = trials.copy()
-    if overrides:
-        from fmslab.behaviour.assays import ASSAYS
-
-        for assay, cut in overrides.items():
-            default = ASSAYS[assay].cutoff
-            sel = out["assay"] == assay
-            if default is None:
-                out.loc[sel & out["cutoff"].isna(), "cutoff"] = cut
-            else:
-                out.loc[sel & (out["cutoff"] == default), "cutoff"] = cut
+    if "cutoff_source" not in out.columns:
+        out["cutoff_source"] = "default"
+    for assay, cut in (overrides or {}).items():
+        sel = (out["assay"] == assay) & (out["cutoff_source"] != "row")
+        out.loc[sel, "cutoff"] = cut
+        out.loc[sel, "cutoff_source"] = "option"
     raw = out["raw_value"].astype(float)
     cut = out["cutoff"].astype(float)
     above = raw > cut

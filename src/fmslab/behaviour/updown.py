@@ -1,28 +1,27 @@
 """Up-down von Frey thresholds: Chaplan et al. (1994) with Dixon's k table, and SUDO (Bonin 2014).
 
-Both methods walk an ordered filament set: after no withdrawal (``O``) the next stimulus is the next
-stronger filament, after a withdrawal (``X``) the next weaker one. Every pattern is first replayed
-on
-the set (:func:`walk`) so that a sequence that cannot have been produced by the rule is flagged, not
-scored.
+Both methods walk an ordered filament set: after no withdrawal (``O``) the next stimulus is the
+next stronger filament, after a withdrawal (``X``) the next weaker one. Every pattern is first
+replayed on the set (:func:`walk`) so that a sequence that cannot have been produced by the rule is
+flagged, not scored.
 
 Chaplan (1994)
-    Counting of the six critical responses starts at the first change of response: the two responses
-    straddling the change are the first two, then four more. The whole sequence up to the sixth
-    (including the initial run of like responses, of which Dixon's table distinguishes 1-4) is
-    looked
-    up in Dixon's table, and the 50% threshold is ``10**(Xf + k*delta) / 10000`` g with ``Xf`` the
-    log
-    unit (log10(10000 g)) of the last filament applied and ``delta`` the mean log step of the set.
+    Counting of the six critical responses starts at the first change of response: the two
+    responses straddling the change are the first two, then four more. The whole sequence up to the
+    sixth (including the initial run of like responses, of which Dixon's table distinguishes 1-4)
+    is looked up in Dixon's table, and the 50% threshold is ``10**(Xf + k*delta) / 10000`` g with
+    ``Xf`` the log unit (log10(10000 g)) of the last filament applied and ``delta`` the mean log
+    step of the set.
 SUDO (Bonin et al. 2014, Mol Pain 10:26)
-    Exactly five stimuli; the threshold, in filament units, is the filament of the fifth stimulus
-    + 0.5 when it gave no withdrawal and - 0.5 when it gave one. fmslab converts the fractional
+    Exactly five stimuli; the threshold, in filament units, is the filament of the fifth stimulus +
+    0.5 when it gave no withdrawal and - 0.5 when it gave one. fmslab converts the fractional
     filament to force by linear interpolation of log10(force) between the two neighbouring
     filaments.
 
 Boundary cases are never extrapolated: all withdrawals down to the weakest filament give
 ``threshold_g`` = the weakest force with ``bound = "upper"`` (the threshold is at most this), no
-withdrawal up to the strongest gives the strongest force with ``bound = "lower"``; both are flagged.
+withdrawal up to the strongest gives the strongest force with ``bound = "lower"``; both are
+flagged.
 """
 
 from __future__ import annotations
