@@ -376,3 +376,18 @@ def test_study_run_has_donor_responder_rows(sample_study):
     assert mice.at["M04", "missing_days"] == "14"
     rows = res.stats[(res.stats.test == "donor_responders") & (res.stats.assay == "vonfrey")]
     assert sorted(rows["note"]) == ["1/1 FMS donors responders", "1/1 HC donors responders"]
+
+
+def test_cutoff_precedence_row_over_option():
+    from fmslab.behaviour.assays import parse_cutoffs
+
+    cut = parse_cutoffs(["cold_plate=20", "Hargreaves=15"])
+    assert cut == {"cold_plate": 20.0, "hargreaves": 15.0}
+    with pytest.raises(InputError, match="no cut-off"):
+        parse_cutoffs(["vonfrey=2"])
+    res = analyze_sheets([OTHER], cutoffs=cut)
+    t = res.trials.set_index("row")
+    # cold plate rows carry their own 30 s cut-off: 28.0 stays 28.0 although --cutoff says 20
+    assert t.at[27, "value"] == 28.0 and t.at[27, "cutoff_source"] == "row"
+    # Hargreaves rows take the option: M03's 23.0 s becomes 15.0
+    assert t.at[11, "value"] == 15.0 and t.at[11, "cutoff_source"] == "option"

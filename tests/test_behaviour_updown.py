@@ -114,7 +114,7 @@ def test_chaplan_long_lead_in_uses_dixon_four_column(sets):
     # delta = (log10(3e6) - log10(80))/19 = 4.574031/19 = 0.240738.
     # threshold = 10^(3.602060 + 0.381*0.240738)/10000 = 10^3.693781/10000 = 0.49406 g
     r = chaplan_threshold("OOOOOXOOXO", 0.008, sets["touch_test_20"])
-    assert r.dixon_pattern == "OOOOXOOXO" and r.k == 0.381
+    assert r.dixon_pattern == "OOOOXOOXO" and r.k == 0.381 and r.flag == "lead_in_over_4"
     assert r.threshold_g == pytest.approx(0.49406, rel=REL)
 
 

@@ -49,12 +49,13 @@ BELOW_RANGE = "below_range"
 ABOVE_RANGE = "above_range"
 INCOMPLETE = "incomplete"
 EXTRA_RESPONSES = "extra_responses_ignored"
+LONG_LEAD_IN = "lead_in_over_4"
 NOT_IN_TABLE = "pattern_not_in_dixon_table"
 
 #: Flags whose threshold_g is still a usable (bounded) number.
 BOUNDED_FLAGS = frozenset({BELOW_RANGE, ABOVE_RANGE})
 #: Flags that only note something and keep the threshold.
-NOTE_FLAGS = frozenset({EXTRA_RESPONSES})
+NOTE_FLAGS = frozenset({EXTRA_RESPONSES, LONG_LEAD_IN})
 
 
 @lru_cache(maxsize=1)
@@ -288,6 +289,10 @@ def chaplan_threshold(
     used = pat[:needed]
     lead = used[:change]
     key = lead[-4:] + used[change:]
+    if len(lead) > 4:
+        # Dixon tabulates initial runs of 1-4 like responses; a longer run is looked up as 4
+        flags.append(LONG_LEAD_IN)
+        detail += f"initial run of {len(lead)} like responses looked up as 4; "
     k = dixon_k(key)
     if k is None:  # cannot happen with a complete table; kept so a bad table is never silent
         return _fail(method, NOT_IN_TABLE, f"pattern {key} is not in Dixon's table")
