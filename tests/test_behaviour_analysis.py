@@ -210,23 +210,25 @@ def test_mixed_model_matches_split_plot_anova():
     assert "mouse random intercept" in w.model
 
 
-def test_donor_variance_component_used_when_donors_share_mice():
-    # 2 groups x 2 donors x 2 mice, 2 days; balanced, so the REML cell means are the raw cell means
-    rng = np.random.default_rng(7)
+def test_donor_model_matches_nested_anova():
+    # Balanced design: G=2 groups x D=3 donors x M=2 mice, T=2 days. Model: donor, mouse(donor) and
+    # residual variances. For balanced data REML equals the ANOVA (method of moments) estimates when
+    # they are positive, computed here in closed form with numpy, independently of statsmodels:
+    #   MS_d = T*M*sum(donor mean - group mean)^2 / (G(D-1))       E = s2e + T s2m + T M s2d
+    #   MS_m = T*sum(mouse mean - donor mean)^2 / (G D (M-1))      E = s2e + T s2m
+    #   MS_e = sum(y - mouse mean - cell mean + group mean)^2 / (G (T-1)(D M - 1))   E = s2e
+    # and the SE of a same-day group difference is sqrt(2 (s2d/D + (s2m + s2e)/(D M))).
+    rng = np.random.default_rng(11)
+    G, D, M, T = 2, 3, 2, 2
     rows = []
     for g in ("FMS", "HC"):
-        for dn in range(2):
-            donor_eff = rng.normal(0, 0.3)
-            for m in range(2):
-                mouse_eff = rng.normal(0, 0.1)
+        for dn in range(D):
+            donor_eff = rng.normal(0, 0.4)
+            for m in range(M):
+                mouse_eff = rng.normal(0, 0.2)
                 for day in (0, 7):
-                    v = (
-                        1.0
-                        + donor_eff
-                        + mouse_eff
-                        + (-0.4 if (g == "FMS" and day == 7) else 0)
-                        + rng.normal(0, 0.05)
-                    )
+                    shift = -0.5 if (g == "FMS" and day == 7) else 0.0
+                    v = 1.0 + donor_eff + mouse_eff + shift + rng.normal(0, 0.1)
                     rows.append(
                         {
                             "mouse_id": f"{g}{dn}{m}",
@@ -239,11 +241,24 @@ def test_donor_variance_component_used_when_donors_share_mice():
                         }
                     )
     d = pd.DataFrame(rows)
+    gm = d.groupby("group")["value"].transform("mean")
+    dm = d.groupby("donor_id")["value"].transform("mean")
+    mm = d.groupby("mouse_id")["value"].transform("mean")
+    cm = d.groupby(["group", "day"])["value"].transform("mean")
+    ms_d = ((dm - gm) ** 2).sum() / (G * (D - 1))  # each row counts once: T*M rows per donor
+    ms_m = ((mm - dm) ** 2).sum() / (G * D * (M - 1))
+    ms_e = ((d["value"] - mm - cm + gm) ** 2).sum() / (G * (T - 1) * (D * M - 1))
+    s2e = ms_e
+    s2m = (ms_m - ms_e) / T
+    s2d = (ms_d - ms_m) / (T * M)
+    assert min(s2e, s2m, s2d) > 0  # otherwise REML would sit on a boundary and differ
+    se = math.sqrt(2 * (s2d / D + (s2m + s2e) / (D * M)))
     st = group_day_contrasts(d)
     c = st[st.test == "per_day_contrast"].set_index("day")
     assert "variance component" in c["model"].iloc[0]
     raw = d.groupby(["group", "day"])["value"].mean()
     assert c.at[7, "difference_b_minus_a"] == pytest.approx(raw["HC", 7] - raw["FMS", 7], abs=1e-6)
+    assert c["se"].tolist() == pytest.approx([se, se], rel=1e-3)
 
 
 def test_blinded_codes_and_study_unblinding(sample_study):
@@ -391,3 +406,19 @@ def test_cutoff_precedence_row_over_option():
     assert t.at[27, "value"] == 28.0 and t.at[27, "cutoff_source"] == "row"
     # Hargreaves rows take the option: M03's 23.0 s becomes 15.0
     assert t.at[11, "value"] == 15.0 and t.at[11, "cutoff_source"] == "option"
+
+
+def test_cli_threshold_and_filaments():
+    from typer.testing import CliRunner
+
+    from fmslab.cli import app
+
+    # the worked example again (0.73985 g), printed to 4 significant digits
+    res = CliRunner().invoke(app, ["behaviour", "threshold", "OOXOXOX", "--first", "0.4"])
+    assert res.exit_code == 0 and "threshold_g=0.7398" in res.output
+    res = CliRunner().invoke(app, ["behaviour", "threshold", "OXOXX", "--first", "0.4", "--sudo"])
+    assert "threshold_g=0.253" in res.output
+    res = CliRunner().invoke(app, ["behaviour", "threshold", "OOOO", "--first", "0.4"])
+    assert "flag=above_range" in res.output and "bound=lower" in res.output
+    res = CliRunner().invoke(app, ["behaviour", "filaments"])
+    assert res.exit_code == 0 and "rat_8" in res.output

@@ -211,3 +211,26 @@ def test_ignored_extra_stimuli_may_leave_the_set(sets):
     r = chaplan_threshold("OOOXOXOXOOO", 0.4, sets["mouse_8"])
     assert r.flag == "extra_responses_ignored"
     assert r.threshold_g == pytest.approx(1.48457, rel=REL)
+
+
+def test_mirror_symmetry_on_an_even_log_set():
+    # On a set whose log forces are evenly spaced (here 10^(-1.5 + 0.25 i) g, i = 0..12) a pattern
+    # walked from filament i and its O/X mirror walked from filament n-1-i are reflections of each
+    # other about the middle of the set; with k(mirror) = -k (Dixon's table) the two log10
+    # thresholds must add up to log_min + log_max = -1.5 + 1.5 = 0 (to float rounding).
+    even = FilamentSet("even13", tuple(10 ** (-1.5 + 0.25 * i) for i in range(13)))
+    swap = str.maketrans("OX", "XO")
+    checked = 0
+    for pat in dixon_table()["pattern"]:
+        if len(pat) - pat.index("X" if pat[0] == "O" else "O") != 5:
+            continue  # only complete six-response patterns are scored
+        for start in range(13):
+            a = chaplan_threshold(pat, even.force_g[start], even)
+            b = chaplan_threshold(pat.translate(swap), even.force_g[12 - start], even)
+            if a.flag or b.flag:
+                continue
+            assert math.log10(a.threshold_g) + math.log10(b.threshold_g) == pytest.approx(
+                0, abs=1e-9
+            )
+            checked += 1
+    assert checked > 300

@@ -114,3 +114,47 @@ def analyze(
     STDERR.print(msg, highlight=False)
     for r in result.donor_groups.itertuples() if len(result.donor_groups) else []:
         STDERR.print(f"{r.assay}: {r.summary}", highlight=False)
+
+
+@app.command()
+def filaments(
+    custom: Annotated[
+        Path | None, typer.Option("--filaments", help="Custom sets CSV (filament_set, force_g).")
+    ] = None,
+) -> None:
+    """List the filament sets (standard and custom) with force in g and mN and log10(10000 g)."""
+    import pandas as pd
+
+    from fmslab.behaviour.filaments import load_sets
+    from fmslab.cli.common import print_frame
+
+    sets = load_sets(custom)
+    print_frame(pd.concat([s.table() for s in sets.values()], ignore_index=True), max_rows=500)
+
+
+@app.command()
+def threshold(
+    pattern: Annotated[
+        str, typer.Argument(help="Responses in order, O = no withdrawal, X = withdrawal.")
+    ],
+    filament_set: Annotated[str, typer.Option("--set", help="Filament set name.")] = "mouse_8",
+    first: Annotated[float | None, typer.Option(help="First filament (g).")] = None,
+    last: Annotated[
+        float | None, typer.Option(help="Last filament (g), instead of or with --first.")
+    ] = None,
+    sudo: Annotated[bool, typer.Option("--sudo", help="Simplified up-down (Bonin 2014).")] = False,
+    custom: Annotated[Path | None, typer.Option("--filaments", help="Custom sets CSV.")] = None,
+) -> None:
+    """Score one up-down sequence (Chaplan/Dixon, or SUDO) and print the threshold and flags."""
+    from fmslab.behaviour.filaments import load_sets
+    from fmslab.behaviour.updown import chaplan_threshold, sudo_threshold
+
+    sets = load_sets(custom)
+    if filament_set not in sets:
+        raise FmslabError(
+            f"unknown filament set '{filament_set}' (known: {', '.join(sorted(sets))})"
+        )
+    func = sudo_threshold if sudo else chaplan_threshold
+    r = func(pattern, first, sets[filament_set], last_filament_g=last)
+    value = "" if r.threshold_g != r.threshold_g else f"{r.threshold_g:.4g}"
+    typer.echo(f"threshold_g={value}\tflag={r.flag}\tbound={r.bound}\t{r.detail}")
