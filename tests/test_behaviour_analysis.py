@@ -422,3 +422,18 @@ def test_cli_threshold_and_filaments():
     assert "flag=above_range" in res.output and "bound=lower" in res.output
     res = CliRunner().invoke(app, ["behaviour", "filaments"])
     assert res.exit_code == 0 and "rat_8" in res.output
+
+
+def test_sheet_without_trial_column_numbers_trials(tmp_path):
+    p = tmp_path / "no_trial.csv"
+    p.write_text(
+        "mouse_id,day,assay,side,latency_s,value\n"
+        "M1,0,hargreaves,left,10,\nM1,0,hargreaves,left,12,\nM1,0,hargreaves,left,,14\n"
+        "M1,0,grip_strength,both,,120\n"
+    )
+    data = read_behaviour_sheet(p, standard_sets())
+    assert data.problems.empty
+    h = data.trials[data.trials.assay == "hargreaves"]
+    # three trials numbered in sheet order; the third reads the generic value column
+    assert h["trial"].tolist() == [1, 2, 3] and h["raw_value"].tolist() == [10.0, 12.0, 14.0]
+    assert data.trials.loc[data.trials.assay == "grip_strength", "raw_value"].item() == 120.0

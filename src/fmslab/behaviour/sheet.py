@@ -160,16 +160,11 @@ def read_behaviour_sheet(path: str | Path, sets: dict[str, FilamentSet]) -> Shee
                 }
             )
             continue
-        col = (
-            spec.reading
-            if spec.reading in df.columns
-            else "value"
-            if "value" in df.columns
-            else None
-        )
-        if col is None:
+        candidates = [c for c in (spec.reading, "value") if c in df.columns]
+        if not candidates:
             bad(idx, spec.reading, f"no '{spec.reading}' (or 'value') column for assay {assay}")
             continue
+        col = next((c for c in candidates if pd.notna(rec[c])), candidates[0])
         value = _num(rec[col]) if pd.notna(rec[col]) else None
         if value is None or value < 0:
             bad(idx, col, f"{spec.measure} '{rec[col]}' is not a non-negative number")
@@ -194,6 +189,14 @@ def read_behaviour_sheet(path: str | Path, sets: dict[str, FilamentSet]) -> Shee
             }
         )
     trials = pd.DataFrame(rows)
+    if len(trials) and not has_trial:
+        # no trial column: number the trials in sheet order (repeats cannot then be told from
+        # duplicated rows, so none are reported)
+        trials["trial"] = trials.groupby(["mouse_id", "day", "assay", "side"]).cumcount() + 1
+        if vf_rows:
+            by_row = dict(zip(trials["row"], trials["trial"], strict=True))
+            for r in vf_rows:
+                r["trial"] = by_row.get(r["row"], r["trial"])
     if len(trials):
         trials, dup_problems = _drop_duplicates(trials, name)
         problems += dup_problems
