@@ -437,3 +437,20 @@ def test_sheet_without_trial_column_numbers_trials(tmp_path):
     # three trials numbered in sheet order; the third reads the generic value column
     assert h["trial"].tolist() == [1, 2, 3] and h["raw_value"].tolist() == [10.0, 12.0, 14.0]
     assert data.trials.loc[data.trials.assay == "grip_strength", "raw_value"].item() == 120.0
+
+
+def test_group_contradictions_are_reported(tmp_path, sample_study):
+    from fmslab.study import load_study
+
+    # M01 is T-A = FMS in the sample study's key; the sheet says HC -> reported, no group
+    p = tmp_path / "vf.csv"
+    text = VF.read_text().splitlines()
+    head = text[0] + ",group"
+    body = [line + (",HC" if line.startswith("M01,") else ",") for line in text[1:]]
+    p.write_text("\n".join([head, *body]) + "\n")
+    res = analyze_sheets([p], study=load_study(sample_study))
+    assert res.errors.reason.str.contains(
+        "M01: sheet group HC contradicts the unblinding key"
+    ).any()
+    assert res.mice.loc[res.mice.mouse_id == "M01", "group"].isna().all()
+    assert set(res.mice.loc[res.mice.mouse_id != "M01", "group"]) == {"FMS", "HC"}

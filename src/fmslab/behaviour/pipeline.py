@@ -173,6 +173,16 @@ def resolve_mice(
     if not mice["group"].notna().any() and mice["treatment_code"].notna().any():
         mice["group"] = mice["treatment_code"]
         source = "treatment_code (blinded: groups are codes)"
+    if mice["group"].notna().any():
+        for m in mice.loc[mice["group"].isna(), "mouse_id"]:
+            problems.append(
+                (
+                    "(all sheets)",
+                    None,
+                    "group",
+                    f"mouse {m} has no group: left out of the statistics",
+                )
+            )
     return mice, problems, source or "none (no group, treatment code or key)"
 
 
