@@ -454,3 +454,14 @@ def test_group_contradictions_are_reported(tmp_path, sample_study):
     ).any()
     assert res.mice.loc[res.mice.mouse_id == "M01", "group"].isna().all()
     assert set(res.mice.loc[res.mice.mouse_id != "M01", "group"]) == {"FMS", "HC"}
+
+
+def test_locomotor_rate_and_unequal_sessions(tmp_path):
+    p = tmp_path / "loco.csv"
+    p.write_text(
+        "mouse_id,day,assay,distance_cm,duration_s\nM1,0,locomotor,2400,600\nM1,7,locomotor,1800,300\n"
+    )
+    res = analyze_sheets([p])
+    # 2400 cm in 600 s = 240 cm/min; 1800 cm in 300 s = 360 cm/min
+    assert res.trials["distance_cm_per_min"].tolist() == pytest.approx([240.0, 360.0])
+    assert res.errors.reason.str.contains("different times").any()

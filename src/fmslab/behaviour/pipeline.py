@@ -274,6 +274,25 @@ def analyze_sheets(
             mice_info, on="mouse_id", how="left"
         )
     trials = flag_outliers(apply_cutoffs(trials, cutoffs))
+    if "duration_s" in trials.columns:
+        loco = trials["assay"] == "locomotor"
+        trials["distance_cm_per_min"] = (trials["value"] / trials["duration_s"] * 60.0).where(loco)
+        durations = sorted(trials.loc[loco, "duration_s"].dropna().unique())
+        if len(durations) > 1:
+            errors.append(
+                pd.DataFrame(
+                    {
+                        "sheet": ["(all sheets)"],
+                        "row": [None],
+                        "column": ["duration_s"],
+                        "reason": [
+                            "locomotor sessions last different times "
+                            f"({', '.join(f'{d:g}' for d in durations)} s): distance_cm is not "
+                            "comparable across them; see distance_cm_per_min in trials.csv"
+                        ],
+                    }
+                )
+            )
     md = mouse_day_table(trials, exclude_outliers=exclude_outliers)
     md = percent_of_baseline(md, baseline_max_day=baseline_max_day)
     mice = mouse_summary(
