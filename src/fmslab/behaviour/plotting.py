@@ -62,5 +62,13 @@ def plot_time_course(mouse_day: pd.DataFrame, *, column: str = "value") -> Figur
     for ax in axes[len(assays) :]:
         ax.set_visible(False)
     # fixed margins: constrained layout costs seconds per save and the panels are uniform
-    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.08, top=0.94, wspace=0.35, hspace=0.45)
+    height_in = 3.4 * nrows
+    fig.subplots_adjust(
+        left=0.18 if ncols == 1 else 0.08,
+        right=0.98,
+        bottom=0.55 / height_in,
+        top=1 - 0.35 / height_in,
+        wspace=0.35,
+        hspace=0.9 / 3.4,
+    )
     return fig
