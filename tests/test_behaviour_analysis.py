@@ -465,3 +465,17 @@ def test_locomotor_rate_and_unequal_sessions(tmp_path):
     # 2400 cm in 600 s = 240 cm/min; 1800 cm in 300 s = 360 cm/min
     assert res.trials["distance_cm_per_min"].tolist() == pytest.approx([240.0, 360.0])
     assert res.errors.reason.str.contains("different times").any()
+
+
+def test_statistics_on_percent_of_baseline(sample_study):
+    from fmslab.study import load_study
+
+    res = analyze_sheets([VF], study=load_study(sample_study), stats_on="pct_baseline")
+    c = res.stats[(res.stats.assay == "vonfrey") & (res.stats.test == "per_day_contrast")]
+    d3 = c.set_index("day").loc[3]
+    # FMS mice M01, M02 have every day, so their cell means are the raw means (balanced within the
+    # group): day 3 = (100*0.094614/0.739900 + 100*0.02/0.739951)/2 = (12.7874 + 2.70288)/2 = 7.7451
+    assert d3.group_a == "FMS" and d3.mean_a == pytest.approx(7.7451, rel=REL)
+    assert d3.measure.startswith("pct_baseline")
+    with pytest.raises(InputError, match="stats_on"):
+        analyze_sheets([VF], stats_on="auc")

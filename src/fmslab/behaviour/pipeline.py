@@ -30,6 +30,7 @@ from fmslab.behaviour.timecourse import (
     percent_of_baseline,
 )
 from fmslab.behaviour.trials import apply_cutoffs, flag_outliers, mouse_day_table
+from fmslab.errors import InputError
 from fmslab.provenance import package_versions, sha256_file
 
 log = logging.getLogger(__name__)
@@ -196,9 +197,12 @@ def analyze_sheets(
     baseline_max_day: float = 0.0,
     responder_change_pct: float = DEFAULT_RESPONDER_CHANGE_PCT,
     exclude_outliers: bool = False,
+    stats_on: str = "value",
     progress: bool = False,
 ) -> BehaviourResult:
     """Run the whole behaviour analysis on sheets; bad sheets and rows are reported, not fatal."""
+    if stats_on not in ("value", "pct_baseline"):
+        raise InputError(f"stats_on must be 'value' or 'pct_baseline', not '{stats_on}'")
     sets = load_sets(filaments)
     outcome = run_batch(
         functools.partial(_read_one, sets=sets),
@@ -231,8 +235,6 @@ def analyze_sheets(
             if errors
             else pd.DataFrame(columns=PROBLEM_COLUMNS)
         )
-        from fmslab.errors import InputError
-
         raise InputError(
             f"no usable behaviour rows in {len(sheets)} sheet(s); problems: "
             + "; ".join(
@@ -312,7 +314,7 @@ def analyze_sheets(
                 }
             )
         )
-    stats = group_day_contrasts(md)
+    stats = group_day_contrasts(md, column=stats_on)
     donors, donor_groups = donor_summary(mice, responder_change_pct=responder_change_pct)
     if len(donor_groups):
         resp = donor_groups.rename(columns={"group": "group_a", "summary": "note"})

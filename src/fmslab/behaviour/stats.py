@@ -94,13 +94,23 @@ def fit_group_day(data: pd.DataFrame) -> tuple[object | None, str, str]:
     return res, text, "; ".join(notes)
 
 
-def group_day_contrasts(mouse_day: pd.DataFrame) -> pd.DataFrame:
-    """Per-day group contrasts for every assay (see module docstring)."""
+def group_day_contrasts(mouse_day: pd.DataFrame, *, column: str = "value") -> pd.DataFrame:
+    """Per-day group contrasts for every assay (see module docstring).
+
+    ``column`` is the response: ``value`` (assay units, default) or ``pct_baseline``.
+    """
     out = []
     for assay, data in mouse_day.groupby("assay", sort=True):
-        d = data.dropna(subset=["value", "group"])
+        d = data.dropna(subset=[column, "group"])
+        if column != "value":
+            d = d.drop(columns=["value"]).rename(columns={column: "value"})
         counts = d.groupby("group")["mouse_id"].nunique()
-        base = {"assay": assay, "measure": data["measure"].iloc[0]}
+        measure = (
+            data["measure"].iloc[0]
+            if column == "value"
+            else f"{column} ({data['measure'].iloc[0]})"
+        )
+        base = {"assay": assay, "measure": measure}
         if len(counts) < 2 or counts.min() < MIN_MICE_PER_GROUP:
             out.append(
                 {

@@ -58,6 +58,9 @@ def analyze(
     exclude_outliers: Annotated[
         bool, typer.Option(help="Leave flagged outlier trials out of the means.")
     ] = False,
+    stats_on: Annotated[
+        str, typer.Option(help="Response of the mixed model: value (assay units) or pct_baseline.")
+    ] = "value",
     lock_timeout: Annotated[
         float, typer.Option(help="Seconds to wait for the catalog lock.")
     ] = 120.0,
@@ -84,6 +87,7 @@ def analyze(
         "baseline_max_day": baseline_max_day,
         "responder_change_pct": responder_change,
         "exclude_outliers": exclude_outliers,
+        "stats_on": stats_on,
     }
     result = analyze_sheets(
         list(sheets),
@@ -94,6 +98,7 @@ def analyze(
         baseline_max_day=baseline_max_day,
         responder_change_pct=responder_change,
         exclude_outliers=exclude_outliers,
+        stats_on=stats_on,
         progress=state(ctx).progress,
     )
     inputs = [*sheets, *([filaments] if filaments else [])]
