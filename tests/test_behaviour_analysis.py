@@ -479,3 +479,23 @@ def test_statistics_on_percent_of_baseline(sample_study):
     assert d3.measure.startswith("pct_baseline")
     with pytest.raises(InputError, match="stats_on"):
         analyze_sheets([VF], stats_on="auc")
+
+
+def test_unblinding_key_without_study(tmp_path):
+    # sheet carries treatment codes; the key maps them to groups and donors
+    p = tmp_path / "vf.csv"
+    text = VF.read_text().splitlines()
+    codes = {"M01": "T-A", "M02": "T-A", "M03": "T-B", "M04": "T-B"}
+    body = [line + "," + codes[line.split(",")[0]] for line in text[1:]]
+    p.write_text("\n".join([text[0] + ",treatment_code", *body]) + "\n")
+    key = tmp_path / "key.csv"
+    key.write_text("treatment_code,group,donor_id\nT-A,FMS,D01\nT-B,HC,D02\n")
+    res = analyze_sheets([p], unblinding=key)
+    m = res.mice.drop_duplicates("mouse_id").set_index("mouse_id")
+    assert m["group"].to_dict() == {"M01": "FMS", "M02": "FMS", "M03": "HC", "M04": "HC"}
+    assert m["donor_id"].to_dict() == {"M01": "D01", "M02": "D01", "M03": "D02", "M04": "D02"}
+    # a code missing from the key is reported, never guessed
+    key.write_text("treatment_code,group\nT-A,FMS\n")
+    res = analyze_sheets([p], unblinding=key)
+    assert res.errors.reason.str.contains("code T-B is not in the unblinding key").any()
+    assert res.mice.loc[res.mice.mouse_id.isin(["M03", "M04"]), "group"].isna().all()
