@@ -162,7 +162,8 @@ def donor_summary(
                 "n_donors": int(classified.sum()),
                 "n_responders": n_resp,
                 "n_donors_unclassified": int((~classified).sum()),
-                "summary": f"{n_resp}/{int(classified.sum())} {group} donors responders",
+                "summary": f"{n_resp}/{int(classified.sum())} {group} donors responders"
+                + (f" ({int((~classified).sum())} unclassified)" if (~classified).any() else ""),
             }
         )
     return donors, pd.DataFrame(grows)
