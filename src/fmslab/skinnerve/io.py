@@ -236,6 +236,24 @@ class CsvReader(Reader):
             raise InputError(f"non-numeric data ({exc})", file=self.path) from None
 
 
+class MemoryReader(Reader):
+    """Arrays already in memory, served in chunks (simulations, tests, benchmarks)."""
+
+    def __init__(self, data: dict[str, np.ndarray], fs_hz: float, units: dict[str, str] | None = None,
+                 path: str | Path = "<memory>") -> None:  # fmt: skip
+        self.path = Path(path)
+        self._data = data
+        self.fs_hz = float(fs_hz)
+        self.names = list(data)
+        self.units = [(units or {}).get(n) or unit_from_name(n) or "" for n in self.names]
+        self.n_samples = int(len(next(iter(data.values()))))
+        self.segment_starts = np.array([0], dtype=np.int64)
+
+    def iter_chunks(self, names, chunk_samples):
+        for start in range(0, self.n_samples, chunk_samples):
+            yield start, {n: np.asarray(self._data[n][start : start + chunk_samples], dtype=np.float64) for n in names}
+
+
 def open_reader(path: str | Path) -> Reader:
     """The reader for a file, chosen by its suffix."""
     path = Path(path)
@@ -272,15 +290,17 @@ class Recording:
     def analog_roles(self) -> list[str]:
         return [r for r in self.roles if r not in self.event_roles]
 
-    def iter_roles(self, chunk_samples: int) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
+    def iter_roles(
+        self, chunk_samples: int, roles: list[str] | None = None
+    ) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
         """Consecutive blocks ``(first_sample, {role: values in canonical units})``."""
-        roles = self.analog_roles()
+        roles = self.analog_roles() if roles is None else roles
         names = [self.roles[r] for r in roles]
         for start, block in self.reader.iter_chunks(names, chunk_samples):
             yield start, {r: block[self.roles[r]] * self.factors[r] for r in roles}
 
 
-def open_recording(path: str | Path, cmap: ChannelMap | None = None) -> Recording:
+def open_recording(path: str | Path | Reader, cmap: ChannelMap | None = None) -> Recording:
     """Open a recording and resolve its channel roles.
 
     Raises
@@ -289,7 +309,7 @@ def open_recording(path: str | Path, cmap: ChannelMap | None = None) -> Recordin
         Missing channel (names the channel and lists those present), unknown unit, sampling rate
         different from the map's ``sampling_rate_hz``.
     """
-    reader = open_reader(path)
+    reader = path if isinstance(path, Reader) else open_reader(path)
     if cmap is None:
         roles = guess_roles(reader.names, reader.units)
         if "nerve" not in roles:

@@ -50,11 +50,11 @@ class UnitSpec:
 
 
 DEFAULT_UNITS = (
-    UnitSpec("SAM", 80.0, "neg", 0.25, 15.0, 0.0, "SA", 2.0, 1.0, 0.02, 0.4, receptor_type="SAM"),
+    UnitSpec("SAM", 80.0, "neg", 0.25, 12.0, 0.0, "SA", 2.0, 1.0, 0.02, 0.4, receptor_type="SAM"),
     UnitSpec("AM", 55.0, "tri", 0.3, 4.0, 0.2, "SA", 20.0, 0.5, 0.01, 1.0, receptor_type="AM"),
     UnitSpec("CMC", 40.0, "pos", 0.5, 0.5, 0.3, "SA", 15.0, 0.2, 0.0, 2.0, cold_threshold_c=22.0,
              thermal_gain_hz_per_c=0.8, receptor_type="C-MC"),  # fmt: skip
-    UnitSpec("RAM", 30.0, "neg", 0.4, 12.0, 0.0, "RA", 1.0, 0.0, 0.08, receptor_type="RAM"),
+    UnitSpec("RAM", 30.0, "neg", 0.4, 25.0, 0.0, "RA", 1.0, 0.0, 0.08, receptor_type="RAM"),
     UnitSpec("bg", 22.0, "pos", 0.3, None, 2.0, receptor_type=""),
 )
 
@@ -88,7 +88,7 @@ class SimConfig:
     drift_uv: float = 200.0
     mains_uv: float = 5.0
     artefact_uv: float = 400.0
-    conduction_distance_mm: float = 15.0
+    conduction_distance_mm: float = 25.0
     latency_jitter_ms: float = 0.05
     refractory_ms: float = 2.0
     force_noise_mn: float = 0.05
