@@ -40,6 +40,7 @@ class Params:
     max_clusters: int = 8
     merge_rel: float = 0.3
     max_shift_ms: float = 1.2
+    merge_window_ms: float = 0.5
     min_spikes: int = 5
     seed: int = 0
     refractory_ms: float = 1.0
@@ -47,7 +48,7 @@ class Params:
     max_latency_ms: float = 200.0
     latency_bin_ms: float = 0.2
     latency_window_ms: float = 1.0
-    min_follow_fraction: float = 0.5
+    min_follow_fraction: float = 0.3
     cv_cutoffs: CvCutoffs = field(default_factory=CvCutoffs)
     # mechanical steps
     mech_min_step: dict[str, float] = field(

@@ -91,15 +91,29 @@ def shift_wave(x: np.ndarray, s: int) -> np.ndarray:
     return y
 
 
-def template_distance(a: np.ndarray, b: np.ndarray, max_shift: int) -> tuple[float, int]:
-    """Smallest ``|a - shift(b, s)| / max(|a|, |b|)`` over ``|s| <= max_shift``, and that s."""
-    norm = max(np.linalg.norm(a), np.linalg.norm(b), 1e-12)
+def _shift_distance(a: np.ndarray, b: np.ndarray, shifts: range, window: slice) -> tuple[float, int]:
+    norm = max(np.linalg.norm(a[window]), np.linalg.norm(b[window]), 1e-12)
     best, best_s = np.inf, 0
-    for s in range(-max_shift, max_shift + 1):
-        d = np.linalg.norm(a - shift_wave(b, s)) / norm
+    for s in shifts:
+        d = np.linalg.norm(a[window] - shift_wave(b, s)[window]) / norm
         if d < best:
             best, best_s = d, s
     return float(best), best_s
+
+
+def template_distance(
+    a: np.ndarray, b: np.ndarray, max_shift: int, window: slice = slice(None), small_shift: int = 2
+) -> tuple[float, int]:
+    """Relative distance between two templates, and the shift (samples) that gives it.
+
+    The smaller of (1) ``|a - shift(b, s)| / max(|a|, |b|)`` over the whole waveform and
+    ``|s| <= max_shift`` (one unit aligned on different phases) and (2) the same over ``window``
+    (the samples around the alignment point) with ``|s| <= small_shift`` (one unit whose waveforms
+    carry a neighbouring spike elsewhere in the window).
+    """
+    d1, s1 = _shift_distance(a, b, range(-max_shift, max_shift + 1), slice(None))
+    d2, s2 = _shift_distance(a, b, range(-small_shift, small_shift + 1), window)
+    return (d1, s1) if d1 <= d2 else (d2, s2)
 
 
 def sort_spikes(
@@ -108,6 +122,7 @@ def sort_spikes(
     max_clusters: int = 8,
     merge_rel: float = 0.3,
     max_shift: int = 0,
+    window: slice = slice(None),
     min_spikes: int = 5,
     seed: int = 0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -124,6 +139,8 @@ def sort_spikes(
         their mean waveforms (templates) T and the best shift ``|s| <= max_shift`` samples; the closest
         pair is merged first. The shift catches one unit split by alignment on different phases
         (the merged spikes are re-aligned by ``s``).
+    window
+        Samples compared when merging (see :func:`template_distance`).
     min_spikes
         Clusters with fewer spikes are labelled -1 (unsorted).
 
@@ -159,7 +176,7 @@ def sort_spikes(
         best_pair, best_d, best_s = None, np.inf, 0
         for a_i, a in enumerate(keys):
             for b in keys[a_i + 1 :]:
-                d, s = template_distance(temps[a], temps[b], max_shift)
+                d, s = template_distance(temps[a], temps[b], max_shift, window)
                 if d < best_d:
                     best_pair, best_d, best_s = (a, b), d, s
         if best_d >= merge_rel or best_pair is None:
