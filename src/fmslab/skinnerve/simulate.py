@@ -344,3 +344,23 @@ def write_abf(sim: Simulation, path: str | Path) -> Path:
         sim.nerve_uv[np.newaxis, :].astype(np.float32), str(path), sim.config.fs_hz, units="uV"
     )
     return path
+
+
+def quick_config(noise_uv: float = 10.0, *, thermal: bool = True) -> SimConfig:
+    """A short (about a minute) protocol for tests and examples: same units, fewer stimuli."""
+    proto = Protocol(
+        baseline_s=5.0,
+        n_electrical=15,
+        electrical_interval_s=0.5,
+        forces_mn=(0.5, 5.0, 25.0, 100.0),
+        hold_s=1.5,
+        step_interval_s=3.0,
+        cold=thermal,
+        heat=thermal,
+        cold_c=16.0,
+        heat_c=46.0,
+        thermal_rate_c_per_s=2.0,
+        thermal_hold_s=2.0,
+        tail_s=2.0,
+    )
+    return SimConfig(noise_uv=noise_uv, protocol=proto)

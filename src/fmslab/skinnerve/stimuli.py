@@ -1,11 +1,14 @@
 """Stimulus parsing from the (down-sampled) stimulus channels.
 
 - :func:`find_steps`: ramp-and-hold steps of a mechanical channel (force, displacement, pressure).
-  The resting level is the median of the channel; its noise the MAD of the first difference
-  (divided by sqrt 2). A step is a run above ``rest + max(min_step, 6 noise)`` lasting at least
+  The resting level is the most common level of the channel (histogram mode, bins of
+  ``max(min_step / 2, 4 noise)``), so that long steps do not move it; its noise the MAD of the first
+  difference (divided by sqrt 2). Steps go the way of the larger excursion from rest (pressure
+  channels often step negative, suction); ``amplitude`` is the size of the step and ``direction``
+  its sign. A step is a run beyond ``rest + max(min_step, 6 noise)`` lasting at least
   ``min_duration``. Inside it, the plateau is the median of the run's samples above
-  ``rest + plateau_fraction * (max - rest)``; the dynamic phase runs from onset (last sample at rest
-  before the run) to the first sample reaching ``plateau_fraction`` of the plateau, the static phase
+  ``rest + plateau_fraction * (max - rest)``; the dynamic phase runs from onset (the ramp's 20-80 % rise
+  extrapolated back to rest, not earlier than where the signal leaves rest) to the first sample reaching ``plateau_fraction`` of the plateau, the static phase
   from there to the last such sample, and the offset is the end of the run.
 - :func:`find_thermal_ramps`: cold and heat ramps of the temperature channel: runs farther than
   ``min_change_c`` from the bath temperature (the median), below it (cold) or above it (heat).
@@ -25,6 +28,7 @@ STEP_COLUMNS = [
     "rest",
     "amplitude",
     "peak",
+    "direction",
 ]
 RAMP_COLUMNS = ["ramp", "kind", "onset_s", "extreme_s", "offset_s", "bath_c", "extreme_c", "rate_c_per_s"]
 
@@ -53,14 +57,22 @@ def find_steps(
 ) -> pd.DataFrame:
     """Ramp-and-hold steps of a mechanical stimulus channel (see the module docstring).
 
-    ``amplitude`` is ``plateau - rest`` in the channel's unit (mN, um or mmHg).
+    ``amplitude`` is ``|plateau - rest|`` in the channel's unit (mN, um or mmHg).
     """
     if x.size < 3:
         return pd.DataFrame(columns=STEP_COLUMNS)
     dt = float(np.median(np.diff(time_s)))
     xs = _smooth(np.asarray(x, dtype=np.float64), max(1, int(round(0.005 / dt))))
-    rest = float(np.median(xs))
     noise = float(np.median(np.abs(np.diff(x))) / 0.6745 / np.sqrt(2)) if x.size > 2 else 0.0
+    width = max(min_step / 2, 4 * noise, 1e-12)
+    lo, hi = float(xs.min()), float(xs.max())
+    counts, edges = np.histogram(xs, bins=max(1, int(np.ceil((hi - lo) / width))))
+    k = int(np.argmax(counts))
+    in_bin = xs[(xs >= edges[k]) & (xs <= edges[k + 1])]
+    rest = float(np.median(in_bin))
+    direction = 1.0 if hi - rest >= rest - lo else -1.0
+    xs = direction * (xs - rest)
+    rest_out, rest = rest, 0.0
     thr = rest + max(min_step, 6 * noise)
     runs = _runs(xs > thr)
     merged: list[list[int]] = []
@@ -86,15 +98,29 @@ def find_steps(
         off = b
         while off < xs.size - 1 and xs[off] > rest + 2 * noise + 0.05 * (plateau - rest):
             off += 1
+        # onset refined by extrapolating the ramp (last 20 % and 80 % up-crossings before the
+        # plateau) back to rest
+        onset = float(time_s[on])
+        j90 = a + int(above[0])
+        lo_bound = max(0, j90 - int(round(1.0 / dt)))
+        below80 = np.flatnonzero(xs[lo_bound:j90] < 0.8 * plateau)
+        if below80.size:
+            k80 = lo_bound + int(below80[-1]) + 1
+            below20 = np.flatnonzero(xs[lo_bound:k80] < 0.2 * plateau)
+            if below20.size:
+                k20 = lo_bound + int(below20[-1]) + 1
+                t20, t80 = float(time_s[k20]), float(time_s[k80])
+                onset = t20 - (t80 - t20) / 3.0
         rows.append(
             {
-                "onset_s": time_s[on],
+                "onset_s": onset,
                 "ramp_end_s": time_s[a + above[0]],
                 "hold_end_s": time_s[a + above[-1]],
                 "offset_s": time_s[min(off, time_s.size - 1)],
-                "rest": rest,
+                "rest": rest_out,
                 "amplitude": plateau - rest,
                 "peak": peak - rest,
+                "direction": int(direction),
             }
         )
     df = pd.DataFrame(rows, columns=STEP_COLUMNS[1:])
