@@ -27,6 +27,7 @@ class Params:
     aux_rate_hz: float = 1000.0
     # detection
     threshold_sd: float = 4.5
+    fixed_noise_uv: float | None = None  # None: per-chunk MAD estimate
     polarity: str = "both"
     dead_ms: float = 0.8
     pre_ms: float = 1.0

@@ -28,7 +28,7 @@ class UnitSpec:
 
     ``shape``: ``"neg"`` (negative-first biphasic), ``"pos"`` (positive-first), ``"tri"``
     (triphasic); ``width_ms`` the main phase's width; ``amplitude_uv`` its peak.
-    Mechanical behaviour ``mech``: ``"SA"`` (fires through the hold, adapting), ``"RA"`` (fires on
+    ``electrical``: whether the electrical stimulus activates the unit. Mechanical behaviour ``mech``: ``"SA"`` (fires through the hold, adapting), ``"RA"`` (fires on
     ramps only) or ``"none"``; ``cold_threshold_c``/``heat_threshold_c``: None = no response.
     """
 
@@ -47,6 +47,7 @@ class UnitSpec:
     heat_threshold_c: float | None = None
     thermal_gain_hz_per_c: float = 1.0
     receptor_type: str = ""
+    electrical: bool = True  # activated by the electrical stimulus (its receptive field is hit)
 
 
 DEFAULT_UNITS = (
@@ -54,7 +55,8 @@ DEFAULT_UNITS = (
     UnitSpec("AM", 55.0, "tri", 0.3, 4.0, 0.2, "SA", 20.0, 0.5, 0.01, 1.0, receptor_type="AM"),
     UnitSpec("CMC", 40.0, "pos", 0.5, 0.5, 0.3, "SA", 15.0, 0.2, 0.0, 2.0, cold_threshold_c=22.0,
              thermal_gain_hz_per_c=0.8, receptor_type="C-MC"),  # fmt: skip
-    UnitSpec("RAM", 30.0, "neg", 0.4, 25.0, 0.0, "RA", 1.0, 0.0, 0.08, receptor_type="RAM"),
+    UnitSpec("RAM", 30.0, "neg", 0.4, 25.0, 0.0, "RA", 1.0, 0.0, 0.08, receptor_type="RAM",
+             electrical=False),  # fmt: skip
     UnitSpec("bg", 22.0, "pos", 0.3, None, 2.0, receptor_type=""),
 )
 
@@ -258,7 +260,7 @@ def simulate(config: SimConfig | None = None, seed: int = 0) -> Simulation:
         peak = int(round(0.6e-3 * fs))
         evoked = np.array([])
         latency = None
-        if spec.cv_m_s is not None and len(pulses):
+        if spec.cv_m_s is not None and spec.electrical and len(pulses):
             latency = cfg.conduction_distance_mm / spec.cv_m_s / 1e3  # mm / (m/s) -> ms -> s
             evoked = pulses + latency + rng.normal(0, cfg.latency_jitter_ms / 1e3, len(pulses))
         spont = _poisson_times(_rate(spec, force, temp, fs, cfg.protocol), rng)
@@ -285,7 +287,11 @@ def simulate(config: SimConfig | None = None, seed: int = 0) -> Simulation:
         nerve[i0 : i0 + art.size] += art[: max(0, min(art.size, n - i0))]
     force_ch = force + rng.normal(0, cfg.force_noise_mn, n)
     temp_ch = temp + rng.normal(0, cfg.temp_noise_c, n)
-    spikes = pd.concat(rows, ignore_index=True).sort_values(["time_s", "unit"], ignore_index=True)
+    spikes = (
+        pd.concat(rows, ignore_index=True).sort_values(["time_s", "unit"], ignore_index=True)
+        if rows
+        else pd.DataFrame(columns=["unit", "time_s", "sample", "evoked"])
+    )
     return Simulation(
         config=cfg,
         time_s=time_s,

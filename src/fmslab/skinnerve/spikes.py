@@ -124,6 +124,7 @@ def sort_spikes(
     max_shift: int = 0,
     window: slice = slice(None),
     min_spikes: int = 5,
+    reassign: bool = True,
     seed: int = 0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Cluster waveforms into units.
@@ -143,6 +144,9 @@ def sort_spikes(
         Samples compared when merging (see :func:`template_distance`).
     min_spikes
         Clusters with fewer spikes are labelled -1 (unsorted).
+    reassign
+        Finally give every sorted spike to the template nearest over ``window`` (template
+        matching), which moves spikes that k-means grouped by a neighbouring overlapping spike.
 
     Returns
     -------
@@ -196,6 +200,16 @@ def sort_spikes(
     out = np.full(n, -1, dtype=np.int64)
     for new, c in enumerate(kept, start=1):
         out[groups[c]] = new
+    if reassign and len(kept) > 1:
+        # template matching: every sorted spike goes to the template it matches best over the
+        # central window (a neighbouring spike elsewhere in the window no longer decides)
+        tm = np.array([temps[c] for c in kept])[:, window]
+        sorted_idx = np.flatnonzero(out > 0)
+        resid = ((waves[sorted_idx][:, None, window] - tm[None, :, :]) ** 2).sum(axis=2)
+        out[sorted_idx] = np.argmin(resid, axis=1) + 1
+        for new in range(1, len(kept) + 1):
+            if np.any(out == new):
+                temps[kept[new - 1]] = waves[out == new].mean(axis=0)
     templates = np.array([temps[c] for c in kept]) if kept else np.zeros((0, waves.shape[1]))
     return out, templates, offsets
 

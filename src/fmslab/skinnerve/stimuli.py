@@ -11,7 +11,9 @@
   extrapolated back to rest, not earlier than where the signal leaves rest) to the first sample reaching ``plateau_fraction`` of the plateau, the static phase
   from there to the last such sample, and the offset is the end of the run.
 - :func:`find_thermal_ramps`: cold and heat ramps of the temperature channel: runs farther than
-  ``min_change_c`` from the bath temperature (the median), below it (cold) or above it (heat).
+  ``min_change_c`` from the bath temperature (the median), below it (cold) or above it (heat);
+  the ramp rate is taken between the 20 % and 80 % crossings of the excursion and ``extreme_s`` is
+  the first time it reaches 95 % of it.
 """
 
 from __future__ import annotations
@@ -149,11 +151,14 @@ def find_thermal_ramps(
             off = b
             while off < ts.size - 1 and abs(ts[off] - bath) > 0.5:
                 off += 1
-            seg = ts[a:b]
+            seg = ts[on:off]
             k = int(np.argmin(seg) if kind == "cold" else np.argmax(seg))
             extreme = float(seg[k])
-            t_ext = float(time_s[a + k])
-            dur = t_ext - time_s[on]
+            frac = (seg - bath) / (extreme - bath)
+            i20, i80, i95 = (int(np.argmax(frac >= f)) for f in (0.2, 0.8, 0.95))
+            t_ext = float(time_s[on + i95])
+            span = float(time_s[on + i80] - time_s[on + i20])
+            rate = 0.6 * (extreme - bath) / span if span > 0 else float("nan")
             rows.append(
                 {
                     "kind": kind,
@@ -162,7 +167,7 @@ def find_thermal_ramps(
                     "offset_s": float(time_s[off]),
                     "bath_c": bath,
                     "extreme_c": extreme,
-                    "rate_c_per_s": (extreme - bath) / dur if dur > 0 else float("nan"),
+                    "rate_c_per_s": rate,
                 }
             )
     df = pd.DataFrame(rows, columns=RAMP_COLUMNS[1:]).sort_values("onset_s", ignore_index=True)

@@ -149,7 +149,7 @@ def process(rec: Recording, params: Params | None = None) -> StreamResult:
         seg = seg_starts[(seg_starts > ext0) & (seg_starts < ext0 + nerve.size)] - ext0
         blank(nerve, seg, int(2e-3 * fs), int(2e-3 * fs))
         xf = signal.sosfiltfilt(sos, nerve)
-        sigma = mad_sigma(xf[c0:c1])
+        sigma = mad_sigma(xf[c0:c1]) if p.fixed_noise_uv is None else p.fixed_noise_uv
         noise.append(sigma)
         pk = detect_peaks(xf, p.threshold_sd * sigma, dead_samples=dead, polarity=p.polarity)
         pk = pk[(pk >= c0) & (pk < c1)]
