@@ -38,18 +38,32 @@ def accuracy(noise_levels: list[float], seeds: list[int]) -> pd.DataFrame:
     for noise in noise_levels:
         for seed in seeds:
             sim = simulate(replace(SimConfig(), noise_uv=noise), seed=seed)
-            data = {"nerve_uV": sim.nerve_uv, "force_mN": sim.force_mn, "temp_degC": sim.temp_c,
-                    "stim_V": sim.stim_v}  # fmt: skip
+            data = {
+                "nerve_uV": sim.nerve_uv,
+                "force_mN": sim.force_mn,
+                "temp_degC": sim.temp_c,
+                "stim_V": sim.stim_v,
+            }
             cmap, _ = parse_channel_map(channel_map_yaml(sim), source="sim")
             fr = analyze_recording(open_recording(MemoryReader(data, sim.config.fs_hz), cmap))
             sc = score_units(sim.spikes, fr.spikes)
             units = fr.units.set_index("unit_id")
             sc["snr_nominal"] = sim.units.set_index("name").loc[sc["unit"], "snr"].to_numpy()
-            sc["snr_measured"] = [units.loc[k, "snr"] if k in units.index else np.nan for k in sc["matched_unit_id"]]
-            sc["type_true"] = sim.units.set_index("name").loc[sc["unit"], "receptor_type"].to_numpy()
-            sc["type_found"] = [units.loc[k, "receptor_type"] if k in units.index else "" for k in sc["matched_unit_id"]]
+            sc["snr_measured"] = [
+                units.loc[k, "snr"] if k in units.index else np.nan for k in sc["matched_unit_id"]
+            ]
+            sc["type_true"] = (
+                sim.units.set_index("name").loc[sc["unit"], "receptor_type"].to_numpy()
+            )
+            sc["type_found"] = [
+                units.loc[k, "receptor_type"] if k in units.index else ""
+                for k in sc["matched_unit_id"]
+            ]
             sc["cv_true"] = sim.units.set_index("name").loc[sc["unit"], "cv_m_s"].to_numpy()
-            sc["cv_found"] = [units.loc[k, "cv_m_s"] if k in units.index else np.nan for k in sc["matched_unit_id"]]
+            sc["cv_found"] = [
+                units.loc[k, "cv_m_s"] if k in units.index else np.nan
+                for k in sc["matched_unit_id"]
+            ]
             sc["noise_uv"] = noise
             sc["seed"] = seed
             rows.append(sc)
@@ -113,13 +127,24 @@ def main() -> None:
             df.to_csv(a.out, index=False)
         summary = (
             df.groupby(["noise_uv", "unit"], sort=False)
-            .agg(snr_nominal=("snr_nominal", "first"), snr_measured=("snr_measured", "mean"),
-                 detection_recall=("detection_recall", "mean"), recall=("recall", "mean"),
-                 precision=("precision", "mean"),
-                 type_ok=("type_found", lambda s: f"{(s == df.loc[s.index, 'type_true']).sum()}/{len(s)}"))
+            .agg(
+                snr_nominal=("snr_nominal", "first"),
+                snr_measured=("snr_measured", "mean"),
+                detection_recall=("detection_recall", "mean"),
+                recall=("recall", "mean"),
+                precision=("precision", "mean"),
+                type_ok=(
+                    "type_found",
+                    lambda s: f"{(s == df.loc[s.index, 'type_true']).sum()}/{len(s)}",
+                ),
+            )
             .reset_index()
-        )  # fmt: skip
-        print(summary.to_markdown(index=False, floatfmt=".2f") if _has_tabulate() else summary.round(2).to_string())
+        )
+        print(
+            summary.to_markdown(index=False, floatfmt=".2f")
+            if _has_tabulate()
+            else summary.round(2).to_string()
+        )
     else:
         for k, v in speed(a.minutes).items():
             print(f"{k}: {v:.3f}" if isinstance(v, float) else f"{k}: {v}")

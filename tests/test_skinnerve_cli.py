@@ -14,8 +14,17 @@ from fmslab.skinnerve.simulate import Protocol, SimConfig, simulate, write_csv
 
 
 def _short_csv(path: Path) -> Path:
-    proto = Protocol(baseline_s=2.0, n_electrical=8, electrical_interval_s=0.5, forces_mn=(5.0, 50.0),
-                     hold_s=1.0, step_interval_s=2.0, cold=False, heat=False, tail_s=1.0)  # fmt: skip
+    proto = Protocol(
+        baseline_s=2.0,
+        n_electrical=8,
+        electrical_interval_s=0.5,
+        forces_mn=(5.0, 50.0),
+        hold_s=1.0,
+        step_interval_s=2.0,
+        cold=False,
+        heat=False,
+        tail_s=1.0,
+    )
     return write_csv(simulate(replace(SimConfig(), protocol=proto), seed=4), path)
 
 
@@ -27,13 +36,30 @@ def test_analyze_study_with_a_bad_file(sample_study: Path, abf_dir: Path) -> Non
     (rec_dir / "u3.abf").write_bytes((abf_dir / "File_axon_3.abf").read_bytes())
     sheet = sample_study / "recordings.csv"
     rows = pd.read_csv(sheet)
-    extra = pd.DataFrame({"path": ["skinnerve/u1.csv", "skinnerve/u2.csv", "skinnerve/u3.abf"],
-                          "modality": "skinnerve", "mouse_id": ["M01", "M02", "M03"],
-                          "unit_id": ["M01_u1", "M02_u1", "M03_u1"]})  # fmt: skip
+    extra = pd.DataFrame(
+        {
+            "path": ["skinnerve/u1.csv", "skinnerve/u2.csv", "skinnerve/u3.abf"],
+            "modality": "skinnerve",
+            "mouse_id": ["M01", "M02", "M03"],
+            "unit_id": ["M01_u1", "M02_u1", "M03_u1"],
+        }
+    )
     pd.concat([rows, extra], ignore_index=True).to_csv(sheet, index=False)
     out = sample_study / "out"
-    res = CliRunner().invoke(app, ["-q", "skinnerve", "analyze", "--study", str(sample_study), "--out", str(out),
-                                   "--jobs", "1"])  # fmt: skip
+    res = CliRunner().invoke(
+        app,
+        [
+            "-q",
+            "skinnerve",
+            "analyze",
+            "--study",
+            str(sample_study),
+            "--out",
+            str(out),
+            "--jobs",
+            "1",
+        ],
+    )
     assert res.exit_code == 0, res.output
     errors = pd.read_csv(out / "errors.csv")
     assert len(errors) == 1 and errors["file"].iloc[0].endswith("u2.csv")
@@ -56,10 +82,25 @@ def test_analyze_study_with_a_bad_file(sample_study: Path, abf_dir: Path) -> Non
     db = sample_study / "results" / "fmslab.duckdb"
     n = query(db, "SELECT count(*) AS n FROM skinnerve_spikes")["n"].iloc[0]
     assert n == len(spikes)
-    assert set(query(db, "SELECT DISTINCT file FROM skinnerve_units")["file"]) == {"u1.csv", "u3.abf"}
+    assert set(query(db, "SELECT DISTINCT file FROM skinnerve_units")["file"]) == {
+        "u1.csv",
+        "u3.abf",
+    }
     # a second run reuses the cached results and gives the same tables
-    res = CliRunner().invoke(app, ["-q", "skinnerve", "analyze", "--study", str(sample_study), "--out", str(out),
-                                   "--jobs", "1"])  # fmt: skip
+    res = CliRunner().invoke(
+        app,
+        [
+            "-q",
+            "skinnerve",
+            "analyze",
+            "--study",
+            str(sample_study),
+            "--out",
+            str(out),
+            "--jobs",
+            "1",
+        ],
+    )
     assert res.exit_code == 0, res.output
     pd.testing.assert_frame_equal(pd.read_csv(out / "spikes.csv"), spikes)
 

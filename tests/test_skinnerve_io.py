@@ -1,4 +1,4 @@
-"""Readers and channel maps of the skin-nerve analysis, checked against pyabf and hand-made files."""
+"""Skin-nerve readers and channel maps, checked against pyabf and hand-made files."""
 
 from __future__ import annotations
 
@@ -69,7 +69,11 @@ def test_roles_found_by_name_and_units(abf_dir: Path) -> None:
     assert rec.roles["stimulus"] == "stim" and rec.roles["nerve"] == "VmRK"
     assert rec.factors["nerve"] == 1000.0  # mV -> uV
     # units alone are enough when names say nothing
-    assert guess_roles(["a", "b", "c"], ["uV", "g", "degC"]) == {"force": "b", "temperature": "c", "nerve": "a"}
+    assert guess_roles(["a", "b", "c"], ["uV", "g", "degC"]) == {
+        "force": "b",
+        "temperature": "c",
+        "nerve": "a",
+    }
     assert unit_from_name("force_mN") == "mN" and unit_from_name("temp (degC)") == "degC"
     assert unit_from_name("nerve") is None
 
@@ -90,7 +94,9 @@ def _csv(path: Path, fs: float = 1000.0, n: int = 500, jitter_row: int | None = 
 def test_csv_reader_chunks_and_units(tmp_path: Path) -> None:
     p = _csv(tmp_path / "r1.csv")
     (tmp_path / "r1.yaml").write_text(
-        yaml.safe_dump({"channels": {"nerve": "nerve_uV", "force": "force_g"}, "conduction_distance_mm": 12})
+        yaml.safe_dump(
+            {"channels": {"nerve": "nerve_uV", "force": "force_g"}, "conduction_distance_mm": 12}
+        )
     )
     rec = open_recording(p, channel_map_for(p))
     assert rec.fs_hz == pytest.approx(1000.0)
@@ -112,14 +118,24 @@ def test_csv_irregular_time_names_row(tmp_path: Path) -> None:
 def test_missing_channel_and_wrong_rate(tmp_path: Path) -> None:
     p = _csv(tmp_path / "r3.csv")
     day = tmp_path / "day.yaml"
-    day.write_text(yaml.safe_dump({
-        "channels": {"nerve": "nerve_uV", "temperature": "temp_C"},
-        "recordings": {"r4.csv": {"channels": {"temperature": "nerve_uV"}, "sampling_rate_hz": 20000}},
-    }))  # fmt: skip
-    with pytest.raises(InputError, match=r"r3.csv, column 'temp_C': temperature channel 'temp_C' is not"):
+    day.write_text(
+        yaml.safe_dump(
+            {
+                "channels": {"nerve": "nerve_uV", "temperature": "temp_C"},
+                "recordings": {
+                    "r4.csv": {"channels": {"temperature": "nerve_uV"}, "sampling_rate_hz": 20000}
+                },
+            }
+        )
+    )
+    with pytest.raises(
+        InputError, match=r"r3.csv, column 'temp_C': temperature channel 'temp_C' is not"
+    ):
         open_recording(p, channel_map_for(p, day))
     p4 = _csv(tmp_path / "r4.csv")
-    with pytest.raises(InputError, match=r"sampling rate is 1000 Hz but the channel map .* says 20000 Hz"):
+    with pytest.raises(
+        InputError, match=r"sampling rate is 1000 Hz but the channel map .* says 20000 Hz"
+    ):
         open_recording(p4, channel_map_for(p4, day))
     bad = tmp_path / "bad.yaml"
     bad.write_text("channels: {nerve: a, smell: b}\n")

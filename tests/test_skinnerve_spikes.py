@@ -25,7 +25,12 @@ from fmslab.skinnerve.stream import process
 
 
 def _rec(sim):
-    data = {"nerve_uV": sim.nerve_uv, "force_mN": sim.force_mn, "temp_degC": sim.temp_c, "stim_V": sim.stim_v}
+    data = {
+        "nerve_uV": sim.nerve_uv,
+        "force_mN": sim.force_mn,
+        "temp_degC": sim.temp_c,
+        "stim_V": sim.stim_v,
+    }
     cmap, _ = parse_channel_map(channel_map_yaml(sim), source="sim")
     return open_recording(MemoryReader(data, sim.config.fs_hz, path="sim.csv"), cmap)
 
@@ -100,10 +105,14 @@ def _best_unit(result, truth_times):
 def test_units_recovered_with_cv_and_type(sim, result) -> None:
     units = result.units.set_index("unit_id")
     truth = sim.units.set_index("name")
-    # minimum recall: SAM and AM (broadband SNR 8 and 5.5) are well above threshold; the C unit's wide
+    # minimum recall: SAM and AM (broadband SNR 8 and 5.5) are well above threshold; the C unit's
     # 40 uV spike loses amplitude in the 300 Hz high-pass and sits near the 4.5 SD threshold, so
     # about half its spikes are missed (see the table in docs/skinnerve.md)
-    for name, expect_type, min_recall in [("SAM", "SAM", 0.8), ("AM", "AM", 0.8), ("CMC", "C-MC", 0.35)]:
+    for name, expect_type, min_recall in [
+        ("SAM", "SAM", 0.8),
+        ("AM", "AM", 0.8),
+        ("CMC", "C-MC", 0.35),
+    ]:
         times = sim.spikes.loc[sim.spikes["unit"] == name, "time_s"].to_numpy()
         k, recall, precision = _best_unit(result, times)
         assert recall > min_recall and precision > 0.85, (name, recall, precision)
@@ -113,8 +122,10 @@ def test_units_recovered_with_cv_and_type(sim, result) -> None:
         # which is < 3 % of CV for latencies >= 2 ms (CMC 50 ms, AM 6.25 ms, SAM 2.08 ms -> 5 %)
         assert row["cv_m_s"] == pytest.approx(true_cv, rel=0.05), name
         assert row["receptor_type"] == expect_type, name
-    cmc = units.loc[_best_unit(result, sim.spikes.loc[sim.spikes["unit"] == "CMC", "time_s"].to_numpy())[0]]
-    # simulated cold drive starts at 22 degC with 0.8 Hz/degC: 2 spikes in 2 s needs ~1 Hz -> ~20 degC;
+    cmc = units.loc[
+        _best_unit(result, sim.spikes.loc[sim.spikes["unit"] == "CMC", "time_s"].to_numpy())[0]
+    ]
+    # simulated cold drive starts at 22 degC, 0.8 Hz/degC: 2 spikes in 2 s needs ~1 Hz -> ~20 degC;
     # the threshold must lie between that and the ramp's floor
     assert 16.0 < cmc["cold_threshold_c"] <= 22.0
     assert not cmc["heat_responsive"]
@@ -126,14 +137,16 @@ def test_mechanical_measures_of_sam(sim, result) -> None:
     resp = result.responses
     mech = resp[(resp["unit_id"] == k) & (resp["stimulus"] == "mechanical")].reset_index()
     truth = sim.stimuli[sim.stimuli["kind"] == "mechanical"].reset_index()
-    for i, st in truth.iterrows():
+    for i in range(len(truth)):
         # count the true spikes in the detected step window; detection loses a few (recall > 0.8)
         on, off = mech.loc[i, "onset_s"], mech.loc[i, "offset_s"]
         n_true = int(((times >= on) & (times < off)).sum())
         assert mech.loc[i, "total_spikes"] <= n_true + 2
         assert mech.loc[i, "total_spikes"] >= 0.7 * n_true - 1
     # threshold 2 mN in the simulator: the 0.5 mN step gives nothing, 5 mN responds
-    assert result.units.set_index("unit_id").loc[k, "von_frey_threshold_mn"] == pytest.approx(5.0, abs=0.1)
+    assert result.units.set_index("unit_id").loc[k, "von_frey_threshold_mn"] == pytest.approx(
+        5.0, abs=0.1
+    )
     assert result.units.set_index("unit_id").loc[k, "slowly_adapting"]
 
 
@@ -147,7 +160,14 @@ def test_latency_rule_by_hand() -> None:
 
 def test_class_and_receptor_rules() -> None:
     c = CvCutoffs()
-    assert [fibre_class(v, c) for v in (15, 10, 5, 1, 0.5, np.nan)] == ["Abeta", "Adelta", "Adelta", "Adelta", "C", "unknown"]
+    assert [fibre_class(v, c) for v in (15, 10, 5, 1, 0.5, np.nan)] == [
+        "Abeta",
+        "Adelta",
+        "Adelta",
+        "Adelta",
+        "C",
+        "unknown",
+    ]
     rat = CvCutoffs(abeta_min_m_s=14.0, adelta_min_m_s=2.0)
     assert fibre_class(12.0, rat) == "Adelta"
     p = Params()

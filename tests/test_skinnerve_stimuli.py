@@ -9,8 +9,8 @@ import pyabf
 import pytest
 
 from fmslab.errors import InputError
-from fmslab.skinnerve.io import MemoryReader, open_recording
 from fmslab.skinnerve.channels import ChannelMap
+from fmslab.skinnerve.io import MemoryReader, open_recording
 from fmslab.skinnerve.params import Params
 from fmslab.skinnerve.stimuli import find_steps, find_thermal_ramps
 from fmslab.skinnerve.stream import process
@@ -51,7 +51,9 @@ def test_pressure_steps_are_negative_and_match_protocol(abf_dir: Path) -> None:
         ep = _epochs(abf, sweep, 1)
         if ep.levels[2] != 0:
             base = sweep * abf.sweepPointCount / abf.dataRate
-            commanded.append((base + ep.p1s[2] / abf.dataRate, base + ep.p1s[3] / abf.dataRate, ep.levels[2]))
+            commanded.append(
+                (base + ep.p1s[2] / abf.dataRate, base + ep.p1s[3] / abf.dataRate, ep.levels[2])
+            )
     assert len(steps) == len(commanded) == 6  # sweep 0 commands 0 mmHg
     for st, (on, off, level) in zip(steps.itertuples(index=False), commanded, strict=True):
         assert st.direction == -1
@@ -77,8 +79,10 @@ def test_no_stimulus_markers_is_an_error(abf_dir: Path) -> None:
     # the piezo file's "V command" channel is flat: taken as a stimulus channel it has no pulses
     cmap = ChannelMap(roles={"nerve": "Ipatch", "stimulus": "piezzo"}, units={"piezzo": "V"})
     flat = np.full(20000, 0.3)
-    rec = open_recording(MemoryReader({"n": np.random.default_rng(0).normal(size=20000), "s": flat}, 20000.0),
-                         ChannelMap(roles={"nerve": "n", "stimulus": "s"}, units={"s": "V"}))  # fmt: skip
+    rec = open_recording(
+        MemoryReader({"n": np.random.default_rng(0).normal(size=20000), "s": flat}, 20000.0),
+        ChannelMap(roles={"nerve": "n", "stimulus": "s"}, units={"s": "V"}),
+    )
     with pytest.raises(InputError, match=r"column 's': no stimulus markers"):
         process(rec)
     assert cmap.roles["stimulus"] == "piezzo"

@@ -1,4 +1,4 @@
-"""`fmslab skinnerve`: Skin-nerve single-afferent recordings: spikes, conduction velocity, responses."""
+"""`fmslab skinnerve`: skin-nerve single-afferent recordings: spikes, CV, responses."""
 
 from __future__ import annotations
 
@@ -42,7 +42,11 @@ def _analyze_one(item: tuple[str, str | None, dict[str, Any], str, str]) -> dict
     fig_dir = out / "figures"
     key = cache_key(
         input_sha256=sha256_file(path),
-        parameters={"params": params.to_dict(), "channels": sha256_json(cmap.__dict__ if cmap else None), "label": label},
+        parameters={
+            "params": params.to_dict(),
+            "channels": sha256_json(cmap.__dict__ if cmap else None),
+            "label": label,
+        },
         step=STEP,
     )
     cache = ResultCache(out / ".cache")
@@ -73,10 +77,16 @@ def _analyze_one(item: tuple[str, str | None, dict[str, Any], str, str]) -> dict
 @app.command("analyze")
 def analyze(
     ctx: typer.Context,
-    paths: list[Path] = typer.Argument(None, help="Recordings (.smr, .abf, .csv); with --study, optional."),
+    paths: list[Path] = typer.Argument(
+        None, help="Recordings (.smr, .abf, .csv); with --study, optional."
+    ),
     out: Path = typer.Option(..., "--out", help="Output folder."),
-    channels: Path | None = typer.Option(None, "--channels", help="Channel-map YAML for all files."),
-    study: Path | None = typer.Option(None, "--study", help="Study folder: its skinnerve recordings, catalog."),
+    channels: Path | None = typer.Option(
+        None, "--channels", help="Channel-map YAML for all files."
+    ),
+    study: Path | None = typer.Option(
+        None, "--study", help="Study folder: its skinnerve recordings, catalog."
+    ),
     params_file: Path | None = typer.Option(None, "--params", help="YAML of analysis parameters."),
     jobs: int | None = typer.Option(None, "--jobs", help="Worker processes (default: all cores)."),
 ) -> None:
@@ -109,46 +119,79 @@ def analyze(
     if not paths:
         raise InputError("no recordings given (PATHS or --study with skinnerve recordings)")
     out.mkdir(parents=True, exist_ok=True)
-    items = [(str(p), str(channels) if channels else None, params.to_dict(), str(out), Path(p).name) for p in paths]
-    run = RunRecord(command="skinnerve analyze", parameters={"params": params.to_dict(), "channels": str(channels)})
+    items = [
+        (str(p), str(channels) if channels else None, params.to_dict(), str(out), Path(p).name)
+        for p in paths
+    ]
+    run = RunRecord(
+        command="skinnerve analyze",
+        parameters={"params": params.to_dict(), "channels": str(channels)},
+    )
     outcome = run_batch(
-        _analyze_one, items, n_jobs=jobs, description="skin-nerve", progress=state(ctx).progress,
+        _analyze_one,
+        items,
+        n_jobs=jobs,
+        description="skin-nerve",
+        progress=state(ctx).progress,
         label=lambda it: it[0],
-    )  # fmt: skip
+    )
     frames: dict[str, pd.DataFrame] = {}
     for name in TABLES:
         parts = [res[name] for _lbl, res in outcome.results if len(res[name])]
-        df = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["file", "unit_id"])
+        df = (
+            pd.concat(parts, ignore_index=True)
+            if parts
+            else pd.DataFrame(columns=["file", "unit_id"])
+        )
         if len(meta) and len(df):
-            df = df.merge(meta.rename(columns={"unit_id": "recording_unit_id"}), on="file", how="left")
+            df = df.merge(
+                meta.rename(columns={"unit_id": "recording_unit_id"}), on="file", how="left"
+            )
         frames[name] = df
         write_table(df, out / f"{name}.csv")
     errors = outcome.failures_frame("file")
     write_table(errors, out / "errors.csv")
     run.finish("ok" if not len(errors) else "partial")
-    inputs = [{"path": str(Path(p).resolve()), "sha256": sha256_file(p)} for p in paths if Path(p).is_file()]
-    write_json(out / "provenance.json", {**run.to_dict(), "inputs": inputs,
-               "outputs": [f"{n}.csv" for n in TABLES] + ["errors.csv", "figures/"]})  # fmt: skip
+    inputs = [
+        {"path": str(Path(p).resolve()), "sha256": sha256_file(p)}
+        for p in paths
+        if Path(p).is_file()
+    ]
+    write_json(
+        out / "provenance.json",
+        {
+            **run.to_dict(),
+            "inputs": inputs,
+            "outputs": [f"{n}.csv" for n in TABLES] + ["errors.csv", "figures/"],
+        },
+    )
     if st is not None:
         from fmslab.catalog import open_session
 
-        with open_session(st.catalog_path, command="skinnerve analyze", parameters=run.parameters) as ses:
+        with open_session(
+            st.catalog_path, command="skinnerve analyze", parameters=run.parameters
+        ) as ses:
             ses.record_inputs([p for p in paths if Path(p).is_file()])
             for name in TABLES:
                 if len(frames[name]):
                     ses.write_table(f"skinnerve_{name}", frames[name], replace_on=["file"])
     n_units = len(frames["units"])
-    log.info("%d file(s) analysed, %d unit(s), %d failure(s)", len(outcome.results), n_units, len(errors))
+    log.info(
+        "%d file(s) analysed, %d unit(s), %d failure(s)", len(outcome.results), n_units, len(errors)
+    )
     from fmslab.logs import STDERR
 
     STDERR.print(
-        f"skinnerve: {len(outcome.results)} file(s), {n_units} unit(s), {len(errors)} failure(s) -> {out}"
+        f"skinnerve: {len(outcome.results)} file(s), {n_units} unit(s), "
+        f"{len(errors)} failure(s) -> {out}"
     )
 
 
 @app.command("simulate")
 def simulate_cmd(
-    out: Path = typer.Argument(..., help="CSV file to write (a .yaml channel map and truth files beside it)."),
+    out: Path = typer.Argument(
+        ..., help="CSV file to write (a .yaml channel map and truth files beside it)."
+    ),
     seed: int = typer.Option(0, help="Random seed."),
     noise_uv: float = typer.Option(10.0, help="Broadband noise SD (uV)."),
 ) -> None:

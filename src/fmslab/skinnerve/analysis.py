@@ -1,4 +1,4 @@
-"""The whole analysis of one recording: stream pass, sorting, stimuli, per-unit measures -> tables."""
+"""The analysis of one recording: stream pass, sorting, stimuli, per-unit measures -> tables."""
 
 from __future__ import annotations
 
@@ -34,7 +34,9 @@ class FileResult:
     roles: dict[str, str]
 
 
-def analyze_recording(rec: Recording, params: Params | None = None, *, file: str | None = None) -> FileResult:
+def analyze_recording(
+    rec: Recording, params: Params | None = None, *, file: str | None = None
+) -> FileResult:
     """Analyse one opened recording (see docs/skinnerve.md for every rule)."""
     p = params or Params()
     label = file or rec.path.name
@@ -71,7 +73,9 @@ def analyze_recording(rec: Recording, params: Params | None = None, *, file: str
     else:
         steps = find_steps(np.zeros(0), np.zeros(0), min_step=1.0)
     if "temperature" in res.aux:
-        ramps = find_thermal_ramps(res.aux_time_s, res.aux["temperature"], min_change_c=p.thermal_min_change_c)
+        ramps = find_thermal_ramps(
+            res.aux_time_s, res.aux["temperature"], min_change_c=p.thermal_min_change_c
+        )
     else:
         ramps = find_thermal_ramps(np.zeros(0), np.zeros(0))
     base = R.baseline_intervals(res.duration_s, stim_s, steps, ramps, p.baseline_margin_s)
@@ -80,15 +84,23 @@ def analyze_recording(rec: Recording, params: Params | None = None, *, file: str
     unit_rows, resp_frames = [], []
     for k in range(1, int(labels.max(initial=0)) + 1):
         t = times[labels == k]
-        q = unit_quality(t, templates_uv[k - 1], noise, res.duration_s, p.refractory_ms / 1e3, censored)
+        q = unit_quality(
+            t, templates_uv[k - 1], noise, res.duration_s, p.refractory_ms / 1e3, censored
+        )
         lat = R.latency_to_stimuli(t, stim_s, p)
         driven = lat["follow_fraction"] >= p.min_follow_fraction
-        cv = rec.conduction_distance_mm / lat["latency_ms"] if (driven and rec.conduction_distance_mm) else np.nan
+        cv = (
+            rec.conduction_distance_mm / lat["latency_ms"]
+            if (driven and rec.conduction_distance_mm)
+            else np.nan
+        )
         spont = R.spontaneous(t, base)
         mech = R.mechanical_responses(t, steps, spont["spont_rate_hz"])
         ms = R.mechanical_summary(mech, p)
         therm = (
-            R.thermal_responses(t, ramps, res.aux_time_s, res.aux["temperature"], spont["spont_rate_hz"])
+            R.thermal_responses(
+                t, ramps, res.aux_time_s, res.aux["temperature"], spont["spont_rate_hz"]
+            )
             if "temperature" in res.aux
             else pd.DataFrame()
         )
@@ -97,17 +109,33 @@ def analyze_recording(rec: Recording, params: Params | None = None, *, file: str
         fclass = R.fibre_class(cv, p.cv_cutoffs)
         mech_thr_mn = ms["mech_threshold"] if mech_role == "force" else np.nan
         rtype = R.receptor_type(
-            fclass, ms["mech_responsive"], ms["slowly_adapting"], mech_thr_mn, len(cold) > 0, len(heat) > 0, p
+            fclass,
+            ms["mech_responsive"],
+            ms["slowly_adapting"],
+            mech_thr_mn,
+            len(cold) > 0,
+            len(heat) > 0,
+            p,
         )
-        row = {"file": label, "unit_id": k, **q, **lat, "electrically_driven": driven, "cv_m_s": cv,
-               "fibre_class": fclass, **spont, **R.train_statistics(t, res.duration_s), **ms,
-               "mech_unit": CANONICAL_UNIT[mech_role] if mech_role else "",
-               "von_frey_threshold_mn": mech_thr_mn,
-               "cold_responsive": len(cold) > 0,
-               "cold_threshold_c": float(cold["threshold_c"].iloc[0]) if len(cold) else np.nan,
-               "heat_responsive": len(heat) > 0,
-               "heat_threshold_c": float(heat["threshold_c"].iloc[0]) if len(heat) else np.nan,
-               "receptor_type": rtype}  # fmt: skip
+        row = {
+            "file": label,
+            "unit_id": k,
+            **q,
+            **lat,
+            "electrically_driven": driven,
+            "cv_m_s": cv,
+            "fibre_class": fclass,
+            **spont,
+            **R.train_statistics(t, res.duration_s),
+            **ms,
+            "mech_unit": CANONICAL_UNIT[mech_role] if mech_role else "",
+            "von_frey_threshold_mn": mech_thr_mn,
+            "cold_responsive": len(cold) > 0,
+            "cold_threshold_c": float(cold["threshold_c"].iloc[0]) if len(cold) else np.nan,
+            "heat_responsive": len(heat) > 0,
+            "heat_threshold_c": float(heat["threshold_c"].iloc[0]) if len(heat) else np.nan,
+            "receptor_type": rtype,
+        }
         unit_rows.append(row)
         for df in (mech, therm):
             if len(df):
@@ -120,12 +148,25 @@ def analyze_recording(rec: Recording, params: Params | None = None, *, file: str
                     df["amplitude_unit"] = "degC"
                 resp_frames.append(df)
         if len(stim_s):
-            resp_frames.append(pd.DataFrame([{
-                "file": label, "unit_id": k, "stimulus": "electrical", "index": 0,
-                "onset_s": stim_s[0], "offset_s": stim_s[-1], "amplitude": np.nan,
-                "total_spikes": int(round(lat["follow_fraction"] * len(stim_s))),
-                "latency_ms": lat["latency_ms"], "responded": driven, "amplitude_unit": "",
-            }]))  # fmt: skip
+            resp_frames.append(
+                pd.DataFrame(
+                    [
+                        {
+                            "file": label,
+                            "unit_id": k,
+                            "stimulus": "electrical",
+                            "index": 0,
+                            "onset_s": stim_s[0],
+                            "offset_s": stim_s[-1],
+                            "amplitude": np.nan,
+                            "total_spikes": int(round(lat["follow_fraction"] * len(stim_s))),
+                            "latency_ms": lat["latency_ms"],
+                            "responded": driven,
+                            "amplitude_unit": "",
+                        }
+                    ]
+                )
+            )
     units = pd.DataFrame(unit_rows)
     if len(units):
         # unit under study: follows the electrical stimulus and fires most to the receptive-field
@@ -169,5 +210,7 @@ def analyze_file(
     """Open and analyse one recording file."""
     rec = open_recording(path, cmap)
     if require_stimulus and "stimulus" not in rec.roles:
-        raise InputError("no stimulus channel in the channel map (needed for conduction velocity)", file=rec.path)
+        raise InputError(
+            "no stimulus channel in the channel map (needed for conduction velocity)", file=rec.path
+        )
     return analyze_recording(rec, params, file=rec.path.name)

@@ -15,10 +15,11 @@ or given for a whole day with ``--channels FILE``::
     recordings:                      # optional, day files: per-recording overrides by file name
       unit03.smr: {conduction_distance_mm: 9.0}
 
-Roles: ``nerve`` (required), ``force``, ``displacement``, ``pressure``, ``temperature``, ``stimulus``.
-Units are taken, in order, from the ``units:`` map, from the file's own metadata, or from a suffix of
-the channel name (``force_mN``, ``temp (degC)``, ``stim[V]``). Values are converted to canonical
-units: nerve uV, force mN, displacement um, pressure mmHg, temperature degC, stimulus V.
+Roles: ``nerve`` (required), ``force``, ``displacement``, ``pressure``, ``temperature``,
+``stimulus``. Units are taken, in order, from the ``units:`` map, from the file's own metadata, or
+from a suffix of the channel name (``force_mN``, ``temp (degC)``, ``stim[V]``). Values are
+converted to canonical units: nerve uV, force mN, displacement um, pressure mmHg, temperature
+degC, stimulus V.
 """
 
 from __future__ import annotations
@@ -121,7 +122,9 @@ def parse_channel_map(data: Any, *, source: str | Path) -> tuple[ChannelMap, dic
         try:
             cd = float(cd)
         except (TypeError, ValueError):
-            raise InputError(f"conduction_distance_mm '{cd}' is not a number", file=source) from None
+            raise InputError(
+                f"conduction_distance_mm '{cd}' is not a number", file=source
+            ) from None
         if not cd > 0:
             raise InputError(f"conduction_distance_mm must be > 0, got {cd}", file=source)
     fs = data.get("sampling_rate_hz")
@@ -150,7 +153,9 @@ def load_channel_map(path: str | Path) -> tuple[ChannelMap, dict[str, Any]]:
     return parse_channel_map(data, source=path)
 
 
-def channel_map_for(recording: str | Path, channels_file: str | Path | None = None) -> ChannelMap | None:
+def channel_map_for(
+    recording: str | Path, channels_file: str | Path | None = None
+) -> ChannelMap | None:
     """The channel map of one recording: ``--channels`` file (with overrides) or ``RECORDING.yaml``.
 
     Returns None when neither exists (roles are then guessed from names and units).
@@ -183,7 +188,8 @@ def guess_roles(names: list[str], units: list[str]) -> dict[str, str]:
     """Roles from channel names and units, for files without a channel map.
 
     A channel gets a stimulus role when its name says so (``stim``, ``trig``, ``piezo``, ``press``,
-    ``temp``, ``force``) or, failing that, when its unit is specific to the role (mN, um, mmHg, degC).
+    ``temp``, ``force``) or, failing that, when its unit is specific to the role (mN, um, mmHg,
+    degC).
     The nerve is the first remaining channel that is not a command channel.
     """
     roles: dict[str, str] = {}

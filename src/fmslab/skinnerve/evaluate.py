@@ -1,4 +1,4 @@
-"""Scoring detection and sorting against the simulator's ground truth (precision / recall per unit)."""
+"""Scoring detection and sorting against simulated ground truth: precision/recall per unit."""
 
 from __future__ import annotations
 
@@ -31,7 +31,9 @@ def score_units(truth: pd.DataFrame, found: pd.DataFrame, tol_s: float = 0.5e-3)
                 "matched_unit_id": best,
                 "recall": best_m / len(t) if len(t) else np.nan,
                 "precision": best_m / best_n if best_n else np.nan,
-                "detection_recall": match_spike_times(t, all_found, tol_s) / len(t) if len(t) else np.nan,
+                "detection_recall": match_spike_times(t, all_found, tol_s) / len(t)
+                if len(t)
+                else np.nan,
             }
         )
     return pd.DataFrame(rows)

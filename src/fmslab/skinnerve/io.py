@@ -121,7 +121,11 @@ class NeoReader(Reader):
         for k, ch in enumerate(sig):
             sid = str(ch["stream_id"])
             within = [i for i, c in enumerate(sig) if str(c["stream_id"]) == sid]
-            self._chan[self.names[k]] = (stream_ids.index(sid), within.index(k), float(ch["sampling_rate"]))
+            self._chan[self.names[k]] = (
+                stream_ids.index(sid),
+                within.index(k),
+                float(ch["sampling_rate"]),
+            )
         fastest = max(self._chan.values(), key=lambda v: v[2])
         self._main = fastest[0]
         self.fs_hz = fastest[2]
@@ -229,7 +233,9 @@ class CsvReader(Reader):
                 for n, v in out.items():
                     if np.isnan(v).any():
                         row = start + int(np.flatnonzero(np.isnan(v))[0]) + 2
-                        raise InputError("missing or non-numeric value", file=self.path, row=row, column=n)
+                        raise InputError(
+                            "missing or non-numeric value", file=self.path, row=row, column=n
+                        )
                 yield start, out
                 start += len(t)
         except ValueError as exc:
@@ -239,8 +245,13 @@ class CsvReader(Reader):
 class MemoryReader(Reader):
     """Arrays already in memory, served in chunks (simulations, tests, benchmarks)."""
 
-    def __init__(self, data: dict[str, np.ndarray], fs_hz: float, units: dict[str, str] | None = None,
-                 path: str | Path = "<memory>") -> None:  # fmt: skip
+    def __init__(
+        self,
+        data: dict[str, np.ndarray],
+        fs_hz: float,
+        units: dict[str, str] | None = None,
+        path: str | Path = "<memory>",
+    ) -> None:
         self.path = Path(path)
         self._data = data
         self.fs_hz = float(fs_hz)
@@ -251,7 +262,13 @@ class MemoryReader(Reader):
 
     def iter_chunks(self, names, chunk_samples):
         for start in range(0, self.n_samples, chunk_samples):
-            yield start, {n: np.asarray(self._data[n][start : start + chunk_samples], dtype=np.float64) for n in names}
+            yield (
+                start,
+                {
+                    n: np.asarray(self._data[n][start : start + chunk_samples], dtype=np.float64)
+                    for n in names
+                },
+            )
 
 
 def open_reader(path: str | Path) -> Reader:
@@ -353,4 +370,12 @@ def open_recording(path: str | Path | Reader, cmap: ChannelMap | None = None) ->
     )
 
 
-__all__ = ["CANONICAL_UNIT", "Recording", "open_recording", "open_reader", "AbfReader", "NeoReader", "CsvReader"]
+__all__ = [
+    "CANONICAL_UNIT",
+    "Recording",
+    "open_recording",
+    "open_reader",
+    "AbfReader",
+    "NeoReader",
+    "CsvReader",
+]

@@ -31,8 +31,22 @@ def unit_figure(fr: FileResult, unit_id: int) -> Figure:
     ta = res.aux_time_s
     ax.fill_between(ta, env[:, 0], env[:, 1], color="0.5", lw=0, step="mid")
     ymax = float(np.nanmax(np.abs(env))) if env.size else 1.0
-    ax.plot(t_other, np.full(t_other.size, 1.05 * ymax), "|", color="tab:gray", ms=6, label="other units")
-    ax.plot(t_unit, np.full(t_unit.size, 1.15 * ymax), "|", color="tab:red", ms=8, label=f"unit {unit_id}")
+    ax.plot(
+        t_other,
+        np.full(t_other.size, 1.05 * ymax),
+        "|",
+        color="tab:gray",
+        ms=6,
+        label="other units",
+    )
+    ax.plot(
+        t_unit,
+        np.full(t_unit.size, 1.15 * ymax),
+        "|",
+        color="tab:red",
+        ms=8,
+        label=f"unit {unit_id}",
+    )
     for s in res.stimulus_samples / res.fs_hz:
         ax.axvline(s, color="tab:blue", lw=0.3, alpha=0.5)
     ax.set_ylabel("band-passed nerve (uV)")
@@ -64,7 +78,12 @@ def unit_figure(fr: FileResult, unit_id: int) -> Figure:
         sel = t_unit[(t_unit >= st.onset_s - 0.5) & (t_unit <= st.offset_s + 0.5)] - st.onset_s
         ax.plot(sel, np.full(sel.size, i + 1), "|", color="k", ms=6)
         ax.plot([0, st.ramp_end_s - st.onset_s], [i + 1.4, i + 1.4], color="tab:green", lw=1)
-        ax.plot([st.ramp_end_s - st.onset_s, st.hold_end_s - st.onset_s], [i + 1.4] * 2, color="tab:olive", lw=1)
+        ax.plot(
+            [st.ramp_end_s - st.onset_s, st.hold_end_s - st.onset_s],
+            [i + 1.4] * 2,
+            color="tab:olive",
+            lw=1,
+        )
     ax.set_yticks(range(1, len(steps) + 1))
     ax.set_yticklabels([f"{a:.3g}" for a in steps["amplitude"]] if len(steps) else [])
     ax.set_xlabel("time from step onset (s)")
@@ -73,11 +92,17 @@ def unit_figure(fr: FileResult, unit_id: int) -> Figure:
 
     ax = fig.add_subplot(gs[2, 1])
     resp = fr.responses
-    mech = resp[(resp["unit_id"] == unit_id) & (resp["stimulus"] == "mechanical")] if len(resp) else resp
+    mech = (
+        resp[(resp["unit_id"] == unit_id) & (resp["stimulus"] == "mechanical")]
+        if len(resp)
+        else resp
+    )
     if len(mech):
         ax.plot(mech["amplitude"], mech["total_spikes"], "o-", color="k", label="total")
         ax.plot(mech["amplitude"], mech["static_spikes"], "s--", color="tab:olive", label="static")
-        ax.plot(mech["amplitude"], mech["dynamic_spikes"], "^--", color="tab:green", label="dynamic")
+        ax.plot(
+            mech["amplitude"], mech["dynamic_spikes"], "^--", color="tab:green", label="dynamic"
+        )
         if (mech["amplitude"] > 0).all():
             ax.set_xscale("log")
         ax.legend(fontsize=7)
@@ -115,7 +140,12 @@ def stimulus_figure(fr: FileResult) -> Figure:
                 ax.axvspan(st.ramp_end_s, st.hold_end_s, color="tab:olive", alpha=0.2)
         if role == "temperature":
             for r in fr.ramps.itertuples(index=False):
-                ax.axvspan(r.onset_s, r.offset_s, color="tab:blue" if r.kind == "cold" else "tab:red", alpha=0.2)
+                ax.axvspan(
+                    r.onset_s,
+                    r.offset_s,
+                    color="tab:blue" if r.kind == "cold" else "tab:red",
+                    alpha=0.2,
+                )
         if role == "stimulus":
             for s in res.stimulus_samples / res.fs_hz:
                 ax.axvline(s, color="tab:red", lw=0.6)
@@ -123,6 +153,8 @@ def stimulus_figure(fr: FileResult) -> Figure:
         for ax in axes:
             ax.axvline(s, color="0.7", lw=0.5, ls=":")
     axes[-1].set_xlabel("time (s; sweeps end to end)")
-    fig.suptitle(f"{fr.file}: stimuli parsed ({len(fr.steps)} steps, {len(fr.ramps)} ramps, "
-                 f"{len(res.stimulus_samples)} pulses)")  # fmt: skip
+    fig.suptitle(
+        f"{fr.file}: stimuli parsed ({len(fr.steps)} steps, {len(fr.ramps)} ramps, "
+        f"{len(res.stimulus_samples)} pulses)"
+    )
     return fig

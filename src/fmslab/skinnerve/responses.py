@@ -29,7 +29,12 @@ def latency_to_stimuli(
     spike_s: np.ndarray, stimulus_s: np.ndarray, params: Params
 ) -> dict[str, float]:
     """Latency (ms) of a unit after electrical stimuli, its SD, follow fraction, n stimuli."""
-    out = {"latency_ms": np.nan, "latency_sd_ms": np.nan, "follow_fraction": 0.0, "n_stimuli": len(stimulus_s)}
+    out = {
+        "latency_ms": np.nan,
+        "latency_sd_ms": np.nan,
+        "follow_fraction": 0.0,
+        "n_stimuli": len(stimulus_s),
+    }
     if len(stimulus_s) == 0 or len(spike_s) == 0:
         return out
     spike_s = np.sort(spike_s)
@@ -64,7 +69,7 @@ def latency_to_stimuli(
 
 
 def fibre_class(cv_m_s: float, cutoffs: CvCutoffs) -> str:
-    """``Abeta`` (> abeta_min), ``Adelta`` (adelta_min..abeta_min), ``C`` (< adelta_min), ``unknown``."""
+    """Fibre class: ``Abeta`` (> abeta_min), ``Adelta``, ``C`` (< adelta_min) or ``unknown``."""
     if not np.isfinite(cv_m_s):
         return "unknown"
     if cv_m_s > cutoffs.abeta_min_m_s:
@@ -93,7 +98,10 @@ def baseline_intervals(
     busy = [(s - margin_s, s + margin_s) for s in stimulus_s]
     for df in (steps, ramps):
         if len(df):
-            busy += [(a - margin_s, b + margin_s) for a, b in zip(df["onset_s"], df["offset_s"], strict=True)]
+            busy += [
+                (a - margin_s, b + margin_s)
+                for a, b in zip(df["onset_s"], df["offset_s"], strict=True)
+            ]
     busy.sort()
     free, t = [], 0.0
     for a, b in busy:
@@ -132,13 +140,17 @@ def train_statistics(spike_s: np.ndarray, duration_s: float) -> dict[str, float]
 
     if spike_s.size == 0:
         return {"rate_hz": 0.0, "isi_cv": np.nan}
-    st = neo.SpikeTrain(np.sort(spike_s) * pq.s, t_start=0 * pq.s, t_stop=max(duration_s, spike_s.max()) * pq.s)
+    st = neo.SpikeTrain(
+        np.sort(spike_s) * pq.s, t_start=0 * pq.s, t_stop=max(duration_s, spike_s.max()) * pq.s
+    )
     rate = float(es.mean_firing_rate(st).rescale(1 / pq.s).magnitude)
     isi = es.isi(st)
     return {"rate_hz": rate, "isi_cv": float(es.cv(isi)) if len(isi) > 1 else np.nan}
 
 
-def mechanical_responses(spike_s: np.ndarray, steps: pd.DataFrame, spont_rate_hz: float) -> pd.DataFrame:
+def mechanical_responses(
+    spike_s: np.ndarray, steps: pd.DataFrame, spont_rate_hz: float
+) -> pd.DataFrame:
     """One row per ramp-and-hold step: dynamic/static spikes, static rate, latency, adaptation."""
     rows = []
     spont = spont_rate_hz if np.isfinite(spont_rate_hz) else 0.0
@@ -147,10 +159,17 @@ def mechanical_responses(spike_s: np.ndarray, steps: pd.DataFrame, spont_rate_hz
         hold = max(st.hold_end_s - st.ramp_end_s, 1e-9)
         stat = _count(spike_s, st.ramp_end_s, st.hold_end_s)
         mid = st.ramp_end_s + hold / 2
-        first_half, second_half = _count(spike_s, st.ramp_end_s, mid), _count(spike_s, mid, st.hold_end_s)
+        first_half, second_half = (
+            _count(spike_s, st.ramp_end_s, mid),
+            _count(spike_s, mid, st.hold_end_s),
+        )
         total = _count(spike_s, st.onset_s, st.offset_s)
         i = np.searchsorted(spike_s, st.onset_s)
-        lat = (spike_s[i] - st.onset_s) * 1e3 if i < spike_s.size and spike_s[i] <= st.offset_s else np.nan
+        lat = (
+            (spike_s[i] - st.onset_s) * 1e3
+            if i < spike_s.size and spike_s[i] <= st.offset_s
+            else np.nan
+        )
         expected = spont * (st.offset_s - st.onset_s)
         rows.append(
             {
@@ -173,7 +192,11 @@ def mechanical_responses(spike_s: np.ndarray, steps: pd.DataFrame, spont_rate_hz
 
 
 def thermal_responses(
-    spike_s: np.ndarray, ramps: pd.DataFrame, temp_time_s: np.ndarray, temp_c: np.ndarray, spont_rate_hz: float
+    spike_s: np.ndarray,
+    ramps: pd.DataFrame,
+    temp_time_s: np.ndarray,
+    temp_c: np.ndarray,
+    spont_rate_hz: float,
 ) -> pd.DataFrame:
     """One row per cold/heat ramp: spikes during the ramp, threshold temperature, response."""
     rows = []
@@ -197,7 +220,9 @@ def thermal_responses(
                 "amplitude": r.extreme_c,
                 "total_spikes": total,
                 "latency_ms": (thr_t - r.onset_s) * 1e3 if np.isfinite(thr_t) else np.nan,
-                "threshold_c": float(np.interp(thr_t, temp_time_s, temp_c)) if np.isfinite(thr_t) else np.nan,
+                "threshold_c": float(np.interp(thr_t, temp_time_s, temp_c))
+                if np.isfinite(thr_t)
+                else np.nan,
                 "responded": _responded(total, expected) and np.isfinite(thr_t),
             }
         )
@@ -234,7 +259,9 @@ def mechanical_summary(resp: pd.DataFrame, params: Params) -> dict[str, float]:
         mech_threshold=float(ok["amplitude"].min()),
         static_rate_max_hz=float(top["static_rate_hz"]),
         static_fraction=float(ok["static_spikes"].sum() / evoked) if evoked else np.nan,
-        adaptation_ratio=float(np.nanmedian(ok["adaptation_ratio"])) if ok["adaptation_ratio"].notna().any() else np.nan,
+        adaptation_ratio=float(np.nanmedian(ok["adaptation_ratio"]))
+        if ok["adaptation_ratio"].notna().any()
+        else np.nan,
         slowly_adapting=bool(top["static_rate_hz"] >= params.static_rate_min_hz),
     )
     return out
@@ -256,11 +283,18 @@ def receptor_type(
         return "Abeta-other"
     if fclass == "Adelta":
         if mech_responsive:
-            low = np.isfinite(mech_threshold_mn) and mech_threshold_mn <= params.dhair_max_threshold_mn
+            low = (
+                np.isfinite(mech_threshold_mn)
+                and mech_threshold_mn <= params.dhair_max_threshold_mn
+            )
             return "D-hair" if (not slowly_adapting and low) else "AM"
         return "Adelta-other"
     if fclass == "C":
         if mech_responsive:
-            return {(True, True): "C-MCH", (True, False): "C-MC", (False, True): "C-MH"}.get((cold, heat), "C-M")
-        return {(True, True): "C-CH", (True, False): "C-C", (False, True): "C-H"}.get((cold, heat), "C-other")
+            return {(True, True): "C-MCH", (True, False): "C-MC", (False, True): "C-MH"}.get(
+                (cold, heat), "C-M"
+            )
+        return {(True, True): "C-CH", (True, False): "C-C", (False, True): "C-H"}.get(
+            (cold, heat), "C-other"
+        )
     return "unclassified"

@@ -5,8 +5,8 @@ experiment: electrical pulses (each responsive unit fires once at ``distance / C
 force-controlled ramp-and-hold steps (rapidly adapting units fire on the ramps, slowly adapting ones
 through the hold with adaptation) and cold/heat ramps. All randomness comes from one seed.
 
-:func:`simulate` returns the signals and the truth; :func:`write_csv` writes the plain CSV layout with
-its channel map (``RECORDING.yaml``) and the true spike times (``RECORDING_truth_spikes.csv``).
+:func:`simulate` returns the signals and the truth; :func:`write_csv` writes the plain CSV layout
+with its channel map (``RECORDING.yaml``) and the true spike times (``RECORDING_truth_spikes.csv``).
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ class UnitSpec:
 
     ``shape``: ``"neg"`` (negative-first biphasic), ``"pos"`` (positive-first), ``"tri"``
     (triphasic); ``width_ms`` the main phase's width; ``amplitude_uv`` its peak.
-    ``electrical``: whether the electrical stimulus activates the unit. Mechanical behaviour ``mech``: ``"SA"`` (fires through the hold, adapting), ``"RA"`` (fires on
+    ``electrical``: whether the electrical stimulus activates the unit. Mechanical behaviour
+    ``mech``: ``"SA"`` (fires through the hold, adapting), ``"RA"`` (fires on
     ramps only) or ``"none"``; ``cold_threshold_c``/``heat_threshold_c``: None = no response.
     """
 
@@ -53,10 +54,36 @@ class UnitSpec:
 DEFAULT_UNITS = (
     UnitSpec("SAM", 80.0, "neg", 0.25, 12.0, 0.0, "SA", 2.0, 1.0, 0.02, 0.4, receptor_type="SAM"),
     UnitSpec("AM", 55.0, "tri", 0.3, 4.0, 0.2, "SA", 20.0, 0.5, 0.01, 1.0, receptor_type="AM"),
-    UnitSpec("CMC", 40.0, "pos", 0.5, 0.5, 0.3, "SA", 15.0, 0.2, 0.0, 2.0, cold_threshold_c=22.0,
-             thermal_gain_hz_per_c=0.8, receptor_type="C-MC"),  # fmt: skip
-    UnitSpec("RAM", 30.0, "neg", 0.4, 25.0, 0.0, "RA", 1.0, 0.0, 0.08, receptor_type="RAM",
-             electrical=False),  # fmt: skip
+    UnitSpec(
+        "CMC",
+        40.0,
+        "pos",
+        0.5,
+        0.5,
+        0.3,
+        "SA",
+        15.0,
+        0.2,
+        0.0,
+        2.0,
+        cold_threshold_c=22.0,
+        thermal_gain_hz_per_c=0.8,
+        receptor_type="C-MC",
+    ),
+    UnitSpec(
+        "RAM",
+        30.0,
+        "neg",
+        0.4,
+        25.0,
+        0.0,
+        "RA",
+        1.0,
+        0.0,
+        0.08,
+        receptor_type="RAM",
+        electrical=False,
+    ),
     UnitSpec("bg", 22.0, "pos", 0.3, None, 2.0, receptor_type=""),
 )
 
@@ -113,7 +140,7 @@ class Simulation:
 
 
 def template(spec: UnitSpec, fs_hz: float) -> np.ndarray:
-    """Extracellular waveform of a unit, 2 ms long, peak at sample ``0.6 ms``, |peak| = amplitude."""
+    """Extracellular waveform of a unit, 2 ms long, main peak at 0.6 ms, |peak| = amplitude."""
     t = (np.arange(int(round(2e-3 * fs_hz))) - int(round(0.6e-3 * fs_hz))) / fs_hz * 1e3  # ms
     w = spec.width_ms / 2.355  # FWHM -> sigma
     main = np.exp(-0.5 * (t / w) ** 2)
@@ -130,7 +157,9 @@ def template(spec: UnitSpec, fs_hz: float) -> np.ndarray:
     return spec.amplitude_uv * y / np.abs(y).max()
 
 
-def _protocol_signals(cfg: SimConfig, n: int) -> tuple[np.ndarray, np.ndarray, list[dict], np.ndarray]:
+def _protocol_signals(
+    cfg: SimConfig, n: int
+) -> tuple[np.ndarray, np.ndarray, list[dict], np.ndarray]:
     """Force (mN) and temperature (degC) at full rate, stimulus list, electrical pulse times."""
     p, fs = cfg.protocol, cfg.fs_hz
     force = np.zeros(n)
@@ -139,7 +168,14 @@ def _protocol_signals(cfg: SimConfig, n: int) -> tuple[np.ndarray, np.ndarray, l
     t = p.baseline_s
     pulses = t + np.arange(p.n_electrical) * p.electrical_interval_s
     for tp in pulses:
-        stimuli.append({"kind": "electrical", "onset_s": tp, "offset_s": tp + p.pulse_ms / 1e3, "amplitude": 5.0})
+        stimuli.append(
+            {
+                "kind": "electrical",
+                "onset_s": tp,
+                "offset_s": tp + p.pulse_ms / 1e3,
+                "amplitude": 5.0,
+            }
+        )
     t = pulses[-1] + 3.0 if len(pulses) else t
     for f in p.forces_mn:
         i0, i1 = int(t * fs), int((t + p.ramp_s) * fs)
@@ -155,7 +191,10 @@ def _protocol_signals(cfg: SimConfig, n: int) -> tuple[np.ndarray, np.ndarray, l
             continue
         ramp = abs(target - p.bath_c) / p.thermal_rate_c_per_s
         i0, i1 = int(t * fs), int((t + ramp) * fs)
-        i2, i3 = int((t + ramp + p.thermal_hold_s) * fs), int((t + 2 * ramp + p.thermal_hold_s) * fs)
+        i2, i3 = (
+            int((t + ramp + p.thermal_hold_s) * fs),
+            int((t + 2 * ramp + p.thermal_hold_s) * fs),
+        )
         temp[i0:i1] = np.linspace(p.bath_c, target, i1 - i0, endpoint=False)
         temp[i1:i2] = target
         temp[i2:i3] = np.linspace(target, p.bath_c, i3 - i2, endpoint=False)
@@ -173,7 +212,9 @@ def protocol_duration_s(p: Protocol) -> float:
     return t + p.tail_s
 
 
-def _rate(spec: UnitSpec, force: np.ndarray, temp: np.ndarray, fs: float, p: Protocol) -> np.ndarray:
+def _rate(
+    spec: UnitSpec, force: np.ndarray, temp: np.ndarray, fs: float, p: Protocol
+) -> np.ndarray:
     """Firing rate (Hz) of a unit over time, at 1 kHz."""
     step = int(fs // 1000)
     f = force[::step]
@@ -224,7 +265,7 @@ def _refractory(times: np.ndarray, fixed: np.ndarray, refractory_s: float) -> np
             last = t
             continue
         j = np.searchsorted(fixed_sorted, t)
-        near_fixed = (j < fixed_sorted.size and fixed_sorted[j] - t < refractory_s)
+        near_fixed = j < fixed_sorted.size and fixed_sorted[j] - t < refractory_s
         if t - last >= refractory_s and not near_fixed:
             keep[i] = True
             last = t
@@ -274,10 +315,17 @@ def simulate(config: SimConfig | None = None, seed: int = 0) -> Simulation:
             if hi > lo:
                 nerve[lo:hi] += wf[lo - i0 : hi - i0]
         ev = np.isin(times, evoked)
-        rows.append(pd.DataFrame({"unit": spec.name, "time_s": samples / fs, "sample": samples, "evoked": ev}))
+        rows.append(
+            pd.DataFrame(
+                {"unit": spec.name, "time_s": samples / fs, "sample": samples, "evoked": ev}
+            )
+        )
         d = asdict(spec)
-        d.update(latency_ms=None if latency is None else latency * 1e3, n_spikes=len(times),
-                 snr=spec.amplitude_uv / cfg.noise_uv)  # fmt: skip
+        d.update(
+            latency_ms=None if latency is None else latency * 1e3,
+            n_spikes=len(times),
+            snr=spec.amplitude_uv / cfg.noise_uv,
+        )
         unit_rows.append(d)
     # stimulus artefacts: a fast biphasic transient at each pulse, decaying within ~0.4 ms
     ta = np.arange(int(0.6e-3 * fs)) / fs
@@ -329,7 +377,12 @@ def write_csv(sim: Simulation, path: str | Path) -> Path:
             fh.write(header + "\n")
             step = 200_000
             for i in range(0, len(data), step):
-                np.savetxt(fh, data[i : i + step], fmt=["%.6f", "%.3f", "%.4f", "%.4f", "%.3f"], delimiter=",")
+                np.savetxt(
+                    fh,
+                    data[i : i + step],
+                    fmt=["%.6f", "%.3f", "%.4f", "%.4f", "%.3f"],
+                    delimiter=",",
+                )
 
     from fmslab.atomic import write_with
 

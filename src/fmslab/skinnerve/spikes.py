@@ -23,7 +23,9 @@ from scipy.cluster.vq import kmeans2
 MAD_TO_SD = 0.6744897501960817
 
 
-def bandpass_sos(fs_hz: float, low_hz: float = 300.0, high_hz: float = 3000.0, order: int = 3) -> np.ndarray:
+def bandpass_sos(
+    fs_hz: float, low_hz: float = 300.0, high_hz: float = 3000.0, order: int = 3
+) -> np.ndarray:
     """Butterworth band-pass as second-order sections (high edge capped below Nyquist)."""
     high = min(high_hz, 0.45 * fs_hz)
     return signal.butter(order, [low_hz, high], btype="bandpass", fs=fs_hz, output="sos")
@@ -47,7 +49,7 @@ def blank(x: np.ndarray, starts: np.ndarray, pre: int, post: int) -> None:
 def detect_peaks(
     xf: np.ndarray, threshold: float, *, dead_samples: int, polarity: str = "both"
 ) -> np.ndarray:
-    """Indices of threshold crossings, aligned on the extreme sample, at least ``dead_samples`` apart.
+    """Indices of threshold crossings, aligned on the extreme sample, ``dead_samples`` apart.
 
     ``polarity``: ``"neg"``, ``"pos"`` or ``"both"`` (largest absolute value).
     """
@@ -63,8 +65,10 @@ def detect_peaks(
     return peaks
 
 
-def extract_waveforms(xf: np.ndarray, idx: np.ndarray, pre: int, post: int) -> tuple[np.ndarray, np.ndarray]:
-    """Waveforms ``xf[i-pre : i+post]`` for the indices fully inside ``xf``; returns (waves, kept mask)."""
+def extract_waveforms(
+    xf: np.ndarray, idx: np.ndarray, pre: int, post: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Waveforms ``xf[i-pre : i+post]`` for indices fully inside ``xf``; returns (waves, kept)."""
     idx = np.asarray(idx, dtype=np.int64)
     ok = (idx - pre >= 0) & (idx + post <= xf.size)
     take = idx[ok][:, None] + np.arange(-pre, post)[None, :]
@@ -91,7 +95,9 @@ def shift_wave(x: np.ndarray, s: int) -> np.ndarray:
     return y
 
 
-def _shift_distance(a: np.ndarray, b: np.ndarray, shifts: range, window: slice) -> tuple[float, int]:
+def _shift_distance(
+    a: np.ndarray, b: np.ndarray, shifts: range, window: slice
+) -> tuple[float, int]:
     norm = max(np.linalg.norm(a[window]), np.linalg.norm(b[window]), 1e-12)
     best, best_s = np.inf, 0
     for s in shifts:
@@ -137,9 +143,9 @@ def sort_spikes(
         k-means is run with this many clusters (over-clustering), then clusters are merged.
     merge_rel
         Two clusters are merged while ``|T_a - shift(T_b, s)| < merge_rel * max(|T_a|, |T_b|)`` for
-        their mean waveforms (templates) T and the best shift ``|s| <= max_shift`` samples; the closest
-        pair is merged first. The shift catches one unit split by alignment on different phases
-        (the merged spikes are re-aligned by ``s``).
+        their mean waveforms (templates) T and the best shift ``|s| <= max_shift`` samples; the
+        closest pair is merged first. The shift catches one unit split by alignment on different
+        phases (the merged spikes are re-aligned by ``s``).
     window
         Samples compared when merging (see :func:`template_distance`).
     min_spikes
@@ -158,7 +164,11 @@ def sort_spikes(
     n = len(waves)
     offsets = np.zeros(n, dtype=np.int64)
     if n == 0:
-        return np.zeros(0, dtype=np.int64), np.zeros((0, waves.shape[1] if waves.ndim == 2 else 0)), offsets
+        return (
+            np.zeros(0, dtype=np.int64),
+            np.zeros((0, waves.shape[1] if waves.ndim == 2 else 0)),
+            offsets,
+        )
     waves = np.array(waves, dtype=np.float64)
     k = int(min(max_clusters, max(1, n // 3)))
     if k > 1:
@@ -221,9 +231,13 @@ def refractory_violations(times_s: np.ndarray, refractory_s: float = 1e-3) -> in
 
 
 def contamination_hill(
-    n_violations: int, n_spikes: int, duration_s: float, refractory_s: float = 1e-3, censored_s: float = 0.0
+    n_violations: int,
+    n_spikes: int,
+    duration_s: float,
+    refractory_s: float = 1e-3,
+    censored_s: float = 0.0,
 ) -> float:
-    """False-positive fraction from refractory violations (Hill et al. 2011, eq. for rare violations).
+    """False-positive fraction from refractory violations (Hill et al. 2011).
 
     Solves ``n_v = 2 (tau_r - tau_c) N^2 f (1 - f) / T`` for the contaminating fraction f; returns
     1.0 when the violations exceed what complete contamination gives (f = 0.5 at the maximum).
@@ -251,7 +265,9 @@ def unit_quality(
     return {
         "n_spikes": n,
         "amplitude_uv": float(np.abs(template).max()) if template.size else float("nan"),
-        "snr": float(np.abs(template).max() / noise_sd) if template.size and noise_sd > 0 else float("nan"),
+        "snr": float(np.abs(template).max() / noise_sd)
+        if template.size and noise_sd > 0
+        else float("nan"),
         "isi_violations": nv,
         "isi_violation_fraction": nv / max(n - 1, 1),
         "contamination": contamination_hill(nv, n, duration_s, refractory_s, censored_s),

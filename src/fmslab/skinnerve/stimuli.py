@@ -7,8 +7,9 @@
   channels often step negative, suction); ``amplitude`` is the size of the step and ``direction``
   its sign. A step is a run beyond ``rest + max(min_step, 6 noise)`` lasting at least
   ``min_duration``. Inside it, the plateau is the median of the run's samples above
-  ``rest + plateau_fraction * (max - rest)``; the dynamic phase runs from onset (the ramp's 20-80 % rise
-  extrapolated back to rest, not earlier than where the signal leaves rest) to the first sample reaching ``plateau_fraction`` of the plateau, the static phase
+  ``rest + plateau_fraction * (max - rest)``; the dynamic phase runs from onset (the ramp's
+  20-80 % rise extrapolated back to rest) to the first sample reaching ``plateau_fraction`` of the
+  plateau, the static phase
   from there to the last such sample, and the offset is the end of the run.
 - :func:`find_thermal_ramps`: cold and heat ramps of the temperature channel: runs farther than
   ``min_change_c`` from the bath temperature (the median), below it (cold) or above it (heat);
@@ -32,7 +33,16 @@ STEP_COLUMNS = [
     "peak",
     "direction",
 ]
-RAMP_COLUMNS = ["ramp", "kind", "onset_s", "extreme_s", "offset_s", "bath_c", "extreme_c", "rate_c_per_s"]
+RAMP_COLUMNS = [
+    "ramp",
+    "kind",
+    "onset_s",
+    "extreme_s",
+    "offset_s",
+    "bath_c",
+    "extreme_c",
+    "rate_c_per_s",
+]
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -131,7 +141,11 @@ def find_steps(
 
 
 def find_thermal_ramps(
-    time_s: np.ndarray, temp_c: np.ndarray, *, min_change_c: float = 2.0, min_duration_s: float = 1.0
+    time_s: np.ndarray,
+    temp_c: np.ndarray,
+    *,
+    min_change_c: float = 2.0,
+    min_duration_s: float = 1.0,
 ) -> pd.DataFrame:
     """Cold and heat ramps: runs of the temperature farther than ``min_change_c`` from the bath."""
     if temp_c.size < 3:

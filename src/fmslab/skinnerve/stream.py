@@ -112,8 +112,11 @@ def process(rec: Recording, params: Params | None = None) -> StreamResult:
         else None
     )
     if ev_samples is not None and ev_samples.size == 0:
-        raise InputError("no stimulus markers in the stimulus event channel", file=rec.path,
-                         column=rec.roles["stimulus"])  # fmt: skip
+        raise InputError(
+            "no stimulus markers in the stimulus event channel",
+            file=rec.path,
+            column=rec.roles["stimulus"],
+        )
     seg_starts = np.asarray(rec.reader.segment_starts, dtype=np.int64)
     aux_roles = [r for r in rec.analog_roles() if r not in ("nerve",)]
 
@@ -128,7 +131,9 @@ def process(rec: Recording, params: Params | None = None) -> StreamResult:
         n_core = core["nerve"].size
         n_left = left["nerve"].size if left else 0
         ext = {
-            r: np.concatenate([x for x in ((left or {}).get(r), core[r], (right or {}).get(r)) if x is not None])
+            r: np.concatenate(
+                [x for x in ((left or {}).get(r), core[r], (right or {}).get(r)) if x is not None]
+            )
             for r in core
         }
         ext0 = core_start - n_left
@@ -168,7 +173,9 @@ def process(rec: Recording, params: Params | None = None) -> StreamResult:
         for r in aux_roles:
             aux[r].append(_block_reduce(core[r], q, "mean"))
         core_f = xf[c0:c1]
-        env.append(np.column_stack([_block_reduce(core_f, q, "min"), _block_reduce(core_f, q, "max")]))
+        env.append(
+            np.column_stack([_block_reduce(core_f, q, "min"), _block_reduce(core_f, q, "max")])
+        )
         n_total += n_core
 
     def tail(prev: dict | None, block: dict) -> dict:
