@@ -30,6 +30,7 @@ class Params:
     fixed_noise_uv: float | None = None  # None: per-chunk MAD estimate
     polarity: str = "both"
     dead_ms: float = 0.8
+    opposite_phase_ms: float = 1.5  # an opposite-sign crossing this close is the same spike
     pre_ms: float = 1.0
     post_ms: float = 1.5
     # stimulus artefact blanking around electrical stimuli

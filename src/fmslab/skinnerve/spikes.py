@@ -65,6 +65,26 @@ def detect_peaks(
     return peaks
 
 
+def drop_opposite_phases(xf: np.ndarray, peaks: np.ndarray, window: int) -> np.ndarray:
+    """Drop a detection that lies within ``window`` samples of a larger one of opposite sign.
+
+    A wide biphasic spike crosses the threshold with both phases; with ``polarity="both"`` each
+    phase would be a detection. Same-sign neighbours (bursts, overlaps) are kept.
+    """
+    if peaks.size < 2:
+        return peaks
+    keep = np.ones(peaks.size, dtype=bool)
+    v = xf[peaks]
+    for i in range(peaks.size - 1):
+        j = i + 1
+        if peaks[j] - peaks[i] <= window and np.sign(v[i]) != np.sign(v[j]) and keep[i] and keep[j]:
+            if abs(v[i]) >= abs(v[j]):
+                keep[j] = False
+            else:
+                keep[i] = False
+    return peaks[keep]
+
+
 def extract_waveforms(
     xf: np.ndarray, idx: np.ndarray, pre: int, post: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -108,16 +128,25 @@ def _shift_distance(
 
 
 def template_distance(
-    a: np.ndarray, b: np.ndarray, max_shift: int, window: slice = slice(None), small_shift: int = 2
+    a: np.ndarray,
+    b: np.ndarray,
+    max_shift: int,
+    window: slice = slice(None),
+    small_shift: int = 2,
+    shifted_penalty: float = 2.0,
 ) -> tuple[float, int]:
     """Relative distance between two templates, and the shift (samples) that gives it.
 
     The smaller of (1) ``|a - shift(b, s)| / max(|a|, |b|)`` over the whole waveform and
     ``|s| <= max_shift`` (one unit aligned on different phases) and (2) the same over ``window``
     (the samples around the alignment point) with ``|s| <= small_shift`` (one unit whose waveforms
-    carry a neighbouring spike elsewhere in the window).
+    carry a neighbouring spike elsewhere in the window). A match needing a shift larger than
+    ``small_shift`` counts ``shifted_penalty`` times its distance: phase-flipped copies of one unit
+    are near-identical, while different units can look alike once shifted far enough.
     """
     d1, s1 = _shift_distance(a, b, range(-max_shift, max_shift + 1), slice(None))
+    if abs(s1) > small_shift:
+        d1 *= shifted_penalty
     d2, s2 = _shift_distance(a, b, range(-small_shift, small_shift + 1), window)
     return (d1, s1) if d1 <= d2 else (d2, s2)
 

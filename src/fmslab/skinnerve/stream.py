@@ -21,7 +21,14 @@ from scipy import signal
 from fmslab.errors import InputError
 from fmslab.skinnerve.io import Recording
 from fmslab.skinnerve.params import Params
-from fmslab.skinnerve.spikes import bandpass_sos, blank, detect_peaks, extract_waveforms, mad_sigma
+from fmslab.skinnerve.spikes import (
+    bandpass_sos,
+    blank,
+    detect_peaks,
+    drop_opposite_phases,
+    extract_waveforms,
+    mad_sigma,
+)
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +109,7 @@ def process(rec: Recording, params: Params | None = None) -> StreamResult:
     pad = max(1, int(round(p.pad_s * fs)))
     pre, post = int(round(p.pre_ms * fs / 1e3)), int(round(p.post_ms * fs / 1e3))
     dead = int(round(p.dead_ms * fs / 1e3))
+    phase_win = int(round(p.opposite_phase_ms * fs / 1e3))
     b_pre, b_post = int(round(p.blank_pre_ms * fs / 1e3)), int(round(p.blank_post_ms * fs / 1e3))
     min_gap = int(round(p.stimulus_min_interval_ms * fs / 1e3))
     sos = bandpass_sos(fs, p.band_low_hz, p.band_high_hz, p.filter_order)
@@ -157,6 +165,7 @@ def process(rec: Recording, params: Params | None = None) -> StreamResult:
         sigma = mad_sigma(xf[c0:c1]) if p.fixed_noise_uv is None else p.fixed_noise_uv
         noise.append(sigma)
         pk = detect_peaks(xf, p.threshold_sd * sigma, dead_samples=dead, polarity=p.polarity)
+        pk = drop_opposite_phases(xf, pk, phase_win)
         pk = pk[(pk >= c0) & (pk < c1)]
         if e.size and pk.size:  # drop detections inside blanked windows
             j = np.searchsorted(e, pk)
