@@ -8,8 +8,9 @@ Run (from the repository root)::
 ``accuracy`` simulates the default protocol (151 s, five units) at several noise levels and seeds,
 analyses each with default parameters and prints per-unit precision / recall (mean over seeds).
 ``speed`` writes a 30-minute, 20 kHz single-channel ABF1 recording (pyabf's writer) with the
-default units firing, then times ``analyze_file`` on it in a fresh process and records its peak memory (tracemalloc for
-Python/numpy allocations, ru_maxrss for the whole process). tracemalloc slows the run a little.
+default units firing, then times ``analyze_file`` on it in a fresh process and records its peak
+memory (tracemalloc for Python/numpy allocations, ru_maxrss for the whole process); tracemalloc
+slows the run a little.
 """
 
 from __future__ import annotations
@@ -72,7 +73,6 @@ def accuracy(noise_levels: list[float], seeds: list[int]) -> pd.DataFrame:
 
 
 def speed(minutes: float = 30.0, fs: float = 20000.0) -> dict[str, float]:
-    from fmslab.skinnerve.analysis import analyze_file
     from fmslab.skinnerve.simulate import DEFAULT_UNITS, template
 
     rng = np.random.default_rng(0)

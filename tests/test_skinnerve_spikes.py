@@ -196,3 +196,25 @@ def test_noise_only_gives_few_spikes() -> None:
     s = simulate(cfg, seed=2)
     res = process(_rec(s))
     assert len(res.spike_samples) < 5 * s.time_s[-1]
+
+
+def test_spontaneous_and_train_statistics_by_hand() -> None:
+    import pandas as pd
+
+    from fmslab.skinnerve.responses import baseline_intervals, spontaneous, train_statistics
+
+    steps = pd.DataFrame({"onset_s": [20.0], "offset_s": [22.0]})
+    ramps = pd.DataFrame(columns=["onset_s", "offset_s"])
+    # pulses at 5 s; margin 2 s -> baseline [0,3) + [7,18) + [24,30) = 3 + 11 + 6 = 20 s
+    base = baseline_intervals(30.0, np.array([5.0]), steps, ramps, 2.0)
+    assert base == [(0.0, 3.0), (7.0, 18.0), (24.0, 30.0)]
+    spikes = np.array([1.0, 2.0, 8.0, 9.0, 11.0, 21.0, 25.0, 26.0])
+    sp = spontaneous(spikes, base)
+    # 7 baseline spikes (21.0 is in the step) over 20 s; ISIs inside intervals: 1, 1, 2, 1
+    assert sp["spont_rate_hz"] == pytest.approx(7 / 20)
+    isi = np.array([1.0, 1.0, 2.0, 1.0])
+    assert sp["spont_isi_cv"] == pytest.approx(isi.std() / isi.mean())  # elephant: ddof 0
+    ts = train_statistics(spikes, 30.0)
+    assert ts["rate_hz"] == pytest.approx(8 / 30)
+    d = np.diff(spikes)
+    assert ts["isi_cv"] == pytest.approx(d.std() / d.mean())
