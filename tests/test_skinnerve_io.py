@@ -141,3 +141,21 @@ def test_missing_channel_and_wrong_rate(tmp_path: Path) -> None:
     bad.write_text("channels: {nerve: a, smell: b}\n")
     with pytest.raises(InputError, match="unknown channel role"):
         load_channel_map(bad)
+
+
+def test_simulator_abf_round_trip(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from fmslab.skinnerve.simulate import Protocol, SimConfig, simulate, write_abf
+
+    proto = Protocol(baseline_s=1.0, n_electrical=2, forces_mn=(5.0,), hold_s=0.5,
+                     step_interval_s=1.0, cold=False, heat=False, tail_s=0.5)  # fmt: skip
+    sim = simulate(replace(SimConfig(), protocol=proto), seed=0)
+    path = write_abf(sim, tmp_path / "sim.abf")
+    rec = open_recording(path)
+    got = np.concatenate([b["nerve"] for _s, b in rec.iter_roles(10_000)])
+    assert got.size == sim.nerve_uv.size
+    # pyabf's ABF1 writer picks a decade scale factor: for 99.997 < max|x| <= 999.97 it is 0.01,
+    # i.e. one int16 step = 10 V / 2**15 / 0.01 = 0.0305 uV, and int() truncates: error < 1 step
+    assert 99.997 < np.abs(sim.nerve_uv).max() <= 999.97
+    np.testing.assert_allclose(got, sim.nerve_uv, atol=10 / 2**15 / 0.01)
