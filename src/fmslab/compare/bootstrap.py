@@ -193,10 +193,8 @@ def hierarchical_bootstrap(
         )
     notes += [f"{w.category.__name__}: {str(w.message).splitlines()[0]}" for w in caught]
     ci = res.confidence_interval
-    return BootstrapResult(
-        estimate=estimate, ci_low=float(ci.low), ci_high=float(ci.high),
-        standard_error=float(np.std(dist, ddof=1)), distribution=dist, method=method, warnings=notes,
-    )  # fmt: skip
+    se = float(np.std(dist, ddof=1))
+    return BootstrapResult(estimate, float(ci.low), float(ci.high), se, dist, method, notes)
 
 
 def _depth(tree: list[Node]) -> int:

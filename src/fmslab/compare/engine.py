@@ -20,11 +20,30 @@ log = logging.getLogger(__name__)
 
 #: Columns of the tidy statistics table, in order.
 STATS_COLUMNS = [
-    "outcome", "kind", "model", "unit", "primary", "reference", "treatment",
-    "n_donors_ref", "n_donors_trt", "n_mice_ref", "n_mice_trt", "n_obs_ref", "n_obs_trt",
-    "estimate_type", "estimate", "ci_low", "ci_high", "ci_method", "statistic", "df", "p", "q",
+    "outcome",
+    "kind",
+    "model",
+    "unit",
+    "primary",
+    "reference",
+    "treatment",
+    "n_donors_ref",
+    "n_donors_trt",
+    "n_mice_ref",
+    "n_mice_trt",
+    "n_obs_ref",
+    "n_obs_trt",
+    "estimate_type",
+    "estimate",
+    "ci_low",
+    "ci_high",
+    "ci_method",
+    "statistic",
+    "df",
+    "p",
+    "q",
     "warnings",
-]  # fmt: skip
+]
 
 
 @dataclass(frozen=True)
@@ -57,8 +76,9 @@ def _values(df: pd.DataFrame, outcome: Outcome, source: str | None) -> tuple[pd.
         levels = sorted(col.dropna().astype(str).unique())[:6]
         raise InputError(
             f"outcome '{outcome.column}' is not numeric (values {levels}); for a category write "
-            f"'{outcome.column}=VALUE'", file=source,
-        )  # fmt: skip
+            f"'{outcome.column}=VALUE'",
+            file=source,
+        )
     return col.astype(float), "continuous"
 
 
@@ -123,10 +143,14 @@ def compare_outcomes(
                 {**base, "model": "none", "warnings": "; ".join([*common, "one group has no data"])}
             )
             continue
-        route_rows = _continuous(sub, group, levels, ref, trt, confidence) if kind == "continuous" else \
-            _binary(sub, group, levels, ref, trt, confidence)  # fmt: skip
-        route_rows += _bootstrap(sub, group, levels, ref, trt, kind, n_resamples, confidence,
-                                 bootstrap_method, seed + i)  # fmt: skip
+        route_rows = (
+            _continuous(sub, group, levels, ref, trt, confidence)
+            if kind == "continuous"
+            else _binary(sub, group, levels, ref, trt, confidence)
+        )
+        route_rows += _bootstrap(
+            sub, group, levels, ref, trt, kind, n_resamples, confidence, bootstrap_method, seed + i
+        )
         for r in route_rows:
             r["warnings"] = "; ".join([*common, *r.get("warnings", [])])
             rows.append({**base, **r})
@@ -166,13 +190,29 @@ def _two_sample_rows(
     w = welch(a, b, confidence=confidence)
     m = mann_whitney(a, b)
     return [
-        {"model": f"welch_{unit}_means" if unit != "row" else "welch_rows", "unit": unit,
-         "estimate_type": "mean_difference", "estimate": w.estimate, "ci_low": w.ci_low, "ci_high": w.ci_high,
-         "ci_method": "welch_t", "statistic": w.statistic, "df": w.df, "p": w.p, "warnings": [*caveat, *w.warnings]},
-        {"model": f"mannwhitney_{unit}_means" if unit != "row" else "mannwhitney_rows", "unit": unit,
-         "estimate_type": "hodges_lehmann_shift", "estimate": m.estimate, "statistic": m.statistic, "p": m.p,
-         "warnings": [*caveat, *m.warnings]},
-    ]  # fmt: skip
+        {
+            "model": f"welch_{unit}_means" if unit != "row" else "welch_rows",
+            "unit": unit,
+            "estimate_type": "mean_difference",
+            "estimate": w.estimate,
+            "ci_low": w.ci_low,
+            "ci_high": w.ci_high,
+            "ci_method": "welch_t",
+            "statistic": w.statistic,
+            "df": w.df,
+            "p": w.p,
+            "warnings": [*caveat, *w.warnings],
+        },
+        {
+            "model": f"mannwhitney_{unit}_means" if unit != "row" else "mannwhitney_rows",
+            "unit": unit,
+            "estimate_type": "hodges_lehmann_shift",
+            "estimate": m.estimate,
+            "statistic": m.statistic,
+            "p": m.p,
+            "warnings": [*caveat, *m.warnings],
+        },
+    ]
 
 
 def _short(col: str) -> str:
@@ -185,18 +225,36 @@ def _continuous(
     rows: list[dict] = []
     if levels:
         r = fit_lmm(df, "_y", group=group, levels=levels, reference=ref, confidence=conf)
-        rows.append({"model": "lmm", "unit": _short(levels[0]), "primary": True,
-                     "estimate_type": "mean_difference", "estimate": r.estimate, "ci_low": r.ci_low,
-                     "ci_high": r.ci_high, "ci_method": f"t(df = n_{_short(levels[0])} - 2)",
-                     "statistic": r.statistic, "df": r.df, "p": r.p,
-                     "warnings": [*r.warnings, "variances: " + ", ".join(
-                         f"{k}={v:.4g}" for k, v in r.variances.items())]})  # fmt: skip
+        rows.append(
+            {
+                "model": "lmm",
+                "unit": _short(levels[0]),
+                "primary": True,
+                "estimate_type": "mean_difference",
+                "estimate": r.estimate,
+                "ci_low": r.ci_low,
+                "ci_high": r.ci_high,
+                "ci_method": f"t(df = n_{_short(levels[0])} - 2)",
+                "statistic": r.statistic,
+                "df": r.df,
+                "p": r.p,
+                "warnings": [
+                    *r.warnings,
+                    "variances: " + ", ".join(f"{k}={v:.4g}" for k, v in r.variances.items()),
+                ],
+            }
+        )
         for depth in range(1, len(levels) + 1):
             means = level_means(df, "_y", group=group, levels=levels, upto=depth)
             a, b = _split(means, group, ref, trt)
-            caveat = [] if depth == 1 else [
-                f"{_short(levels[depth - 1])} means within one {_short(levels[0])} are not independent "
-                "(pseudo-replicates for this question)"]  # fmt: skip
+            caveat = (
+                []
+                if depth == 1
+                else [
+                    f"{_short(levels[depth - 1])} means within one {_short(levels[0])} are not "
+                    "independent (pseudo-replicates for this question)"
+                ]
+            )
             rows += _two_sample_rows(a, b, _short(levels[depth - 1]), conf, caveat)
     else:
         a, b = _split(df, group, ref, trt)
@@ -214,15 +272,38 @@ def _binary(
     caveat = (
         ["rows counted as independent: ignores clustering (pseudo-replication)"] if levels else []
     )
-    rows = [{"model": "fisher_rows", "unit": "row", "primary": not levels, "estimate_type": "odds_ratio",
-             "estimate": f.estimate, "ci_low": f.ci_low, "ci_high": f.ci_high, "ci_method": "conditional_mle",
-             "p": f.p, "warnings": [*caveat, *f.warnings]}]  # fmt: skip
+    rows = [
+        {
+            "model": "fisher_rows",
+            "unit": "row",
+            "primary": not levels,
+            "estimate_type": "odds_ratio",
+            "estimate": f.estimate,
+            "ci_low": f.ci_low,
+            "ci_high": f.ci_high,
+            "ci_method": "conditional_mle",
+            "p": f.p,
+            "warnings": [*caveat, *f.warnings],
+        }
+    ]
     if levels:
         g = gee_logit(y, treated, df[levels[0]].to_numpy(), confidence=conf)
-        rows.append({"model": "gee_logit", "unit": _short(levels[0]), "primary": True,
-                     "estimate_type": "odds_ratio", "estimate": g.estimate, "ci_low": g.ci_low,
-                     "ci_high": g.ci_high, "ci_method": "bias_reduced_sandwich_t", "statistic": g.statistic,
-                     "df": g.df, "p": g.p, "warnings": g.warnings})  # fmt: skip
+        rows.append(
+            {
+                "model": "gee_logit",
+                "unit": _short(levels[0]),
+                "primary": True,
+                "estimate_type": "odds_ratio",
+                "estimate": g.estimate,
+                "ci_low": g.ci_low,
+                "ci_high": g.ci_high,
+                "ci_method": "bias_reduced_sandwich_t",
+                "statistic": g.statistic,
+                "df": g.df,
+                "p": g.p,
+                "warnings": g.warnings,
+            }
+        )
         means = level_means(df, "_y", group=group, levels=levels, upto=1)
         a, b = _split(means, group, ref, trt)
         for r in _two_sample_rows(a, b, _short(levels[0]), conf, []):
@@ -234,20 +315,45 @@ def _binary(
     return rows
 
 
-def _bootstrap(df: pd.DataFrame, group: str, levels: tuple[str, ...], ref: str, trt: str, kind: str,
-               n_resamples: int, conf: float, method: str, seed: int) -> list[dict]:  # fmt: skip
+def _bootstrap(
+    df: pd.DataFrame,
+    group: str,
+    levels: tuple[str, ...],
+    ref: str,
+    trt: str,
+    kind: str,
+    n_resamples: int,
+    conf: float,
+    method: str,
+    seed: int,
+) -> list[dict]:
     ref_df, trt_df = df[df[group] == ref], df[df[group] == trt]
     tree_a = build_tree(ref_df["_y"], ref_df, levels)
     tree_b = build_tree(trt_df["_y"], trt_df, levels)
     effects = ["mean_difference", "hedges_g"] if kind == "continuous" else ["mean_difference"]
     rows = []
     for effect in effects:
-        r = hierarchical_bootstrap(tree_a, tree_b, effect=effect, n_resamples=n_resamples,
-                                   confidence=conf, method=method, rng=seed)  # fmt: skip
+        r = hierarchical_bootstrap(
+            tree_a,
+            tree_b,
+            effect=effect,
+            n_resamples=n_resamples,
+            confidence=conf,
+            method=method,
+            rng=seed,
+        )
         etype = effect if kind == "continuous" else "fraction_difference"
         unit = _short(levels[0]) if levels else "row"
-        rows.append({"model": f"bootstrap_{effect}", "unit": unit, "estimate_type": etype,
-                     "estimate": r.estimate, "ci_low": r.ci_low, "ci_high": r.ci_high,
-                     "ci_method": f"hierarchical_bootstrap_{r.method}_{n_resamples}",
-                     "warnings": r.warnings})  # fmt: skip
+        rows.append(
+            {
+                "model": f"bootstrap_{effect}",
+                "unit": unit,
+                "estimate_type": etype,
+                "estimate": r.estimate,
+                "ci_low": r.ci_low,
+                "ci_high": r.ci_high,
+                "ci_method": f"hierarchical_bootstrap_{r.method}_{n_resamples}",
+                "warnings": r.warnings,
+            }
+        )
     return rows

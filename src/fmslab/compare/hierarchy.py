@@ -61,7 +61,7 @@ def prepare_table(
 
     Missing columns are filled from the study's ``mice`` sheet (``mouse_id`` -> ``donor_id`` or
     ``treatment_code``) and from the unblinding ``key`` (``treatment_code`` -> ``group`` and
-    optionally ``donor_id``), joined here and only here (the comparison step is where blinding ends).
+    optionally ``donor_id``), joined here and only here (blinding ends at the comparison step).
 
     Raises
     ------

@@ -64,7 +64,7 @@ def welch(a: np.ndarray, b: np.ndarray, *, confidence: float = 0.95) -> TwoSampl
 
 
 def mann_whitney(a: np.ndarray, b: np.ndarray) -> TwoSample:
-    """Two-sided Mann-Whitney U test; the estimate is the Hodges-Lehmann shift (median of b_j - a_i)."""
+    """Two-sided Mann-Whitney U test; estimate = Hodges-Lehmann shift (median of b_j - a_i)."""
     if min(len(a), len(b)) < 1:
         return TwoSample(np.nan, warnings=["empty group: no test"])
     shift = float(np.median(np.subtract.outer(b, a)))
