@@ -76,23 +76,21 @@ def slot_values(
 ) -> np.ndarray:
     """``(n, len(children))`` resampled child means, one column per slot.
 
-    With ``flags[0]`` each slot draws a child with replacement; each drawn child gets its own
-    fresh inner resample (so a donor drawn twice is not the same pseudo-donor twice).
+    With ``flags[0]`` each slot draws a child with replacement, and every draw gets its own fresh
+    inner resample (a donor drawn twice is two independent pseudo-donors). The work is linear in
+    the number of draws: all draws of one child are resampled in one vectorised call.
     """
     m = len(children)
     inner = flags[1:]
     if not (flags and flags[0]):
         return np.column_stack([_resampled_mean(c, n, rng, inner) for c in children])
-    fixed_inner = not any(inner) or all(
-        isinstance(c, np.ndarray) and not inner[0] for c in children
-    )
-    rows = np.arange(n)
+    choice = rng.integers(0, m, size=(n, m))
     out = np.empty((n, m))
-    fresh = None
-    for j in range(m):
-        if fresh is None or not fixed_inner:
-            fresh = np.stack([_resampled_mean(c, n, rng, inner) for c in children])  # (m, n)
-        out[:, j] = fresh[rng.integers(0, m, size=n), rows]
+    for c, child in enumerate(children):
+        mask = choice == c
+        k = int(mask.sum())
+        if k:
+            out[mask] = _resampled_mean(child, k, rng, inner)
     return out
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -42,6 +43,7 @@ class LmmResult:
     ci_low: float = np.nan
     ci_high: float = np.nan
     intercept: float = np.nan
+    log_likelihood: float = np.nan
     variances: dict[str, float] = field(default_factory=dict)
     converged: bool = False
     warnings: list[str] = field(default_factory=list)
@@ -82,6 +84,25 @@ def _design(
             mats[-1].append(np.eye(len(cat.categories))[cat.codes])
     vc = VCSpec(names, colnames, mats) if names else None
     return y, x, groups, vc, notes
+
+
+def _fit(model: MixedLM, *, reml: bool, method: list[str] | None) -> tuple[Any, list[str]]:
+    """Fit, returning the result and the warnings raised while fitting (as text)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fit = model.fit(reml=reml) if method is None else model.fit(reml=reml, method=method)
+    texts: list[str] = []
+    for w in caught:
+        text = f"{w.category.__name__}: {str(w.message).strip().splitlines()[0]}"
+        if text not in texts:
+            texts.append(text)
+    return fit, texts
+
+
+def _at_boundary(fit: Any) -> bool:
+    values = [float(np.asarray(fit.cov_re)[0, 0]), *np.atleast_1d(fit.vcomp).tolist()]
+    total = sum(values) + float(fit.scale)
+    return any(v <= 1e-4 * total for v in values)
 
 
 def fit_lmm(
@@ -126,17 +147,21 @@ def fit_lmm(
     y, x, groups, vc, notes = _design(df, outcome, group, levels, reference)
     res.warnings += notes
     n_top = int(pd.Series(groups).nunique())
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            model = MixedLM(y, x, groups, exog_re=np.ones((len(y), 1)), exog_vc=vc)
-            fit = model.fit(reml=reml)
-        except (np.linalg.LinAlgError, ValueError) as exc:
-            res.warnings.append(f"fit failed: {exc}")
-            return res
-    for w in caught:
-        msg = str(w.message).strip().splitlines()[0]
-        text = f"{w.category.__name__}: {msg}"
+    try:
+        model = MixedLM(y, x, groups, exog_re=np.ones((len(y), 1)), exog_vc=vc)
+        fit, caught = _fit(model, reml=reml, method=None)
+        if not fit.converged or _at_boundary(fit):
+            # statsmodels' gradient optimisers often stall near a zero variance (singular fit);
+            # Powell's derivative-free search then finds the boundary optimum. Keep the better.
+            refit, recaught = _fit(model, reml=reml, method=["powell", "lbfgs"])
+            if refit.converged and refit.llf >= fit.llf - 1e-8:
+                if not fit.converged:
+                    res.warnings.append("default optimiser did not converge; refit with Powell")
+                fit, caught = refit, recaught
+    except (np.linalg.LinAlgError, ValueError) as exc:
+        res.warnings.append(f"fit failed: {exc}")
+        return res
+    for text in caught:
         if text not in res.warnings:
             res.warnings.append(text)
     res.converged = bool(getattr(fit, "converged", False))
@@ -153,6 +178,7 @@ def fit_lmm(
         if name != "residual" and value <= SINGULAR_REL_TOL * max(total, np.finfo(float).tiny):
             res.warnings.append(f"singular fit: '{name}' variance estimated at 0 (boundary)")
     res.intercept = float(fit.fe_params[0])
+    res.log_likelihood = float(fit.llf)
     res.estimate = float(fit.fe_params[-1])
     res.se = float(fit.bse_fe[-1])
     res.df = float(n_top - x.shape[1])
