@@ -36,9 +36,17 @@ def test_prepare_table_joins_mice_sheet_and_unblinding_key(sample_study) -> None
     out = prepare_table(cells, hierarchy=Hierarchy(), mice=study.mice, key=key)
     # sample study: M01, M02 got T-A (FMS, donor D01); M03, M04 got T-B (HC, donor D02)
     assert dict(zip(out["mouse_id"], out["group"], strict=True)) == {
-        "M01": "FMS", "M02": "FMS", "M03": "HC", "M04": "HC"}  # fmt: skip
+        "M01": "FMS",
+        "M02": "FMS",
+        "M03": "HC",
+        "M04": "HC",
+    }
     assert dict(zip(out["mouse_id"], out["donor_id"], strict=True)) == {
-        "M01": "D01", "M02": "D01", "M03": "D02", "M04": "D02"}  # fmt: skip
+        "M01": "D01",
+        "M02": "D01",
+        "M03": "D02",
+        "M04": "D02",
+    }
 
 
 def test_prepare_table_refuses_broken_nesting() -> None:
@@ -120,8 +128,13 @@ def test_tidy_table_columns_counts_and_bh() -> None:
     expected[order] = np.minimum(q, 1)
     np.testing.assert_allclose(lmm["q"].to_numpy(), expected, rtol=1e-12)
     binary = t[t.outcome == "pattern=repetitive"]
-    assert set(binary.model) == {"fisher_rows", "gee_logit", "welch_donor_fraction",
-                                 "mannwhitney_donor_fraction", "bootstrap_mean_difference"}  # fmt: skip
+    assert set(binary.model) == {
+        "fisher_rows",
+        "gee_logit",
+        "welch_donor_fraction",
+        "mannwhitney_donor_fraction",
+        "bootstrap_mean_difference",
+    }
     assert "pseudo-replication" in binary.set_index("model").loc["fisher_rows", "warnings"]
     assert t.loc[t.model == "lmm", "primary"].all()
 

@@ -96,12 +96,15 @@ def slot_values(
 
 def _hedges_g(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
     na, nb = a.shape[axis], b.shape[axis]
-    pooled = ((na - 1) * a.var(axis=axis, ddof=1) + (nb - 1) * b.var(axis=axis, ddof=1)) / (
-        na + nb - 2
-    )
+    diff = b.mean(axis=axis) - a.mean(axis=axis)
+    if na + nb < 3:
+        return np.full_like(diff, np.nan)
+    ssa = ((a - a.mean(axis=axis, keepdims=True)) ** 2).sum(axis=axis)
+    ssb = ((b - b.mean(axis=axis, keepdims=True)) ** 2).sum(axis=axis)
+    pooled = (ssa + ssb) / (na + nb - 2)
     j = 1.0 - 3.0 / (4.0 * (na + nb) - 9.0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return j * (b.mean(axis=axis) - a.mean(axis=axis)) / np.sqrt(pooled)
+        return j * diff / np.sqrt(pooled)
 
 
 def _mean_diff(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -173,6 +176,9 @@ def hierarchical_bootstrap(
             a_means[np.asarray(ia, dtype=int)], b_means[np.asarray(ib, dtype=int)], axis=axis
         )
 
+    if min(len(a_means), len(b_means)) < 2:
+        notes.append("fewer than 2 top-level units in a group: no bootstrap CI")
+        return BootstrapResult(estimate, np.nan, np.nan, np.nan, dist, method, notes)
     if dist.size < 2 or not np.isfinite(estimate):
         notes.append("bootstrap CI not available")
         return BootstrapResult(estimate, np.nan, np.nan, np.nan, dist, method, notes)
