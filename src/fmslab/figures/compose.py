@@ -179,10 +179,12 @@ def _shared_legend(fig: Figure, axes: list) -> None:
         legend = ax.get_legend()
         if legend is None:
             continue
-        for h, t in zip(
-            legend.legend_handles, [t.get_text() for t in legend.get_texts()], strict=False
-        ):
-            handles.setdefault(t, h)
+        artists, labels = ax.get_legend_handles_labels()
+        if not artists:  # legend built from proxy handles (e.g. superplot)
+            artists, labels = legend.legend_handles, [t.get_text() for t in legend.get_texts()]
+        for h, t in zip(artists, labels, strict=False):
+            # group labels carry each panel's n; the shared legend names the group only
+            handles.setdefault(_N_SUFFIX.sub("", t), h)
         legend.remove()
     if handles:
         fig.legend(
