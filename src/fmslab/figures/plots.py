@@ -77,12 +77,15 @@ def superplot(
     width: str | float = "single",
     height_mm: float | None = 60,
     seed: int = 0,
+    legend: str | None = "above",
 ) -> Figure:
     """SuperPlot (Lord et al. 2020): every cell, coloured by donor (or mouse), with mouse means.
 
     Cells are small translucent dots (jitter from a seeded generator), mouse means larger dots with
     a black edge in the same colour, and the group mean of donor means a black bar: the eye sees
-    the replicates that the statistics use.
+    the replicates that the statistics use ("mean" in the legend is the mean of donor means).
+    ``legend``: ``"above"`` (3 columns over the panel), ``"right"`` (outside, one column),
+    ``"inside"`` (matplotlib's best spot) or ``None``.
     """
     cols = [value, group, mouse] + ([donor] if donor else [])
     _need(data, cols, "superplot")
@@ -161,9 +164,18 @@ def superplot(
                 [],
                 color="black",
                 lw=1.2,
-                label=f"mean of {'donor' if donor else 'mouse'} means",
+                label="mean",
             ),
         ]
+        _place_legend(ax, handles, legend)
+        _record(ax, pd.concat(rows, ignore_index=True))
+    return fig
+
+
+def _place_legend(ax: Axes, handles: list, where: str | None) -> None:
+    if where is None:
+        return
+    if where == "above":
         ax.legend(
             handles=handles,
             loc="lower center",
@@ -172,8 +184,12 @@ def superplot(
             handletextpad=0.2,
             columnspacing=0.8,
         )
-        _record(ax, pd.concat(rows, ignore_index=True))
-    return fig
+    elif where == "right":
+        ax.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    elif where == "inside":
+        ax.legend(handles=handles, loc="best")
+    else:
+        raise InputError(f"legend must be above, right, inside or None, not {where!r}")
 
 
 def estimation_plot(
