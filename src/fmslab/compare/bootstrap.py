@@ -27,6 +27,9 @@ from scipy import stats
 
 Node = Any  # np.ndarray (leaf values) or list[Node]
 
+#: Below this many top-level units per group the bootstrap CI is flagged as too narrow.
+FEW_TOP_UNITS = 10
+
 
 @dataclass
 class BootstrapResult:
@@ -167,6 +170,11 @@ def hierarchical_bootstrap(
     a_means = np.array([node_mean(c) for c in reference])
     b_means = np.array([node_mean(c) for c in treatment])
     estimate = float(func(a_means, b_means))
+    if 2 <= min(len(a_means), len(b_means)) < FEW_TOP_UNITS:
+        notes.append(
+            f"fewer than {FEW_TOP_UNITS} top-level units per group: bootstrap CIs undercover "
+            "(simulated 95 % BCa coverage 88 % at 4 and 91 % at 8 per group; see docs/compare.md)"
+        )
     if method.lower() == "bca" and min(len(a_means), len(b_means)) < 3:
         notes.append("fewer than 3 top-level units in a group: percentile interval instead of BCa")
         method = "percentile"

@@ -258,7 +258,9 @@ def _continuous(
             rows += _two_sample_rows(a, b, _short(levels[depth - 1]), conf, caveat)
     else:
         a, b = _split(df, group, ref, trt)
-        rows += _two_sample_rows(a, b, "row", conf, [])
+        rows += _two_sample_rows(
+            a, b, "row", conf, ["no clustering levels given: rows treated as independent"]
+        )
         rows[0]["primary"] = True
     return rows
 
