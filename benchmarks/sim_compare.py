@@ -52,8 +52,10 @@ def coverage(n_sim: int) -> None:
                 r = fit_lmm(df, "y", group="group", levels=levels, reference="HC")
                 hits["lmm_t"] += r.ci_low <= 0.5 <= r.ci_high
         se = np.sqrt(0.95 * 0.05 / n_sim)
-        out = {k: round(v / n_sim, 3) for k, v in hits.items() if not (k == "lmm_t" and n_donors > 8)}
-        print(f"coverage n_donors={n_donors}/group, {n_sim} sims (binomial SE {se:.3f}): {out} [{time.time() - t0:.0f} s]")
+        skip = "lmm_t" if n_donors > 8 else None
+        out = {k: round(float(v) / n_sim, 3) for k, v in hits.items() if k != skip}
+        head = f"coverage n_donors={n_donors}/group, {n_sim} sims (binomial SE {se:.3f})"
+        print(f"{head}: {out} [{time.time() - t0:.0f} s]")
 
 
 def false_positives(n_sim: int) -> None:
@@ -66,11 +68,19 @@ def false_positives(n_sim: int) -> None:
         for key, col in (("welch_donor_means", "donor_id"), ("welch_mouse_means", "mouse_id")):
             mm = df.groupby(["group", "donor_id", "mouse_id"]).y.mean().reset_index()
             mm = mm.groupby(["group", col]).y.mean().reset_index()
-            hits[key] += stats.ttest_ind(mm.y[mm.group == "FMS"], mm.y[mm.group == "HC"], equal_var=False).pvalue < 0.05
-        hits["naive_cell_t"] += stats.ttest_ind(df.y[df.group == "FMS"], df.y[df.group == "HC"]).pvalue < 0.05
+            hits[key] += (
+                stats.ttest_ind(
+                    mm.y[mm.group == "FMS"], mm.y[mm.group == "HC"], equal_var=False
+                ).pvalue
+                < 0.05
+            )
+        hits["naive_cell_t"] += (
+            stats.ttest_ind(df.y[df.group == "FMS"], df.y[df.group == "HC"]).pvalue < 0.05
+        )
     se = np.sqrt(0.05 * 0.95 / n_sim)
-    print(f"false positives at alpha 0.05, 3 donors x 3 mice x 20 cells/group, {n_sim} sims (binomial SE {se:.3f}):",
-          {k: round(v / n_sim, 3) for k, v in hits.items()})
+    head = "false positives at alpha 0.05, 3 donors x 3 mice x 20 cells/group"
+    rates = {k: round(float(v) / n_sim, 3) for k, v in hits.items()}
+    print(f"{head}, {n_sim} sims (binomial SE {se:.3f}): {rates}")
 
 
 if __name__ == "__main__":
