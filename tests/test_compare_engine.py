@@ -171,3 +171,13 @@ def test_pseudo_replication_false_positive_rates() -> None:
     assert rates["lmm"] <= limit, rates
     assert rates["welch_donor"] <= limit, rates
     assert rates["naive_cells"] > 0.30, rates
+
+
+def test_prepare_table_matches_numeric_and_text_mouse_ids() -> None:
+    table = pd.DataFrame({"mouse_id": [1, 2], "y": [1.0, 2.0]})
+    mice = pd.DataFrame(
+        {"mouse_id": ["1", "2"], "donor_id": ["D1", "D2"], "treatment_code": ["T1", "T2"]}
+    )
+    key = pd.DataFrame({"treatment_code": ["T1", "T2"], "group": ["HC", "FMS"]})
+    out = prepare_table(table, hierarchy=Hierarchy(), mice=mice, key=key)
+    assert out["group"].tolist() == ["HC", "FMS"] and out["donor_id"].tolist() == ["D1", "D2"]

@@ -180,3 +180,31 @@ def test_bad_spec_names_file_and_panel(tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["figures", "build", str(spec)])
     assert isinstance(res.exception, InputError)
     assert "panel 'a'" in str(res.exception) and str(spec) in str(res.exception)
+
+
+def test_figures_build_reads_catalog_tables(sample_study: Path, tmp_path: Path) -> None:
+    from fmslab.catalog import open_session
+    from fmslab.study.catalog_study import catalog_study
+
+    db = catalog_study(sample_study, export=False).db_path
+    beh = pd.DataFrame(
+        {
+            "group": ["HC", "HC", "FMS", "FMS"],
+            "mouse_id": ["M03", "M03", "M01", "M01"],
+            "day": [0, 1, 0, 1],
+            "threshold_g": [1.0, 1.1, 1.0, 0.5],
+        }
+    )
+    with open_session(db, command="test", parameters={}) as cat:
+        cat.write_table("behaviour_mouse_day", beh)
+    spec = tmp_path / "f.yaml"
+    spec.write_text(
+        "figures:\n  - name: b\n    panels:\n"
+        "      a: {type: time_course, table: behaviour_mouse_day, x: day, value: threshold_g}\n"
+    )
+    res = CliRunner().invoke(app, ["figures", "build", str(spec), "--study", str(sample_study)])
+    assert res.exit_code == 0, res.output
+    panel = pd.read_csv(tmp_path / "figures" / "b_panel_a.csv").set_index(["group", "day"])
+    assert panel.loc[("FMS", 1), "mean_threshold_g"] == pytest.approx(0.5)
+    prov = json.loads((tmp_path / "figures" / "provenance.json").read_text())
+    assert prov["catalog_tables"] == ["behaviour_mouse_day"]

@@ -79,7 +79,10 @@ def prepare_table(
             dup = mice[mouse_col][mice[mouse_col].duplicated()].unique().tolist()
             if dup:
                 raise InputError(f"mice sheet lists mouse_id twice: {dup}", column=mouse_col)
-            df = df.merge(mice[[mouse_col, *extra]], on=mouse_col, how="left")
+            # ids typed differently in the two files (e.g. 1 vs "1") must still match
+            sheet = mice[[mouse_col, *extra]].astype({mouse_col: str})
+            df[mouse_col] = df[mouse_col].astype(str).where(df[mouse_col].notna())
+            df = df.merge(sheet, on=mouse_col, how="left")
     if hierarchy.group not in df.columns:
         if key is None:
             raise InputError(
