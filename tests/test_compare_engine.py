@@ -181,3 +181,9 @@ def test_prepare_table_matches_numeric_and_text_mouse_ids() -> None:
     key = pd.DataFrame({"treatment_code": ["T1", "T2"], "group": ["HC", "FMS"]})
     out = prepare_table(table, hierarchy=Hierarchy(), mice=mice, key=key)
     assert out["group"].tolist() == ["HC", "FMS"] and out["donor_id"].tolist() == ["D1", "D2"]
+
+
+def test_default_reference_is_the_control_group() -> None:
+    df = _design(np.random.default_rng(3), n_donors=3, mice=2, cells=3, delta=2.0)
+    t = compare_outcomes(df, ["y"], hierarchy=Hierarchy(), n_resamples=50)
+    assert set(t["reference"]) == {"HC"} and set(t["treatment"]) == {"FMS"}

@@ -50,7 +50,10 @@ def compare(
         typer.Option(help="Clustering levels, top down (the top one is the unit of replication)."),
     ] = "donor,mouse",
     reference: Annotated[
-        str | None, typer.Option(help="Reference group (default: first in sorted order).")
+        str | None,
+        typer.Option(
+            help="Reference group (default: HC/control/vehicle... if present, else first sorted)."
+        ),
     ] = None,
     unblinding: Annotated[
         Path | None, typer.Option(help="Unblinding key (treatment_code, group[, donor_id]).")

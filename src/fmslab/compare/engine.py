@@ -82,6 +82,16 @@ def _values(df: pd.DataFrame, outcome: Outcome, source: str | None) -> tuple[pd.
     return col.astype(float), "continuous"
 
 
+#: Group names taken as the reference when none is given (case-insensitive).
+CONTROL_NAMES = ("hc", "control", "ctrl", "healthy", "healthy control", "vehicle", "saline")
+
+
+def default_reference(groups: list[str]) -> str:
+    """A control-like group name if there is exactly one, else the first in sorted order."""
+    controls = [g for g in groups if g.strip().lower() in CONTROL_NAMES]
+    return controls[0] if len(controls) == 1 else sorted(groups)[0]
+
+
 def compare_outcomes(
     df: pd.DataFrame,
     outcomes: list[str],
@@ -106,7 +116,8 @@ def compare_outcomes(
     hierarchy
         Group column and clustering levels (top level = unit of replication, e.g. the donor).
     reference
-        Reference group (default: the first in sorted order). Estimates are treatment - reference
+        Reference group (default: the one named like a control -- HC, control, ctrl, healthy,
+        vehicle, saline -- else the first in sorted order). Estimates are treatment - reference
         (odds ratios treatment / reference).
     n_resamples, confidence, bootstrap_method, seed
         Bootstrap settings (see :func:`fmslab.compare.bootstrap.hierarchical_bootstrap`).
@@ -124,7 +135,7 @@ def compare_outcomes(
     names = sorted(df[group].dropna().astype(str).unique())
     if len(names) != 2:
         raise InputError(f"need exactly 2 groups in '{group}', found {names}", file=source)
-    ref = reference if reference is not None else names[0]
+    ref = reference if reference is not None else default_reference(names)
     if ref not in names:
         raise InputError(f"reference group '{ref}' not among {names}", file=source)
     trt = next(n for n in names if n != ref)
