@@ -49,7 +49,8 @@ def demo(
     )
     counts = ", ".join(f"{k}: {v}" for k, v in result.counts.items())
     STDERR.print(
-        f"demo study written to {result.layout.study} ({counts}) in {time.perf_counter() - t0:.1f} s"
+        f"demo study written to {result.layout.study} ({counts}) "
+        f"in {time.perf_counter() - t0:.1f} s"
     )
     if catalog:
         summary = catalog_study(result.layout.study)

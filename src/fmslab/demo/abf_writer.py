@@ -1,12 +1,13 @@
 """Write multi-channel episodic ABF1 files with an epoch table, readable by pyabf.
 
-pyabf ships a writer (``pyabf.abfWriter.writeABF1(sweepData, filename, sampleRateHz, units)``) but it
-writes one channel, no command channel and no epoch table, its four header blocks end before the
-ABF1 "extended" header fields (epochs at byte 2308) so those are read from the data section, and it
-packs every sample in a Python loop. This writer follows the same ABF1 header layout (field offsets
-as read by ``pyabf.abf1.headerV1.HeaderV1``) and adds: several ADC channels (interleaved samples),
-per-channel units, names and scaling, a DAC epoch table (so ``abf.sweepC`` reconstructs the
-command), the recording date and a 6144-byte header (ABF 1.8 size) so extended fields are real.
+pyabf ships a writer, ``pyabf.abfWriter.writeABF1(sweepData, filename, sampleRateHz, units)``,
+but it writes one channel, no command channel and no epoch table; its four header blocks end
+before the ABF1 "extended" header fields (epochs at byte 2308), so those are read from the data
+section; and it packs every sample in a Python loop. This writer follows the same ABF1 header
+layout (field offsets as read by ``pyabf.abf1.headerV1.HeaderV1``) and adds: several ADC channels
+(interleaved samples), per-channel units, names and scaling, a DAC epoch table (so
+``abf.sweepC`` reconstructs the command), the recording date and a 6144-byte header (the ABF 1.8
+header size) so that the extended fields are real.
 """
 
 from __future__ import annotations

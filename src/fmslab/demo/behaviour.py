@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from fmslab.demo.design import BEHAVIOUR_DAYS, Design, DemoConfig, rng_for
+from fmslab.demo.design import BEHAVIOUR_DAYS, DemoConfig, Design, rng_for
 
 FILAMENT_SET = "demo_mouse_updown"
 FILAMENTS_G = (0.02, 0.04, 0.07, 0.16, 0.4, 0.6, 1.0, 1.4, 2.0)
@@ -57,7 +57,7 @@ def time_course(day: float) -> float:
 def withdrawal_probability(
     force_g: float, threshold_g: float, sigma_log10: float = SIGMA_LOG10
 ) -> float:
-    """Psychometric function: P(withdrawal) to a filament of ``force_g`` for threshold ``threshold_g``."""
+    """Psychometric function: P(withdrawal) to ``force_g`` for a threshold ``threshold_g``."""
     return float(norm.cdf((np.log10(force_g) - np.log10(threshold_g)) / sigma_log10))
 
 
@@ -106,26 +106,63 @@ def generate_behaviour(design: Design, cfg: DemoConfig) -> BehaviourOutput:
             )
             t_g = float(10**log_t)
             lat_true = float(lat_base * np.exp(rng.normal(0, 0.05)))
-            truth_rows.append({"mouse_id": mouse["mouse_id"], "day": day, "group": mouse["group"],
-                               "donor_id": mouse["donor_id"], "true_threshold_g": t_g,
-                               "true_hargreaves_latency_s": lat_true,
-                               "effect_fraction": time_course(day)})  # fmt: skip
+            truth_rows.append(
+                {
+                    "mouse_id": mouse["mouse_id"],
+                    "day": day,
+                    "group": mouse["group"],
+                    "donor_id": mouse["donor_id"],
+                    "true_threshold_g": t_g,
+                    "true_hargreaves_latency_s": lat_true,
+                    "effect_fraction": time_course(day),
+                }
+            )
             for side in SIDES:
-                rows.append({"mouse_id": mouse["mouse_id"], "day": day, "assay": "von_frey_up_down",
-                             "side": side, "trial": 1, "pattern": walk_up_down(t_g, rng),
-                             "first_filament_g": FIRST_FILAMENT_G, "filament_set": FILAMENT_SET,
-                             "latency_s": np.nan})  # fmt: skip
+                rows.append(
+                    {
+                        "mouse_id": mouse["mouse_id"],
+                        "day": day,
+                        "assay": "von_frey_up_down",
+                        "side": side,
+                        "trial": 1,
+                        "pattern": walk_up_down(t_g, rng),
+                        "first_filament_g": FIRST_FILAMENT_G,
+                        "filament_set": FILAMENT_SET,
+                        "latency_s": np.nan,
+                    }
+                )
             for side in SIDES:
                 for trial in (1, 2, 3):
                     lat = min(lat_true * np.exp(rng.normal(0, 0.15)), HARGREAVES_CUTOFF_S)
-                    rows.append({"mouse_id": mouse["mouse_id"], "day": day, "assay": "hargreaves",
-                                 "side": side, "trial": trial, "pattern": "", "first_filament_g": np.nan,
-                                 "filament_set": "", "latency_s": round(float(lat), 2)})  # fmt: skip
+                    rows.append(
+                        {
+                            "mouse_id": mouse["mouse_id"],
+                            "day": day,
+                            "assay": "hargreaves",
+                            "side": side,
+                            "trial": trial,
+                            "pattern": "",
+                            "first_filament_g": np.nan,
+                            "filament_set": "",
+                            "latency_s": round(float(lat), 2),
+                        }
+                    )
         rel = f"behaviour/{mouse['mouse_id']}.csv"
         sheets[rel] = pd.DataFrame(rows)
-        rec_rows.append({"path": rel, "modality": "behaviour", "mouse_id": mouse["mouse_id"],
-                         "date": None, "protocol": "von Frey up-down + Hargreaves, days "
-                         + ",".join(map(str, BEHAVIOUR_DAYS))})  # fmt: skip
+        rec_rows.append(
+            {
+                "path": rel,
+                "modality": "behaviour",
+                "mouse_id": mouse["mouse_id"],
+                "date": None,
+                "protocol": "von Frey up-down + Hargreaves, days "
+                + ",".join(map(str, BEHAVIOUR_DAYS)),
+            }
+        )
     filaments = pd.DataFrame({"filament_set": FILAMENT_SET, "force_g": list(FILAMENTS_G)})
-    return BehaviourOutput(sheets=sheets, filaments=filaments, recordings=pd.DataFrame(rec_rows),
-                           thresholds=pd.DataFrame(truth_rows))  # fmt: skip
+    return BehaviourOutput(
+        sheets=sheets,
+        filaments=filaments,
+        recordings=pd.DataFrame(rec_rows),
+        thresholds=pd.DataFrame(truth_rows),
+    )

@@ -47,9 +47,16 @@ class DemoConfig:
         cls, *, seed: int = 1, n_donors_per_group: int | None = None, small: bool = False
     ) -> DemoConfig:
         if small:
-            return cls(seed=seed, n_donors_per_group=n_donors_per_group or 2, behaviour_mice_per_donor=1,
-                       tissue_mice_per_donor=1, cells_per_mouse=2, units_per_mouse=1, n_genes=800,
-                       small=True)  # fmt: skip
+            return cls(
+                seed=seed,
+                n_donors_per_group=n_donors_per_group or 2,
+                behaviour_mice_per_donor=1,
+                tissue_mice_per_donor=1,
+                cells_per_mouse=2,
+                units_per_mouse=1,
+                n_genes=800,
+                small=True,
+            )
         return cls(seed=seed, n_donors_per_group=n_donors_per_group or 3)
 
     def to_dict(self) -> dict:
@@ -88,17 +95,21 @@ def build_design(cfg: DemoConfig) -> Design:
     donors = []
     for i, k in enumerate(order):
         group = groups[k]
-        donors.append({
-            "donor_id": f"D{i + 1:02d}",
-            "group": group,
-            "treatment_code": f"T{codes[i]:02d}",
-            "potency": float(np.exp(rng.normal(0.0, 0.25))) if group == PATIENT else 0.0,
-            "baseline_re": float(rng.normal(0.0, 0.05)),
-            "sex": "F" if rng.random() < 0.8 else "M",
-            "age": int(rng.integers(25, 65)),
-            "igg_batch": f"B{1 + i % 2}",
-            "FIQR": round(float(rng.uniform(55, 85) if group == PATIENT else rng.uniform(0, 10)), 1),
-        })  # fmt: skip
+        donors.append(
+            {
+                "donor_id": f"D{i + 1:02d}",
+                "group": group,
+                "treatment_code": f"T{codes[i]:02d}",
+                "potency": float(np.exp(rng.normal(0.0, 0.25))) if group == PATIENT else 0.0,
+                "baseline_re": float(rng.normal(0.0, 0.05)),
+                "sex": "F" if rng.random() < 0.8 else "M",
+                "age": int(rng.integers(25, 65)),
+                "igg_batch": f"B{1 + i % 2}",
+                "FIQR": round(
+                    float(rng.uniform(55, 85) if group == PATIENT else rng.uniform(0, 10)), 1
+                ),
+            }
+        )
     donors_df = pd.DataFrame(donors)
     mice = []
     m = 0
@@ -109,15 +120,17 @@ def build_design(cfg: DemoConfig) -> Design:
         for d in donors:
             for j in range(per_donor):
                 m += 1
-                mice.append({
-                    "mouse_id": f"M{m:02d}",
-                    "donor_id": d["donor_id"],
-                    "treatment_code": d["treatment_code"],
-                    "group": d["group"],
-                    "cohort": cohort,
-                    "sex": "F" if j % 2 == 0 else "M",
-                    "mouse_re": float(rng.normal(0.0, 0.05)),
-                })  # fmt: skip
+                mice.append(
+                    {
+                        "mouse_id": f"M{m:02d}",
+                        "donor_id": d["donor_id"],
+                        "treatment_code": d["treatment_code"],
+                        "group": d["group"],
+                        "cohort": cohort,
+                        "sex": "F" if j % 2 == 0 else "M",
+                        "mouse_re": float(rng.normal(0.0, 0.05)),
+                    }
+                )
     return Design(donors=donors_df, mice=pd.DataFrame(mice))
 
 

@@ -17,14 +17,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy.signal import lfilter
 
 from fmslab.demo.abf_writer import Epoch, encode_abf1
-from fmslab.demo.design import TISSUE_DAY, Design, DemoConfig, rng_for, study_date
+from fmslab.demo.design import TISSUE_DAY, DemoConfig, Design, rng_for, study_date
 from fmslab.demo.neuron import NeuronParams, resting_potential, rheobase_bisection, simulate
 
 SAMPLE_RATE_HZ = 20000.0
@@ -42,8 +41,15 @@ CHANNEL_NOISE_TAU_MS = 5.0
 IM_NOISE_PA = 2.0
 BAD_KINDS = ("depolarised_rmp", "baseline_drift", "voltage_clamp", "corrupt")
 
-BASE = {"c_pf": 30.0, "g_na_ms": 30.0, "g_na18_ms": 80.0, "g_kdr_ms": 20.0, "g_km_ms": 1.0,
-        "g_leak_ms": 0.2, "e_leak_mv": -45.0}  # fmt: skip
+BASE = {
+    "c_pf": 30.0,
+    "g_na_ms": 30.0,
+    "g_na18_ms": 80.0,
+    "g_kdr_ms": 20.0,
+    "g_km_ms": 1.0,
+    "g_leak_ms": 0.2,
+    "e_leak_mv": -45.0,
+}
 
 
 @dataclass(frozen=True)
@@ -85,8 +91,11 @@ def cell_parameters(design: Design, cfg: DemoConfig, rng: np.random.Generator) -
         )
         row = {
             "cell_id": f"{mouse['mouse_id']}_c{counters[mouse['mouse_id']]}",
-            "mouse_id": mouse["mouse_id"], "donor_id": mouse["donor_id"], "group": mouse["group"],
-            "treatment_code": mouse["treatment_code"], "qc_truth": kind or "ok",
+            "mouse_id": mouse["mouse_id"],
+            "donor_id": mouse["donor_id"],
+            "group": mouse["group"],
+            "treatment_code": mouse["treatment_code"],
+            "qc_truth": kind or "ok",
             "c_pf": BASE["c_pf"] * np.exp(rng.normal(0, 0.25)),
             "g_na_ms": BASE["g_na_ms"] * np.exp(rng.normal(0, 0.1)),
             "g_na18_ms": BASE["g_na18_ms"] * np.exp(rng.normal(0, 0.15)),
@@ -95,7 +104,7 @@ def cell_parameters(design: Design, cfg: DemoConfig, rng: np.random.Generator) -
             "g_leak_ms": BASE["g_leak_ms"] * np.exp(rng.normal(0, 0.15)),
             "e_leak_mv": BASE["e_leak_mv"] + rng.normal(0, 2.0),
             "k_scale": float(np.exp(log_k)),
-        }  # fmt: skip
+        }
         if kind == "depolarised_rmp":
             row["e_leak_mv"], row["g_leak_ms"] = -5.0, 0.3
         rows.append(row)
@@ -158,7 +167,7 @@ def _record(
 
 
 def voltage_clamp_file(rng: np.random.Generator, start: datetime) -> bytes:
-    """A voltage-clamp step family (-90..+30 mV from -70 mV): leak, capacitive and Na-like currents."""
+    """Voltage-clamp steps (-90..+30 mV from -70 mV): leak, capacitive and Na-like currents."""
     steps_mv = np.arange(-90.0, 31.0, 10.0)
     n = SWEEP_SAMPLES
     t_ms = np.arange(n) * DT_MS
@@ -177,10 +186,22 @@ def voltage_clamp_file(rng: np.random.Generator, start: datetime) -> bytes:
             i += g * act * (vc - 55.0)
         data[s, 0] = i + rng.normal(0, 5.0, n)
         data[s, 1] = cmd + rng.normal(0, 0.05, n)
-    epochs = [Epoch(-70.0, STEP_START - PREAMBLE_SAMPLES), Epoch(-90.0, STEP_SAMPLES, level_inc=10.0),
-              Epoch(-70.0, SWEEP_SAMPLES - STEP_START - STEP_SAMPLES)]  # fmt: skip
-    return encode_abf1(data, SAMPLE_RATE_HZ, units=["pA", "mV"], names=["Im", "Vcmd"], lsb=[0.2, 0.01],
-                       dac_units="mV", epochs=epochs, start=start, comment="voltage clamp steps")  # fmt: skip
+    epochs = [
+        Epoch(-70.0, STEP_START - PREAMBLE_SAMPLES),
+        Epoch(-90.0, STEP_SAMPLES, level_inc=10.0),
+        Epoch(-70.0, SWEEP_SAMPLES - STEP_START - STEP_SAMPLES),
+    ]
+    return encode_abf1(
+        data,
+        SAMPLE_RATE_HZ,
+        units=["pA", "mV"],
+        names=["Im", "Vcmd"],
+        lsb=[0.2, 0.01],
+        dac_units="mV",
+        epochs=epochs,
+        start=start,
+        comment="voltage clamp steps",
+    )
 
 
 def generate_ephys(design: Design, cfg: DemoConfig) -> EphysOutput:
@@ -193,8 +214,13 @@ def generate_ephys(design: Design, cfg: DemoConfig) -> EphysOutput:
     sim_cells = cells[modelled].reset_index(drop=True)
     params = params_of(sim_cells)
     v, stim, spikes = simulate_cells(sim_cells, rng)
-    rheobase = rheobase_bisection(params, dt_ms=DT_MS, pre_samples=STEP_START, step_samples=STEP_SAMPLES,
-                                  post_samples=SWEEP_SAMPLES - STEP_START - STEP_SAMPLES)  # fmt: skip
+    rheobase = rheobase_bisection(
+        params,
+        dt_ms=DT_MS,
+        pre_samples=STEP_START,
+        step_samples=STEP_SAMPLES,
+        post_samples=SWEEP_SAMPLES - STEP_START - STEP_SAMPLES,
+    )
     rmp = resting_potential(params)
     tissue = design.tissue_mice()["mouse_id"].tolist()
     files: dict[str, bytes] = {}
@@ -221,26 +247,48 @@ def generate_ephys(design: Design, cfg: DemoConfig) -> EphysOutput:
             truth.loc[ci, "true_rheobase_pA"] = rheobase[k]
             truth.loc[ci, "true_rmp_mV"] = rmp[k]
             rec = _record(v[k], stim[k], rng, drift_mv=12.0 if kind == "baseline_drift" else 0.0)
-            content = encode_abf1(rec, SAMPLE_RATE_HZ, units=["mV", "pA"], names=["Vm", "Im"],
-                                  lsb=[0.01, 0.1], dac_units="pA", epochs=protocol_epochs(),
-                                  start=start, comment="IC steps -50..400 pA")  # fmt: skip
+            content = encode_abf1(
+                rec,
+                SAMPLE_RATE_HZ,
+                units=["mV", "pA"],
+                names=["Vm", "Im"],
+                lsb=[0.01, 0.1],
+                dac_units="pA",
+                epochs=protocol_epochs(),
+                start=start,
+                comment="IC steps -50..400 pA",
+            )
             if kind == "corrupt":
                 content = content[
                     : len(content) // 3
                 ]  # transfer interrupted: data section cut short
             for s, amp in enumerate(STEP_AMPS_PA):
                 sp = spikes[k, s]
-                sweep_rows.append({
-                    "file": name, "path": rel, "cell_id": cell["cell_id"], "sweep": s, "stim_pA": amp,
-                    "n_spikes_stim_true": _count(sp, STEP_START, STEP_START + STEP_SAMPLES),
-                    "n_spikes_total_true": len(sp),
-                    "first_spike_time_s_true": (sp[0] / SAMPLE_RATE_HZ) if len(sp) else np.nan,
-                })  # fmt: skip
+                sweep_rows.append(
+                    {
+                        "file": name,
+                        "path": rel,
+                        "cell_id": cell["cell_id"],
+                        "sweep": s,
+                        "stim_pA": amp,
+                        "n_spikes_stim_true": _count(sp, STEP_START, STEP_START + STEP_SAMPLES),
+                        "n_spikes_total_true": len(sp),
+                        "first_spike_time_s_true": (sp[0] / SAMPLE_RATE_HZ) if len(sp) else np.nan,
+                    }
+                )
         files[rel] = content
         truth.loc[ci, "file"] = name
         truth.loc[ci, "path"] = rel
-        rec_rows.append({"path": rel, "modality": "ephys_cc", "mouse_id": cell["mouse_id"],
-                         "cell_id": cell["cell_id"], "date": iso, "protocol": "IC steps"})  # fmt: skip
+        rec_rows.append(
+            {
+                "path": rel,
+                "modality": "ephys_cc",
+                "mouse_id": cell["mouse_id"],
+                "cell_id": cell["cell_id"],
+                "date": iso,
+                "protocol": "IC steps",
+            }
+        )
     truth["expected_step_rheobase_pA"] = [
         float(STEP_AMPS_PA[STEP_AMPS_PA >= r][0])
         if np.isfinite(r) and (STEP_AMPS_PA >= r).any()

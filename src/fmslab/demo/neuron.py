@@ -47,8 +47,12 @@ class NeuronParams:
 
     def broadcast(self, n: int) -> NeuronParams:
         """Parameters as float arrays of length ``n``."""
-        return NeuronParams(**{k: np.broadcast_to(np.asarray(v, float), (n,)).copy()
-                               for k, v in self.__dict__.items()})  # fmt: skip
+        return NeuronParams(
+            **{
+                k: np.broadcast_to(np.asarray(v, float), (n,)).copy()
+                for k, v in self.__dict__.items()
+            }
+        )
 
     def take(self, index: np.ndarray) -> NeuronParams:
         """Parameters of the traces ``index`` (e.g. repeat each cell for every sweep)."""
@@ -96,8 +100,14 @@ def steady_state(v: np.ndarray, p: NeuronParams) -> dict[str, np.ndarray]:
     am, bm, ah, bh = _fast_na_rates(v)
     an, bn = _kdr_rates(v)
     m18, h18 = _na18_inf(v, p.shift_na18_mv)
-    return {"m": am / (am + bm), "h": ah / (ah + bh), "n": an / (an + bn), "m18": m18,
-            "h18": h18, "km": _km_inf(v)}  # fmt: skip
+    return {
+        "m": am / (am + bm),
+        "h": ah / (ah + bh),
+        "n": an / (an + bn),
+        "m18": m18,
+        "h18": h18,
+        "km": _km_inf(v),
+    }
 
 
 def total_current_density(v: np.ndarray, g: dict[str, np.ndarray], p: NeuronParams) -> np.ndarray:
@@ -151,11 +161,16 @@ def _gate_tables(dt_ms: float) -> dict[str, np.ndarray]:
     zero = np.zeros(1)
     m18, h18 = _na18_inf(v, zero)
     return {
-        "m_inf": am / (am + bm), "m_dec": np.exp(-dt_ms * (am + bm)),
-        "h_inf": ah / (ah + bh), "h_dec": np.exp(-dt_ms * (ah + bh)),
-        "n_inf": an / (an + bn), "n_dec": np.exp(-dt_ms * (an + bn)),
-        "m18_inf": m18, "h18_inf": h18, "km_inf": _km_inf(v),
-    }  # fmt: skip
+        "m_inf": am / (am + bm),
+        "m_dec": np.exp(-dt_ms * (am + bm)),
+        "h_inf": ah / (ah + bh),
+        "h_dec": np.exp(-dt_ms * (ah + bh)),
+        "n_inf": an / (an + bn),
+        "n_dec": np.exp(-dt_ms * (an + bn)),
+        "m18_inf": m18,
+        "h18_inf": h18,
+        "km_inf": _km_inf(v),
+    }
 
 
 def _grid_index(v: np.ndarray) -> np.ndarray:

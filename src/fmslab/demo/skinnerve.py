@@ -29,7 +29,7 @@ import pyarrow.csv as pacsv
 import yaml
 from scipy.signal import lfilter
 
-from fmslab.demo.design import TISSUE_DAY, Design, DemoConfig, rng_for, study_date
+from fmslab.demo.design import TISSUE_DAY, DemoConfig, Design, rng_for, study_date
 
 BASELINE_END_S = 3.0
 PULSE_TIMES_S = (3.5, 4.5, 5.5)
@@ -44,8 +44,8 @@ DURATION_S = 30.0
 NOISE_UV = 8.0
 DEAD_TIME_S = 0.002
 CLASSES = {
-    # class: (cv range m/s, mechanical threshold mN, static gain Hz/10 mN, dynamic gain Hz per 100 mN/s,
-    #         adaptation tau s, cold-sensitive, nociceptor)
+    # class: (cv range m/s, mechanical threshold mN, static gain Hz/10 mN,
+    #         dynamic gain Hz per 100 mN/s, adaptation tau s, cold-sensitive, nociceptor)
     "C-M": ((0.3, 0.9), 15.0, 3.0, 0.5, 3.0, False, True),
     "C-MC": ((0.3, 0.9), 15.0, 2.5, 0.5, 3.0, True, True),
     "AM": ((2.0, 8.0), 20.0, 4.0, 1.0, 2.0, False, True),
@@ -138,18 +138,29 @@ def _make_unit(
     boost = potency if noci else 0.0
     cv = float(np.exp(rng.uniform(np.log(cv_range[0]), np.log(cv_range[1]))))
     return {
-        "unit_id": unit_id, "is_target": target, "fibre_class": cls, "cv_m_s": cv,
-        "mech_threshold_mN": thr * np.exp(rng.normal(0, 0.2)) * (1 - MECH_THRESHOLD_EFFECT * min(boost, 1.5) / 1.5),
+        "unit_id": unit_id,
+        "is_target": target,
+        "fibre_class": cls,
+        "cv_m_s": cv,
+        "mech_threshold_mN": thr
+        * np.exp(rng.normal(0, 0.2))
+        * (1 - MECH_THRESHOLD_EFFECT * min(boost, 1.5) / 1.5),
         "static_gain": g_static * np.exp(rng.normal(0, 0.2)) * (1 + MECH_EFFECT * boost),
         "dynamic_gain": g_dyn * np.exp(rng.normal(0, 0.2)) * (1 + MECH_EFFECT * boost),
-        "adapt_tau_s": tau, "cold_sensitive": cold,
-        "cold_threshold_C": (24.0 + rng.normal(0, 2.0) + COLD_THRESHOLD_EFFECT_C * boost) if cold else np.nan,
-        "cold_gain_hz_per_C": (1.0 * np.exp(rng.normal(0, 0.2)) * (1 + COLD_GAIN_EFFECT * boost)) if cold else np.nan,
+        "adapt_tau_s": tau,
+        "cold_sensitive": cold,
+        "cold_threshold_C": (24.0 + rng.normal(0, 2.0) + COLD_THRESHOLD_EFFECT_C * boost)
+        if cold
+        else np.nan,
+        "cold_gain_hz_per_C": (1.0 * np.exp(rng.normal(0, 0.2)) * (1 + COLD_GAIN_EFFECT * boost))
+        if cold
+        else np.nan,
         "spont_rate_hz": (0.05 + 0.1 * boost) if noci else 0.0,
         "amplitude_uV": float(rng.uniform(50, 110) if target else rng.uniform(20, 35)),
-        "spike_width_ms": (1.6 if cv < 1 else 0.8 if cv < 10 else 0.5) * float(np.exp(rng.normal(0, 0.1))),
+        "spike_width_ms": (1.6 if cv < 1 else 0.8 if cv < 10 else 0.5)
+        * float(np.exp(rng.normal(0, 0.1))),
         "polarity": 1.0 if target else -0.6,
-    }  # fmt: skip
+    }
 
 
 def _csv_bytes(columns: dict[str, np.ndarray]) -> bytes:
@@ -204,22 +215,45 @@ def generate_skinnerve(design: Design, cfg: DemoConfig) -> SkinNerveOutput:
                 nerve += np.convolve(train, w)[: len(t)]
                 peak_offset = int(np.argmax(np.abs(w)))
                 for k in times:
-                    spike_rows.append({"file": f"{stem}.csv", "path": rel, "unit_id": unit["unit_id"],
-                                       "time_s": k * dt, "peak_time_s": (k + peak_offset) * dt,
-                                       "is_target": unit["is_target"]})  # fmt: skip
-                unit.update({"file": f"{stem}.csv", "path": rel, "conduction_distance_mm": distance,
-                             "snr": unit["amplitude_uV"] / NOISE_UV, "n_spikes": len(times),
-                             "mouse_id": mouse["mouse_id"], "group": mouse["group"],
-                             "donor_id": mouse["donor_id"]})  # fmt: skip
+                    spike_rows.append(
+                        {
+                            "file": f"{stem}.csv",
+                            "path": rel,
+                            "unit_id": unit["unit_id"],
+                            "time_s": k * dt,
+                            "peak_time_s": (k + peak_offset) * dt,
+                            "is_target": unit["is_target"],
+                        }
+                    )
+                unit.update(
+                    {
+                        "file": f"{stem}.csv",
+                        "path": rel,
+                        "conduction_distance_mm": distance,
+                        "snr": unit["amplitude_uV"] / NOISE_UV,
+                        "n_spikes": len(times),
+                        "mouse_id": mouse["mouse_id"],
+                        "group": mouse["group"],
+                        "donor_id": mouse["donor_id"],
+                    }
+                )
                 unit_rows.append(unit)
                 if unit["is_target"]:
                     ts = times * dt
                     for t0, f in zip(STEP_STARTS_S, STEP_FORCES_MN, strict=True):
                         dyn = np.count_nonzero((ts >= t0) & (ts < t0 + RAMP_S))
                         sta = np.count_nonzero((ts >= t0 + RAMP_S) & (ts < t0 + RAMP_S + HOLD_S))
-                        resp_rows.append({"file": f"{stem}.csv", "unit_id": uid, "stimulus": "force_step",
-                                          "force_mN": f, "spikes_dynamic_true": dyn,
-                                          "spikes_static_true": sta, "start_s": t0})  # fmt: skip
+                        resp_rows.append(
+                            {
+                                "file": f"{stem}.csv",
+                                "unit_id": uid,
+                                "stimulus": "force_step",
+                                "force_mN": f,
+                                "spikes_dynamic_true": dyn,
+                                "spikes_static_true": sta,
+                                "start_s": t0,
+                            }
+                        )
                     cool_end = COLD_START_S + (BATH_C - COLD_MIN_C) / COLD_RATE_C_PER_S
                     in_ramp = ts[(ts >= COLD_START_S) & (ts < cool_end)]
                     first_c = (
@@ -227,32 +261,65 @@ def generate_skinnerve(design: Design, cfg: DemoConfig) -> SkinNerveOutput:
                         if len(in_ramp)
                         else np.nan
                     )
-                    resp_rows.append({"file": f"{stem}.csv", "unit_id": uid, "stimulus": "cold_ramp",
-                                      "spikes_ramp_true": len(in_ramp), "first_spike_temperature_C_true": first_c,
-                                      "start_s": COLD_START_S})  # fmt: skip
+                    resp_rows.append(
+                        {
+                            "file": f"{stem}.csv",
+                            "unit_id": uid,
+                            "stimulus": "cold_ramp",
+                            "spikes_ramp_true": len(in_ramp),
+                            "first_spike_temperature_C_true": first_c,
+                            "start_s": COLD_START_S,
+                        }
+                    )
             for tp in PULSE_TIMES_S:  # stimulus artefact
                 k0 = int(round(tp * rate))
                 tail = np.arange(int(3e-3 * rate))
                 nerve[k0 : k0 + len(tail)] += 400.0 * np.exp(-tail * dt / 2e-4)
             noisy_force = force + rng.normal(0, 0.2, len(t))
             noisy_temp = temp + rng.normal(0, 0.05, len(t))
-            files[rel] = _csv_bytes({
-                "time_s": np.round(t, 6), "nerve_uV": np.round(nerve, 2),
-                "force_mN": np.round(noisy_force, 2), "temperature_C": np.round(noisy_temp, 2),
-                "stimulus_V": np.round(stim, 1),
-            })  # fmt: skip
+            files[rel] = _csv_bytes(
+                {
+                    "time_s": np.round(t, 6),
+                    "nerve_uV": np.round(nerve, 2),
+                    "force_mN": np.round(noisy_force, 2),
+                    "temperature_C": np.round(noisy_temp, 2),
+                    "stimulus_V": np.round(stim, 1),
+                }
+            )
             channel_map = {
-                "channels": {"nerve": "nerve_uV", "force": "force_mN", "temperature": "temperature_C",
-                             "stimulus": "stimulus_V"},
-                "units": {"nerve_uV": "uV", "force_mN": "mN", "temperature_C": "degC", "stimulus_V": "V"},
+                "channels": {
+                    "nerve": "nerve_uV",
+                    "force": "force_mN",
+                    "temperature": "temperature_C",
+                    "stimulus": "stimulus_V",
+                },
+                "units": {
+                    "nerve_uV": "uV",
+                    "force_mN": "mN",
+                    "temperature_C": "degC",
+                    "stimulus_V": "V",
+                },
                 "conduction_distance_mm": distance,
                 "sampling_rate_hz": rate,
-            }  # fmt: skip
+            }
             files[f"skinnerve/{iso}/{stem}.yaml"] = yaml.safe_dump(
                 channel_map, sort_keys=False
             ).encode()
-            rec_rows.append({"path": rel, "modality": "skinnerve", "mouse_id": mouse["mouse_id"],
-                             "unit_id": uid, "date": iso, "protocol": "electrical+force steps+cold ramp"})  # fmt: skip
+            rec_rows.append(
+                {
+                    "path": rel,
+                    "modality": "skinnerve",
+                    "mouse_id": mouse["mouse_id"],
+                    "unit_id": uid,
+                    "date": iso,
+                    "protocol": "electrical+force steps+cold ramp",
+                }
+            )
     units = pd.DataFrame(unit_rows).drop(columns=["polarity"])
-    return SkinNerveOutput(files=files, recordings=pd.DataFrame(rec_rows), units=units,
-                           spikes=pd.DataFrame(spike_rows), responses=pd.DataFrame(resp_rows))  # fmt: skip
+    return SkinNerveOutput(
+        files=files,
+        recordings=pd.DataFrame(rec_rows),
+        units=units,
+        spikes=pd.DataFrame(spike_rows),
+        responses=pd.DataFrame(resp_rows),
+    )
