@@ -8,7 +8,7 @@ potency 1. Recorded traces add channel noise (an Ornstein-Uhlenbeck current insi
 spikes themselves vary), amplifier noise and 50 Hz pick-up.
 
 Bad cells, one of each, recorded like the others and listed in ``recordings.csv``:
-``depolarised_rmp`` (leaky cell resting near -40 mV), ``baseline_drift`` (+12 mV drift across the
+``depolarised_rmp`` (leaky cell resting near -36 mV), ``baseline_drift`` (+12 mV drift across the
 file), ``voltage_clamp`` (a voltage-clamp step file saved into the current-clamp folder) and
 ``corrupt`` (an ABF whose data section is truncated).
 """
@@ -106,7 +106,7 @@ def cell_parameters(design: Design, cfg: DemoConfig, rng: np.random.Generator) -
             "k_scale": float(np.exp(log_k)),
         }
         if kind == "depolarised_rmp":
-            row["e_leak_mv"], row["g_leak_ms"] = -5.0, 0.3
+            row["e_leak_mv"], row["g_leak_ms"] = 0.0, 8.0  # seal/membrane leak: rests near -36 mV
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -52,7 +52,10 @@ CLASSES = {
     "SAM": ((11.0, 20.0), 3.0, 6.0, 3.0, 1.5, False, False),
     "RAM": ((11.0, 20.0), 3.0, 0.0, 12.0, 0.05, False, False),
 }
-CLASS_P = {"C-M": 0.3, "C-MC": 0.3, "AM": 0.2, "SAM": 0.1, "RAM": 0.1}
+CLASS_P = {"C-M": 0.3, "C-MC": 0.3, "AM": 0.2, "SAM": 0.1, "RAM": 0.1}  # background units
+#: Classes of the units under study, in recording order (mice are ordered by donor, and donor
+#: numbers are unrelated to the group): nociceptors dominate, as in IgG-transfer studies.
+TARGET_CYCLE = ("C-MC", "C-M", "AM", "C-MC", "SAM", "C-M", "C-MC", "AM", "RAM")
 MECH_EFFECT = 0.6  # fractional gain increase of nociceptors per unit potency
 MECH_THRESHOLD_EFFECT = 0.3  # fractional threshold decrease per unit potency
 COLD_THRESHOLD_EFFECT_C = 3.0  # degC warmer cold threshold per unit potency
@@ -159,7 +162,7 @@ def _make_unit(
         "amplitude_uV": float(rng.uniform(50, 110) if target else rng.uniform(20, 35)),
         "spike_width_ms": (1.6 if cv < 1 else 0.8 if cv < 10 else 0.5)
         * float(np.exp(rng.normal(0, 0.1))),
-        "polarity": 1.0 if target else -0.6,
+        "polarity": 1.0 if target else -1.0,
     }
 
 
@@ -181,6 +184,7 @@ def generate_skinnerve(design: Design, cfg: DemoConfig) -> SkinNerveOutput:
     classes, probs = list(CLASS_P), np.array(list(CLASS_P.values()))
     files, rec_rows, unit_rows, spike_rows, resp_rows = {}, [], [], [], []
     iso = study_date(TISSUE_DAY)
+    n_rec = 0
     for _, mouse in mice.iterrows():
         potency = float(donors.loc[mouse["donor_id"], "potency"])
         for u in range(cfg.units_per_mouse):
@@ -188,11 +192,13 @@ def generate_skinnerve(design: Design, cfg: DemoConfig) -> SkinNerveOutput:
             stem = f"{mouse['mouse_id']}_u{u + 1}"
             rel = f"skinnerve/{iso}/{stem}.csv"
             distance = round(float(rng.uniform(12, 25)), 1)
-            target = _make_unit(uid, str(rng.choice(classes, p=probs)), potency, rng, True)
+            target = _make_unit(uid, TARGET_CYCLE[n_rec % len(TARGET_CYCLE)], potency, rng, True)
+            n_rec += 1
             background = _make_unit(f"{uid}_bg", str(rng.choice(classes, p=probs)), 0.0, rng, False)
             background["spont_rate_hz"] = 1.0
             background["mech_threshold_mN"] = np.inf  # receptive field elsewhere: only spontaneous
             background["cold_sensitive"] = False
+            background["cold_threshold_C"] = background["cold_gain_hz_per_C"] = np.nan
             nerve = lfilter([0.5, 0.5], [1.0], rng.normal(0, NOISE_UV * np.sqrt(2), len(t)))
             nerve += 3.0 * np.sin(2 * np.pi * 50 * t + rng.uniform(0, 6.3))
             nerve += 10.0 * np.sin(
