@@ -7,7 +7,8 @@ section; and it packs every sample in a Python loop. This writer follows the sam
 layout (field offsets as read by ``pyabf.abf1.headerV1.HeaderV1``) and adds: several ADC channels
 (interleaved samples), per-channel units, names and scaling, a DAC epoch table (so
 ``abf.sweepC`` reconstructs the command), the recording date and a 6144-byte header (the ABF 1.8
-header size) so that the extended fields are real.
+header size) so that the extended fields are real, and a synch array (sweep starts and
+lengths) after the data, which neo's AxonIO needs to split sweeps.
 """
 
 from __future__ import annotations
@@ -134,7 +135,18 @@ def encode_abf1(
             pack("<i", header, 2588 + 4 * i, ep.duration_inc_samples)
     pack("<128s", header, 5154, _pad(comment, 128))
     pad = (-interleaved.nbytes) % BLOCK_BYTES
-    return bytes(header) + interleaved.tobytes() + b"\0" * pad
+    # synch array (one (start, length) int32 pair per sweep, start in samples, length over all
+    # channels), after the data: neo's AxonIO splits episodes with it, Clampfit writes it too
+    synch_block = HEADER_BLOCKS + (interleaved.nbytes + pad) // BLOCK_BYTES
+    pack("<i", header, 92, synch_block)  # lSynchArrayPtr
+    pack("<i", header, 96, n_sweeps)  # lSynchArraySize
+    synch = np.empty((n_sweeps, 2), "<i4")
+    synch[:, 0] = np.arange(n_sweeps) * n_samples
+    synch[:, 1] = n_samples * n_channels
+    synch_pad = (-synch.nbytes) % BLOCK_BYTES
+    return b"".join(
+        [bytes(header), interleaved.tobytes(), b"\0" * pad, synch.tobytes(), b"\0" * synch_pad]
+    )
 
 
 def write_abf1(path: str | Path, data: np.ndarray, sample_rate_hz: float, **kwargs) -> Path:
