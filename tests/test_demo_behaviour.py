@@ -80,3 +80,19 @@ def test_generated_sheets_follow_the_rule_and_the_planted_time_course():
     assert np.all(np.abs(drop_log10 - expected) < 4 * 0.04 * np.sqrt(2))
     groups = truth.groupby("mouse_id")["group"].first().loc[wide.index]
     assert (drop_log10[groups == "FMS"] < -0.2).all()  # every patient mouse clearly sensitised
+
+
+def test_generated_patterns_are_dixon_sequences(shared_dir):
+    # Every complete sequence must be one Dixon (1980) tabulated (O-first rows; X-first ones by the
+    # O/X symmetry), so the threshold analysis can look it up; the rest must be boundary cases.
+    table = pd.read_csv(shared_dir / "data" / "behaviour" / "dixon_k_table.csv")
+    known = set(table["pattern"])
+    swap = str.maketrans("OX", "XO")
+    cfg = DemoConfig.make(seed=2)
+    sheets = generate_behaviour(build_design(cfg), cfg).sheets.values()
+    patterns = pd.concat(sheets)["pattern"].dropna()
+    patterns = patterns[patterns != ""]
+    in_table = patterns.map(lambda p: p in known or p.translate(swap) in known)
+    boundary = patterns.map(lambda p: len(set(p)) == 1)
+    assert (in_table | boundary).all(), patterns[~(in_table | boundary)].tolist()
+    assert in_table.mean() > 0.9
