@@ -75,7 +75,7 @@ CHANNEL_BASE_MEANS = {
     "Cacna2d2": 150,
     "Cacnb3": 250,
     "Ano1": 200,
-    "Ano3": 300,
+    "Trpm3": 300,
     "Gabra1": 80,
     "Gabrb3": 300,
     "Chrna3": 60,
