@@ -129,6 +129,7 @@ def generate_behaviour(design: Design, cfg: DemoConfig) -> BehaviourOutput:
                         "first_filament_g": FIRST_FILAMENT_G,
                         "filament_set": FILAMENT_SET,
                         "latency_s": np.nan,
+                        "cutoff_s": np.nan,
                     }
                 )
             for side in SIDES:
@@ -145,6 +146,7 @@ def generate_behaviour(design: Design, cfg: DemoConfig) -> BehaviourOutput:
                             "first_filament_g": np.nan,
                             "filament_set": "",
                             "latency_s": round(float(lat), 2),
+                            "cutoff_s": HARGREAVES_CUTOFF_S,
                         }
                     )
         rel = f"behaviour/{mouse['mouse_id']}.csv"
