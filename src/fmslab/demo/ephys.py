@@ -1,11 +1,13 @@
 """Simulated DRG current-clamp recordings (step protocol) written as ABF files, with ground truth.
 
-Each cell is the conductance model of :mod:`fmslab.demo.neuron` with its own parameters. Patient
+Each cell is the conductance model of :mod:`fmslab.demo.neuron` with its own parameters; 30 %
+are "tonic" (less K conductance: repetitive firing), the rest phasic (1-2 spikes). Patient
 IgG lowers the delayed-rectifier and M-type potassium conductances (the K scale is
-``exp(-K_EFFECT * potency + donor + mouse + cell random effects)``), which depolarises the spike
-threshold relative to rest less than it lowers the current needed: rheobase falls by ~30 % at
-potency 1. Recorded traces add channel noise (an Ornstein-Uhlenbeck current inside the model, so
-spikes themselves vary), amplifier noise and 50 Hz pick-up.
+``exp(-K_EFFECT * potency + donor + mouse + cell random effects)``): less current is needed to
+reach threshold, and rheobase falls by ~30 % at potency 1. Recorded traces add channel noise
+(an Ornstein-Uhlenbeck current inside the model, so spikes themselves vary), amplifier noise
+and 50 Hz pick-up. Cells whose rheobase is near zero fire spontaneously (noise-driven), as
+hyperexcitable DRG neurons do; the truth marks them (``spontaneous_firing_true``).
 
 Bad cells, one of each, recorded like the others and listed in ``recordings.csv``:
 ``depolarised_rmp`` (leaky cell resting near -36 mV), ``baseline_drift`` (+12 mV drift across the
@@ -52,6 +54,11 @@ BASE = {
 }
 
 
+#: Repetitively firing ("tonic") cells have less K conductance; the rest fire 1-2 spikes (phasic).
+TONIC_FRACTION = 0.3
+TONIC_K = {"g_kdr_ms": 10.0, "g_km_ms": 0.2}
+
+
 @dataclass(frozen=True)
 class EphysOutput:
     files: dict[str, bytes]  # relative path -> file content
@@ -83,6 +90,8 @@ def cell_parameters(design: Design, cfg: DemoConfig, rng: np.random.Generator) -
         mouse = mice.iloc[mi]
         donor = donors.loc[mouse["donor_id"]]
         counters[mouse["mouse_id"]] = counters.get(mouse["mouse_id"], 0) + 1
+        firing_type = "tonic" if rng.random() < TONIC_FRACTION else "phasic"
+        k_base = TONIC_K if firing_type == "tonic" else BASE
         log_k = (
             -K_EFFECT * donor["potency"]
             + donor["baseline_re"]
@@ -96,11 +105,12 @@ def cell_parameters(design: Design, cfg: DemoConfig, rng: np.random.Generator) -
             "group": mouse["group"],
             "treatment_code": mouse["treatment_code"],
             "qc_truth": kind or "ok",
+            "firing_type": firing_type,
             "c_pf": BASE["c_pf"] * np.exp(rng.normal(0, 0.25)),
             "g_na_ms": BASE["g_na_ms"] * np.exp(rng.normal(0, 0.1)),
             "g_na18_ms": BASE["g_na18_ms"] * np.exp(rng.normal(0, 0.15)),
-            "g_kdr_ms": BASE["g_kdr_ms"] * np.exp(log_k),
-            "g_km_ms": BASE["g_km_ms"] * np.exp(log_k + rng.normal(0, 0.15)),
+            "g_kdr_ms": k_base["g_kdr_ms"] * np.exp(log_k),
+            "g_km_ms": k_base["g_km_ms"] * np.exp(log_k + rng.normal(0, 0.15)),
             "g_leak_ms": BASE["g_leak_ms"] * np.exp(rng.normal(0, 0.15)),
             "e_leak_mv": BASE["e_leak_mv"] + rng.normal(0, 2.0),
             "k_scale": float(np.exp(log_k)),
@@ -273,6 +283,7 @@ def generate_ephys(design: Design, cfg: DemoConfig) -> EphysOutput:
                         "stim_pA": amp,
                         "n_spikes_stim_true": _count(sp, STEP_START, STEP_START + STEP_SAMPLES),
                         "n_spikes_total_true": len(sp),
+                        "n_spikes_pre_true": _count(sp, 0, STEP_START),
                         "first_spike_time_s_true": (sp[0] / SAMPLE_RATE_HZ) if len(sp) else np.nan,
                     }
                 )
@@ -298,4 +309,13 @@ def generate_ephys(design: Design, cfg: DemoConfig) -> EphysOutput:
     sweeps = pd.DataFrame(sweep_rows)
     first = sweeps[sweeps["n_spikes_stim_true"] > 0].groupby("cell_id")["stim_pA"].min()
     truth["observed_step_rheobase_pA_true"] = truth["cell_id"].map(first)
+    # spontaneous: spikes before the step, or with no depolarising current at all
+    spont = (sweeps["n_spikes_pre_true"] > 0) | (
+        (sweeps["stim_pA"] <= 0) & (sweeps["n_spikes_total_true"] > 0)
+    )
+    spont_cells = set(sweeps.loc[spont, "cell_id"])
+    truth["spontaneous_firing_true"] = [
+        (cid in spont_cells) if kind != "voltage_clamp" else np.nan
+        for cid, kind in zip(truth["cell_id"], truth["qc_truth"], strict=True)
+    ]
     return EphysOutput(files=files, recordings=pd.DataFrame(rec_rows), cells=truth, sweeps=sweeps)
