@@ -271,8 +271,8 @@ def _continuous(
                     "df": r.df_satterthwaite,
                     "p": r.p_satterthwaite,
                     "warnings": [
-                        "same fit as lmm; Satterthwaite df can exceed n_donors - 2 and is "
-                        "anti-conservative when the donor variance is estimated near 0"
+                        "same fit as lmm; Satterthwaite df can exceed n_donors - 2 when the "
+                        "donor variance is estimated near 0"
                     ],
                 }
             )
