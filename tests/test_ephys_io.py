@@ -159,8 +159,9 @@ def test_other_formats_go_through_neo(abf_dir, tmp_path):
     for s in (8, 16):
         sw = a.sweep(s)
         seg = neo.Segment()
-        sig = neo.AnalogSignal(sw.v_mV[:, None] / 1000.0, units="V", sampling_rate=20 * pq.kHz,
-                               name="Vm")
+        sig = neo.AnalogSignal(
+            sw.v_mV[:, None] / 1000.0, units="V", sampling_rate=20 * pq.kHz, name="Vm"
+        )
         seg.analogsignals.append(sig)
         block.segments.append(seg)
     path = tmp_path / "cell.pkl"

@@ -124,6 +124,8 @@ def cell_features(sweeps: pd.DataFrame) -> dict[str, float | str | int]:
 
 def firing_pattern(steps: pd.DataFrame) -> str:
     """ "none", "single", "phasic" or "tonic" from the step sweeps (see the module docstring)."""
+    if not len(steps):
+        return "n/a"  # no step protocol (ramp, pulse, gap-free)
     firing = steps[steps["n_spikes_stim"] >= 1]
     if not len(firing):
         return "none"
