@@ -172,3 +172,18 @@ def test_other_formats_go_through_neo(abf_dir, tmp_path):
     np.testing.assert_allclose(got.v_mV, a.sweep(16).v_mV, atol=1e-9)  # V -> mV conversion
     ref = detect_spikes(a.sweep(16).v_mV, a.sweep(16).dt_s)
     assert np.array_equal(detect_spikes(got.v_mV, got.dt_s)["peak_index"], ref["peak_index"])
+
+
+def test_vm_labelled_mv_with_impossible_values_is_refused(abf_dir, tmp_path, monkeypatch):
+    """The opposite mislabel: a 'mV' channel whose values are 20x too large (as the bad-units file's
+    gain) is refused; we simulate it by scaling pyabf's data of the good file."""
+    import fmslab.ephys.io as eio
+
+    orig = eio.AbfReader._raw
+
+    def scaled(self, sweep, channel):
+        return orig(self, sweep, channel) * 20.0
+
+    monkeypatch.setattr(eio.AbfReader, "_raw", scaled)
+    with pytest.raises(InputError, match="wrong units: channel 'IN 0' is labelled 'mV'"):
+        open_recording(abf_dir / "opto_aps_good_units.abf")

@@ -187,6 +187,7 @@ class AbfReader:
         self.notes: list[str] = []
         self.vm_channel = self._find_vm()
         self.vm_scale = VOLTAGE_UNITS_TO_MV[_norm_units(self.units[self.vm_channel])]
+        self._check_vm_range()
         self.current_channel = self._find_current_channel()
         self.trigger_channel = self._find_trigger_channel()
         self.dac = self._find_current_dac()
@@ -221,6 +222,19 @@ class AbfReader:
             f"membrane-potential channel in mV",
             file=self.file,
         )
+
+    def _check_vm_range(self) -> None:
+        """A membrane potential labelled mV must look like one (median within -150..+100 mV)."""
+        v = self._raw(0, self.vm_channel) * self.vm_scale
+        med = float(np.median(v))
+        if not -150.0 <= med <= 100.0:
+            raise InputError(
+                f"wrong units: channel {self.names[self.vm_channel]!r} is labelled "
+                f"{self.units[self.vm_channel]!r} but its median is {med:.1f} mV, not a membrane "
+                f"potential; fix the channel's units/scale factor",
+                file=self.file,
+                sweep=0,
+            )
 
     def _find_current_channel(self) -> int | None:
         for i, u in enumerate(self.units):
