@@ -189,8 +189,8 @@ def test_pulse_train_charging_is_not_counted(abf_dir):
 
 def test_detection_is_independent_of_the_sampling_rate(abf_dir):
     """171116sh_0018 (20 kHz) resampled to 100 kHz (linear interpolation) and decimated to 10 and
-    5 kHz: the same spikes, thresholds within 1 mV of the native analysis (at 5 kHz one sample is
-    0.2 ms, over which V moves ~1 mV just before the upstroke)."""
+    5 kHz: the same spikes, thresholds within 1 mV of the native analysis (1.5 mV at 5 kHz, where
+    one sample is 0.2 ms and V moves ~1 mV per sample just before the upstroke)."""
     r = open_recording(abf_dir / "171116sh_0018.abf")
     for s in (6, 10, 16):
         sw = r.sweep(s)
@@ -201,4 +201,5 @@ def test_detection_is_independent_of_the_sampling_rate(abf_dir):
         for vv, d in ((np.interp(t5, t, v), dt / 5), (v[::2], dt * 2), (v[::4], dt * 4)):
             got = detect_spikes(vv, d)
             np.testing.assert_allclose(got["peak_t_s"], ref["peak_t_s"], atol=2 * max(d, dt))
-            np.testing.assert_allclose(got["threshold_mV"], ref["threshold_mV"], atol=1.0)
+            tol = 1.0 if d <= 1e-4 else 1.5
+            np.testing.assert_allclose(got["threshold_mV"], ref["threshold_mV"], atol=tol)
