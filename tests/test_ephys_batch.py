@@ -100,3 +100,10 @@ def test_nothing_to_analyse_is_a_clear_error(tmp_path):
         root_app, ["ephys", "analyze", str(tmp_path / "missing.abf"), "--out", str(tmp_path)]
     )
     assert res.exit_code != 0
+
+
+def test_inspect_shows_the_user_list_steps(abf_dir):
+    res = runner.invoke(root_app, ["ephys", "inspect", str(abf_dir / "2020_03_02_0000.abf")])
+    assert res.exit_code == 0, res.output
+    assert "user_list" in res.output and "Potential" in res.output
+    assert "600.0" in res.output  # the last user-list step (pyabf's sweepC says 550)

@@ -140,7 +140,7 @@ def choose_vm_channel(names: list[str], units: list[str], file: str) -> int:
     if not candidates:
         raise InputError(
             f"no membrane-potential channel (units mV or V) among channels "
-            f"{[f'{n} [{u}]' for n, u in zip(names, units, strict=True)]}",
+            f"{[f'{n} ({u})' for n, u in zip(names, units, strict=True)]}",
             file=file,
         )
     preferred = [i for i in candidates if any(k in names[i].lower() for k in ("vm", "mem", "pot"))]
@@ -203,7 +203,7 @@ class AbfReader:
             return choose_vm_channel(self.names, self.units, self.file)
         except InputError:
             pass
-        chans = ", ".join(f"{n!r} [{u}]" for n, u in zip(self.names, self.units, strict=True))
+        chans = ", ".join(f"{n!r} ({u})" for n, u in zip(self.names, self.units, strict=True))
         command_in_current = any(_norm_units(u) in CURRENT_UNITS_TO_PA for u in self.dac_units[:1])
         if command_in_current:
             y = self._raw(0, 0)
