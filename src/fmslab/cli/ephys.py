@@ -84,6 +84,7 @@ def analyze(
             ses.record_inputs(files)
             ses.write_table("ephys_sweeps", res.sweeps, replace_on=["file"])
             ses.write_table("ephys_cells", res.cells, replace_on=["file"])
+            ses.write_table("ephys_spikes", res.spikes, replace_on=["file"])
             ses.write_table("ephys_errors", res.errors, replace_on=["file"])
     cols = [
         c
