@@ -33,6 +33,7 @@ from filelock import FileLock, Timeout
 
 from fmslab.atomic import write_tables
 from fmslab.errors import CatalogBusyError, FmslabError
+from fmslab.progress import progress_bar
 from fmslab.provenance import RunRecord, sha256_file
 
 log = logging.getLogger(__name__)
@@ -96,14 +97,18 @@ def connect(
 
 
 def table_names(con: duckdb.DuckDBPyConnection) -> list[str]:
-    rows = con.execute("SELECT table_name FROM information_schema.tables ORDER BY table_name").fetchall()
+    rows = con.execute(
+        "SELECT table_name FROM information_schema.tables ORDER BY table_name"
+    ).fetchall()
     return [r[0] for r in rows]
 
 
 def read_table(con: duckdb.DuckDBPyConnection, name: str) -> pd.DataFrame:
     """A whole catalog table as a DataFrame."""
     if name not in table_names(con):
-        raise FmslabError(f"the catalog has no table '{name}' (it has: {', '.join(table_names(con))})")
+        raise FmslabError(
+            f"the catalog has no table '{name}' (it has: {', '.join(table_names(con))})"
+        )
     return con.execute(f'SELECT * FROM "{name}"').df()
 
 
@@ -134,7 +139,9 @@ class CatalogSession:
     run: RunRecord
     db_path: Path
 
-    def write_table(self, name: str, df: pd.DataFrame, *, replace_on: list[str] | None = None) -> None:
+    def write_table(
+        self, name: str, df: pd.DataFrame, *, replace_on: list[str] | None = None
+    ) -> None:
         """Store a result table, tagged with this run's id in a ``run_id`` column.
 
         Parameters
@@ -162,7 +169,7 @@ class CatalogSession:
     def has_table(self, name: str) -> bool:
         return name in table_names(self.con)
 
-    def record_inputs(self, paths: Iterable[str | Path]) -> pd.DataFrame:
+    def record_inputs(self, paths: Iterable[str | Path], *, progress: bool = False) -> pd.DataFrame:
         """Hash the inputs and record them for this run.
 
         A file whose size and modification time match its last record reuses that hash instead of
@@ -175,11 +182,14 @@ class CatalogSession:
             ).fetchall()
         }
         rows = []
-        for p in paths:
-            path = str(Path(p).resolve())
-            st = os.stat(path)
-            sha = known.get((path, st.st_size, st.st_mtime_ns)) or sha256_file(path)
-            rows.append((self.run.run_id, path, st.st_size, st.st_mtime_ns, sha))
+        paths = list(paths)
+        with progress_bar(len(paths), "Hashing inputs", enabled=progress) as advance:
+            for p in paths:
+                path = str(Path(p).resolve())
+                st = os.stat(path)
+                sha = known.get((path, st.st_size, st.st_mtime_ns)) or sha256_file(path)
+                rows.append((self.run.run_id, path, st.st_size, st.st_mtime_ns, sha))
+                advance(label=Path(path).name)
         frame = pd.DataFrame(rows, columns=["run_id", "path", "size_bytes", "mtime_ns", "sha256"])
         if rows:
             self.con.executemany("INSERT INTO inputs VALUES (?, ?, ?, ?, ?)", rows)
@@ -196,7 +206,11 @@ class CatalogSession:
 
     def export(self, out_dir: str | Path, names: Iterable[str] | None = None) -> list[Path]:
         """Write tables as Parquet and CSV into ``out_dir`` (atomically); all user tables by default."""
-        chosen = list(names) if names is not None else [t for t in table_names(self.con) if t not in SYSTEM_TABLES]
+        chosen = (
+            list(names)
+            if names is not None
+            else [t for t in table_names(self.con) if t not in SYSTEM_TABLES]
+        )
         written: list[Path] = []
         for name in chosen:
             written += write_tables(read_table(self.con, name), Path(out_dir) / name)

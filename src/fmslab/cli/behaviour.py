@@ -2,6 +2,164 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
-app = typer.Typer(help="Passive-transfer behaviour: von Frey up-down and other pain assays.", no_args_is_help=True)
+from fmslab.cli.common import state
+from fmslab.errors import FmslabError
+from fmslab.logs import STDERR
+
+app = typer.Typer(
+    help="Passive-transfer behaviour: von Frey up-down and other pain assays.", no_args_is_help=True
+)
+
+
+@app.command()
+def analyze(
+    ctx: typer.Context,
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")],
+    sheets: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="Behaviour sheets (CSV/TSV/XLSX, long format); default with --study: the study's "
+            "recordings of modality 'behaviour'."
+        ),
+    ] = None,
+    filaments: Annotated[
+        Path | None,
+        typer.Option(
+            help="Custom filament sets: CSV with filament_set, force_g (one row per filament)."
+        ),
+    ] = None,
+    study: Annotated[
+        Path | None,
+        typer.Option(help="Study folder: mice/donors/codes from it; results into its catalog."),
+    ] = None,
+    unblinding: Annotated[
+        Path | None,
+        typer.Option(
+            help="Unblinding key (treatment_code -> group[, donor_id]); default: the study's."
+        ),
+    ] = None,
+    cutoff: Annotated[
+        list[str] | None,
+        typer.Option(help="Cut-off override ASSAY=VALUE (e.g. hargreaves=15); repeatable."),
+    ] = None,
+    baseline_max_day: Annotated[float, typer.Option(help="Days <= this are baseline.")] = 0.0,
+    responder_change: Annotated[
+        float,
+        typer.Option(
+            help="Responder: mean post-baseline change of at least this % "
+            "in the hypersensitive direction."
+        ),
+    ] = 20.0,
+    exclude_outliers: Annotated[
+        bool, typer.Option(help="Leave flagged outlier trials out of the means.")
+    ] = False,
+    stats_on: Annotated[
+        str, typer.Option(help="Response of the mixed model: value (assay units) or pct_baseline.")
+    ] = "value",
+    lock_timeout: Annotated[
+        float, typer.Option(help="Seconds to wait for the catalog lock.")
+    ] = 120.0,
+) -> None:
+    """Score sheets: per-trial, per-mouse-day, per-mouse tables, vonfrey.csv, statistics, figure."""
+    from fmslab.behaviour.assays import parse_cutoffs
+    from fmslab.behaviour.pipeline import analyze_sheets, store_in_catalog, write_outputs
+    from fmslab.study import load_study
+
+    cutoffs = parse_cutoffs(cutoff)
+    st = load_study(study, unblinding=unblinding) if study is not None else None
+    if not sheets:
+        if st is None:
+            raise FmslabError("give behaviour sheets, or --study to use the study's behaviour rows")
+        sheets = [Path(p) for p in st.recordings_of("behaviour")["abs_path"]]
+        if not sheets:
+            raise FmslabError(f"{st.root}: the study lists no recordings of modality 'behaviour'")
+    params = {
+        "sheets": [str(s) for s in sheets],
+        "filaments": str(filaments) if filaments else None,
+        "study": str(study) if study else None,
+        "unblinding": str(unblinding) if unblinding else None,
+        "cutoffs": cutoffs,
+        "baseline_max_day": baseline_max_day,
+        "responder_change_pct": responder_change,
+        "exclude_outliers": exclude_outliers,
+        "stats_on": stats_on,
+    }
+    result = analyze_sheets(
+        list(sheets),
+        filaments=filaments,
+        study=st,
+        unblinding=unblinding,
+        cutoffs=cutoffs,
+        baseline_max_day=baseline_max_day,
+        responder_change_pct=responder_change,
+        exclude_outliers=exclude_outliers,
+        stats_on=stats_on,
+        progress=state(ctx).progress,
+    )
+    inputs = [*sheets, *([filaments] if filaments else [])]
+    key = unblinding or (st.unblinding_path if st is not None else None)
+    if key is not None:
+        inputs.append(Path(key))
+    write_outputs(result, out, inputs=inputs, parameters=params)
+    msg = (
+        f"{len(result.trials)} trials, {len(result.vonfrey)} von Frey tests, "
+        f"{result.mice['mouse_id'].nunique()} mice; groups from {result.group_source}; "
+        f"{len(result.errors)} problem(s) in {out / 'errors.csv'}"
+    )
+    if st is not None:
+        run_id = store_in_catalog(
+            result, st, inputs=inputs, parameters=params, lock_timeout_s=lock_timeout
+        )
+        msg += f"; catalog {st.catalog_path} run {run_id}"
+    STDERR.print(msg, highlight=False)
+    for r in result.donor_groups.itertuples() if len(result.donor_groups) else []:
+        STDERR.print(f"{r.assay}: {r.summary}", highlight=False)
+
+
+@app.command()
+def filaments(
+    custom: Annotated[
+        Path | None, typer.Option("--filaments", help="Custom sets CSV (filament_set, force_g).")
+    ] = None,
+) -> None:
+    """List the filament sets (standard and custom) with force in g and mN and log10(10000 g)."""
+    import pandas as pd
+
+    from fmslab.behaviour.filaments import load_sets
+    from fmslab.cli.common import print_frame
+
+    sets = load_sets(custom)
+    print_frame(pd.concat([s.table() for s in sets.values()], ignore_index=True), max_rows=500)
+
+
+@app.command()
+def threshold(
+    pattern: Annotated[
+        str, typer.Argument(help="Responses in order, O = no withdrawal, X = withdrawal.")
+    ],
+    filament_set: Annotated[str, typer.Option("--set", help="Filament set name.")] = "mouse_8",
+    first: Annotated[float | None, typer.Option(help="First filament (g).")] = None,
+    last: Annotated[
+        float | None, typer.Option(help="Last filament (g), instead of or with --first.")
+    ] = None,
+    sudo: Annotated[bool, typer.Option("--sudo", help="Simplified up-down (Bonin 2014).")] = False,
+    custom: Annotated[Path | None, typer.Option("--filaments", help="Custom sets CSV.")] = None,
+) -> None:
+    """Score one up-down sequence (Chaplan/Dixon, or SUDO) and print the threshold and flags."""
+    from fmslab.behaviour.filaments import load_sets
+    from fmslab.behaviour.updown import chaplan_threshold, sudo_threshold
+
+    sets = load_sets(custom)
+    if filament_set not in sets:
+        raise FmslabError(
+            f"unknown filament set '{filament_set}' (known: {', '.join(sorted(sets))})"
+        )
+    func = sudo_threshold if sudo else chaplan_threshold
+    r = func(pattern, first, sets[filament_set], last_filament_g=last)
+    value = "" if r.threshold_g != r.threshold_g else f"{r.threshold_g:.4g}"
+    typer.echo(f"threshold_g={value}\tflag={r.flag}\tbound={r.bound}\t{r.detail}")

@@ -34,6 +34,7 @@ def catalog_study(
     db_path: str | Path | None = None,
     lock_timeout_s: float = 120.0,
     export: bool = True,
+    progress: bool = False,
 ) -> CatalogSummary:
     """Validate a study and store its sheets and input hashes in the catalog.
 
@@ -43,8 +44,12 @@ def catalog_study(
     """
     problems = validate_study(root)
     if not is_valid(problems):
-        errors = [str(p) for p in problems if p.severity == "error"]
-        raise InputError(f"study is invalid ({len(errors)} error(s)); first: {errors[0]}", file=root)
+        errors = [p for p in problems if p.severity == "error"]
+        first = str(errors[0]).removeprefix("error: ")
+        raise InputError(
+            f"study is invalid ({len(errors)} error(s); 'fmslab study validate' lists them); first: {first}",
+            file=root,
+        )
     study = load_study(root)
     db_path = Path(db_path) if db_path else study.catalog_path
     inputs = [study.root / STUDY_FILE, *study.sheet_paths.values()]
@@ -52,7 +57,7 @@ def catalog_study(
     with open_session(db_path, command=COMMAND, parameters={"study": str(study.root)},
                       lock_timeout_s=lock_timeout_s) as cat:  # fmt: skip
         before = cat.previous_inputs(COMMAND)
-        recorded = cat.record_inputs(inputs)
+        recorded = cat.record_inputs(inputs, progress=progress)
         reused = (
             len(before) == len(recorded)
             and set(zip(before["path"], before["sha256"], strict=True))

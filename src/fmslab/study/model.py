@@ -70,7 +70,10 @@ def read_config(root: Path) -> dict[str, Any]:
         raise InputError("must be a mapping of keys (name, sheets, ...)", file=path)
     unknown = sorted(set(config) - KNOWN_KEYS)
     if unknown:
-        raise InputError(f"unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(KNOWN_KEYS))}", file=path)
+        raise InputError(
+            f"unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(KNOWN_KEYS))}",
+            file=path,
+        )
     sheets = config.get("sheets", {}) or {}
     if not isinstance(sheets, dict):
         raise InputError("'sheets' must map sheet names to files", file=path)
@@ -104,8 +107,10 @@ def coerce(df: pd.DataFrame, spec: SheetSpec) -> pd.DataFrame:
     for col in spec.columns:
         if col.name not in df.columns:
             continue
-        if col.kind in ("number", "integer"):
-            df[col.name] = pd.to_numeric(df[col.name], errors="coerce")
+        if col.kind == "number":
+            df[col.name] = pd.to_numeric(df[col.name], errors="coerce").astype("float64")
+        elif col.kind == "integer":
+            df[col.name] = pd.to_numeric(df[col.name], errors="coerce").astype("Int64")
         elif col.kind == "sex":
             df[col.name] = df[col.name].str.lower().map(SEX_VALUES).astype("string")
     return df.reset_index(drop=True)

@@ -1,0 +1,186 @@
+"""Skin-nerve benchmarks: sorting accuracy vs ground truth, and speed/memory on 30 min at 20 kHz.
+
+Run (from the repository root)::
+
+    PYTHONPATH=src python benchmarks/bench_skinnerve.py accuracy   # precision/recall table
+    PYTHONPATH=src python benchmarks/bench_skinnerve.py speed      # 30-min recording
+
+``accuracy`` simulates the default protocol (151 s, five units) at several noise levels and seeds,
+analyses each with default parameters and prints per-unit precision / recall (mean over seeds).
+``speed`` writes a 30-minute, 20 kHz single-channel ABF1 recording (pyabf's writer) with the
+default units firing, then times ``analyze_file`` on it in a fresh process and records its peak
+memory (tracemalloc for Python/numpy allocations, ru_maxrss for the whole process); tracemalloc
+slows the run a little.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import tempfile
+import time
+import tracemalloc
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+def accuracy(noise_levels: list[float], seeds: list[int]) -> pd.DataFrame:
+    from fmslab.skinnerve.analysis import analyze_recording
+    from fmslab.skinnerve.channels import parse_channel_map
+    from fmslab.skinnerve.evaluate import score_units
+    from fmslab.skinnerve.io import MemoryReader, open_recording
+    from fmslab.skinnerve.simulate import SimConfig, channel_map_yaml, simulate
+
+    rows = []
+    for noise in noise_levels:
+        for seed in seeds:
+            sim = simulate(replace(SimConfig(), noise_uv=noise), seed=seed)
+            data = {
+                "nerve_uV": sim.nerve_uv,
+                "force_mN": sim.force_mn,
+                "temp_degC": sim.temp_c,
+                "stim_V": sim.stim_v,
+            }
+            cmap, _ = parse_channel_map(channel_map_yaml(sim), source="sim")
+            fr = analyze_recording(open_recording(MemoryReader(data, sim.config.fs_hz), cmap))
+            sc = score_units(sim.spikes, fr.spikes)
+            units = fr.units.set_index("unit_id")
+            sc["snr_nominal"] = sim.units.set_index("name").loc[sc["unit"], "snr"].to_numpy()
+            sc["snr_measured"] = [
+                units.loc[k, "snr"] if k in units.index else np.nan for k in sc["matched_unit_id"]
+            ]
+            sc["type_true"] = (
+                sim.units.set_index("name").loc[sc["unit"], "receptor_type"].to_numpy()
+            )
+            sc["type_found"] = [
+                units.loc[k, "receptor_type"] if k in units.index else ""
+                for k in sc["matched_unit_id"]
+            ]
+            sc["cv_true"] = sim.units.set_index("name").loc[sc["unit"], "cv_m_s"].to_numpy()
+            sc["cv_found"] = [
+                units.loc[k, "cv_m_s"] if k in units.index else np.nan
+                for k in sc["matched_unit_id"]
+            ]
+            sc["noise_uv"] = noise
+            sc["seed"] = seed
+            rows.append(sc)
+            print(f"noise {noise} seed {seed}: done", file=sys.stderr)
+    return pd.concat(rows, ignore_index=True)
+
+
+def speed(minutes: float = 30.0, fs: float = 20000.0) -> dict[str, float]:
+    from fmslab.skinnerve.simulate import DEFAULT_UNITS, template
+
+    rng = np.random.default_rng(0)
+    n = int(minutes * 60 * fs)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "long.abf"
+        t0 = time.perf_counter()
+        x = rng.normal(0, 10.0, n).astype(np.float32)
+        for spec in DEFAULT_UNITS:  # every unit fires as a Poisson process at 3 Hz
+            wf = template(spec, fs).astype(np.float32)
+            k = rng.poisson(3.0 * n / fs)
+            s = np.sort(rng.integers(100, n - 100, k))
+            for i in s:
+                x[i : i + wf.size] += wf
+        import pyabf.abfWriter
+
+        pyabf.abfWriter.writeABF1(x[np.newaxis, :], str(path), fs, units="pA")
+        del x
+        gen_s = time.perf_counter() - t0
+        # analyse in a fresh process so that its peak RSS is the analysis' alone
+        import json
+        import subprocess
+
+        child = subprocess.run(
+            [sys.executable, __file__, "_analyze", str(path)],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        stats = json.loads(child.stdout.strip().splitlines()[-1])
+        size_mb = path.stat().st_size / 1e6
+    return {
+        "recording_min": minutes,
+        "fs_hz": fs,
+        "file_mb": size_mb,
+        "generate_s": gen_s,
+        **stats,
+        "realtime_factor": minutes * 60 / stats["analyze_s"],
+    }
+
+
+def _analyze_child(path: str) -> None:
+    import json
+
+    from fmslab.skinnerve.analysis import analyze_file
+
+    t0 = time.perf_counter()
+    tracemalloc.start()
+    fr = analyze_file(path)
+    _cur, peak = tracemalloc.get_traced_memory()
+    run_s = time.perf_counter() - t0
+    out = {
+        "analyze_s": run_s,
+        "n_spikes": len(fr.spikes),
+        "n_units": len(fr.units),
+        "peak_traced_alloc_mb": peak / 1e6,
+        "analysis_max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3,
+    }
+    print(json.dumps(out))
+
+
+def main() -> None:
+    if len(sys.argv) == 3 and sys.argv[1] == "_analyze":
+        _analyze_child(sys.argv[2])
+        return
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("what", choices=["accuracy", "speed"])
+    ap.add_argument("--noise", type=float, nargs="+", default=[5.0, 10.0, 15.0, 20.0])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    ap.add_argument("--minutes", type=float, default=30.0)
+    ap.add_argument("--out", type=Path, default=None, help="CSV for the accuracy rows")
+    a = ap.parse_args()
+    if a.what == "accuracy":
+        df = accuracy(a.noise, a.seeds)
+        if a.out:
+            df.to_csv(a.out, index=False)
+        summary = (
+            df.groupby(["noise_uv", "unit"], sort=False)
+            .agg(
+                snr_nominal=("snr_nominal", "first"),
+                snr_measured=("snr_measured", "mean"),
+                detection_recall=("detection_recall", "mean"),
+                recall=("recall", "mean"),
+                precision=("precision", "mean"),
+                type_ok=(
+                    "type_found",
+                    lambda s: f"{(s == df.loc[s.index, 'type_true']).sum()}/{len(s)}",
+                ),
+            )
+            .reset_index()
+        )
+        print(
+            summary.to_markdown(index=False, floatfmt=".2f")
+            if _has_tabulate()
+            else summary.round(2).to_string()
+        )
+    else:
+        for k, v in speed(a.minutes).items():
+            print(f"{k}: {v:.3f}" if isinstance(v, float) else f"{k}: {v}")
+
+
+def _has_tabulate() -> bool:
+    try:
+        import tabulate  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+if __name__ == "__main__":
+    main()

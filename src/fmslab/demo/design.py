@@ -1,0 +1,139 @@
+"""The demo study's design: donors, blinded codes, mice, cohorts and the latent effects.
+
+Every modality is simulated from the same latent structure so that a donor that transfers a strong
+effect does so in every assay:
+
+- each patient donor has a *potency* (log-normal around 1; controls 0) that scales the IgG effect;
+- each donor also has a small random effect on baseline, each mouse a random effect, and in
+  current clamp each cell its own variability (nested donor > mouse > cell variance).
+
+Mice come in two cohorts per donor, as in passive-transfer papers: a *behaviour* cohort tested
+from baseline (day 0, before the first injection) to recovery, and a *tissue* cohort killed at the
+peak of the effect (``TISSUE_DAY``) for DRG current clamp, skin-nerve and RNA-seq.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+
+PATIENT, CONTROL = "FMS", "HC"
+INJECTION_DAYS = "0,1,2,3"
+DOSE_MG = 8.0
+STUDY_START = date(2026, 3, 2)
+TISSUE_DAY = 5
+BEHAVIOUR_DAYS = (0, 1, 3, 5, 7, 10, 14, 21)
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    """Size and seed of a demo study (``small`` gives the quick variant used by tests)."""
+
+    seed: int = 1
+    n_donors_per_group: int = 3
+    behaviour_mice_per_donor: int = 2
+    tissue_mice_per_donor: int = 2
+    cells_per_mouse: int = 3
+    units_per_mouse: int = 1
+    n_genes: int = 3000
+    skinnerve_rate_hz: float = 10000.0
+    small: bool = False
+
+    @classmethod
+    def make(
+        cls, *, seed: int = 1, n_donors_per_group: int | None = None, small: bool = False
+    ) -> DemoConfig:
+        if small:
+            return cls(
+                seed=seed,
+                n_donors_per_group=n_donors_per_group or 2,
+                behaviour_mice_per_donor=1,
+                tissue_mice_per_donor=1,
+                cells_per_mouse=2,
+                units_per_mouse=1,
+                n_genes=800,
+                small=True,
+            )
+        return cls(seed=seed, n_donors_per_group=n_donors_per_group or 3)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def rng_for(seed: int, name: str) -> np.random.Generator:
+    """Independent random stream per modality: changing one simulator never changes another."""
+    key = [int(b) for b in name.encode()]
+    return np.random.default_rng(np.random.SeedSequence([seed, *key]))
+
+
+@dataclass(frozen=True)
+class Design:
+    donors: (
+        pd.DataFrame
+    )  # donor_id, group (true), treatment_code, potency, baseline_re, sex, age, igg_batch
+    mice: (
+        pd.DataFrame
+    )  # mouse_id, donor_id, treatment_code, group (true), cohort, sex, mouse_re, ...
+
+    def tissue_mice(self) -> pd.DataFrame:
+        return self.mice[self.mice["cohort"] == "tissue"].reset_index(drop=True)
+
+    def behaviour_mice(self) -> pd.DataFrame:
+        return self.mice[self.mice["cohort"] == "behaviour"].reset_index(drop=True)
+
+
+def build_design(cfg: DemoConfig) -> Design:
+    """Donors (half patient), one blinded code per donor, and the two mouse cohorts."""
+    rng = rng_for(cfg.seed, "design")
+    n = cfg.n_donors_per_group
+    groups = [PATIENT] * n + [CONTROL] * n
+    order = rng.permutation(2 * n)  # donor numbers do not reveal the group
+    codes = rng.choice(np.arange(10, 100), size=2 * n, replace=False)
+    donors = []
+    for i, k in enumerate(order):
+        group = groups[k]
+        donors.append(
+            {
+                "donor_id": f"D{i + 1:02d}",
+                "group": group,
+                "treatment_code": f"T{codes[i]:02d}",
+                "potency": float(np.exp(rng.normal(0.0, 0.25))) if group == PATIENT else 0.0,
+                "baseline_re": float(rng.normal(0.0, 0.05)),
+                "sex": "F" if rng.random() < 0.8 else "M",
+                "age": int(rng.integers(25, 65)),
+                "igg_batch": f"B{1 + i % 2}",
+                "FIQR": round(
+                    float(rng.uniform(55, 85) if group == PATIENT else rng.uniform(0, 10)), 1
+                ),
+            }
+        )
+    donors_df = pd.DataFrame(donors)
+    mice = []
+    m = 0
+    for cohort, per_donor in (
+        ("behaviour", cfg.behaviour_mice_per_donor),
+        ("tissue", cfg.tissue_mice_per_donor),
+    ):
+        for d in donors:
+            for j in range(per_donor):
+                m += 1
+                mice.append(
+                    {
+                        "mouse_id": f"M{m:02d}",
+                        "donor_id": d["donor_id"],
+                        "treatment_code": d["treatment_code"],
+                        "group": d["group"],
+                        "cohort": cohort,
+                        "sex": "F" if j % 2 == 0 else "M",
+                        "mouse_re": float(rng.normal(0.0, 0.05)),
+                    }
+                )
+    return Design(donors=donors_df, mice=pd.DataFrame(mice))
+
+
+def study_date(day: int) -> str:
+    """ISO date of study day ``day`` (day 0 = first injection)."""
+    return (STUDY_START + timedelta(days=int(day))).isoformat()

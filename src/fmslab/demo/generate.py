@@ -1,0 +1,281 @@
+"""Write a complete demo study folder with its unblinding key and ground truth.
+
+Layout of ``OUT``::
+
+    OUT/study/                 the study (what a lab would have): study.yaml, donors.csv (group
+                               'blinded'), mice.csv (blinded treatment_code), recordings.csv,
+                               ephys/DATE/*.abf, behaviour/*.csv (+ filaments.csv),
+                               skinnerve/DATE/*.csv + *.yaml, rnaseq/counts/*.tsv,
+                               rnaseq/counts.csv, rnaseq/samples.csv
+    OUT/keys/unblinding.csv    treatment_code -> group, donor_id (outside the study; study.yaml
+                               points to it as ../keys/unblinding.csv)
+    OUT/ground_truth/          the planted truths (see docs/demo.md)
+    OUT/provenance.json        generator parameters, fmslab and package versions, file hashes
+
+Every file is a pure function of the configuration (no clocks, no unseeded randomness), so the
+same seed gives byte-identical files.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+import fmslab
+from fmslab.atomic import write_bytes, write_json
+from fmslab.demo.behaviour import FILAMENT_SET, generate_behaviour
+from fmslab.demo.design import DOSE_MG, INJECTION_DAYS, TISSUE_DAY, DemoConfig, build_design
+from fmslab.demo.ephys import generate_ephys
+from fmslab.demo.rnaseq import PLANTED_CHANNEL, generate_rnaseq
+from fmslab.demo.skinnerve import generate_skinnerve
+from fmslab.errors import InputError
+from fmslab.provenance import package_versions, sha256_file
+
+log = logging.getLogger(__name__)
+
+STUDY_DIR, KEYS_DIR, TRUTH_DIR = "study", "keys", "ground_truth"
+
+
+@dataclass(frozen=True)
+class DemoLayout:
+    """Where the parts of a generated demo live."""
+
+    out: Path
+
+    @property
+    def study(self) -> Path:
+        return self.out / STUDY_DIR
+
+    @property
+    def key(self) -> Path:
+        return self.out / KEYS_DIR / "unblinding.csv"
+
+    @property
+    def truth(self) -> Path:
+        return self.out / TRUTH_DIR
+
+    @property
+    def analysis(self) -> Path:
+        """Where :func:`run_demo_analyses` puts per-modality results."""
+        return self.out / "analysis"
+
+
+@dataclass
+class DemoResult:
+    layout: DemoLayout
+    config: DemoConfig
+    files: list[Path] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def _csv_bytes(df: pd.DataFrame) -> bytes:
+    buf = io.StringIO()
+    df.to_csv(buf, index=False, lineterminator="\n", float_format="%.6g")
+    return buf.getvalue().encode()
+
+
+def _prepare_out(out: Path) -> None:
+    """Refuse a non-empty folder that is not a demo; clear the parts of an earlier demo."""
+    if not out.exists() or not any(out.iterdir()):
+        return
+    marker = out / "provenance.json"
+    try:
+        is_demo = json.loads(marker.read_text()).get("generator") == "fmslab demo"
+    except (OSError, ValueError):
+        is_demo = False
+    if not is_demo:
+        raise InputError(
+            "output folder exists, is not empty and is not an fmslab demo; choose another", file=out
+        )
+    for part in (STUDY_DIR, KEYS_DIR, TRUTH_DIR):
+        if (out / part).exists():
+            shutil.rmtree(out / part)
+
+
+def generate_demo(
+    out: str | Path,
+    cfg: DemoConfig | None = None,
+    *,
+    progress: Callable[[str], None] | None = None,
+) -> DemoResult:
+    """Simulate and write the demo study (see module docstring). Returns what was written.
+
+    Re-running into an existing demo folder replaces its study, key and truth; any other
+    non-empty folder is refused (never write over someone's data).
+    """
+    cfg = cfg or DemoConfig()
+    layout = DemoLayout(Path(out).resolve())
+    _prepare_out(layout.out)
+    say = progress or (lambda msg: log.info(msg))
+    result = DemoResult(layout=layout, config=cfg)
+
+    def put(rel_root: Path, rel: str, content: bytes) -> None:
+        path = rel_root / rel
+        write_bytes(path, content)
+        result.files.append(path)
+
+    design = build_design(cfg)
+    say("current clamp: simulating the conductance model")
+    ephys = generate_ephys(design, cfg)
+    say("behaviour: walking the up-down rule")
+    behaviour = generate_behaviour(design, cfg)
+    say("skin-nerve: single-afferent recordings")
+    skin = generate_skinnerve(design, cfg)
+    say("RNA-seq: negative binomial counts")
+    rna = generate_rnaseq(design, cfg)
+
+    study = layout.study
+    for rel, content in {**ephys.files, **skin.files, **rna.files}.items():
+        put(study, rel, content)
+    for rel, sheet in behaviour.sheets.items():
+        put(study, rel, _csv_bytes(sheet))
+    put(study, "behaviour/filaments.csv", _csv_bytes(behaviour.filaments))
+
+    donors = design.donors.assign(group="blinded")[["donor_id", "group", "igg_batch", "sex", "age"]]
+    mice = design.mice.assign(strain="C57BL/6J", dose_mg=DOSE_MG, injection_days=INJECTION_DAYS)
+    mice = mice[
+        ["mouse_id", "sex", "strain", "treatment_code", "dose_mg", "injection_days", "cohort"]
+    ]
+    recordings = pd.concat(
+        [ephys.recordings, behaviour.recordings, skin.recordings, rna.recordings], ignore_index=True
+    )
+    recordings = recordings[
+        ["path", "modality", "mouse_id", "cell_id", "unit_id", "sample_id", "date", "protocol"]
+    ]
+    put(study, "donors.csv", _csv_bytes(donors))
+    put(study, "mice.csv", _csv_bytes(mice))
+    put(study, "recordings.csv", _csv_bytes(recordings))
+    config = {
+        "name": f"fmslab demo study (seed {cfg.seed})",
+        "description": (
+            "SIMULATED passive-transfer study generated by `fmslab demo`: patient (FMS) and "
+            "control (HC) IgG donors under blinded treatment codes, behaviour and tissue cohorts "
+            "of mice, DRG current clamp (ABF), skin-nerve single afferents (CSV), von Frey and "
+            "Hargreaves sheets and DRG RNA-seq counts, with the planted truths in "
+            "../ground_truth/. Not real data."
+        ),
+        "sheets": {"donors": "donors.csv", "mice": "mice.csv", "recordings": "recordings.csv"},
+        "unblinding": f"../{KEYS_DIR}/unblinding.csv",
+        "parameters": {
+            "behaviour": {
+                "filaments": "behaviour/filaments.csv",
+                "filament_set": FILAMENT_SET,
+                "baseline_day": 0,
+            },
+            "rnaseq": {
+                "counts": "rnaseq/counts.csv",
+                "samples": "rnaseq/samples.csv",
+                "design": "~ batch + sex + group",
+                "contrast": ["group", "FMS", "HC"],
+            },
+            "skinnerve": {"channel_map": "one <recording>.yaml beside each CSV"},
+            "tissue_day": TISSUE_DAY,
+        },
+    }
+    put(study, "study.yaml", yaml.safe_dump(config, sort_keys=False).encode())
+
+    key = design.donors[["treatment_code", "group", "donor_id"]].sort_values("treatment_code")
+    put(layout.out, f"{KEYS_DIR}/unblinding.csv", _csv_bytes(key))
+
+    truth = layout.out
+    t = TRUTH_DIR
+    put(truth, f"{t}/donors.csv", _csv_bytes(design.donors))
+    put(truth, f"{t}/mice.csv", _csv_bytes(design.mice))
+    put(truth, f"{t}/ephys_cells.csv", _csv_bytes(ephys.cells))
+    put(truth, f"{t}/ephys_sweeps.csv", _csv_bytes(ephys.sweeps))
+    put(truth, f"{t}/behaviour_thresholds.csv", _csv_bytes(behaviour.thresholds))
+    put(truth, f"{t}/skinnerve_units.csv", _csv_bytes(skin.units))
+    put(truth, f"{t}/skinnerve_spikes.csv", _csv_bytes(skin.spikes))
+    put(truth, f"{t}/skinnerve_responses.csv", _csv_bytes(skin.responses))
+    put(truth, f"{t}/rnaseq_genes.csv", _csv_bytes(rna.genes))
+    put(truth, f"{t}/rnaseq_planted_de.csv", _csv_bytes(rna.genes[rna.genes["planted"]]))
+    put(truth, f"{t}/rnaseq_samples.csv", _csv_bytes(rna.samples))
+    summary = {
+        "config": cfg.to_dict(),
+        "groups": {"patient": "FMS", "control": "HC"},
+        "planted": {
+            "ephys": "patient IgG scales Kdr and M-type K conductances by exp(-0.35 * donor "
+            "potency): lower rheobase",
+            "behaviour": "von Frey 50% threshold lowered by 0.45 log10 units * potency at the "
+            "peak (day 4), recovering by day 21; Hargreaves: no effect (negative control)",
+            "skinnerve": "nociceptors: mechanical gain x(1 + 0.6 potency), lower mechanical "
+            "threshold; C-MC: cold threshold +3 degC * potency, cold gain x(1 + 0.5 potency)",
+            "rnaseq": f"{PLANTED_CHANNEL} log2FC +1 (2x) in every patient-IgG mouse; "
+            "20 filler genes with other fold changes",
+        },
+        "ephys_mean_true_rheobase_pA": ephys.cells[ephys.cells["qc_truth"] == "ok"]
+        .groupby("group")["true_rheobase_pA"]
+        .mean()
+        .round(2)
+        .to_dict(),
+    }
+    write_json(layout.truth / "truth.json", summary)
+    result.files.append(layout.truth / "truth.json")
+
+    hashes = {str(p.relative_to(layout.out)): sha256_file(p) for p in sorted(result.files)}
+    write_json(
+        layout.out / "provenance.json",
+        {
+            "generator": "fmslab demo",
+            "fmslab_version": fmslab.__version__,
+            "config": cfg.to_dict(),
+            "versions": package_versions(),
+            "files": hashes,
+        },
+    )
+    result.counts = {
+        "ephys_files": len(ephys.recordings),
+        "behaviour_sheets": len(behaviour.sheets),
+        "skinnerve_recordings": len(skin.recordings),
+        "rnaseq_samples": len(rna.recordings),
+        "donors": len(design.donors),
+        "mice": len(design.mice),
+    }
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Analysis hook: the lead wires the per-modality analyses here once they are merged.
+# ---------------------------------------------------------------------------------------------
+
+#: Per-modality analysis steps, called in order by :func:`run_demo_analyses` with the layout.
+#: Each entry is ``(name, callable(layout) -> None)``. Empty until the analyses land; e.g.
+#: ``("ephys", lambda L: ephys_analyze(L.study recordings of ephys_cc, out=L.analysis / "ephys"))``,
+#: ``("behaviour", ...)`` with ``--filaments L.study / "behaviour/filaments.csv"``,
+#: ``("skinnerve", ...)``, ``("rnaseq", ...)`` using :func:`unblinded_sample_sheet`, then compare
+#: and report.
+ANALYSIS_STEPS: list[tuple[str, Callable[[DemoLayout], None]]] = []
+
+
+def run_demo_analyses(layout: DemoLayout) -> list[str]:
+    """Run every registered per-modality analysis on the generated study; returns the names run.
+
+    This is the hook where ``fmslab demo`` will run the full analysis and the report (issue 6).
+    Until the analyses are merged it runs nothing and says so.
+    """
+    if not ANALYSIS_STEPS:
+        log.info(
+            "no analyses wired into the demo yet (fmslab.demo.generate.ANALYSIS_STEPS is empty)"
+        )
+    done = []
+    for name, step in ANALYSIS_STEPS:
+        step(layout)
+        done.append(name)
+    return done
+
+
+def unblinded_sample_sheet(layout: DemoLayout) -> pd.DataFrame:
+    """RNA-seq sample sheet with the true ``group`` joined from the key (comparison step only)."""
+    from fmslab.study import unblind
+    from fmslab.study.blinding import read_unblinding
+
+    sheet = pd.read_csv(layout.study / "rnaseq" / "samples.csv")
+    return unblind(sheet, read_unblinding(layout.key))

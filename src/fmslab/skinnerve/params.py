@@ -1,0 +1,84 @@
+"""Analysis parameters of the skin-nerve pipeline (one place, recorded in provenance)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+from fmslab.errors import InputError
+
+
+@dataclass(frozen=True)
+class CvCutoffs:
+    """Conduction-velocity class boundaries (m/s); mouse defaults (e.g. Koltzenburg et al. 1997)."""
+
+    abeta_min_m_s: float = 10.0
+    adelta_min_m_s: float = 1.0
+
+
+@dataclass(frozen=True)
+class Params:
+    # reading / filtering
+    chunk_s: float = 10.0
+    pad_s: float = 0.05
+    band_low_hz: float = 300.0
+    band_high_hz: float = 3000.0
+    filter_order: int = 3
+    aux_rate_hz: float = 1000.0
+    # detection
+    threshold_sd: float = 4.5
+    fixed_noise_uv: float | None = None  # None: per-chunk MAD estimate
+    polarity: str = "both"
+    dead_ms: float = 0.8
+    opposite_phase_ms: float = 1.5  # an opposite-sign crossing this close is the same spike
+    pre_ms: float = 1.0
+    post_ms: float = 1.5
+    # stimulus artefact blanking around electrical stimuli
+    blank_pre_ms: float = 0.1
+    blank_post_ms: float = 0.6
+    stimulus_min_interval_ms: float = 5.0
+    stimulus_min_v: float = 0.05
+    # sorting
+    max_clusters: int = 8
+    merge_rel: float = 0.3
+    max_shift_ms: float = 1.2
+    merge_window_ms: float = 0.5
+    min_spikes: int = 5
+    seed: int = 0
+    refractory_ms: float = 1.0
+    # electrical latency
+    max_latency_ms: float = 200.0
+    latency_bin_ms: float = 0.2
+    latency_window_ms: float = 1.0
+    min_follow_fraction: float = 0.3
+    cv_cutoffs: CvCutoffs = field(default_factory=CvCutoffs)
+    # mechanical steps
+    mech_min_step: dict[str, float] = field(
+        default_factory=lambda: {"force": 0.3, "displacement": 0.1, "pressure": 0.3}
+    )
+    mech_min_duration_ms: float = 20.0
+    plateau_fraction: float = 0.9
+    # thermal ramps
+    thermal_min_change_c: float = 2.0
+    # spontaneous activity: time farther than this from any stimulus
+    baseline_margin_s: float = 2.0
+    # receptor-type rule
+    static_rate_min_hz: float = 1.0
+    dhair_max_threshold_mn: float = 1.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> Params:
+        """Parameters from a mapping (e.g. the ``skinnerve:`` section of study.yaml)."""
+        if not d:
+            return cls()
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise InputError(f"unknown skinnerve parameter(s) {unknown}")
+        d = dict(d)
+        if isinstance(d.get("cv_cutoffs"), dict):
+            d["cv_cutoffs"] = CvCutoffs(**d["cv_cutoffs"])
+        return replace(cls(), **d)
