@@ -46,6 +46,19 @@ class Task:
     qc: dict[str, dict[str, float]]
     cache_root: Path | None
     figure_dir: Path | None
+    code: str = ""
+
+
+def code_fingerprint() -> str:
+    """SHA-256 of this package's source: a changed algorithm invalidates cached results even
+    when fmslab's version number did not change."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for f in sorted(Path(__file__).parent.glob("*.py")):
+        h.update(f.name.encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()[:16]
 
 
 def _figures(path: Path, sweeps: pd.DataFrame, cell: dict[str, Any], fig_dir: Path) -> None:
@@ -83,7 +96,11 @@ def analyze_task(task: Task) -> dict[str, Any]:
     from fmslab.ephys.spikes import SpikeParams
 
     sha = sha256_file(task.path)
-    key = cache_key(input_sha256=sha, parameters={"spikes": task.params, "qc": task.qc}, step=STEP)
+    key = cache_key(
+        input_sha256=sha,
+        parameters={"spikes": task.params, "qc": task.qc, "code": task.code},
+        step=STEP,
+    )
     cache = ResultCache(task.cache_root) if task.cache_root else None
     hit = cache.get(STEP, key) if cache else None
     if hit is not None and {"sweeps", "cells", "spikes"} <= set(hit):
@@ -147,7 +164,8 @@ def analyze_paths(
     )
     fig_dir = out_dir / "figures" if figures else None
     cache_root = cache_root or out_dir / ".cache"
-    tasks = [Task(Path(p), params, qc, cache_root, fig_dir) for p in paths]
+    code = code_fingerprint()
+    tasks = [Task(Path(p), params, qc, cache_root, fig_dir, code) for p in paths]
     outcome = run_batch(
         analyze_task,
         tasks,
@@ -187,6 +205,7 @@ def analyze_paths(
             **run.to_dict(),
             "fmslab": fmslab.__version__,
             "inputs_sha256": inputs,
+            "ephys_code_sha256": code,
             "n_files": len(paths),
             "n_failed": int(len(errors)),
             "n_cached": n_cached,
