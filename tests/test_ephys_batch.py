@@ -113,3 +113,22 @@ def test_inspect_shows_the_user_list_steps(abf_dir):
     assert res.exit_code == 0, res.output
     assert "user_list" in res.output and "Potential" in res.output
     assert "600.0" in res.output  # the last user-list step (pyabf's sweepC says 550)
+
+
+def test_duplicate_file_names_are_refused(abf_dir, tmp_path):
+    for d in ("a", "b"):
+        (tmp_path / d).mkdir()
+        shutil.copy(abf_dir / "File_axon_5.abf", tmp_path / d / "File_axon_5.abf")
+    res = runner.invoke(
+        root_app,
+        [
+            "ephys",
+            "analyze",
+            str(tmp_path / "a"),
+            str(tmp_path / "b"),
+            "--out",
+            str(tmp_path / "out"),
+        ],
+    )
+    assert res.exit_code != 0
+    assert "occur more than once" in str(res.exception)

@@ -156,6 +156,16 @@ def analyze_paths(
     from fmslab.ephys.spikes import SpikeParams
 
     out_dir = Path(out_dir)
+    by_name: dict[str, list[str]] = {}
+    for p in paths:
+        by_name.setdefault(Path(p).name, []).append(str(p))
+    dup = {k: v for k, v in by_name.items() if len(v) > 1}
+    if dup:
+        name, where = next(iter(dup.items()))
+        raise InputError(
+            f"{len(dup)} file name(s) occur more than once, e.g. {name}: {where}; the tables "
+            f"identify recordings by file name, so rename or analyse them separately"
+        )
     params = params or SpikeParams().as_dict()
     qc = qc or load_qc()
     run = RunRecord(
