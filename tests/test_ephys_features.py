@@ -211,3 +211,15 @@ def test_detection_is_independent_of_the_sampling_rate(abf_dir):
             np.testing.assert_allclose(got["peak_t_s"], ref["peak_t_s"], atol=2 * max(d, dt))
             tol = 1.0 if d <= 1e-4 else 1.5
             np.testing.assert_allclose(got["threshold_mV"], ref["threshold_mV"], atol=tol)
+
+
+def test_optogenetic_aps_match_overshoot_count(abf_dir):
+    """opto_aps_good_units: light-evoked APs from -75 mV, every one overshooting to > +30 mV; the
+    count per sweep equals the upward crossings of 0 mV (50 in each of the 3 sweeps)."""
+    r = open_recording(abf_dir / "opto_aps_good_units.abf")
+    for s in range(r.n_sweeps):
+        sw = r.sweep(s)
+        v = sw.v_mV
+        sp = detect_spikes(v, sw.dt_s, edges_s=sw.edges_s)
+        crossings = np.flatnonzero((v[1:] >= 0) & (v[:-1] < 0)).size
+        assert sp["peak_index"].size == crossings == 50
