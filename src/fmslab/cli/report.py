@@ -9,7 +9,11 @@ import typer
 
 from fmslab.logs import STDERR
 
-app = typer.Typer(help="Static HTML study report.", no_args_is_help=True)
+app = typer.Typer(
+    help="Static HTML study report.",
+    no_args_is_help=True,
+    context_settings={"allow_interspersed_args": True},
+)
 
 
 @app.callback(invoke_without_command=True)
