@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 
-from conftest import SAMPLE_STUDY
 from typer.testing import CliRunner
 
+from conftest import SAMPLE_STUDY
 from fmslab.cli import app
 
 runner = CliRunner()

@@ -14,12 +14,12 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
-from conftest import REPO, SAMPLE_STUDY
-from report_study import analysed_sample_study, copy_sample_study, parse_page, run_cli, runner
 
+from conftest import REPO, SAMPLE_STUDY
 from fmslab.cli import app
 from fmslab.report import build_report
 from fmslab.report.html import esc, format_value
+from report_study import analysed_sample_study, copy_sample_study, parse_page, run_cli, runner
 
 
 @pytest.fixture(scope="module")
