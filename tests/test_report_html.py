@@ -96,6 +96,7 @@ def test_blinded(report):
         assert f" {group} " not in f" {text} "
     assert "fibromyalgia" not in text
     assert "No comparisons have been run" in text
+    assert "No catalog table carries unblinded group labels" in text
     assert "tbl-compare_stats" not in page.tables
 
 
@@ -139,7 +140,7 @@ def test_qc_section(study, report):
     assert "passed validation (0 problems)" in text
     summary = page.tables["tbl-errors_summary"]
     assert summary.column("source") == ["catalog: ephys_errors"]
-    assert summary.column("failed_files") == [str(len(catalog(study, "ephys_errors")))]
+    assert summary.column("failures") == [str(len(catalog(study, "ephys_errors")))]
 
 
 def test_missing_modalities_say_not_analysed(report):
@@ -221,7 +222,10 @@ def test_compare_stats_shown_when_comparisons_ran(study, tmp_path):
     tab = page.tables["tbl-compare_stats"]
     assert tab.headers == list(cat.columns) and len(tab.rows) == len(cat) >= 1
     assert tab.column("outcome") == cat["outcome"].tolist()
-    assert "No comparisons have been run" not in text_of(page)
+    text = text_of(page)
+    assert "No comparisons have been run" not in text
+    # compare_stats names the groups (FMS vs HC from the key) and the page says where they come from
+    assert "Group labels from the unblinding key appear in: compare_stats" in text
 
 
 def test_format_value():

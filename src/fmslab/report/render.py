@@ -51,6 +51,25 @@ class Rendered:
     figures: list[Path] = field(default_factory=list)
 
 
+def unblinded_tables(tables: dict[str, pd.DataFrame]) -> list[str]:
+    """Tables (other than the sheets) holding group labels from the key.
+
+    These are tables with a ``group`` column holding labels other than "blinded", and a non-empty
+    ``compare_stats`` (its ``reference``/``treatment`` columns name the groups compared).
+    """
+    out = []
+    for name, df in sorted(tables.items()):
+        if name in ("donors", "mice", "recordings"):
+            continue
+        labels: set[str] = set()
+        for col in ("group",) + (("reference", "treatment") if name == "compare_stats" else ()):
+            if col in df.columns:
+                labels |= set(df[col].dropna().astype(str))
+        if labels - {"blinded", ""}:
+            out.append(name)
+    return out
+
+
 class _Builder:
     def __init__(self, data: ReportData, opts: RenderOptions) -> None:
         self.data = data
@@ -134,10 +153,18 @@ class _Builder:
             parts.append(self.table("recordings_per_modality", by_mod))
         parts.append(
             '<p class="note">Treatment groups are blinded: this report never reads the unblinding '
-            "key. Group labels appear only in tables that comparisons produced with the key "
-            "(compare_stats below). The donor sheet is counted but not listed, as its clinical "
-            "columns could unblind.</p>"
+            "key, and the donor sheet is counted but not listed (its clinical columns could "
+            "unblind).</p>"
         )
+        unblinded = unblinded_tables(d.tables)
+        if unblinded:
+            parts.append(
+                '<p class="note">Group labels from the unblinding key appear in: '
+                + ", ".join(f"<code>{esc(n)}</code>" for n in unblinded)
+                + " (written by analyses run with the key).</p>"
+            )
+        else:
+            parts.append('<p class="note">No catalog table carries unblinded group labels.</p>')
         stats = d.table("compare_stats")
         parts.append("<h3>Comparisons (compare_stats)</h3>")
         if stats is not None and len(stats):
@@ -175,7 +202,7 @@ class _Builder:
         detail = []
         for name in error_tables:
             df = d.tables[name]
-            summary_rows.append({"source": f"catalog: {name}", "failed_files": len(df)})
+            summary_rows.append({"source": f"catalog: {name}", "failures": len(df)})
             if len(df):
                 detail.append(f"<h3>{esc(name)}</h3>" + self.table(name, df))
         for folder, path in sorted(d.error_files.items()):
@@ -183,14 +210,16 @@ class _Builder:
                 continue
             df = read_errors_file(path)
             rel = str(path.relative_to(d.root))
-            summary_rows.append({"source": rel, "failed_files": len(df)})
+            summary_rows.append({"source": rel, "failures": len(df)})
             if len(df):
                 detail.append(f"<h3>{esc(rel)}</h3>" + self.table(f"{folder}_errors_csv", df))
         if summary_rows:
             summary = pd.DataFrame(summary_rows)
-            total = int(summary["failed_files"].sum())
+            total = int(summary["failures"].sum())
             cls = "fail" if total else "pass"
-            parts.append(f'<p class="{cls}">{total} file(s) failed in the analyses run.</p>')
+            parts.append(
+                f'<p class="{cls}">{total} failure(s) recorded by the analyses (failed files or rows).</p>'
+            )
             parts.append(self.table("errors_summary", summary))
             parts.extend(detail)
         else:
