@@ -216,8 +216,26 @@ def test_compare_stats_shown_when_comparisons_ran(study, tmp_path):
         "compare", "ephys_cells", "--study", str(s2), "-o", "rmp_mV",
         "--levels", "mouse", "--n-boot", "200", "--out", str(s2 / "results" / "compare"),
     )  # fmt: skip
+    # an SVG figure (matplotlib's) under results/figures/ and a PNG in a hidden folder
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(3, 2))
+    ax.plot([0, 1], [0, 1])
+    svg = s2 / "results" / "figures" / "fig1.svg"
+    svg.parent.mkdir(parents=True)
+    fig.savefig(svg, format="svg")
+    plt.close(fig)
+    hidden = s2 / "results" / "ephys" / ".cache" / "x.png"
+    shutil.copy(next((s2 / "results" / "ephys" / "figures").glob("*.png")), hidden)
     res = build_report(s2)
     page = parse_page(res.index)
+    svgs = [i for i in page.images if i["src"].startswith("data:image/svg+xml;base64,")]
+    assert [i["alt"] for i in svgs] == ["figures/fig1.svg"]
+    assert base64.b64decode(svgs[0]["src"].split(",", 1)[1]) == svg.read_bytes()
+    assert len(page.images) == 5  # 4 ephys PNGs + the SVG; the hidden copy is not embedded
     cat = catalog(s2, "compare_stats")
     tab = page.tables["tbl-compare_stats"]
     assert tab.headers == list(cat.columns) and len(tab.rows) == len(cat) >= 1
