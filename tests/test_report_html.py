@@ -209,6 +209,28 @@ def test_sheet_values_are_escaped(tmp_path):
     assert page.tables["tbl-mice"].column("strain")[0] == evil
 
 
+def test_failed_file_listed_with_reason(study, tmp_path, abf_dir):
+    """A real voltage-clamp ABF added to the study is refused by the ephys analysis; the report's QC
+    section lists it with the analysis' reason, as stored in the catalog's ephys_errors."""
+    s3 = tmp_path / "s3"
+    shutil.copytree(study, s3, ignore=shutil.ignore_patterns("report", "*.lock"))
+    shutil.copy(abf_dir / "17o05024_vc_steps.abf", s3 / "ephys" / "17o05024_vc_steps.abf")
+    with open(s3 / "recordings.csv", "a") as fh:
+        fh.write("ephys/17o05024_vc_steps.abf,ephys_cc,M04,M04_c2,2017-10-05,steps\n")
+    run_cli("study", "catalog", str(s3))
+    run_cli("ephys", "analyze", "--study", str(s3), "--jobs", "1", "--no-figures")
+    errors = catalog(s3, "ephys_errors")
+    assert errors["file"].tolist() == ["17o05024_vc_steps.abf"]
+    page = parse_page(build_report(s3).index)
+    text = text_of(page)
+    assert "1 failure(s) recorded by the analyses" in text
+    tab = page.tables["tbl-ephys_errors"]
+    assert tab.column("file") == ["17o05024_vc_steps.abf"]
+    assert tab.column("message") == errors["message"].tolist()
+    assert "voltage" in tab.column("message")[0].lower()
+    assert page.tables["tbl-errors_summary"].column("failures") == ["1"]
+
+
 def test_compare_stats_shown_when_comparisons_ran(study, tmp_path):
     s2 = tmp_path / "s2"
     shutil.copytree(study, s2, ignore=shutil.ignore_patterns("report", "*.lock"))
