@@ -7,6 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from fmslab.cli import app
@@ -28,6 +29,7 @@ def _short_csv(path: Path) -> Path:
     return write_csv(simulate(replace(SimConfig(), protocol=proto), seed=4), path)
 
 
+@pytest.mark.slow
 def test_analyze_study_with_a_bad_file(sample_study: Path, abf_dir: Path) -> None:
     rec_dir = sample_study / "skinnerve"
     rec_dir.mkdir()
