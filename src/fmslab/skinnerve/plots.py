@@ -63,6 +63,15 @@ def unit_figure(fr: FileResult, unit_id: int) -> Figure:
     ax.set_ylabel("template (uV)")
 
     ax = fig.add_subplot(gs[1, :2], sharex=fig.axes[0])
+    if not fr.mech_role and "temperature" not in res.aux:
+        ax.text(
+            0.5,
+            0.5,
+            "no force / displacement / pressure / temperature channel",
+            ha="center",
+            va="center",
+            transform=ax.transAxes,
+        )
     if fr.mech_role:
         ax.plot(ta, res.aux[fr.mech_role], color="tab:green", lw=0.8)
         ax.set_ylabel(f"{fr.mech_role} ({CANONICAL_UNIT[fr.mech_role]})")
