@@ -126,7 +126,8 @@ def test_abf_files_match_the_ground_truth(demo):
             assert np.mean(baselines) > -40
         elif cell["qc_truth"] == "baseline_drift":
             assert baselines[-1] - baselines[0] > 8  # +12 mV over the file
-        else:
+        elif not cell["spontaneous_firing_true"]:  # a firing cell does not sit at its RMP
+            # pre-step median vs the I-V zero: noise 0.3 mV and 6 pA channel noise -> < 1 mV
             assert abs(np.mean(baselines) - cell["true_rmp_mV"]) < 1.0
             assert abs(baselines[-1] - baselines[0]) < 1.0
         # the observed step rheobase is the true one rounded up to the 25 pA grid, give or take
