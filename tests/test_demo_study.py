@@ -197,3 +197,13 @@ def test_skinnerve_recordings_match_the_ground_truth(demo):
         )
         cv = unit["conduction_distance_mm"] * 1e-3 / (np.median(lat) - peak_offset)
         assert cv == pytest.approx(unit["cv_m_s"], rel=0.05), (unit["unit_id"], lat, peak_offset)
+
+
+def test_refuses_a_folder_that_is_not_a_demo(tmp_path):
+    (tmp_path / "notes.txt").write_text("someone's data")
+    from fmslab.errors import InputError
+
+    with pytest.raises(InputError, match="not an fmslab demo"):
+        generate_demo(tmp_path, DemoConfig.make(small=True))
+    assert (tmp_path / "notes.txt").read_text() == "someone's data"
+    assert not (tmp_path / "study").exists()
