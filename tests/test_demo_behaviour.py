@@ -60,7 +60,7 @@ def test_generated_sheets_follow_the_rule_and_the_planted_time_course():
     design = build_design(cfg)
     out = generate_behaviour(design, cfg)
     sheet = pd.concat(out.sheets.values(), ignore_index=True)
-    vf = sheet[sheet["assay"] == "von_frey_up_down"]
+    vf = sheet[sheet["assay"] == "vonfrey"]
     for pattern in vf["pattern"]:
         check_up_down(pattern)
     assert set(vf["first_filament_g"]) == {FIRST_FILAMENT_G}

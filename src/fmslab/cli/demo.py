@@ -31,11 +31,25 @@ def demo(
         bool, typer.Option("--small", help="A quick, smaller study (fewer mice, cells, genes).")
     ] = False,
     catalog: Annotated[bool, typer.Option(help="Build the study catalog after generating.")] = True,
+    analyse: Annotated[
+        bool,
+        typer.Option(
+            "--analyse/--no-analyse",
+            help="Run the full analysis (every modality, compare, figures, report) after "
+            "generating (needs the catalog).",
+        ),
+    ] = True,
+    jobs: Annotated[
+        int | None, typer.Option("--jobs", help="Worker processes (default: all cores).")
+    ] = None,
 ) -> None:
-    """Write a simulated passive-transfer study with known ground truth, then catalog it.
+    """Write a simulated passive-transfer study with known ground truth, catalog and analyse it.
 
     OUT/study is the study folder (validate it with `fmslab study validate OUT/study`);
     OUT/keys/unblinding.csv is the unblinding key; OUT/ground_truth holds the planted truths.
+    Then every analysis runs on the study (results in OUT/study/results/, report in
+    OUT/study/results/report/index.html); a failed step is reported and the others still run,
+    and the command then exits with code 1.
     """
     from fmslab.demo.design import DemoConfig
     from fmslab.demo.generate import generate_demo, run_demo_analyses
@@ -55,9 +69,29 @@ def demo(
     if catalog:
         summary = catalog_study(result.layout.study)
         STDERR.print(f"catalog {summary.db_path}: {summary.n_inputs} inputs hashed")
-    ran = run_demo_analyses(result.layout)
-    if not ran:
-        STDERR.print(
-            "analyses: not wired into the demo yet; run the per-modality commands on the study"
+    failed: list[str] = []
+    if analyse and not catalog:
+        STDERR.print("analyses skipped: they need the catalog (drop --no-catalog)")
+    elif analyse:
+        t1 = time.perf_counter()
+        outcomes = run_demo_analyses(
+            result.layout,
+            progress=show,
+            n_jobs=jobs,
+            announce=lambda m: STDERR.print(m, highlight=False),
         )
+        failed = [f"{o.name} ({o.error})" for o in outcomes if not o.ok]
+        STDERR.print(
+            f"analyses: {len(outcomes) - len(failed)} of {len(outcomes)} steps ok in "
+            f"{time.perf_counter() - t1:.1f} s; steps in "
+            f"{result.layout.study / 'results' / 'demo_steps.csv'}",
+            highlight=False,
+        )
+        report = result.layout.study / "results" / "report" / "index.html"
+        if report.is_file():
+            STDERR.print(f"report: {report}", highlight=False)
     STDERR.print(f"unblinding key: {result.layout.key}; ground truth: {result.layout.truth}")
+    STDERR.print(f"total {time.perf_counter() - t0:.1f} s", highlight=False)
+    if failed:
+        STDERR.print(f"[red]FAILED steps:[/] {'; '.join(failed)}", highlight=False)
+        raise typer.Exit(1)

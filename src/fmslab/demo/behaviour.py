@@ -122,7 +122,7 @@ def generate_behaviour(design: Design, cfg: DemoConfig) -> BehaviourOutput:
                     {
                         "mouse_id": mouse["mouse_id"],
                         "day": day,
-                        "assay": "von_frey_up_down",
+                        "assay": "vonfrey",
                         "side": side,
                         "trial": 1,
                         "pattern": walk_up_down(t_g, rng),

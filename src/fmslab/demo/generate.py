@@ -31,6 +31,13 @@ import yaml
 
 import fmslab
 from fmslab.atomic import write_bytes, write_json
+from fmslab.demo.analyses import (  # unblinded_sample_sheet: re-exported (public before)
+    STEPS,
+    StepContext,
+    StepOutcome,
+    run_steps,
+    unblinded_sample_sheet,  # noqa: F401
+)
 from fmslab.demo.behaviour import FILAMENT_SET, generate_behaviour
 from fmslab.demo.design import DOSE_MG, INJECTION_DAYS, TISSUE_DAY, DemoConfig, build_design
 from fmslab.demo.ephys import generate_ephys
@@ -176,7 +183,6 @@ def generate_demo(
                 "design": "~ batch + sex + group",
                 "contrast": ["group", "FMS", "HC"],
             },
-            "skinnerve": {"channel_map": "one <recording>.yaml beside each CSV"},
             "tissue_day": TISSUE_DAY,
         },
     }
@@ -243,39 +249,29 @@ def generate_demo(
 
 
 # ---------------------------------------------------------------------------------------------
-# Analysis hook: the lead wires the per-modality analyses here once they are merged.
+# The full analysis of the generated study (fmslab.demo.analyses)
 # ---------------------------------------------------------------------------------------------
 
-#: Per-modality analysis steps, called in order by :func:`run_demo_analyses` with the layout.
-#: Each entry is ``(name, callable(layout) -> None)``. Empty until the analyses land; e.g.
-#: ``("ephys", lambda L: ephys_analyze(L.study recordings of ephys_cc, out=L.analysis / "ephys"))``,
-#: ``("behaviour", ...)`` with ``--filaments L.study / "behaviour/filaments.csv"``,
-#: ``("skinnerve", ...)``, ``("rnaseq", ...)`` using :func:`unblinded_sample_sheet`, then compare
-#: and report.
-ANALYSIS_STEPS: list[tuple[str, Callable[[DemoLayout], None]]] = []
+#: Analysis steps, run in order by :func:`run_demo_analyses`: ``(name, step(ctx) -> summary)``
+#: with ``ctx`` a :class:`fmslab.demo.analyses.StepContext`. ephys, behaviour, skinnerve,
+#: rnaseq, compare, figures, report (see docs/demo.md).
+ANALYSIS_STEPS: list[tuple[str, Callable[[StepContext], str]]] = list(STEPS)
 
 
-def run_demo_analyses(layout: DemoLayout) -> list[str]:
-    """Run every registered per-modality analysis on the generated study; returns the names run.
+def run_demo_analyses(
+    layout: DemoLayout,
+    *,
+    progress: bool = False,
+    announce: Callable[[str], None] | None = None,
+    n_jobs: int | None = None,
+    steps: list[str] | None = None,
+) -> list[StepOutcome]:
+    """Run every analysis step on the generated study; a failing step does not stop the others.
 
-    This is the hook where ``fmslab demo`` will run the full analysis and the report (issue 6).
-    Until the analyses are merged it runs nothing and says so.
+    Returns one :class:`~fmslab.demo.analyses.StepOutcome` per step (``ok``, ``seconds``,
+    ``summary`` or ``error``); they are also written to ``STUDY/results/demo_steps.csv``.
+    ``steps`` selects steps by name (default: all).
     """
-    if not ANALYSIS_STEPS:
-        log.info(
-            "no analyses wired into the demo yet (fmslab.demo.generate.ANALYSIS_STEPS is empty)"
-        )
-    done = []
-    for name, step in ANALYSIS_STEPS:
-        step(layout)
-        done.append(name)
-    return done
-
-
-def unblinded_sample_sheet(layout: DemoLayout) -> pd.DataFrame:
-    """RNA-seq sample sheet with the true ``group`` joined from the key (comparison step only)."""
-    from fmslab.study import unblind
-    from fmslab.study.blinding import read_unblinding
-
-    sheet = pd.read_csv(layout.study / "rnaseq" / "samples.csv")
-    return unblind(sheet, read_unblinding(layout.key))
+    chosen = [(n, f) for n, f in ANALYSIS_STEPS if steps is None or n in steps]
+    ctx = StepContext(layout=layout, progress=progress, n_jobs=n_jobs)
+    return run_steps(chosen, ctx, announce=announce)

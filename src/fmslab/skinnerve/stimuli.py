@@ -162,7 +162,7 @@ def find_thermal_ramps(
             on = a
             while on > 0 and abs(ts[on - 1] - bath) > 0.5:
                 on -= 1
-            off = b
+            off = min(b, ts.size - 1)  # a ramp may run to the end of the recording
             while off < ts.size - 1 and abs(ts[off] - bath) > 0.5:
                 off += 1
             seg = ts[on:off]
