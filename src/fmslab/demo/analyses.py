@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import time
 import traceback
 from collections.abc import Callable
@@ -298,7 +299,8 @@ def step_rnaseq(ctx: StepContext) -> str:
             "via": "fmslab demo",
         },
     )
-    result = run_de(counts, samples, rp["design"], [contrast], shrink=False)
+    n_cpus = ctx.n_jobs or os.cpu_count() or 1
+    result = run_de(counts, samples, rp["design"], [contrast], shrink=False, n_cpus=n_cpus)
     table = result.results[contrast.id]
     out = st.results_dir / "rnaseq"
     write_table(table.reset_index(), out / "de_results.csv")
@@ -389,6 +391,19 @@ def unblind_table(
     return prepare_table(df, hierarchy=hierarchy, mice=st.mice, key=key, source=f"catalog:{table}")
 
 
+def _distinct_levels(data: pd.DataFrame, levels: list[str]) -> list[str]:
+    """Drop a level that is one-to-one with the level above (e.g. one mouse per donor in the
+    small demo): its variance cannot be told from the upper one and the mixed model is singular.
+    """
+    kept = [levels[0]]
+    for lower in levels[1:]:
+        if data.groupby(kept[-1])[lower].nunique().max() > 1:
+            kept.append(lower)
+        else:
+            log.info("compare: '%s' is one-to-one with '%s': level dropped", lower, kept[-1])
+    return kept
+
+
 def compare_table(
     ctx: StepContext,
     table: str,
@@ -408,6 +423,7 @@ def compare_table(
 
     st = ctx.study()
     data = unblind_table(ctx, table, levels, where)
+    all_levels, levels = levels, _distinct_levels(data, levels)
     present = {o.split("=")[0] for o in outcomes}
     missing = sorted(present - set(data.columns))
     if missing:
@@ -420,7 +436,7 @@ def compare_table(
     stats.insert(0, "source", f"catalog:{table}")
     out = st.results_dir / "compare" / (name or table)
     ids = ("treatment_code", "cell_id", "unit_id", "sample_id", "day", "file")
-    cols = [c for c in ("group", *levels, *ids) if c in data.columns]
+    cols = [c for c in ("group", *all_levels, *ids) if c in data.columns]
     cols += [c for c in data.columns if c not in cols and c.split("=")[0] in present]
     write_table(data[cols], out / "data.csv")
     write_table(stats, out / "stats.csv")

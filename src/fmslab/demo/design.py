@@ -51,8 +51,10 @@ class DemoConfig:
                 seed=seed,
                 n_donors_per_group=n_donors_per_group or 2,
                 behaviour_mice_per_donor=1,
-                tissue_mice_per_donor=1,
-                cells_per_mouse=2,
+                # two tissue mice per donor: 8 RNA-seq samples, so `~ batch + sex + group`
+                # keeps 4 residual df (fewer make the DE slow and weak) and mouse != donor
+                tissue_mice_per_donor=2,
+                cells_per_mouse=1,
                 units_per_mouse=1,
                 n_genes=800,
                 small=True,
