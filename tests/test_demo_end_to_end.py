@@ -145,7 +145,9 @@ def test_compare_finds_rheobase_direction(demo):
 
 def test_figures_and_report(demo):
     figs = _results(demo) / "figures"
-    assert (figs / "figure_ephys.pdf").is_file() and (figs / "figure_behaviour_rnaseq.png").is_file()
+    assert (figs / "figure_ephys.pdf").is_file() and (
+        figs / "figure_behaviour_rnaseq.png"
+    ).is_file()
     html = (_results(demo) / "report" / "index.html").read_text()
     for section in ("ephys", "skinnerve", "behaviour", "rnaseq", "statistics"):
         body = re.search(rf'<section id="{section}">(.*?)</section>', html, re.S)
@@ -167,9 +169,7 @@ def test_failing_step_is_reported_and_others_run(tmp_path):
         raise StepFailed("broken on purpose")
 
     said: list[str] = []
-    out = run_steps(
-        [("a", bad), ("b", good)], StepContext(layout=Layout()), announce=said.append
-    )
+    out = run_steps([("a", bad), ("b", good)], StepContext(layout=Layout()), announce=said.append)
     assert [o.ok for o in out] == [False, True] and ran == ["good"]
     assert "broken on purpose" in out[0].error
     assert any("a: FAILED" in s for s in said)
