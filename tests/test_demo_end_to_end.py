@@ -58,7 +58,9 @@ def test_ephys_rheobase_spikes_and_bad_cells(demo):
     cells = pd.read_csv(_results(demo) / "ephys" / "cells.csv")
     errors = pd.read_csv(_results(demo) / "ephys" / "errors.csv")
     m = truth.merge(cells, on="file", how="left", suffixes=("_truth", ""))
-    good = m[(m["qc_truth"] == "ok") & ~m["spontaneous_firing_true"]]
+    good = m[
+        (m["qc_truth"] == "ok") & ~m["spontaneous_firing_true"].astype("boolean").fillna(False)
+    ]
     assert len(good) >= 8 and good["qc_pass"].astype(bool).all()
     # The file can only resolve the protocol step: the true (noise-free) rheobase rounded up to
     # the next 25 pA step is what the protocol shows, and the noise current in the model (OU,
@@ -149,10 +151,18 @@ def test_figures_and_report(demo):
         figs / "figure_behaviour_rnaseq.png"
     ).is_file()
     html = (_results(demo) / "report" / "index.html").read_text()
-    for section in ("ephys", "skinnerve", "behaviour", "rnaseq", "statistics"):
+    sections = {
+        "overview": "compare_stats",  # the comparison table is listed in the overview
+        "ephys": "<table",
+        "skinnerve": "<table",
+        "behaviour": "<table",
+        "rnaseq": "<table",
+        "statistics": "figure_ephys",  # the composed figures
+    }
+    for section, needle in sections.items():
         body = re.search(rf'<section id="{section}">(.*?)</section>', html, re.S)
         assert body is not None, section
-        assert "<table" in body.group(1), section
+        assert needle in body.group(1), section
 
 
 def test_failing_step_is_reported_and_others_run(tmp_path):
@@ -188,3 +198,19 @@ def test_thermal_ramp_running_to_the_end_of_a_recording():
     assert len(ramps) == 1 and ramps.loc[0, "kind"] == "cold"
     assert ramps.loc[0, "offset_s"] == pytest.approx(t[-1])
     assert ramps.loc[0, "extreme_c"] == pytest.approx(12.0, abs=0.1)
+
+
+def test_qc_flags_a_steady_baseline_drift():
+    # a linear 12 mV drift over 19 sweeps stays within +-6 mV of the median baseline, so only
+    # the end sweeps fail the per-sweep 5 mV rule (3/19 < 25 %); the span rule (10 mV) flags it
+    from fmslab.ephys.qc import cell_qc, load_qc, sweep_qc
+
+    cfg = load_qc()
+    for total_mV, flagged in ((12.0, True), (4.0, False)):
+        base = -60 + np.linspace(0, total_mV, 19)
+        sweeps = pd.DataFrame({"baseline_mV": base, "baseline_sd_mV": 0.5, "pre_stim_pA": 0.0})
+        sweeps = sweep_qc(sweeps, float(np.median(base)), cfg)
+        cell = {"rmp_mV": float(np.median(base)), "rin_MOhm": 300.0}
+        qc = cell_qc(cell, sweeps, cfg)
+        assert qc["qc_pass"] is (not flagged), (total_mV, qc)
+        assert ("span" in qc["qc_reasons"]) is flagged

@@ -24,6 +24,7 @@ CELL_KEYS = {
     "rin_min_MOhm",
     "rin_max_MOhm",
     "failed_sweep_fraction_max",
+    "baseline_range_max_mV",
 }
 
 
@@ -86,6 +87,14 @@ def cell_qc(
             r.append(f"Rin {rin:.0f} MOhm < {c['rin_min_MOhm']} MOhm")
         if "rin_max_MOhm" in c and rin > c["rin_max_MOhm"]:
             r.append(f"Rin {rin:.0f} MOhm > {c['rin_max_MOhm']} MOhm")
+    if len(sweeps) and "baseline_range_max_mV" in c and "baseline_mV" in sweeps:
+        # a steady drift stays within +-range/2 of the median, which the per-sweep criterion
+        # alone lets through; the whole span of the resting baselines catches it
+        pre = sweeps.get("pre_stim_pA", pd.Series(0.0, index=sweeps.index)).fillna(0.0)
+        base = sweeps.loc[pre.abs() < 1e-9, "baseline_mV"].dropna()
+        span = float(base.max() - base.min()) if len(base) > 1 else 0.0
+        if span > c["baseline_range_max_mV"]:
+            r.append(f"baselines span {span:.1f} mV > {c['baseline_range_max_mV']} mV (drift)")
     if len(sweeps) and "failed_sweep_fraction_max" in c:
         frac = 1.0 - float(sweeps["qc_pass"].mean())
         if frac > c["failed_sweep_fraction_max"]:
