@@ -29,7 +29,7 @@ SEED = 3
 def demo(tmp_path_factory) -> DemoLayout:
     out = tmp_path_factory.mktemp("demo") / "d"
     result = CliRunner().invoke(
-        app, ["-q", "demo", "--out", str(out), "--small", "--seed", str(SEED)]
+        app, ["-q", "demo", "--out", str(out), "--small", "--seed", str(SEED), "--no-analyse"]
     )
     assert result.exit_code == 0, result.output
     return DemoLayout(out)
