@@ -225,3 +225,34 @@ def test_qc_flags_a_steady_baseline_drift():
         qc = cell_qc(cell, sweeps, cfg)
         assert qc["qc_pass"] is (not flagged), (total_mV, qc)
         assert ("span" in qc["qc_reasons"]) is flagged
+
+
+def test_cli_exits_non_zero_and_lists_failed_steps(tmp_path, monkeypatch):
+    # the CLI path with the generator and the catalog replaced by stand-ins (the real ones are
+    # exercised by the module fixture): one failing step, the next one still runs, exit code 1
+    import fmslab.demo.generate as gen
+    import fmslab.study.catalog_study as cs
+
+    layout = gen.DemoLayout(tmp_path / "d")
+    monkeypatch.setattr(
+        gen, "generate_demo", lambda out, cfg, progress=None: gen.DemoResult(layout, cfg)
+    )
+
+    class Summary:
+        db_path, n_inputs = tmp_path / "x.duckdb", 0
+
+    monkeypatch.setattr(cs, "catalog_study", lambda study: Summary())
+    ran = []
+
+    def bad(ctx):
+        raise StepFailed("planted failure")
+
+    monkeypatch.setattr(
+        gen, "ANALYSIS_STEPS", [("first", bad), ("second", lambda ctx: ran.append(1) or "ok")]
+    )
+    result = CliRunner().invoke(app, ["demo", "--out", str(layout.out), "--small"])
+    assert result.exit_code == 1, result.output
+    assert ran == [1]
+    text = " ".join(result.output.split())
+    assert "FAILED steps: first (StepFailed: planted failure)" in text
+    assert "1 of 2 steps ok" in text
