@@ -363,7 +363,14 @@ COMPARISONS: list[tuple[str, list[str], list[str], str | None]] = [
         ["donor_id", "mouse_id"],
         "qc_pass == True",
     ),
-    ("skinnerve_units", ["cv_m_s"], ["donor_id", "mouse_id"], None),
+    # the unit under study of each recording (the background unit is always the same class);
+    # planted: nociceptors more sensitive (lower threshold, steeper stimulus-response); CV not
+    (
+        "skinnerve_units",
+        ["mech_threshold", "sr_slope_spikes_per_unit", "spont_rate_hz", "cv_m_s"],
+        ["donor_id", "mouse_id"],
+        "is_unit_under_study == True",
+    ),
     # von Frey per mouse: mean post-baseline threshold, % of the mouse's baseline
     ("behaviour_mouse", ["mean_post_pct"], ["donor_id"], "assay == 'vonfrey'"),
 ]
@@ -554,8 +561,9 @@ def run_steps(
             )
             say(f"[{i}/{len(steps)}] {name}: FAILED after {oc.seconds:.1f} s - {oc.error}")
         outcomes.append(oc)
-    rows = pd.DataFrame([dataclasses.asdict(o) for o in outcomes]).drop(columns="details")
-    results = ctx.study_root / "results"
-    write_table(rows, results / "demo_steps.csv")
-    write_json(results / "demo_steps.json", {"steps": rows.to_dict(orient="records")})
+        # recorded after every step, so the record survives a crash of a later one
+        rows = pd.DataFrame([dataclasses.asdict(o) for o in outcomes]).drop(columns="details")
+        results = ctx.study_root / "results"
+        write_table(rows, results / "demo_steps.csv")
+        write_json(results / "demo_steps.json", {"steps": rows.to_dict(orient="records")})
     return outcomes
