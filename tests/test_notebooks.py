@@ -23,6 +23,8 @@ from nbclient.exceptions import CellExecutionError, CellTimeoutError
 
 from conftest import REPO, SAMPLE_STUDY
 
+pytestmark = pytest.mark.slow  # each executes a whole notebook (15-60 s on a loaded machine)
+
 NOTEBOOKS = REPO / "notebooks"
 # Wall-clock budgets per notebook. On one idle core they take about 10 s, 30 s and 25 s; the
 # budgets leave room for a loaded 2-core CI machine (kernel start-up included).
