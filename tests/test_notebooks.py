@@ -169,9 +169,9 @@ print(json.dumps({
     lfc, se = got["lfc"][gene], got["se"][gene]
     assert abs(lfc - true_lfc) < 1.96 * se
     # independent estimate by hand: median-of-ratios size factors, then the log2 ratio of group
-    # means of normalised counts (key joined here from the files). DESeq2's GLM coefficient
-    # (with a balanced batch term) and this moment estimate differ by far less than its own
-    # standard error; 0.15 is about half the Wald SE at this sample size.
+    # means of normalised counts (key joined here from the files). With batch balanced across the
+    # groups (3 + 3 per batch) the GLM coefficient and this moment estimate differ only by the
+    # GLM's weighting (0.002 at seed 1); 0.05 is under half the Wald SE (0.11 with 12 samples).
     counts = pd.read_csv(got["counts"], index_col=0)
     samples = pd.read_csv(got["samples"]).merge(pd.read_csv(got["key"]), on="treatment_code")
     logc = np.log(counts.where(counts > 0))
@@ -182,7 +182,7 @@ print(json.dumps({
     ratio = np.log2(norm.loc[gene, grp[grp == "FMS"].index].mean()) - np.log2(
         norm.loc[gene, grp[grp == "HC"].index].mean()
     )
-    assert abs(lfc - ratio) < 0.15, (lfc, ratio)
+    assert abs(lfc - ratio) < 0.05, (lfc, ratio)
     # the DE table written by the notebook has one row per gene of the matrix
     assert len(pd.read_csv(got["de_csv"])) == len(counts)
 
