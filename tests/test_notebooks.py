@@ -10,6 +10,7 @@ pyabf, from the demo's count matrix and ground truth, from the key and mice shee
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -53,18 +54,17 @@ def run_notebook(name: str, workdir: Path, probe: str, monkeypatch: pytest.Monke
                 pytest.fail(f"{name}.ipynb: over its {BUDGET_S[name]} s budget at cell {index}")
             client.timeout = max(int(remaining), 1)
             where = "probe" if cell is probe_cell else f"cell {index}"
+            failure = None
             try:
                 client.execute_cell(cell, index)
             except CellTimeoutError:
-                pytest.fail(
-                    f"{name}.ipynb {where}: over the notebook's {BUDGET_S[name]} s budget\n"
-                    f"--- source:\n{cell.source}",
-                    pytrace=False,
-                )
+                failure = f"over the notebook's {BUDGET_S[name]} s budget"
             except CellExecutionError as exc:
+                plain = re.sub(r"\x1b\[[0-9;]*m", "", exc.traceback)  # drop ANSI colours
+                failure = f"failed: {exc.ename}: {exc.evalue}\n--- traceback:\n{plain[-3000:]}"
+            if failure:  # outside the except block: no chained traceback in the report
                 pytest.fail(
-                    f"{name}.ipynb {where} failed: {exc.ename}: {exc.evalue}\n"
-                    f"--- source:\n{cell.source}\n--- traceback:\n{exc.traceback[-3000:]}",
+                    f"{name}.ipynb {where} {failure}\n--- source of {where}:\n{cell.source}",
                     pytrace=False,
                 )
     text = "".join(
