@@ -36,6 +36,7 @@ def run_notebook(name: str, workdir: Path, probe: str, monkeypatch: pytest.Monke
     """Execute ``notebooks/NAME.ipynb`` in ``workdir``; return the JSON the probe code prints."""
     monkeypatch.setenv("FMSLAB_REPO", str(REPO))
     monkeypatch.delenv("FMSLAB_DEMO_DIR", raising=False)  # each notebook makes its own demo
+    monkeypatch.setenv("TMPDIR", str(workdir))  # the notebooks' scratch folders, cleaned by pytest
     monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
     for cell in nb.cells:
