@@ -4,4 +4,7 @@ from __future__ import annotations
 
 import typer
 
-app = typer.Typer(help="Patient vs control IgG comparisons respecting donor > mouse > cell nesting.", no_args_is_help=True)
+app = typer.Typer(
+    help="Patient vs control IgG comparisons respecting donor > mouse > cell nesting.",
+    no_args_is_help=True,
+)

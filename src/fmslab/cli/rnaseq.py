@@ -4,4 +4,7 @@ from __future__ import annotations
 
 import typer
 
-app = typer.Typer(help="Transcriptomics: differential expression and candidate ion channels.", no_args_is_help=True)
+app = typer.Typer(
+    help="Transcriptomics: differential expression and candidate ion channels.",
+    no_args_is_help=True,
+)
