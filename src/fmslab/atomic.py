@@ -71,7 +71,4 @@ def write_table(df: pd.DataFrame, path: str | Path) -> Path:
 def write_tables(df: pd.DataFrame, stem: str | Path) -> list[Path]:
     """Write ``STEM.csv`` and ``STEM.parquet``; returns both paths."""
     stem = Path(stem)
-    return [
-        write_table(df, stem.with_suffix(".csv")),
-        write_table(df, stem.with_suffix(".parquet")),
-    ]
+    return [write_table(df, stem.with_suffix(".csv")), write_table(df, stem.with_suffix(".parquet"))]

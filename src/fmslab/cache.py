@@ -20,12 +20,7 @@ from fmslab.provenance import sha256_json
 def cache_key(*, input_sha256: str, parameters: dict[str, Any], step: str) -> str:
     """Key of one result: the input's hash, the parameters, the step and the fmslab version."""
     return sha256_json(
-        {
-            "input": input_sha256,
-            "parameters": parameters,
-            "step": step,
-            "fmslab": fmslab.__version__,
-        }
+        {"input": input_sha256, "parameters": parameters, "step": step, "fmslab": fmslab.__version__}
     )[:32]
 
 
@@ -43,13 +38,7 @@ class ResultCache:
             return None
         return {p.stem: pd.read_parquet(p) for p in sorted(entry.glob("*.parquet"))}
 
-    def put(
-        self,
-        step: str,
-        key: str,
-        tables: dict[str, pd.DataFrame],
-        meta: dict[str, Any] | None = None,
-    ) -> None:
+    def put(self, step: str, key: str, tables: dict[str, pd.DataFrame], meta: dict[str, Any] | None = None) -> None:
         entry = self._entry(step, key)
         for name, df in tables.items():
             write_table(df, entry / f"{name}.parquet")

@@ -96,18 +96,14 @@ def connect(
 
 
 def table_names(con: duckdb.DuckDBPyConnection) -> list[str]:
-    rows = con.execute(
-        "SELECT table_name FROM information_schema.tables ORDER BY table_name"
-    ).fetchall()
+    rows = con.execute("SELECT table_name FROM information_schema.tables ORDER BY table_name").fetchall()
     return [r[0] for r in rows]
 
 
 def read_table(con: duckdb.DuckDBPyConnection, name: str) -> pd.DataFrame:
     """A whole catalog table as a DataFrame."""
     if name not in table_names(con):
-        raise FmslabError(
-            f"the catalog has no table '{name}' (it has: {', '.join(table_names(con))})"
-        )
+        raise FmslabError(f"the catalog has no table '{name}' (it has: {', '.join(table_names(con))})")
     return con.execute(f'SELECT * FROM "{name}"').df()
 
 
@@ -138,9 +134,7 @@ class CatalogSession:
     run: RunRecord
     db_path: Path
 
-    def write_table(
-        self, name: str, df: pd.DataFrame, *, replace_on: list[str] | None = None
-    ) -> None:
+    def write_table(self, name: str, df: pd.DataFrame, *, replace_on: list[str] | None = None) -> None:
         """Store a result table, tagged with this run's id in a ``run_id`` column.
 
         Parameters
@@ -202,11 +196,7 @@ class CatalogSession:
 
     def export(self, out_dir: str | Path, names: Iterable[str] | None = None) -> list[Path]:
         """Write tables as Parquet and CSV into ``out_dir`` (atomically); all user tables by default."""
-        chosen = (
-            list(names)
-            if names is not None
-            else [t for t in table_names(self.con) if t not in SYSTEM_TABLES]
-        )
+        chosen = list(names) if names is not None else [t for t in table_names(self.con) if t not in SYSTEM_TABLES]
         written: list[Path] = []
         for name in chosen:
             written += write_tables(read_table(self.con, name), Path(out_dir) / name)

@@ -4,7 +4,4 @@ from __future__ import annotations
 
 import typer
 
-app = typer.Typer(
-    help="Patient vs control IgG comparisons respecting donor > mouse > cell nesting.",
-    no_args_is_help=True,
-)
+app = typer.Typer(help="Patient vs control IgG comparisons respecting donor > mouse > cell nesting.", no_args_is_help=True)

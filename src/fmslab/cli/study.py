@@ -14,9 +14,7 @@ from fmslab.study.catalog_study import catalog_study
 from fmslab.study.model import load_study
 from fmslab.study.validate import is_valid, problems_frame, validate_study
 
-app = typer.Typer(
-    help="Study folders: sheets, validation, the results catalog.", no_args_is_help=True
-)
+app = typer.Typer(help="Study folders: sheets, validation, the results catalog.", no_args_is_help=True)
 
 StudyArg = Annotated[Path, typer.Argument(help="Study folder (contains study.yaml).")]
 
@@ -25,8 +23,7 @@ StudyArg = Annotated[Path, typer.Argument(help="Study folder (contains study.yam
 def validate(
     study: StudyArg,
     unblinding: Annotated[
-        Path | None,
-        typer.Option(help="Unblinding key (treatment_code -> group), if kept outside the study."),
+        Path | None, typer.Option(help="Unblinding key (treatment_code -> group), if kept outside the study.")
     ] = None,
 ) -> None:
     """Check every sheet and reference of a study; list all problems. Exit code 1 when invalid."""
@@ -43,29 +40,21 @@ def validate(
 @app.command()
 def catalog(
     study: StudyArg,
-    db: Annotated[
-        Path | None, typer.Option(help="Catalog file (default STUDY/results/fmslab.duckdb).")
-    ] = None,
-    lock_timeout: Annotated[
-        float, typer.Option(help="Seconds to wait for another run holding the catalog.")
-    ] = 120.0,
+    db: Annotated[Path | None, typer.Option(help="Catalog file (default STUDY/results/fmslab.duckdb).")] = None,
+    lock_timeout: Annotated[float, typer.Option(help="Seconds to wait for another run holding the catalog.")] = 120.0,
 ) -> None:
     """Validate the study and store its sheets and input hashes in the DuckDB catalog."""
     summary = catalog_study(study, db_path=db, lock_timeout_s=lock_timeout)
     state = "reused (inputs unchanged)" if summary.reused else "updated"
     counts = ", ".join(f"{k}: {v}" for k, v in summary.tables.items())
-    STDERR.print(
-        f"catalog {summary.db_path} {state}; run {summary.run_id}; {summary.n_inputs} inputs hashed; {counts}"
-    )
+    STDERR.print(f"catalog {summary.db_path} {state}; run {summary.run_id}; {summary.n_inputs} inputs hashed; {counts}")
 
 
 @app.command()
 def query(
     study: StudyArg,
-    sql: Annotated[str, typer.Argument(help='SQL, e.g. "SELECT * FROM mice".')],
-    db: Annotated[
-        Path | None, typer.Option(help="Catalog file (default STUDY/results/fmslab.duckdb).")
-    ] = None,
+    sql: Annotated[str, typer.Argument(help="SQL, e.g. \"SELECT * FROM mice\".")],
+    db: Annotated[Path | None, typer.Option(help="Catalog file (default STUDY/results/fmslab.duckdb).")] = None,
     csv: Annotated[bool, typer.Option("--csv", help="Print CSV instead of a table.")] = False,
 ) -> None:
     """Run a read-only SQL query on the study catalog and print the result."""

@@ -44,9 +44,7 @@ def catalog_study(
     problems = validate_study(root)
     if not is_valid(problems):
         errors = [str(p) for p in problems if p.severity == "error"]
-        raise InputError(
-            f"study is invalid ({len(errors)} error(s)); first: {errors[0]}", file=root
-        )
+        raise InputError(f"study is invalid ({len(errors)} error(s)); first: {errors[0]}", file=root)
     study = load_study(root)
     db_path = Path(db_path) if db_path else study.catalog_path
     inputs = [study.root / STUDY_FILE, *study.sheet_paths.values()]

@@ -70,10 +70,7 @@ def read_config(root: Path) -> dict[str, Any]:
         raise InputError("must be a mapping of keys (name, sheets, ...)", file=path)
     unknown = sorted(set(config) - KNOWN_KEYS)
     if unknown:
-        raise InputError(
-            f"unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(KNOWN_KEYS))}",
-            file=path,
-        )
+        raise InputError(f"unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(KNOWN_KEYS))}", file=path)
     sheets = config.get("sheets", {}) or {}
     if not isinstance(sheets, dict):
         raise InputError("'sheets' must map sheet names to files", file=path)

@@ -7,12 +7,7 @@ from dataclasses import dataclass, field
 MODALITIES = ("ephys_cc", "skinnerve", "behaviour", "rnaseq")
 
 #: The id column that a recording row of each modality must fill (None: no id needed).
-MODALITY_ID_COLUMN = {
-    "ephys_cc": "cell_id",
-    "skinnerve": "unit_id",
-    "behaviour": None,
-    "rnaseq": "sample_id",
-}
+MODALITY_ID_COLUMN = {"ephys_cc": "cell_id", "skinnerve": "unit_id", "behaviour": None, "rnaseq": "sample_id"}
 
 SEX_VALUES = {"f": "F", "female": "F", "m": "M", "male": "M"}
 

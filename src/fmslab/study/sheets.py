@@ -42,9 +42,7 @@ def read_sheet(path: str | Path, *, sheet_name: str | int = 0) -> pd.DataFrame:
         elif suffix in (".xlsx", ".xlsm"):
             df = pd.read_excel(path, dtype=str, sheet_name=sheet_name, keep_default_na=False)
         else:
-            raise InputError(
-                f"unknown sheet type '{suffix}' (use one of {', '.join(SHEET_SUFFIXES)})", file=path
-            )
+            raise InputError(f"unknown sheet type '{suffix}' (use one of {', '.join(SHEET_SUFFIXES)})", file=path)
     except InputError:
         raise
     except Exception as exc:  # pandas raises many types for malformed files

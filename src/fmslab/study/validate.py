@@ -77,9 +77,7 @@ def check_sheet(df: pd.DataFrame, spec: SheetSpec, file: str) -> list[Problem]:
         for idx, value in df[col.name].items():
             if pd.isna(value):
                 if col.required:
-                    problems.append(
-                        Problem(file, "required cell is empty", sheet_row(idx), col.name)
-                    )
+                    problems.append(Problem(file, "required cell is empty", sheet_row(idx), col.name))
                 continue
             reason = _cell_problem(str(value), col)
             if reason:
@@ -94,12 +92,7 @@ def check_sheet(df: pd.DataFrame, spec: SheetSpec, file: str) -> list[Problem]:
             if sheet_row(idx) != first:
                 value = ", ".join(str(row[c]) for c in cols)
                 problems.append(
-                    Problem(
-                        file,
-                        f"duplicate {'/'.join(cols)} '{value}' (first at row {first})",
-                        sheet_row(idx),
-                        cols[0],
-                    )
+                    Problem(file, f"duplicate {'/'.join(cols)} '{value}' (first at row {first})", sheet_row(idx), cols[0])
                 )
     return problems
 
@@ -127,51 +120,23 @@ def check_references(
         for idx, row in mice.iterrows():
             donor, code = row.get("donor_id", pd.NA), row.get("treatment_code", pd.NA)
             if pd.isna(donor) and pd.isna(code):
-                problems.append(
-                    Problem(
-                        f,
-                        "mouse has neither donor_id nor treatment_code",
-                        sheet_row(idx),
-                        "donor_id",
-                    )
-                )
+                problems.append(Problem(f, "mouse has neither donor_id nor treatment_code", sheet_row(idx), "donor_id"))
             if not pd.isna(donor) and donors is not None and str(donor) not in donor_ids:
-                problems.append(
-                    Problem(
-                        f,
-                        f"unknown donor '{donor}' (not in the donors sheet)",
-                        sheet_row(idx),
-                        "donor_id",
-                    )
-                )
+                problems.append(Problem(f, f"unknown donor '{donor}' (not in the donors sheet)", sheet_row(idx), "donor_id"))
             if not pd.isna(code) and key is not None and str(code) not in codes:
                 problems.append(
-                    Problem(
-                        f,
-                        f"treatment_code '{code}' is absent from the unblinding key",
-                        sheet_row(idx),
-                        "treatment_code",
-                    )
+                    Problem(f, f"treatment_code '{code}' is absent from the unblinding key", sheet_row(idx), "treatment_code")
                 )
     if recordings is not None:
         f = files["recordings"]
         for idx, row in recordings.iterrows():
             mouse = row.get("mouse_id", pd.NA)
             if not pd.isna(mouse) and mice is not None and str(mouse) not in mouse_ids:
-                problems.append(
-                    Problem(
-                        f,
-                        f"unknown mouse '{mouse}' (not in the mice sheet)",
-                        sheet_row(idx),
-                        "mouse_id",
-                    )
-                )
+                problems.append(Problem(f, f"unknown mouse '{mouse}' (not in the mice sheet)", sheet_row(idx), "mouse_id"))
             modality = row.get("modality", pd.NA)
             id_col = MODALITY_ID_COLUMN.get(str(modality)) if not pd.isna(modality) else None
             if id_col and pd.isna(row.get(id_col, pd.NA)):
-                problems.append(
-                    Problem(f, f"{modality} recordings need a {id_col}", sheet_row(idx), id_col)
-                )
+                problems.append(Problem(f, f"{modality} recordings need a {id_col}", sheet_row(idx), id_col))
             path = row.get("path", pd.NA)
             if not pd.isna(path):
                 target = (root / str(path)).resolve()
@@ -183,26 +148,13 @@ def check_references(
         f = files["unblinding"]
         for idx, donor in key["donor_id"].items():
             if not pd.isna(donor) and str(donor) not in donor_ids:
-                problems.append(
-                    Problem(
-                        f,
-                        f"unknown donor '{donor}' (not in the donors sheet)",
-                        sheet_row(idx),
-                        "donor_id",
-                    )
-                )
+                problems.append(Problem(f, f"unknown donor '{donor}' (not in the donors sheet)", sheet_row(idx), "donor_id"))
     if mice is not None and donors is not None and "donor_id" in mice.columns:
         used = _ids(mice, "donor_id") | _ids(key, "donor_id")
         for idx, donor in donors["donor_id"].items():
             if not pd.isna(donor) and str(donor) not in used:
                 problems.append(
-                    Problem(
-                        files["donors"],
-                        f"donor '{donor}' has no mice",
-                        sheet_row(idx),
-                        "donor_id",
-                        "warning",
-                    )
+                    Problem(files["donors"], f"donor '{donor}' has no mice", sheet_row(idx), "donor_id", "warning")
                 )
     return problems
 
@@ -236,32 +188,16 @@ def validate_study(root: str | Path, *, unblinding: str | Path | None = None) ->
             problems.append(Problem(files[name], exc.reason))
             continue
         problems += check_sheet(frames[name], SPECS[name], files[name])
-    if (
-        key_path is None
-        and frames.get("mice") is not None
-        and "treatment_code" in frames["mice"].columns
-    ):
+    if key_path is None and frames.get("mice") is not None and "treatment_code" in frames["mice"].columns:
         if frames["mice"]["treatment_code"].notna().any():
             problems.append(
-                Problem(
-                    files["mice"],
-                    "mice carry treatment codes but no unblinding key was given; "
-                    "comparisons between groups will need one",
-                    column="treatment_code",
-                    severity="warning",
-                )
+                Problem(files["mice"], "mice carry treatment codes but no unblinding key was given; "
+                        "comparisons between groups will need one", column="treatment_code", severity="warning")
             )
     problems += check_references(
-        root,
-        frames.get("donors"),
-        frames.get("mice"),
-        frames.get("recordings"),
-        frames.get("unblinding"),
-        files,
+        root, frames.get("donors"), frames.get("mice"), frames.get("recordings"), frames.get("unblinding"), files
     )
-    return sorted(
-        problems, key=lambda p: (p.severity != "error", p.file, p.row or 0, p.column or "")
-    )
+    return sorted(problems, key=lambda p: (p.severity != "error", p.file, p.row or 0, p.column or ""))
 
 
 def _display(path: Path, root: Path) -> str:
@@ -273,3 +209,4 @@ def _display(path: Path, root: Path) -> str:
 
 def is_valid(problems: list[Problem]) -> bool:
     return not any(p.severity == "error" for p in problems)
+
