@@ -238,9 +238,11 @@ def run_de(
             results[c.id] = res
 
     cooks = dds.layers["cooks"] if "cooks" in dds.layers else None
-    cooks_max = pd.Series(
-        np.nanmax(cooks, axis=0) if cooks is not None else np.nan, index=dds.var_names
-    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns of all-zero genes
+        cooks_max = pd.Series(
+            np.nanmax(cooks, axis=0) if cooks is not None else np.nan, index=dds.var_names
+        )
     disp = dds.var[
         ["genewise_dispersions", "fitted_dispersions", "MAP_dispersions", "dispersions"]
     ].copy()

@@ -73,11 +73,18 @@ def r_parametric_trend(
     disps = dispersions[use]
     coefs = np.array([0.1, 1.0])
     family = sm.families.Gamma(link=sm.families.links.Identity())
+    import warnings
+
+    from statsmodels.tools.sm_exceptions import DomainWarning
+
     for _ in range(11):
         resid = disps / (coefs[0] + coefs[1] / means)
         good = (resid > 1e-4) & (resid < 15)
         x = np.column_stack([np.ones(good.sum()), 1.0 / means[good]])
-        fit = sm.GLM(disps[good], x, family=family).fit(start_params=coefs, maxiter=100)
+        with warnings.catch_warnings():
+            # identity link with Gamma: R's own choice (glm(family = Gamma(link = "identity")))
+            warnings.simplefilter("ignore", DomainWarning)
+            fit = sm.GLM(disps[good], x, family=family).fit(start_params=coefs, maxiter=100)
         old, coefs = coefs, np.asarray(fit.params)
         if not np.all(coefs > 0):
             raise RuntimeError("parametric dispersion fit gave non-positive coefficients")
