@@ -140,7 +140,12 @@ def test_all_zero_genes_kept_with_na_results(real_counts):
 
 def test_contrast_parsing_and_table(tmp_path):
     c = io.Contrast.parse("time,Day8,Day0")
-    assert (c.variable, c.target, c.reference, c.id) == ("time", "Day8", "Day0", "time_Day8_vs_Day0")
+    assert (c.variable, c.target, c.reference, c.id) == (
+        "time",
+        "Day8",
+        "Day0",
+        "time_Day8_vs_Day0",
+    )
     with pytest.raises(InputError):
         io.Contrast.parse("time,Day8")
     p = tmp_path / "contrasts.csv"

@@ -1,4 +1,4 @@
-"""R's random stream and the Monte-Carlo dispersion prior variance (rnaseq.rrng, rnaseq.priorvar)."""
+"""R's random stream and the Monte-Carlo dispersion prior variance (rrng, priorvar)."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ Pipeline (``r_compatible=True``, the default), following ``DESeq()`` of R DESeq2
    match with <= 3 (:func:`.priorvar.monte_carlo_prior_var`);
 5. MAP dispersions, Wald test, Cook's distances and refit (pydeseq2, which implements R's rules);
 6. per contrast: Wald test, Cook's filtering, independent filtering, BH (``DeseqStats``), and
-   optionally pydeseq2's apeGLM-type LFC shrinkage (column ``log2FoldChange_shrunk``).
+   optionally normal-prior LFC shrinkage (column ``log2FoldChange_shrunk``, :mod:`.shrink`).
 
 With ``r_compatible=False`` steps 2-4 are pydeseq2's own (``DeseqDataSet.deseq2()``).
 """
@@ -36,6 +36,7 @@ from fmslab.rnaseq.rcompat import (
     r_map_dispersions,
     r_parametric_trend,
 )
+from fmslab.rnaseq.shrink import shrink_lfc, weighted_upper_quantile_variance
 
 log = logging.getLogger(__name__)
 
@@ -169,8 +170,8 @@ def run_de(
     r_compatible
         Reproduce R DESeq2 where pydeseq2 differs (module docstring).
     shrink
-        Add ``log2FoldChange_shrunk`` (pydeseq2 ``lfc_shrink``; needs the contrast to be a
-        design coefficient, i.e. target vs the first level; otherwise NaN with a warning).
+        Add ``log2FoldChange_shrunk``: normal-prior shrinkage (:mod:`fmslab.rnaseq.shrink`),
+        available for every contrast.
     alpha
         FDR level used by independent filtering.
     n_cpus
@@ -214,6 +215,7 @@ def run_de(
             dds.refit()
         dds.cooks_outlier()
 
+        shrunk = _shrunk_betas(dds, design_matrix) if shrink else None
         results = {}
         for c in contrasts:
             st = DeseqStats(
@@ -225,15 +227,8 @@ def run_de(
             )
             st.summary()
             res = st.results_df[RESULT_COLUMNS].copy()
-            if shrink:
-                coeff = f"{c.variable}[T.{c.target}]"
-                if coeff in st.LFC.columns and _is_reference(meta, c):
-                    st.lfc_shrink(coeff=coeff)
-                    res["log2FoldChange_shrunk"] = st.LFC[coeff].to_numpy() / np.log(2)
-                    res.loc[res["baseMean"] == 0, "log2FoldChange_shrunk"] = np.nan
-                else:
-                    log.warning("contrast %s is not a design coefficient: no shrunk LFC", c.id)
-                    res["log2FoldChange_shrunk"] = np.nan
+            if shrunk is not None:
+                res["log2FoldChange_shrunk"] = shrunk @ st.contrast_vector / np.log(2)
             res.index.name = "gene"
             results[c.id] = res
 
@@ -355,13 +350,33 @@ def _put(dds, column: str, values: np.ndarray, nz: np.ndarray) -> None:
     dds.var.loc[nz, column] = values
 
 
+def _shrunk_betas(dds, design_matrix: pd.DataFrame) -> np.ndarray:
+    """Normal-prior shrunk coefficients (natural log), genes x coefficients; NaN for all-zero
+    genes. See :mod:`fmslab.rnaseq.shrink`."""
+    nz = dds.var["non_zero"].to_numpy()
+    lfc = dds.varm["LFC"]
+    lfc = lfc.to_numpy() if hasattr(lfc, "to_numpy") else np.asarray(lfc)
+    base_mean = dds.var["_normed_means"].to_numpy()[nz]
+    weights = 1.0 / (1.0 / base_mean + dds.var["fitted_dispersions"].to_numpy()[nz])
+    prior = np.full(lfc.shape[1], np.inf)
+    for j, name in enumerate(design_matrix.columns):
+        if name != "Intercept":
+            prior[j] = weighted_upper_quantile_variance(lfc[nz, j] / np.log(2), weights)
+    beta, _ = shrink_lfc(
+        dds.X[:, nz],
+        dds.obs["size_factors"].to_numpy(),
+        design_matrix.to_numpy(dtype=float),
+        lfc[nz],
+        dds.var["dispersions"].to_numpy()[nz],
+        prior,
+    )
+    out = np.full(lfc.shape, np.nan)
+    out[nz] = beta
+    return out
+
+
 def _trend(dds) -> tuple[float, float]:
     if dds.uns.get("disp_function_type") == "parametric":
         coeffs = dds.uns["trend_coeffs"]
         return float(coeffs["a0"]), float(coeffs["a1"])
     return float(dds.uns["mean_disp"]), 0.0
-
-
-def _is_reference(meta: pd.DataFrame, c: Contrast) -> bool:
-    col = meta[c.variable]
-    return isinstance(col.dtype, pd.CategoricalDtype) and col.cat.categories[0] == c.reference
