@@ -184,6 +184,12 @@ def run_de(
 
     if not contrasts:
         raise InputError("at least one contrast is needed")
+    missing = [s for s in counts.columns if s not in samples.index]
+    if missing:
+        raise InputError(
+            f"sample '{missing[0]}' of the count matrix is not in the sample sheet",
+            file=samples_file,
+        )
     meta = prepare_metadata(
         samples.loc[list(counts.columns)], design, contrasts, samples_file=samples_file
     )
