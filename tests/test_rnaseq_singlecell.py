@@ -90,3 +90,52 @@ def test_dot_plot_statistics(cells):
     assert mean.at[genes[0], "NF"] == pytest.approx(hand, rel=1e-5)  # float32 input
     fig = plots.dot_plot(frac, mean)
     assert len(fig.axes) == 2
+
+
+def test_singlecell_cli(cells, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    adata, bulk, _ = cells
+    a = adata.copy()
+    a.var_names = ["Scn9a", "Piezo2"] + list(a.var_names[2:])  # two channel symbols
+    a.write_h5ad(tmp_path / "cells.h5ad")
+    env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "fmslab",
+            "rnaseq",
+            "singlecell",
+            "--h5ad",
+            tmp_path / "cells.h5ad",
+            "--sample-key",
+            "sample",
+            "--design",
+            "~ time",
+            "--contrast",
+            "time,Day8,Day0",
+            "--out",
+            tmp_path / "sc",
+            "--n-cpus",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert r.returncode == 0, r.stderr
+    de_np = pd.read_csv(tmp_path / "sc" / "de_NP_time_Day8_vs_Day0.csv")
+    assert len(de_np) == (bulk.sum(axis=1) > 0).sum()
+    expr = pd.read_csv(tmp_path / "sc" / "channel_expression_by_celltype.csv")
+    from fmslab.rnaseq.channels import load_channel_set
+
+    channels = set(load_channel_set()["symbol"])
+    assert {"Scn9a", "Piezo2"} <= set(expr["gene"])
+    assert set(expr["gene"]) == channels & set(a.var_names)
+    assert (tmp_path / "sc" / "channel_dotplot.pdf").is_file()

@@ -39,7 +39,7 @@ def read_singlecell(path: str | Path, *, celltype_key: str, sample_key: str | No
         adata.X = adata.layers["counts"]
     x = adata.X
     sample = x[: min(200, adata.n_obs)]
-    vals = sample.data if hasattr(sample, "data") else np.asarray(sample).ravel()
+    vals = np.asarray(sample.data if hasattr(sample, "toarray") else sample).ravel()
     if vals.size and (np.any(vals < 0) or not np.allclose(vals, np.round(vals))):
         raise InputError(
             "X must hold raw integer counts (found negative or fractional values)", file=path
