@@ -78,3 +78,30 @@ def test_nociceptor_weight():
     )
     w = nociceptor_weight(expr, ["NP", "PEP"])
     assert w.to_dict() == pytest.approx({"a": 1.5 / 4, "b": 0.0, "c": 1.0})
+
+
+def test_ensembl_ids_mapped_through_annotation(shared_dir, tmp_path):
+    # R's small-design results re-indexed by the mouse Ensembl ids GtoPdb gives for its channel
+    # genes; with the annotation table the ranking must find the same channels as by symbol.
+    from fmslab.rnaseq.io import read_annotation
+
+    gt = pd.read_csv(shared_dir / GENESETS / "gtopdb_ion_channels_human_mouse.csv", dtype=str)
+    gt = gt.dropna(subset=["MGI symbol", "Mouse Ensembl Gene"])
+    gt = gt[~gt["Mouse Ensembl Gene"].str.contains(r"\|")].drop_duplicates("MGI symbol")
+    ann = gt.rename(columns={"Mouse Ensembl Gene": "gene_id", "MGI symbol": "symbol"})
+    ann[["gene_id", "symbol"]].to_csv(tmp_path / "ann.csv", index=False)
+    names = read_annotation(tmp_path / "ann.csv")["gene_name"]
+    r = pd.read_csv(
+        shared_dir
+        / "data/rnaseq/cerebellum_gse96870/reference/cerebellum_small"
+        / "deseq2_R_results.csv.gz",
+        index_col=0,
+    )
+    by_symbol = rank_channels(r)
+    sym_to_id = dict(zip(names.to_numpy(), names.index, strict=True))
+    r_ens = r.loc[[g for g in r.index if g in sym_to_id]]
+    r_ens.index = [sym_to_id[g] for g in r_ens.index]
+    by_id = rank_channels(r_ens, gene_names=names)
+    expected = by_symbol[by_symbol["symbol"].isin(set(names))]
+    assert len(by_id) == len(expected) > 150
+    assert by_id["symbol"].tolist()[:20] == expected["symbol"].tolist()[:20]
