@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from fmslab.errors import FmslabError, InputError
@@ -245,35 +244,16 @@ def step_skinnerve(ctx: StepContext) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def _channel_symbols() -> tuple[set[str], str]:
-    """Ion-channel gene symbols: the rnaseq package's curated set if present, else the demo's."""
-    try:
-        from fmslab.rnaseq.channels import load_channel_set
-
-        return set(load_channel_set()["symbol"]), "fmslab.rnaseq.channels (curated GtoPdb set)"
-    except ImportError:
-        from fmslab.demo.rnaseq import CHANNEL_BASE_MEANS
-
-        return set(CHANNEL_BASE_MEANS), "demo ion-channel list (fmslab.rnaseq.channels missing)"
-
-
-def rank_channels_simple(results: pd.DataFrame, symbols: set[str]) -> pd.DataFrame:
-    """Channels of a DE table ranked by padj then |log2FC| (fallback for a missing ranking API)."""
-    res = results[results.index.isin(symbols)].copy()
-    res["abs_lfc"] = res["log2FoldChange"].abs()
-    res = res.sort_values(["padj", "abs_lfc"], ascending=[True, False], na_position="last")
-    res = res.drop(columns="abs_lfc").reset_index()
-    res.insert(0, "rank", np.arange(1, len(res) + 1))
-    return res
-
-
 def step_rnaseq(ctx: StepContext) -> str:
-    """DE with the design/contrast of study.yaml (pydeseq2 via ``run_de``), then channel ranking."""
-    from fmslab.atomic import write_json, write_table
+    """``fmslab rnaseq de`` with the design/contrast of study.yaml, then ``rnaseq channels``."""
+    from fmslab.atomic import write_table, write_with
     from fmslab.catalog import open_session
-    from fmslab.provenance import RunRecord, sha256_file
+    from fmslab.provenance import package_versions, sha256_file
+    from fmslab.rnaseq import plots
+    from fmslab.rnaseq.channels import rank_channels
     from fmslab.rnaseq.de import run_de
     from fmslab.rnaseq.io import Contrast, match_samples, read_counts
+    from fmslab.rnaseq.outputs import long_results, write_de_outputs
 
     st = ctx.study()
     rp = (st.config.get("parameters") or {}).get("rnaseq") or {}
@@ -281,64 +261,46 @@ def step_rnaseq(ctx: StepContext) -> str:
         if k not in rp:
             raise InputError(f"study.yaml parameters.rnaseq lacks '{k}'", file=st.root)
     counts_path = st.resolve(rp["counts"])
-    counts, _annotation = read_counts(counts_path)
+    counts, _gene_info = read_counts(counts_path)
     samples = unblinded_sample_sheet(ctx.layout).set_index("sample_id")
     counts, samples = match_samples(counts, samples, counts_file=counts_path)
-    keep = counts.sum(axis=1) >= 10  # the usual pre-filter (as in the R reference in ../shared)
-    counts = counts[keep]
     var, target, ref = rp["contrast"]
     contrast = Contrast(id=f"{var}_{target}_vs_{ref}", variable=var, reference=ref, target=target)
-    run = RunRecord(
-        command="rnaseq de",
-        parameters={
-            "counts": str(counts_path),
-            "design": rp["design"],
-            "contrast": rp["contrast"],
-            "min_total_count": 10,
-            "shrink": False,
-            "via": "fmslab demo",
-        },
-    )
     n_cpus = ctx.n_jobs or os.cpu_count() or 1
-    result = run_de(counts, samples, rp["design"], [contrast], shrink=False, n_cpus=n_cpus)
-    table = result.results[contrast.id]
+    params = {
+        "design": rp["design"],
+        "contrasts": [contrast.__dict__],
+        "engine": "r",
+        "shrink": True,
+        "alpha": 0.05,
+        "n_cpus": n_cpus,
+        "via": "fmslab demo (sample sheet unblinded with the key for the contrast)",
+    }
+    inputs = [counts_path, st.resolve(rp["samples"]), Path(ctx.layout.key)]
+    result = run_de(counts, samples, rp["design"], [contrast], shrink=True, n_cpus=n_cpus)
     out = st.results_dir / "rnaseq"
-    write_table(table.reset_index(), out / "de_results.csv")
-    symbols, source = _channel_symbols()
-    try:
-        from fmslab.rnaseq.channels import rank_channels
-
-        ranked = rank_channels(table)
-        how = "fmslab.rnaseq.channels.rank_channels (score)"
-    except ImportError:
-        ranked = rank_channels_simple(table, symbols)
-        how = "padj then |log2FC| (fmslab.rnaseq.channels not on this branch)"
+    prov = {
+        "command": "rnaseq de",
+        "parameters": params,
+        "inputs": {str(p): sha256_file(p) for p in inputs},
+        "versions": package_versions(),
+    }
+    write_de_outputs(result, counts, samples, out, provenance=prov, color_by="group")
+    table = result.results[contrast.id]
+    ranked = rank_channels(table)
     write_table(ranked, out / "channels.csv")
-    run.finish("ok")
-    write_json(
-        out / "provenance.json",
-        {
-            **run.to_dict(),
-            "inputs_sha256": {
-                str(counts_path): sha256_file(counts_path),
-                str(ctx.layout.key): sha256_file(ctx.layout.key),
-            },
-            "channel_set": source,
-            "channel_ranking": how,
-            "de_parameters": result.parameters,
-            "n_genes_tested": int(len(counts)),
-        },
-    )
-    long = table.reset_index().assign(contrast=contrast.id)
-    with open_session(st.catalog_path, command="rnaseq de", parameters=run.parameters) as ses:
-        ses.record_inputs([counts_path])
-        ses.write_table("rnaseq_de_results", long, replace_on=["contrast"])
+    label = pd.Series(ranked["symbol"].to_numpy(), index=ranked["gene"].to_numpy())
+    fig = plots.volcano(table, highlight=label)
+    write_with(out / "volcano_channels.pdf", lambda p: fig.savefig(p, format="pdf"))
+    with open_session(st.catalog_path, command="rnaseq de", parameters=params) as ses:
+        ses.record_inputs(inputs)
+        ses.write_table("rnaseq_de_results", long_results(result), replace_on=["contrast"])
         ses.write_table(
             "rnaseq_channels", ranked.assign(contrast=contrast.id), replace_on=["contrast"]
         )
-    top = ranked.iloc[0] if len(ranked) else None
     n_sig = int((table["padj"] < 0.05).sum())
-    top_txt = f"; top channel {top['gene']} (padj {top['padj']:.2g})" if top is not None else ""
+    top = ranked.iloc[0] if len(ranked) else None
+    top_txt = f"; top channel {top['symbol']} (padj {top['padj']:.2g})" if top is not None else ""
     return f"{len(counts)} genes, {len(samples)} samples, {n_sig} at padj < 0.05{top_txt}"
 
 
