@@ -176,7 +176,8 @@ def generate_demo(
                 "design": "~ batch + sex + group",
                 "contrast": ["group", "FMS", "HC"],
             },
-            "skinnerve": {"channel_map": "one <recording>.yaml beside each CSV"},
+            # skin-nerve: no parameters (`fmslab skinnerve analyze --study` validates this block as
+            # analysis parameters); the channel map is the <recording>.yaml beside each CSV
             "tissue_day": TISSUE_DAY,
         },
     }
