@@ -20,7 +20,6 @@ import duckdb
 import pandas as pd
 import pytest
 import yaml
-
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow
@@ -84,7 +83,18 @@ def run(tmp_path_factory):
     root = tmp_path_factory.mktemp("pipelines")
     demo = root / "demo"
     gen = subprocess.run(
-        [sys.executable, "-m", "fmslab", "-q", "demo", "--out", str(demo), "--small", "--seed", "1"],
+        [
+            sys.executable,
+            "-m",
+            "fmslab",
+            "-q",
+            "demo",
+            "--out",
+            str(demo),
+            "--small",
+            "--seed",
+            "1",
+        ],
         env=_env(),
         capture_output=True,
         text=True,
@@ -125,7 +135,9 @@ def test_every_recording_is_accounted_for(run):
     assert sorted(in_catalog) == sorted(Path(p).name for p in ephys["path"])
     # cell ids come from the sheet, not from the file names
     sheet_ids = dict(zip([Path(p).name for p in ephys["path"]], ephys["cell_id"], strict=True))
-    assert all(sheet_ids[f] == c for f, c in zip(cat_cells["file"], cat_cells["cell_id"]))
+    assert all(
+        sheet_ids[f] == c for f, c in zip(cat_cells["file"], cat_cells["cell_id"], strict=True)
+    )
     # the demo's two unreadable cells (voltage clamp, truncated) must be errors, not cells
     truth = pd.read_csv(study.parent / "ground_truth" / "ephys_cells.csv")
     bad = set(truth.loc[truth["qc_truth"].isin(["voltage_clamp", "corrupt"]), "cell_id"])
@@ -140,9 +152,7 @@ def test_skinnerve_and_behaviour_outputs(run):
     for day, rows in skin.groupby("date"):
         units = pd.read_csv(results / "skinnerve" / day / "units.csv")
         errors = pd.read_csv(results / "skinnerve" / day / "errors.csv")
-        got = {Path(f).name for f in units.get("file", [])} | {
-            Path(f).name for f in errors["file"]
-        }
+        got = {Path(f).name for f in units.get("file", [])} | {Path(f).name for f in errors["file"]}
         assert got == {Path(p).name for p in rows["path"]}
     beh = rec[rec["modality"] == "behaviour"]
     for p in beh["path"]:

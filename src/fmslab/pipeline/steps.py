@@ -27,7 +27,9 @@ def export_table(
         try:
             df = df.query(where)
         except Exception as exc:  # pandas raises many types for a bad expression
-            raise InputError(f"cannot filter table '{table}' with where: {where!r}: {exc}") from None
+            raise InputError(
+                f"cannot filter table '{table}' with where: {where!r}: {exc}"
+            ) from None
     if df.empty:
         raise InputError(
             f"catalog table '{table}' has no rows" + (f" where {where!r}" if where else ""),

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from fmslab.errors import InputError
 from fmslab.study import load_study
 
@@ -61,7 +63,7 @@ class WorkList:
 def _by_day(rows: Any) -> dict[str, list[Path]]:
     days: dict[str, list[Path]] = {}
     for date, path in zip(rows["date"], rows["abs_path"], strict=True):
-        key = UNDATED if date is None or date != date or str(date) in ("", "<NA>") else date
+        key = UNDATED if pd.isna(date) or not str(date).strip() else str(date)
         days.setdefault(safe_name(str(key)), []).append(Path(path))
     return {d: sorted(paths) for d, paths in sorted(days.items())}
 
