@@ -263,3 +263,27 @@ def test_bad_config_fails_schema_validation(run, tmp_path):
     bad.write_text(yaml.safe_dump({"study": str(run["study"]), "ephys": {"figure": True}}))
     res = snakemake(tmp_path, bad, "-n", "--cores", "1")
     assert res.returncode != 0 and "'figure' was unexpected" in res.stdout + res.stderr
+
+
+def test_edited_sheet_row_reruns_only_its_day(run):
+    """Last test of the module: it edits recordings.csv (and puts it back)."""
+    study = run["study"]
+    sheet = study / "recordings.csv"
+    original = sheet.read_text()
+    rec = pd.read_csv(sheet, dtype=str)
+    ephys = rec[rec["modality"] == "ephys_cc"]
+    day = sorted(ephys["date"].unique())[0]
+    row = ephys.index[ephys["date"] == day][0]
+    rec.loc[row, "cell_id"] = rec.loc[row, "cell_id"] + "_renamed"
+    rec.to_csv(sheet, index=False)
+    try:
+        res = snakemake(run["root"], run["config"], "-n", "--cores", "2")
+        assert res.returncode == 0, res.stderr
+        out = res.stdout + res.stderr
+        counts = job_counts(out)
+        assert counts.get("ephys_day") == 1 and f"day={day}" in out, counts
+        assert counts.get("study_catalog") == 1  # the sheets in the catalog are refreshed
+        for rule in ("skinnerve_day", "behaviour_sheet", "behaviour_study"):
+            assert rule not in counts, counts
+    finally:
+        sheet.write_text(original)
