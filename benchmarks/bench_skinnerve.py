@@ -9,8 +9,9 @@ Run (from the repository root)::
 analyses each with default parameters and prints per-unit precision / recall (mean over seeds).
 ``speed`` writes a 30-minute, 20 kHz single-channel ABF1 recording (pyabf's writer) with the
 default units firing, then times ``analyze_file`` on it in a fresh process and records its peak
-memory (tracemalloc for Python/numpy allocations, ru_maxrss for the whole process); tracemalloc
-slows the run a little.
+memory: peak RSS (VmHWM) of that process after imports and after the run and, in a second
+run, tracemalloc's peak of Python/numpy allocations. ``--minutes`` changes the length (run 10 and
+30 to see that memory does not grow with it).
 """
 
 from __future__ import annotations
@@ -114,22 +115,43 @@ def speed(minutes: float = 30.0, fs: float = 20000.0) -> dict[str, float]:
     }
 
 
+def _vm_hwm_mb() -> float:
+    """Peak resident memory of this process (VmHWM; unlike ru_maxrss it does not carry over the
+    parent's peak across fork + exec)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return float(line.split()[1]) / 1e3
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
+
+
 def _analyze_child(path: str) -> None:
     import json
 
+    import elephant.statistics  # noqa: F401 - imports counted in the baseline RSS
+    import neo  # noqa: F401
+
     from fmslab.skinnerve.analysis import analyze_file
 
+    rss0 = _vm_hwm_mb()
     t0 = time.perf_counter()
-    tracemalloc.start()
     fr = analyze_file(path)
-    _cur, peak = tracemalloc.get_traced_memory()
     run_s = time.perf_counter() - t0
+    rss1 = _vm_hwm_mb()
+    # a second, traced run: Python/numpy allocations only (tracemalloc slows it down)
+    tracemalloc.start()
+    analyze_file(path)
+    _cur, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
     out = {
         "analyze_s": run_s,
         "n_spikes": len(fr.spikes),
         "n_units": len(fr.units),
+        "rss_after_imports_mb": rss0,
+        "peak_rss_mb": rss1,
         "peak_traced_alloc_mb": peak / 1e6,
-        "analysis_max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3,
     }
     print(json.dumps(out))
 

@@ -1,6 +1,6 @@
 """Simulations behind the numbers in docs/compare.md (not a test; takes a few minutes).
 
-Run: ``PYTHONPATH=src python benchmarks/sim_compare.py [n_sim]``
+Run: ``PYTHONPATH=src python benchmarks/sim_compare.py [n_sim] [--fp-only]``
 
 1. Coverage of 95 % intervals of the group difference (true difference 0.5; donor SD 1, mouse SD
    0.5, cell SD 1; 3 mice x 6 cells per donor) for 4, 8 and 30 donors per group: hierarchical
@@ -60,11 +60,18 @@ def coverage(n_sim: int) -> None:
 
 def false_positives(n_sim: int) -> None:
     rng = np.random.default_rng(99)
-    hits = {"lmm": 0, "welch_donor_means": 0, "welch_mouse_means": 0, "naive_cell_t": 0}
+    hits = {
+        "lmm": 0,
+        "lmm_satterthwaite": 0,
+        "welch_donor_means": 0,
+        "welch_mouse_means": 0,
+        "naive_cell_t": 0,
+    }
     for _ in range(n_sim):
         df = design(rng, 3, 3, 20, 0.0)
         r = fit_lmm(df, "y", group="group", levels=("donor_id", "mouse_id"), reference="HC")
         hits["lmm"] += r.p < 0.05
+        hits["lmm_satterthwaite"] += r.p_satterthwaite < 0.05
         for key, col in (("welch_donor_means", "donor_id"), ("welch_mouse_means", "mouse_id")):
             mm = df.groupby(["group", "donor_id", "mouse_id"]).y.mean().reset_index()
             mm = mm.groupby(["group", col]).y.mean().reset_index()
@@ -85,6 +92,7 @@ def false_positives(n_sim: int) -> None:
 
 if __name__ == "__main__":
     warnings.simplefilter("ignore")
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 400
+    n = int(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1].isdigit() else 400
     false_positives(n)
-    coverage(n)
+    if "--fp-only" not in sys.argv:
+        coverage(n)

@@ -126,7 +126,8 @@ def test_abf_files_match_the_ground_truth(demo):
             assert np.mean(baselines) > -40
         elif cell["qc_truth"] == "baseline_drift":
             assert baselines[-1] - baselines[0] > 8  # +12 mV over the file
-        else:
+        elif not cell["spontaneous_firing_true"]:  # a firing cell does not sit at its RMP
+            # pre-step median vs the I-V zero: noise 0.3 mV and 6 pA channel noise -> < 1 mV
             assert abs(np.mean(baselines) - cell["true_rmp_mV"]) < 1.0
             assert abs(baselines[-1] - baselines[0]) < 1.0
         # the observed step rheobase is the true one rounded up to the 25 pA grid, give or take
@@ -156,7 +157,8 @@ def test_skinnerve_recordings_match_the_ground_truth(demo):
         rate = 1.0 / np.median(np.diff(df["time_s"].to_numpy()))
         assert rate == pytest.approx(meta["sampling_rate_hz"], rel=1e-6)
         # independent detection: 300 Hz-3 kHz band-pass, troughs below -4.5 robust sd, 1 ms dead
-        # time, stimulus artefacts (1 ms after each pulse; 400 uV decaying, tau 0.2 ms) blanked
+        # time; stimulus artefacts (400 uV, tau 0.2 ms) blanked from 1 ms before to 2 ms after each
+        # pulse, because the zero-phase filter spreads their ringing both ways
         sos = butter(2, [300, 3000], btype="band", fs=rate, output="sos")
         x = sosfiltfilt(sos, df[meta["channels"]["nerve"]].to_numpy())
         sd = np.median(np.abs(x)) / 0.6745
@@ -164,7 +166,7 @@ def test_skinnerve_recordings_match_the_ground_truth(demo):
         onsets = np.nonzero(stim[1:] & ~stim[:-1])[0] + 1
         blank = np.zeros(len(x), bool)
         for k in onsets:
-            blank[k : k + int(0.001 * rate)] = True
+            blank[max(k - int(0.001 * rate), 0) : k + int(0.002 * rate)] = True
         below = (x < -4.5 * sd) & ~blank
         starts = np.nonzero(below[1:] & ~below[:-1])[0] + 1
         peaks = []
@@ -185,12 +187,23 @@ def test_skinnerve_recordings_match_the_ground_truth(demo):
         assert np.mean(matched) >= 0.8, unit["unit_id"]
         # conduction velocity from the first detected spike after each electrical pulse (for units
         # whose evoked spike falls after the blanked artefact); 5 % covers the 0.1 ms sampling
-        # step and 0.05 ms latency jitter on latencies >= 1.5 ms
-        if unit["latency_ms"] < 1.5:
+        # step and 0.05 ms latency jitter on latencies >= 3 ms; the median of the three pulses
+        # tolerates one missed evoked spike
+        if unit["latency_ms"] < 3.0:
             continue
-        lat = [detected[detected > k / rate + 0.001][0] - k / rate for k in onsets]
+        lat = [detected[detected > k / rate + 0.002][0] - k / rate for k in onsets]
         peak_offset = (
             spikes[spikes["unit_id"] == unit["unit_id"]].eval("peak_time_s - time_s").iloc[0]
         )
         cv = unit["conduction_distance_mm"] * 1e-3 / (np.median(lat) - peak_offset)
-        assert cv == pytest.approx(unit["cv_m_s"], rel=0.05)
+        assert cv == pytest.approx(unit["cv_m_s"], rel=0.05), (unit["unit_id"], lat, peak_offset)
+
+
+def test_refuses_a_folder_that_is_not_a_demo(tmp_path):
+    (tmp_path / "notes.txt").write_text("someone's data")
+    from fmslab.errors import InputError
+
+    with pytest.raises(InputError, match="not an fmslab demo"):
+        generate_demo(tmp_path, DemoConfig.make(small=True))
+    assert (tmp_path / "notes.txt").read_text() == "someone's data"
+    assert not (tmp_path / "study").exists()

@@ -61,6 +61,12 @@ def test_analyze_folder_with_sheet_and_a_bad_file(abf_dir, tmp_path):
     ]
     assert "voltage-clamp" in errors["message"].iloc[0]
     assert pd.read_parquet(out / "cells.parquet").shape == cells.shape
+    # per-spike table: one row per spike, consistent with the per-sweep totals
+    spikes = pd.read_csv(out / "spikes.csv")
+    per_sweep = spikes.groupby(["file", "sweep"]).size()
+    tot = sweeps.set_index(["file", "sweep"])["n_spikes_total"]
+    assert per_sweep.sum() == tot.sum() and (per_sweep == tot[per_sweep.index]).all()
+    assert list(spikes.columns[:4]) == ["file", "cell_id", "mouse_id", "sweep"]
     for f in ["171116sh_0018", "File_axon_5"]:
         assert (out / "figures" / f"{f}.png").stat().st_size > 10_000
         assert (out / "figures" / f"{f}.pdf").is_file()
@@ -85,7 +91,7 @@ def test_analyze_sample_study_into_catalog(sample_study):
         cat = con.execute("select * from ephys_cells").df()
         n_sweeps = con.execute("select count(*) from ephys_sweeps").fetchone()[0]
         tables = {r[0] for r in con.execute("show tables").fetchall()}
-    assert {"ephys_sweeps", "ephys_cells", "ephys_errors"} <= tables
+    assert {"ephys_sweeps", "ephys_cells", "ephys_errors", "ephys_spikes"} <= tables
     assert sorted(cat["cell_id"]) == ["M01_c1", "M02_c1", "M03_c1", "M04_c1"]
     assert set(cat["mouse_id"]) == {"M01", "M02", "M03", "M04"}
     assert n_sweeps == 9 + 30 + 11 + 2
@@ -100,3 +106,29 @@ def test_nothing_to_analyse_is_a_clear_error(tmp_path):
         root_app, ["ephys", "analyze", str(tmp_path / "missing.abf"), "--out", str(tmp_path)]
     )
     assert res.exit_code != 0
+
+
+def test_inspect_shows_the_user_list_steps(abf_dir):
+    res = runner.invoke(root_app, ["ephys", "inspect", str(abf_dir / "2020_03_02_0000.abf")])
+    assert res.exit_code == 0, res.output
+    assert "user_list" in res.output and "Potential" in res.output
+    assert "600.0" in res.output  # the last user-list step (pyabf's sweepC says 550)
+
+
+def test_duplicate_file_names_are_refused(abf_dir, tmp_path):
+    for d in ("a", "b"):
+        (tmp_path / d).mkdir()
+        shutil.copy(abf_dir / "File_axon_5.abf", tmp_path / d / "File_axon_5.abf")
+    res = runner.invoke(
+        root_app,
+        [
+            "ephys",
+            "analyze",
+            str(tmp_path / "a"),
+            str(tmp_path / "b"),
+            "--out",
+            str(tmp_path / "out"),
+        ],
+    )
+    assert res.exit_code != 0
+    assert "occur more than once" in str(res.exception)

@@ -7,12 +7,10 @@ fails, so nobody forgets to decide what it should give.
 from __future__ import annotations
 
 import pytest
-from tests.conftest import SHARED
 
 from fmslab.ephys.analysis import analyze_file
 from fmslab.errors import InputError
 
-ABF_DIR = SHARED / "data" / "ephys" / "abf"
 VC = "voltage-clamp recording"
 EXPECTED: dict[str, dict] = {
     # refused, with the reason
@@ -40,14 +38,14 @@ EXPECTED: dict[str, dict] = {
 }
 
 
-def test_every_file_has_an_expectation():
-    assert sorted(p.name for p in ABF_DIR.glob("*.abf")) == sorted(EXPECTED)
+def test_every_file_has_an_expectation(abf_dir):
+    assert sorted(p.name for p in abf_dir.glob("*.abf")) == sorted(EXPECTED)
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_file(name):
+def test_file(abf_dir, name):
     exp = EXPECTED[name]
-    path = ABF_DIR / name
+    path = abf_dir / name
     if "error" in exp:
         with pytest.raises(InputError) as exc:
             analyze_file(path)

@@ -172,3 +172,48 @@ def test_other_formats_go_through_neo(abf_dir, tmp_path):
     np.testing.assert_allclose(got.v_mV, a.sweep(16).v_mV, atol=1e-9)  # V -> mV conversion
     ref = detect_spikes(a.sweep(16).v_mV, a.sweep(16).dt_s)
     assert np.array_equal(detect_spikes(got.v_mV, got.dt_s)["peak_index"], ref["peak_index"])
+
+
+def test_vm_labelled_mv_with_impossible_values_is_refused(abf_dir, tmp_path, monkeypatch):
+    """The opposite mislabel: a 'mV' channel whose values are 20x too large (as the bad-units file's
+    gain) is refused; we simulate it by scaling pyabf's data of the good file."""
+    import fmslab.ephys.io as eio
+
+    orig = eio.AbfReader._raw
+
+    def scaled(self, sweep, channel):
+        return orig(self, sweep, channel) * 20.0
+
+    monkeypatch.setattr(eio.AbfReader, "_raw", scaled)
+    with pytest.raises(InputError, match="wrong units: channel 'IN 0' is labelled 'mV'"):
+        open_recording(abf_dir / "opto_aps_good_units.abf")
+
+
+def test_abf1_step_protocol_from_its_epoch_table(abf_dir, tmp_path):
+    """ABF1 current-clamp steps (no such file in ../shared): sweeps 6-8 of 171116sh_0018 (50, 75,
+    100 pA, real Vm) rewritten as ABF1 with the same epoch table by fmslab's demo writer (its own
+    tests read it back with pyabf and neo). The reader takes the steps from the ABF1 epochs and
+    the analysis gives the ABF2 original's results."""
+    from fmslab.demo.abf_writer import Epoch, write_abf1
+    from fmslab.ephys.analysis import analyze_file
+
+    a = AbfReader(abf_dir / "171116sh_0018.abf")
+    sweeps = [a.sweep(s) for s in (6, 7, 8)]
+    n = sweeps[0].v_mV.size
+    data = np.stack([sw.v_mV for sw in sweeps])[:, None, :]
+    epochs = [Epoch(0.0, 2000), Epoch(50.0, 10000, level_inc=25.0), Epoch(0.0, 20000)]
+    path = tmp_path / "abf1_steps.abf"
+    write_abf1(path, data, 20000.0, units=["mV"], names=["IN 0"], lsb=[0.01], epochs=epochs)
+    r = open_recording(path)
+    assert r.is_abf1 and r.n_sweeps == 3 and r.sweep(0).v_mV.size == n
+    st = [r.sweep(s).stimulus for s in range(3)]
+    assert [s.stim_pA for s in st] == [50.0, 75.0, 100.0]
+    assert {s.source for s in st} == {"epochs"}
+    assert st[0].stim_start_s == pytest.approx(sweeps[0].stimulus.stim_start_s)
+    assert st[0].stim_end_s == pytest.approx(sweeps[0].stimulus.stim_end_s)
+    got, cell = analyze_file(path)
+    ref, _ = analyze_file(abf_dir / "171116sh_0018.abf")
+    assert list(got["n_spikes_stim"]) == list(ref["n_spikes_stim"].iloc[6:9]) == [1, 1, 3]
+    # 0.01 mV quantisation of the writer: thresholds equal within 0.05 mV
+    np.testing.assert_allclose(got["threshold_mV"], ref["threshold_mV"].iloc[6:9], atol=0.05)
+    assert cell["rheobase_pA"].iloc[0] == 50.0

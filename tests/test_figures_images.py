@@ -41,7 +41,9 @@ def rendered(tmp_path_factory) -> dict[str, Path]:
     return _render().render_all(tmp_path_factory.mktemp("render"))
 
 
-@pytest.mark.parametrize("name", ["superplot", "estimation", "time_course", "composed"])
+@pytest.mark.parametrize(
+    "name", ["superplot", "estimation", "time_course", "composed", "composed_b"]
+)
 def test_rendering_matches_baseline(rendered: dict[str, Path], name: str) -> None:
     result = compare_images(str(BASELINE / f"{name}.png"), str(rendered[name]), tol=TOL)
     assert result is None, result

@@ -7,6 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from fmslab.cli import app
@@ -28,6 +29,7 @@ def _short_csv(path: Path) -> Path:
     return write_csv(simulate(replace(SimConfig(), protocol=proto), seed=4), path)
 
 
+@pytest.mark.slow
 def test_analyze_study_with_a_bad_file(sample_study: Path, abf_dir: Path) -> None:
     rec_dir = sample_study / "skinnerve"
     rec_dir.mkdir()
@@ -110,3 +112,29 @@ def test_no_inputs_is_a_clear_error(tmp_path: Path) -> None:
 
     res = CliRunner().invoke(app, ["skinnerve", "analyze", "--out", str(tmp_path / "o")])
     assert isinstance(res.exception, InputError) and "no recordings given" in str(res.exception)
+
+
+@pytest.mark.slow
+def test_day_channel_file_and_wrong_rate(tmp_path: Path) -> None:
+    import yaml
+
+    csv = _short_csv(tmp_path / "a.csv")
+    csv.with_suffix(".yaml").unlink()  # the day file must be used instead
+    (tmp_path / "b.csv").write_bytes(csv.read_bytes())
+    day = tmp_path / "day.yaml"
+    day.write_text(yaml.safe_dump({
+        "channels": {"nerve": "nerve_uV", "force": "force_mN", "stimulus": "stim_V"},
+        "conduction_distance_mm": 25,
+        "recordings": {"b.csv": {"sampling_rate_hz": 10000}},
+    }))  # fmt: skip
+    out = tmp_path / "out"
+    args = ["-q", "skinnerve", "analyze", str(csv), str(tmp_path / "b.csv")]
+    args += ["--channels", str(day), "--out", str(out), "--jobs", "1"]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    errors = pd.read_csv(out / "errors.csv")
+    assert list(errors["file"].map(lambda p: Path(p).name)) == ["b.csv"]
+    assert "sampling rate is 20000 Hz" in errors["message"].iloc[0]
+    units = pd.read_csv(out / "units.csv")
+    top = units[units["is_unit_under_study"]].iloc[0]
+    assert abs(top["cv_m_s"] - 12.0) < 0.6  # distance from the day file

@@ -25,7 +25,7 @@ def _all(reader, names, chunk):
 
 
 @pytest.mark.parametrize("name", MULTI)
-def test_abf_memmap_matches_pyabf(abf_dir: Path, name: str) -> None:
+def test_abf_chunks_match_pyabf(abf_dir: Path, name: str) -> None:
     # reference: pyabf's own fully loaded, scaled data (float32, so compare at float32 precision)
     abf = pyabf.ABF(str(abf_dir / name))
     reader = AbfReader(abf_dir / name)

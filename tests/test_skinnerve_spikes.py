@@ -218,3 +218,18 @@ def test_spontaneous_and_train_statistics_by_hand() -> None:
     assert ts["rate_hz"] == pytest.approx(8 / 30)
     d = np.diff(spikes)
     assert ts["isi_cv"] == pytest.approx(d.std() / d.mean())
+
+
+def test_local_rate_sum_equals_n2_over_t_when_stationary() -> None:
+    from fmslab.skinnerve.spikes import local_rate_sum
+
+    t = np.arange(1000) * 0.1 + 0.05  # 10 Hz for 100 s: N^2/T = 10000
+    # each spike sees 10 spikes in its 1-s window, except the 5 at each end (6..9): -0.3 %
+    assert local_rate_sum(t, 1.0) == pytest.approx(1e4, rel=0.005)
+    # the same 1000 spikes packed in 10 bursts of 100 at 100 Hz (10 s apart): spike k of a burst
+    # sees spikes j with j - k in [-50, 50), i.e. min(99, k + 49) - max(0, k - 50) + 1 of them
+    b = (np.arange(1000) % 100) * 0.01 + (np.arange(1000) // 100) * 10.0
+    per_burst = sum(min(99, k + 49) - max(0, k - 50) + 1 for k in range(100))
+    # (spikes lying exactly on a window edge may fall either way in floating point: 0.1 %)
+    assert local_rate_sum(b, 1.0) == pytest.approx(10 * per_burst, rel=1e-3)
+    assert 10 * per_burst > 6 * 1000**2 / 91.0  # far above N^2/T

@@ -113,7 +113,8 @@ def compare(
     }
     run = RunRecord(command="compare", parameters=parameters)
     out.mkdir(parents=True, exist_ok=True)
-    cols = [c for c in (group, *hierarchy.levels) if c in data.columns]
+    ids = ("treatment_code", "cell_id", "unit_id", "sample_id", "day")
+    cols = [c for c in (group, *hierarchy.levels, *ids) if c in data.columns]
     cols += [
         c
         for c in data.columns

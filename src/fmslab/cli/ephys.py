@@ -87,6 +87,7 @@ def analyze(
             ses.record_inputs(files)
             ses.write_table("ephys_sweeps", res.sweeps, replace_on=["file"])
             ses.write_table("ephys_cells", res.cells, replace_on=["file"])
+            ses.write_table("ephys_spikes", res.spikes, replace_on=["file"])
             ses.write_table("ephys_errors", res.errors, replace_on=["file"])
     cols = [
         c
@@ -104,3 +105,36 @@ def analyze(
     print_frame(res.cells[cols], title=f"{len(res.cells)} cells ({res.n_cached} from cache)")
     if len(res.errors):
         print_frame(res.errors, title=f"{len(res.errors)} files failed (errors.csv)")
+
+
+@app.command()
+def inspect(
+    path: Path = typer.Argument(..., help="One recording."),
+) -> None:
+    """What the reader finds in one file: Vm channel, stimulus source, test step of every sweep."""
+    from dataclasses import asdict
+
+    from fmslab.ephys.io import open_recording
+
+    reader = open_recording(path)
+    info = reader.info()
+    facts = {k: v for k, v in asdict(info).items() if k != "notes"}
+    print_frame(
+        pd.DataFrame({"field": list(facts), "value": [str(v) for v in facts.values()]}),
+        title=path.name,
+    )
+    rows = []
+    for s in range(reader.n_sweeps):
+        st = reader.sweep(s).stimulus
+        rows.append(
+            {
+                "sweep": s,
+                "kind": st.kind,
+                "stim_pA": st.stim_pA,
+                "stim_start_s": st.stim_start_s,
+                "stim_end_s": st.stim_end_s,
+                "prepulse_pA": st.prepulse_pA,
+                "source": st.source,
+            }
+        )
+    print_frame(pd.DataFrame(rows), title="stimulus per sweep")

@@ -37,6 +37,8 @@ def _analyze_one(item: tuple[str, str | None, dict[str, Any], str, str]) -> dict
 
     path_s, channels_file, params_d, out_s, label = item
     path, out = Path(path_s), Path(out_s)
+    if not path.is_file():
+        raise InputError("file not found", file=path)
     params = Params.from_dict(params_d)
     cmap = channel_map_for(path, channels_file)
     fig_dir = out / "figures"

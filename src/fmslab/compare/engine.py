@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
 from fmslab.compare.bootstrap import build_tree, hierarchical_bootstrap
@@ -255,6 +256,26 @@ def _continuous(
                 ],
             }
         )
+        if np.isfinite(r.df_satterthwaite):
+            half = stats.t.ppf(0.5 + conf / 2, r.df_satterthwaite) * r.se
+            rows.append(
+                {
+                    "model": "lmm_satterthwaite",
+                    "unit": _short(levels[0]),
+                    "estimate_type": "mean_difference",
+                    "estimate": r.estimate,
+                    "ci_low": r.estimate - half,
+                    "ci_high": r.estimate + half,
+                    "ci_method": "t(Satterthwaite df, as lmerTest)",
+                    "statistic": r.statistic,
+                    "df": r.df_satterthwaite,
+                    "p": r.p_satterthwaite,
+                    "warnings": [
+                        "same fit as lmm; Satterthwaite df can exceed n_donors - 2 when the "
+                        "donor variance is estimated near 0"
+                    ],
+                }
+            )
         for depth in range(1, len(levels) + 1):
             means = level_means(df, "_y", group=group, levels=levels, upto=depth)
             a, b = _split(means, group, ref, trt)

@@ -27,6 +27,8 @@ import pandas as pd
 from scipy import stats
 from statsmodels.regression.mixed_linear_model import MixedLM, VCSpec
 
+from fmslab.compare.satterthwaite import fixed_effect_cov, satterthwaite_df
+
 #: A variance component below this fraction of the total variance is called a singular fit.
 SINGULAR_REL_TOL = 1e-6
 
@@ -45,6 +47,8 @@ class LmmResult:
     intercept: float = np.nan
     log_likelihood: float = np.nan
     variances: dict[str, float] = field(default_factory=dict)
+    df_satterthwaite: float = np.nan
+    p_satterthwaite: float = np.nan
     converged: bool = False
     warnings: list[str] = field(default_factory=list)
 
@@ -180,7 +184,18 @@ def fit_lmm(
     res.intercept = float(fit.fe_params[0])
     res.log_likelihood = float(fit.llf)
     res.estimate = float(fit.fe_params[-1])
-    res.se = float(fit.bse_fe[-1])
+    lower = []
+    for depth, level in enumerate(levels[1:], start=2):
+        if vc is not None and level in vc.names:
+            units = df[list(levels[:depth])].astype(str).agg("/".join, axis=1)
+            lower.append(pd.factorize(units)[0])
+    var_vector = np.array(list(res.variances.values()))
+    try:
+        # (X'V^-1 X)^-1 at the estimates, as lme4's vcov(); statsmodels' bse_fe is NaN when a
+        # variance is on the boundary, this stays defined.
+        res.se = float(np.sqrt(fixed_effect_cov(y, x, groups, lower, var_vector)[-1, -1]))
+    except (np.linalg.LinAlgError, ValueError):
+        res.se = float(fit.bse_fe[-1])
     res.df = float(n_top - x.shape[1])
     if res.df < 1:
         res.warnings.append(f"only {n_top} '{levels[0]}' units: no degrees of freedom for a test")
@@ -190,6 +205,14 @@ def fit_lmm(
         return res
     res.statistic = res.estimate / res.se
     res.p = float(2 * stats.t.sf(abs(res.statistic), res.df))
+    if group is not None:
+        try:
+            contrast = np.zeros(x.shape[1])
+            contrast[-1] = 1.0
+            res.df_satterthwaite = satterthwaite_df(y, x, groups, lower, var_vector, contrast)
+            res.p_satterthwaite = float(2 * stats.t.sf(abs(res.statistic), res.df_satterthwaite))
+        except (np.linalg.LinAlgError, ValueError) as exc:
+            res.warnings.append(f"Satterthwaite df not available: {exc}")
     half = stats.t.ppf(0.5 + confidence / 2, res.df) * res.se
     res.ci_low, res.ci_high = res.estimate - half, res.estimate + half
     return res

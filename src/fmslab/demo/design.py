@@ -118,7 +118,7 @@ def build_design(cfg: DemoConfig) -> Design:
         ("tissue", cfg.tissue_mice_per_donor),
     ):
         for d in donors:
-            for j in range(per_donor):
+            for _ in range(per_donor):
                 m += 1
                 mice.append(
                     {
@@ -127,7 +127,7 @@ def build_design(cfg: DemoConfig) -> Design:
                         "treatment_code": d["treatment_code"],
                         "group": d["group"],
                         "cohort": cohort,
-                        "sex": "F" if j % 2 == 0 else "M",
+                        "sex": "F" if m % 2 == 1 else "M",  # alternating over all mice
                         "mouse_re": float(rng.normal(0.0, 0.05)),
                     }
                 )

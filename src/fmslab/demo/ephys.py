@@ -17,6 +17,7 @@ file), ``voltage_clamp`` (a voltage-clamp step file saved into the current-clamp
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -41,6 +42,7 @@ HUM_MV = 0.1
 CHANNEL_NOISE_PA = 6.0
 CHANNEL_NOISE_TAU_MS = 5.0
 IM_NOISE_PA = 2.0
+CHUNK_CELLS = 32  # cells integrated together (memory ~ 32 x 19 x 14080 x 3 arrays)
 BAD_KINDS = ("depolarised_rmp", "baseline_drift", "voltage_clamp", "corrupt")
 
 BASE = {
@@ -214,92 +216,105 @@ def voltage_clamp_file(rng: np.random.Generator, start: datetime) -> bytes:
     )
 
 
-def generate_ephys(design: Design, cfg: DemoConfig) -> EphysOutput:
-    """All current-clamp files of the study plus their ground truth."""
+def generate_ephys(
+    design: Design, cfg: DemoConfig, *, sink: Callable[[str, bytes], None] | None = None
+) -> EphysOutput:
+    """All current-clamp files of the study plus their ground truth.
+
+    Cells are simulated in fixed chunks of ``CHUNK_CELLS`` (memory stays bounded for large
+    studies; the chunking does not depend on the machine, so files stay reproducible). With
+    ``sink``, each file is handed to ``sink(relative_path, content)`` as soon as it is made instead
+    of being kept in ``EphysOutput.files``.
+    """
     rng = rng_for(cfg.seed, "ephys")
     cells = cell_parameters(design, cfg, rng)
-    modelled = (
-        cells["qc_truth"].isin(["ok", "depolarised_rmp", "baseline_drift", "corrupt"]).to_numpy()
-    )
-    sim_cells = cells[modelled].reset_index(drop=True)
-    params = params_of(sim_cells)
-    v, stim, spikes = simulate_cells(sim_cells, rng)
-    rheobase = rheobase_bisection(
-        params,
-        dt_ms=DT_MS,
-        pre_samples=STEP_START,
-        step_samples=STEP_SAMPLES,
-        post_samples=SWEEP_SAMPLES - STEP_START - STEP_SAMPLES,
-    )
-    rmp = resting_potential(params)
     tissue = design.tissue_mice()["mouse_id"].tolist()
     files: dict[str, bytes] = {}
     rec_rows, sweep_rows = [], []
     per_day: dict[str, int] = {}
-    sim_index = {cid: i for i, cid in enumerate(sim_cells["cell_id"])}
     truth = cells.copy()
     truth["true_rheobase_pA"] = np.nan
     truth["true_rmp_mV"] = np.nan
-    for ci, cell in cells.iterrows():
-        day = TISSUE_DAY + 1 + tissue.index(cell["mouse_id"]) // 2  # two mice recorded per day
-        iso = study_date(day)
-        per_day[iso] = per_day.get(iso, 0) + 1
-        name = f"{iso.replace('-', '_')}_{per_day[iso] - 1:04d}.abf"
-        rel = f"ephys/{iso}/{name}"
-        start = datetime.fromisoformat(iso).replace(
-            hour=10 + per_day[iso] // 6, minute=(7 * per_day[iso]) % 60
-        )
-        kind = cell["qc_truth"]
-        if kind == "voltage_clamp":
-            content = voltage_clamp_file(rng, start)
-        else:
-            k = sim_index[cell["cell_id"]]
-            truth.loc[ci, "true_rheobase_pA"] = rheobase[k]
-            truth.loc[ci, "true_rmp_mV"] = rmp[k]
-            rec = _record(v[k], stim[k], rng, drift_mv=12.0 if kind == "baseline_drift" else 0.0)
-            content = encode_abf1(
-                rec,
-                SAMPLE_RATE_HZ,
-                units=["mV", "pA"],
-                names=["Vm", "Im"],
-                lsb=[0.01, 0.1],
-                dac_units="pA",
-                epochs=protocol_epochs(),
-                start=start,
-                comment="IC steps -50..400 pA",
+    for first in range(0, len(cells), CHUNK_CELLS):
+        chunk = cells.iloc[first : first + CHUNK_CELLS]
+        modelled = chunk["qc_truth"] != "voltage_clamp"
+        sim_cells = chunk[modelled].reset_index(drop=True)
+        sim_index = {cid: i for i, cid in enumerate(sim_cells["cell_id"])}
+        if len(sim_cells):
+            params = params_of(sim_cells)
+            v, stim, spikes = simulate_cells(sim_cells, rng)
+            rheobase = rheobase_bisection(
+                params,
+                dt_ms=DT_MS,
+                pre_samples=STEP_START,
+                step_samples=STEP_SAMPLES,
+                post_samples=SWEEP_SAMPLES - STEP_START - STEP_SAMPLES,
             )
-            if kind == "corrupt":
-                content = content[
-                    : len(content) // 3
-                ]  # transfer interrupted: data section cut short
-            for s, amp in enumerate(STEP_AMPS_PA):
-                sp = spikes[k, s]
-                sweep_rows.append(
-                    {
-                        "file": name,
-                        "path": rel,
-                        "cell_id": cell["cell_id"],
-                        "sweep": s,
-                        "stim_pA": amp,
-                        "n_spikes_stim_true": _count(sp, STEP_START, STEP_START + STEP_SAMPLES),
-                        "n_spikes_total_true": len(sp),
-                        "n_spikes_pre_true": _count(sp, 0, STEP_START),
-                        "first_spike_time_s_true": (sp[0] / SAMPLE_RATE_HZ) if len(sp) else np.nan,
-                    }
+            rmp = resting_potential(params)
+        for ci, cell in chunk.iterrows():
+            day = TISSUE_DAY + 1 + tissue.index(cell["mouse_id"]) // 2  # two mice a day
+            iso = study_date(day)
+            per_day[iso] = per_day.get(iso, 0) + 1
+            name = f"{iso.replace('-', '_')}_{per_day[iso] - 1:04d}.abf"
+            rel = f"ephys/{iso}/{name}"
+            start = datetime.fromisoformat(iso).replace(
+                hour=10 + per_day[iso] // 6, minute=(7 * per_day[iso]) % 60
+            )
+            kind = cell["qc_truth"]
+            if kind == "voltage_clamp":
+                content = voltage_clamp_file(rng, start)
+            else:
+                k = sim_index[cell["cell_id"]]
+                truth.loc[ci, "true_rheobase_pA"] = rheobase[k]
+                truth.loc[ci, "true_rmp_mV"] = rmp[k]
+                drift = 12.0 if kind == "baseline_drift" else 0.0
+                rec = _record(v[k], stim[k], rng, drift_mv=drift)
+                content = encode_abf1(
+                    rec,
+                    SAMPLE_RATE_HZ,
+                    units=["mV", "pA"],
+                    names=["Vm", "Im"],
+                    lsb=[0.01, 0.1],
+                    dac_units="pA",
+                    epochs=protocol_epochs(),
+                    start=start,
+                    comment="IC steps -50..400 pA",
                 )
-        files[rel] = content
-        truth.loc[ci, "file"] = name
-        truth.loc[ci, "path"] = rel
-        rec_rows.append(
-            {
-                "path": rel,
-                "modality": "ephys_cc",
-                "mouse_id": cell["mouse_id"],
-                "cell_id": cell["cell_id"],
-                "date": iso,
-                "protocol": "IC steps",
-            }
-        )
+                if kind == "corrupt":  # transfer interrupted: data section cut short
+                    content = content[: len(content) // 3]
+                for s, amp in enumerate(STEP_AMPS_PA):
+                    sp = spikes[k, s]
+                    sweep_rows.append(
+                        {
+                            "file": name,
+                            "path": rel,
+                            "cell_id": cell["cell_id"],
+                            "sweep": s,
+                            "stim_pA": amp,
+                            "n_spikes_stim_true": _count(sp, STEP_START, STEP_START + STEP_SAMPLES),
+                            "n_spikes_total_true": len(sp),
+                            "n_spikes_pre_true": _count(sp, 0, STEP_START),
+                            "first_spike_time_s_true": (sp[0] / SAMPLE_RATE_HZ)
+                            if len(sp)
+                            else np.nan,
+                        }
+                    )
+            if sink is None:
+                files[rel] = content
+            else:
+                sink(rel, content)
+            truth.loc[ci, "file"] = name
+            truth.loc[ci, "path"] = rel
+            rec_rows.append(
+                {
+                    "path": rel,
+                    "modality": "ephys_cc",
+                    "mouse_id": cell["mouse_id"],
+                    "cell_id": cell["cell_id"],
+                    "date": iso,
+                    "protocol": "IC steps",
+                }
+            )
     truth["expected_step_rheobase_pA"] = [
         float(STEP_AMPS_PA[STEP_AMPS_PA >= r][0])
         if np.isfinite(r) and (STEP_AMPS_PA >= r).any()

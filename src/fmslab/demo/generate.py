@@ -122,18 +122,18 @@ def generate_demo(
         write_bytes(path, content)
         result.files.append(path)
 
+    study = layout.study
     design = build_design(cfg)
     say("current clamp: simulating the conductance model")
-    ephys = generate_ephys(design, cfg)
+    ephys = generate_ephys(design, cfg, sink=lambda rel, content: put(study, rel, content))
     say("behaviour: walking the up-down rule")
     behaviour = generate_behaviour(design, cfg)
     say("skin-nerve: single-afferent recordings")
-    skin = generate_skinnerve(design, cfg)
+    skin = generate_skinnerve(design, cfg, sink=lambda rel, content: put(study, rel, content))
     say("RNA-seq: negative binomial counts")
     rna = generate_rnaseq(design, cfg)
 
-    study = layout.study
-    for rel, content in {**ephys.files, **skin.files, **rna.files}.items():
+    for rel, content in rna.files.items():
         put(study, rel, content)
     for rel, sheet in behaviour.sheets.items():
         put(study, rel, _csv_bytes(sheet))

@@ -5,7 +5,8 @@ capacitance in pF is a density in uA/cm2):
 
 - fast TTX-sensitive sodium (Nav1.7-like), Hodgkin-Huxley kinetics (m^3 h), modern sign convention;
 - slow TTX-resistant sodium (Nav1.8-like, m^3 h): depolarised activation (V1/2 -20 mV) and
-  inactivation (V1/2 -35 mV), slow inactivation (20 ms) - gives the broad DRG action potential;
+  inactivation (V1/2 -35 mV), activation tau 0.5 ms, inactivation tau 3 ms: the shoulder of the
+  DRG action potential (half-width 4-7 ms; a 20 ms inactivation gave 30 ms plateaus);
 - delayed-rectifier potassium (Kdr, HH n^4);
 - M-type potassium (Kcnq2/3-like, slow, V1/2 -35 mV, tau 100 ms) - spike-frequency adaptation;
 - leak.
@@ -86,8 +87,8 @@ def _na18_inf(v: np.ndarray, shift: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return m, h
 
 
-TAU_M18_MS = 1.0
-TAU_H18_MS = 20.0
+TAU_M18_MS = 0.5
+TAU_H18_MS = 3.0
 TAU_KM_MS = 100.0
 
 

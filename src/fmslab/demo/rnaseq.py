@@ -128,9 +128,12 @@ def generate_rnaseq(design: Design, cfg: DemoConfig) -> RnaseqOutput:
     male = np.array([g in SEX_GENES_M for g in genes])
     counts = np.empty((len(genes), len(mice)), dtype=np.int64)
     sample_rows, rec_rows, files = [], [], {}
+    rank_in_group = mice.groupby("group").cumcount().to_numpy()
     for j, (_, mouse) in enumerate(mice.iterrows()):
         sid = f"S{j + 1:02d}"
-        batch = "A" if j % 2 == 0 else "B"
+        # library batches balanced across groups and sexes (as a lab would randomise them):
+        # within each group, pairs of samples alternate between batch A and B
+        batch = "A" if (rank_in_group[j] // 2) % 2 == 0 else "B"
         size = float(np.exp(rng.normal(0, 0.2)))
         log2m = lfc_group * (mouse["group"] == PATIENT) + lfc_batch * (batch == "B")
         mu = size * base * 2.0**log2m

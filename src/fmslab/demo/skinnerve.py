@@ -20,6 +20,7 @@ fibres, warms the cold threshold and raises the cold gain.
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -174,7 +175,9 @@ def _csv_bytes(columns: dict[str, np.ndarray]) -> bytes:
     return buf.getvalue()
 
 
-def generate_skinnerve(design: Design, cfg: DemoConfig) -> SkinNerveOutput:
+def generate_skinnerve(
+    design: Design, cfg: DemoConfig, *, sink: Callable[[str, bytes], None] | None = None
+) -> SkinNerveOutput:
     rng = rng_for(cfg.seed, "skinnerve")
     rate = cfg.skinnerve_rate_hz
     dt = 1.0 / rate
@@ -183,6 +186,13 @@ def generate_skinnerve(design: Design, cfg: DemoConfig) -> SkinNerveOutput:
     donors = design.donors.set_index("donor_id")
     classes, probs = list(CLASS_P), np.array(list(CLASS_P.values()))
     files, rec_rows, unit_rows, spike_rows, resp_rows = {}, [], [], [], []
+
+    def emit(rel: str, content: bytes) -> None:  # keep, or hand over at once (bounded memory)
+        if sink is None:
+            files[rel] = content
+        else:
+            sink(rel, content)
+
     iso = study_date(TISSUE_DAY)
     n_rec = 0
     for _, mouse in mice.iterrows():
@@ -283,14 +293,17 @@ def generate_skinnerve(design: Design, cfg: DemoConfig) -> SkinNerveOutput:
                 nerve[k0 : k0 + len(tail)] += 400.0 * np.exp(-tail * dt / 2e-4)
             noisy_force = force + rng.normal(0, 0.2, len(t))
             noisy_temp = temp + rng.normal(0, 0.05, len(t))
-            files[rel] = _csv_bytes(
-                {
-                    "time_s": np.round(t, 6),
-                    "nerve_uV": np.round(nerve, 2),
-                    "force_mN": np.round(noisy_force, 2),
-                    "temperature_C": np.round(noisy_temp, 2),
-                    "stimulus_V": np.round(stim, 1),
-                }
+            emit(
+                rel,
+                _csv_bytes(
+                    {
+                        "time_s": np.round(t, 6),
+                        "nerve_uV": np.round(nerve, 2),
+                        "force_mN": np.round(noisy_force, 2),
+                        "temperature_C": np.round(noisy_temp, 2),
+                        "stimulus_V": np.round(stim, 1),
+                    }
+                ),
             )
             channel_map = {
                 "channels": {
@@ -308,9 +321,10 @@ def generate_skinnerve(design: Design, cfg: DemoConfig) -> SkinNerveOutput:
                 "conduction_distance_mm": distance,
                 "sampling_rate_hz": rate,
             }
-            files[f"skinnerve/{iso}/{stem}.yaml"] = yaml.safe_dump(
-                channel_map, sort_keys=False
-            ).encode()
+            emit(
+                f"skinnerve/{iso}/{stem}.yaml",
+                yaml.safe_dump(channel_map, sort_keys=False).encode(),
+            )
             rec_rows.append(
                 {
                     "path": rel,

@@ -1,4 +1,4 @@
-"""One file in, its per-sweep table and per-cell row out (the unit of work of a batch)."""
+"""One file in, its per-sweep, per-spike and per-cell tables out (the unit of work of a batch)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,21 @@ from fmslab.ephys.features import SWEEP_COLUMNS, sweep_features
 from fmslab.ephys.io import open_recording
 from fmslab.ephys.qc import cell_qc, load_qc, sweep_qc
 from fmslab.ephys.spikes import SpikeParams
+
+#: per-spike table columns (after ``file, sweep, spike``)
+SPIKE_TABLE_COLUMNS = (
+    "threshold_t_s",
+    "peak_t_s",
+    "threshold_mV",
+    "peak_mV",
+    "amplitude_mV",
+    "half_width_ms",
+    "upstroke_V_per_s",
+    "downstroke_V_per_s",
+    "ahp_trough_mV",
+    "ahp_depth_mV",
+    "ahp_time_ms",
+)
 
 
 def analyze_file(
@@ -27,16 +42,42 @@ def analyze_file(
         ``sweeps``: one row per sweep, columns ``file, sweep`` then :data:`SWEEP_COLUMNS` and QC;
         ``cell``: one row with the per-cell features, reader facts and QC.
     """
+    t = analyze_file_tables(path, params, qc)
+    return t["sweeps"], t["cells"]
+
+
+def analyze_file_tables(
+    path: str | Path,
+    params: SpikeParams | None = None,
+    qc: dict[str, dict[str, float]] | None = None,
+) -> dict[str, pd.DataFrame]:
+    """As :func:`analyze_file`, plus ``spikes``: one row per detected spike (``file, sweep, spike``
+    then :data:`SPIKE_TABLE_COLUMNS`, times from the sweep start)."""
     path = Path(path)
     qc = qc or load_qc()
     reader = open_recording(path)
     info = reader.info()
     rows: list[dict[str, Any]] = []
+    spike_frames: list[pd.DataFrame] = []
     for sw in reader:
         row: dict[str, Any] = {"file": path.name, "sweep": sw.index}
-        row.update(sweep_features(sw, params))
+        sp: list[dict] = []
+        row.update(sweep_features(sw, params, spikes_out=sp))
         rows.append(row)
+        if sp and sp[0]["peak_index"].size:
+            k = sp[0]["peak_index"].size
+            spike_frames.append(
+                pd.DataFrame(
+                    {"file": path.name, "sweep": sw.index, "spike": range(k)}
+                    | {c: sp[0][c] for c in SPIKE_TABLE_COLUMNS}
+                )
+            )
     sweeps = pd.DataFrame(rows, columns=["file", "sweep", *SWEEP_COLUMNS])
+    spikes = (
+        pd.concat(spike_frames, ignore_index=True)
+        if spike_frames
+        else pd.DataFrame(columns=["file", "sweep", "spike", *SPIKE_TABLE_COLUMNS])
+    )
     cell = cell_features(sweeps)
     sweeps = sweep_qc(sweeps, float(cell["rmp_mV"]), qc)
     cell.update(cell_qc(cell, sweeps, qc))
@@ -50,4 +91,4 @@ def analyze_file(
         "stim_source": info.stim_source,
         "gap_free": info.gap_free,
     }
-    return sweeps, pd.DataFrame([{**facts, **cell}])
+    return {"sweeps": sweeps, "cells": pd.DataFrame([{**facts, **cell}]), "spikes": spikes}

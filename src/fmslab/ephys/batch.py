@@ -46,6 +46,19 @@ class Task:
     qc: dict[str, dict[str, float]]
     cache_root: Path | None
     figure_dir: Path | None
+    code: str = ""
+
+
+def code_fingerprint() -> str:
+    """SHA-256 of this package's source: a changed algorithm invalidates cached results even
+    when fmslab's version number did not change."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for f in sorted(Path(__file__).parent.glob("*.py")):
+        h.update(f.name.encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()[:16]
 
 
 def _figures(path: Path, sweeps: pd.DataFrame, cell: dict[str, Any], fig_dir: Path) -> None:
@@ -79,26 +92,37 @@ def _figures(path: Path, sweeps: pd.DataFrame, cell: dict[str, Any], fig_dir: Pa
 
 def analyze_task(task: Task) -> dict[str, Any]:
     """Worker: one file -> its tables (from the cache when file and parameters are unchanged)."""
-    from fmslab.ephys.analysis import analyze_file
+    from fmslab.ephys.analysis import analyze_file_tables
     from fmslab.ephys.spikes import SpikeParams
 
     sha = sha256_file(task.path)
-    key = cache_key(input_sha256=sha, parameters={"spikes": task.params, "qc": task.qc}, step=STEP)
+    key = cache_key(
+        input_sha256=sha,
+        parameters={"spikes": task.params, "qc": task.qc, "code": task.code},
+        step=STEP,
+    )
     cache = ResultCache(task.cache_root) if task.cache_root else None
     hit = cache.get(STEP, key) if cache else None
-    if hit is not None:
-        sweeps, cells = hit["sweeps"], hit["cells"]
+    if hit is not None and {"sweeps", "cells", "spikes"} <= set(hit):
+        tables = hit
         cached = True
     else:
-        sweeps, cells = analyze_file(task.path, SpikeParams(**task.params), task.qc)
+        tables = analyze_file_tables(task.path, SpikeParams(**task.params), task.qc)
         if cache:
-            cache.put(STEP, key, {"sweeps": sweeps, "cells": cells}, meta={"file": str(task.path)})
+            cache.put(STEP, key, tables, meta={"file": str(task.path)})
         cached = False
+    sweeps, cells = tables["sweeps"], tables["cells"]
     if task.figure_dir is not None:
         png = task.figure_dir / f"{task.path.stem}.png"
         if not (cached and png.is_file()):
             _figures(task.path, sweeps, cells.iloc[0].to_dict(), task.figure_dir)
-    return {"sweeps": sweeps, "cells": cells, "sha256": sha, "cached": cached}
+    return {
+        "sweeps": sweeps,
+        "cells": cells,
+        "spikes": tables["spikes"],
+        "sha256": sha,
+        "cached": cached,
+    }
 
 
 @dataclass
@@ -108,6 +132,7 @@ class BatchResult:
     errors: pd.DataFrame
     inputs: dict[str, str] = field(default_factory=dict)
     n_cached: int = 0
+    spikes: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def analyze_paths(
@@ -131,6 +156,16 @@ def analyze_paths(
     from fmslab.ephys.spikes import SpikeParams
 
     out_dir = Path(out_dir)
+    by_name: dict[str, list[str]] = {}
+    for p in paths:
+        by_name.setdefault(Path(p).name, []).append(str(p))
+    dup = {k: v for k, v in by_name.items() if len(v) > 1}
+    if dup:
+        name, where = next(iter(dup.items()))
+        raise InputError(
+            f"{len(dup)} file name(s) occur more than once, e.g. {name}: {where}; the tables "
+            f"identify recordings by file name, so rename or analyse them separately"
+        )
     params = params or SpikeParams().as_dict()
     qc = qc or load_qc()
     run = RunRecord(
@@ -139,7 +174,8 @@ def analyze_paths(
     )
     fig_dir = out_dir / "figures" if figures else None
     cache_root = cache_root or out_dir / ".cache"
-    tasks = [Task(Path(p), params, qc, cache_root, fig_dir) for p in paths]
+    code = code_fingerprint()
+    tasks = [Task(Path(p), params, qc, cache_root, fig_dir, code) for p in paths]
     outcome = run_batch(
         analyze_task,
         tasks,
@@ -148,6 +184,7 @@ def analyze_paths(
         progress=progress,
         label=lambda t: t.path.name,
     )
+    spikes = [r["spikes"] for _, r in outcome.results if len(r["spikes"])]
     sweeps = [r["sweeps"] for _, r in outcome.results]
     cells = [r["cells"] for _, r in outcome.results]
     inputs = {name: r["sha256"] for name, r in outcome.results}
@@ -156,13 +193,20 @@ def analyze_paths(
         pd.concat(sweeps, ignore_index=True) if sweeps else pd.DataFrame(columns=["file", "sweep"])
     )
     cells_df = pd.concat(cells, ignore_index=True) if cells else pd.DataFrame(columns=["file"])
+    spikes_df = (
+        pd.concat(spikes, ignore_index=True)
+        if spikes
+        else pd.DataFrame(columns=["file", "sweep", "spike"])
+    )
     errors = outcome.failures_frame("file")
     if sheet is not None and len(sheet):
         extra = sheet.drop_duplicates("file")
         sweeps_df = _attach(sweeps_df, extra)
         cells_df = _attach(cells_df, extra)
+        spikes_df = _attach(spikes_df, extra)
     write_tables(sweeps_df, out_dir / "sweeps")
     write_tables(cells_df, out_dir / "cells")
+    write_tables(spikes_df, out_dir / "spikes")
     write_table(errors, out_dir / "errors.csv")
     run.finish("ok" if errors.empty else "partial")
     write_json(
@@ -171,12 +215,13 @@ def analyze_paths(
             **run.to_dict(),
             "fmslab": fmslab.__version__,
             "inputs_sha256": inputs,
+            "ephys_code_sha256": code,
             "n_files": len(paths),
             "n_failed": int(len(errors)),
             "n_cached": n_cached,
         },
     )
-    return BatchResult(sweeps_df, cells_df, errors, inputs, n_cached)
+    return BatchResult(sweeps_df, cells_df, errors, inputs, n_cached, spikes_df)
 
 
 def _attach(df: pd.DataFrame, sheet: pd.DataFrame) -> pd.DataFrame:

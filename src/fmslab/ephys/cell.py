@@ -11,8 +11,9 @@
 * F-I: ``fi_slope_Hz_per_pA`` is the least-squares slope of firing rate vs current over the steps
   at or above rheobase; ``max_firing_rate_hz`` and ``max_spikes`` over all steps;
   ``spikes_at_2x_rheobase`` on the step closest to twice rheobase.
-* ``firing_pattern``: "single" (never more than 1 spike), "phasic" (at most 4 spikes on every
-  step and all within the first 25 % of the step) or "tonic" (repetitive).
+* ``firing_pattern``: "phasic" (single/phasic: never more than 1 spike, or at most 4 spikes on
+  every step, all within the first 25 % of the step) or "tonic" (repetitive); "none" when no step
+  evokes a spike, "n/a" without step sweeps. ``max_spikes`` tells single from phasic.
 * ``spontaneous_rate_hz``: spikes before the step (or in sweeps without stimulus) per second.
 """
 
@@ -123,12 +124,14 @@ def cell_features(sweeps: pd.DataFrame) -> dict[str, float | str | int]:
 
 
 def firing_pattern(steps: pd.DataFrame) -> str:
-    """ "none", "single", "phasic" or "tonic" from the step sweeps (see the module docstring)."""
+    """ "n/a", "none", "phasic" or "tonic" from the step sweeps (see the module docstring)."""
+    if not len(steps):
+        return "n/a"  # no step protocol (ramp, pulse, gap-free)
     firing = steps[steps["n_spikes_stim"] >= 1]
     if not len(firing):
         return "none"
     if int(firing["n_spikes_stim"].max()) == 1:
-        return "single"
+        return "phasic"  # single-spiking: the extreme of phasic firing
     dur_ms = (firing["stim_end_s"] - firing["stim_start_s"]) * 1e3
     early = (firing["last_spike_ms"] <= 0.25 * dur_ms).all()
     if int(firing["n_spikes_stim"].max()) <= 4 and early:

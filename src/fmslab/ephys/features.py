@@ -109,12 +109,21 @@ def fit_tau_ms(v_mV: np.ndarray, dt_s: float) -> float:
     return tau if 0 < tau < 10 * max(t[-1], 1e-9) else NAN
 
 
-def sweep_features(sweep: Sweep, params: SpikeParams | None = None) -> dict[str, float | str | int]:
-    """All per-sweep features of one sweep (see :data:`SWEEP_COLUMNS`)."""
+def sweep_features(
+    sweep: Sweep,
+    params: SpikeParams | None = None,
+    spikes_out: list[dict[str, np.ndarray]] | None = None,
+) -> dict[str, float | str | int]:
+    """All per-sweep features of one sweep (see :data:`SWEEP_COLUMNS`).
+
+    ``spikes_out``, when given, receives the sweep's per-spike table (:func:`detect_spikes`).
+    """
     v, dt = sweep.v_mV, sweep.dt_s
     n = v.size
     st: Stimulus = sweep.stimulus
     sp = detect_spikes(v, dt, params, sweep.edges_s)
+    if spikes_out is not None:
+        spikes_out.append(sp)
     pk_t = sp["peak_t_s"]
     has_stim = st.kind != "none" and math.isfinite(st.stim_start_s)
     f: dict[str, float | str | int] = dict.fromkeys(SWEEP_COLUMNS, NAN)

@@ -140,7 +140,7 @@ def choose_vm_channel(names: list[str], units: list[str], file: str) -> int:
     if not candidates:
         raise InputError(
             f"no membrane-potential channel (units mV or V) among channels "
-            f"{[f'{n} [{u}]' for n, u in zip(names, units, strict=True)]}",
+            f"{[f'{n} ({u})' for n, u in zip(names, units, strict=True)]}",
             file=file,
         )
     preferred = [i for i in candidates if any(k in names[i].lower() for k in ("vm", "mem", "pot"))]
@@ -187,6 +187,7 @@ class AbfReader:
         self.notes: list[str] = []
         self.vm_channel = self._find_vm()
         self.vm_scale = VOLTAGE_UNITS_TO_MV[_norm_units(self.units[self.vm_channel])]
+        self._check_vm_range()
         self.current_channel = self._find_current_channel()
         self.trigger_channel = self._find_trigger_channel()
         self.dac = self._find_current_dac()
@@ -202,7 +203,7 @@ class AbfReader:
             return choose_vm_channel(self.names, self.units, self.file)
         except InputError:
             pass
-        chans = ", ".join(f"{n!r} [{u}]" for n, u in zip(self.names, self.units, strict=True))
+        chans = ", ".join(f"{n!r} ({u})" for n, u in zip(self.names, self.units, strict=True))
         command_in_current = any(_norm_units(u) in CURRENT_UNITS_TO_PA for u in self.dac_units[:1])
         if command_in_current:
             y = self._raw(0, 0)
@@ -221,6 +222,19 @@ class AbfReader:
             f"membrane-potential channel in mV",
             file=self.file,
         )
+
+    def _check_vm_range(self) -> None:
+        """A membrane potential labelled mV must look like one (median within -150..+100 mV)."""
+        v = self._raw(0, self.vm_channel) * self.vm_scale
+        med = float(np.median(v))
+        if not -150.0 <= med <= 100.0:
+            raise InputError(
+                f"wrong units: channel {self.names[self.vm_channel]!r} is labelled "
+                f"{self.units[self.vm_channel]!r} but its median is {med:.1f} mV, not a membrane "
+                f"potential; fix the channel's units/scale factor",
+                file=self.file,
+                sweep=0,
+            )
 
     def _find_current_channel(self) -> int | None:
         for i, u in enumerate(self.units):

@@ -24,7 +24,11 @@ CELL_KEYS = {
     "rin_min_MOhm",
     "rin_max_MOhm",
     "failed_sweep_fraction_max",
+    "baseline_change_max_mV",
 }
+
+#: Sweeps at each end of a recording whose baselines are compared for ``baseline_change_max_mV``.
+N_END_SWEEPS = 3
 
 
 def load_qc(path: str | Path | None = None) -> dict[str, dict[str, float]]:
@@ -68,6 +72,23 @@ def sweep_qc(sweeps: pd.DataFrame, rmp_mV: float, cfg: dict[str, dict[str, float
     return out
 
 
+def baseline_change_mV(sweeps: pd.DataFrame) -> float:
+    """Change of the resting baseline over a recording: median baseline of the last
+    ``N_END_SWEEPS`` sweeps without injected baseline current minus that of the first ones.
+
+    A slow drift spreads over many sweeps and so escapes the per-sweep criterion, which compares
+    each sweep with the median; this catches it (like IPFX's pre/post Vm check). NaN when fewer
+    than ``2 * N_END_SWEEPS`` such sweeps exist.
+    """
+    if "baseline_mV" not in sweeps.columns:
+        return math.nan
+    at_rest = sweeps["pre_stim_pA"].fillna(0.0).abs() < 1e-9 if "pre_stim_pA" in sweeps else True
+    base = sweeps.loc[at_rest, "baseline_mV"].dropna().to_numpy()
+    if len(base) < 2 * N_END_SWEEPS:
+        return math.nan
+    return float(pd.Series(base[-N_END_SWEEPS:]).median() - pd.Series(base[:N_END_SWEEPS]).median())
+
+
 def cell_qc(
     cell: dict[str, Any], sweeps: pd.DataFrame, cfg: dict[str, dict[str, float]]
 ) -> dict[str, Any]:
@@ -86,6 +107,15 @@ def cell_qc(
             r.append(f"Rin {rin:.0f} MOhm < {c['rin_min_MOhm']} MOhm")
         if "rin_max_MOhm" in c and rin > c["rin_max_MOhm"]:
             r.append(f"Rin {rin:.0f} MOhm > {c['rin_max_MOhm']} MOhm")
+    change = baseline_change_mV(sweeps)
+    if (
+        "baseline_change_max_mV" in c
+        and math.isfinite(change)
+        and abs(change) > c["baseline_change_max_mV"]
+    ):
+        r.append(
+            f"baseline changed {change:+.1f} mV over the recording > {c['baseline_change_max_mV']} mV"
+        )
     if len(sweeps) and "failed_sweep_fraction_max" in c:
         frac = 1.0 - float(sweeps["qc_pass"].mean())
         if frac > c["failed_sweep_fraction_max"]:

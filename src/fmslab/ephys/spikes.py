@@ -6,8 +6,8 @@ Detection (all thresholds are :class:`SpikeParams` fields, defaults in brackets)
    ``min_upstroke_V_per_s`` [5 V/s]; runs separated by less than ``merge_gap_ms`` [0.3 ms] are one
    run (noise on a slow upstroke).
 2. A run becomes a candidate when V rises by at least ``min_height_mV / 2`` across it. Its *peak* is
-   the first local maximum of V after the run; its *upstroke* the maximum dV/dt between the run
-   start and the peak.
+   the first local maximum of V after the run that stays the maximum for ``peak_window_ms``
+   [1 ms]; its *upstroke* the maximum dV/dt between the run start and the peak.
 3. *Threshold (onset)*: walking back from the upstroke, the last sample whose dV/dt is below
    ``onset_fraction`` [5 %] of the upstroke (as IPFX), searched at most ``max_rise_ms`` [5 ms] back
    and not before the previous spike's peak. Then, between that sample and the upstroke, the sample
@@ -16,8 +16,10 @@ Detection (all thresholds are :class:`SpikeParams` fields, defaults in brackets)
    dV/dt minimum at the kink where the spike takes off, which is where the spike begins - the fast
    charging is not the spike's onset.
 4. A candidate is a spike when (a) peak - threshold >= ``min_height_mV`` [15 mV], (b) V falls by at
-   least ``min_fall_fraction`` [30 %] of that height within ``max_fall_ms`` [20 ms] after the peak
-   (or before the next spike's threshold) and (c) its upstroke is >= ``min_upstroke_V_per_s``.
+   least ``min_fall_fraction`` [50 %] of that height within ``max_fall_ms`` [100 ms] after the peak,
+   before it rises 20 % of the height above the peak again (an AP repolarises; a notch on the way up to a larger
+   spike, a charge to a plateau or a small rebound from an AHP does not) and (c) its upstroke is
+   >= ``min_upstroke_V_per_s``.
    (d) its steepest rise does not lie within ``charging_guard_ms`` [0.5 ms] after a stimulus edge
    (current step/pulse on- or offset, trigger pulse): there the rise is the membrane (and
    electrode) charging, not a spike. A spike may rise out of such a transient: it is kept when,
@@ -44,8 +46,10 @@ class SpikeParams:
     onset_fraction: float = 0.05
     max_rise_ms: float = 5.0
     min_height_mV: float = 15.0
-    min_fall_fraction: float = 0.3
-    max_fall_ms: float = 20.0
+    min_fall_fraction: float = 0.5
+    #: the peak is the highest sample until V stays below it for this long
+    peak_window_ms: float = 1.0
+    max_fall_ms: float = 100.0
     #: a spike whose threshold lies within this time after a stimulus edge is a charging transient
     charging_guard_ms: float = 0.5
     #: AHP trough searched up to this long after the peak (or the next spike's threshold)
@@ -131,6 +135,7 @@ def detect_spikes(
     starts, ends = starts[ok], ends[ok]
     max_back = max(2, int(round(p.max_rise_ms / dt_ms)))
     max_fall = max(2, int(round(p.max_fall_ms / dt_ms)))
+    peak_win = max(2, int(round(p.peak_window_ms / dt_ms)))
     ahp_win = max(2, int(round(p.ahp_window_ms / dt_ms)))
 
     guard = None
@@ -149,6 +154,13 @@ def detect_spikes(
         seg = dv[b : b + max_fall]
         nonpos = np.flatnonzero(seg <= 0)
         pk = b + int(nonpos[0]) if nonpos.size else min(b + seg.size, n - 1)
+        # noise can stop the rise for a sample: the peak is the maximum within ``peak_window_ms``
+        while True:
+            w = v[pk : min(pk + peak_win, n)]
+            j = int(np.argmax(w))
+            if j == 0:
+                break
+            pk += j
         u = a + int(np.argmax(dv[a:pk])) if pk > a else a
         up = dv[u]
         lo = max(last_peak + 1, u - max_back, 0)
@@ -160,6 +172,11 @@ def detect_spikes(
         if height < p.min_height_mV or up < p.min_upstroke_V_per_s:
             continue
         after = v[pk : min(pk + max_fall, n)]
+        # the fall must happen before V climbs above this peak again (a notch on the way up to a
+        # larger spike is not a spike: the next spike's repolarisation does not count for it)
+        above = np.flatnonzero(after[1:] > v[pk] + 0.2 * height)  # 20 %: noise on broad peaks
+        if above.size:
+            after = after[: above[0] + 1]
         if after.size < 2 or (v[pk] - after.min()) < p.min_fall_fraction * height:
             continue
         if guard is not None:

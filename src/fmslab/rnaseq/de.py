@@ -13,7 +13,7 @@ Pipeline (``r_compatible=True``, the default), following ``DESeq()`` of R DESeq2
    match with <= 3 (:func:`.priorvar.monte_carlo_prior_var`);
 5. MAP dispersions, Wald test, Cook's distances and refit (pydeseq2, which implements R's rules);
 6. per contrast: Wald test, Cook's filtering, independent filtering, BH (``DeseqStats``), and
-   optionally pydeseq2's apeGLM-type LFC shrinkage (column ``log2FoldChange_shrunk``).
+   optionally normal-prior LFC shrinkage (column ``log2FoldChange_shrunk``, :mod:`.shrink`).
 
 With ``r_compatible=False`` steps 2-4 are pydeseq2's own (``DeseqDataSet.deseq2()``).
 """
@@ -31,7 +31,12 @@ from scipy.special import polygamma
 from fmslab.errors import InputError
 from fmslab.rnaseq.io import Contrast
 from fmslab.rnaseq.priorvar import DEFAULT_SEED, MIN_PRIOR_VAR, monte_carlo_prior_var
-from fmslab.rnaseq.rcompat import r_genewise_acceptance, r_parametric_trend
+from fmslab.rnaseq.rcompat import (
+    r_genewise_dispersions,
+    r_map_dispersions,
+    r_parametric_trend,
+)
+from fmslab.rnaseq.shrink import shrink_lfc, weighted_upper_quantile_variance
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +53,8 @@ class DEResult:
     dispersions: pd.DataFrame
     normalized_counts: pd.DataFrame
     cooks_max: pd.Series
+    cooks: pd.DataFrame
+    trend: tuple[float, float]
     design_matrix: pd.DataFrame
     prior_disp_var: float
     prior_method: str
@@ -163,8 +170,8 @@ def run_de(
     r_compatible
         Reproduce R DESeq2 where pydeseq2 differs (module docstring).
     shrink
-        Add ``log2FoldChange_shrunk`` (pydeseq2 ``lfc_shrink``; needs the contrast to be a
-        design coefficient, i.e. target vs the first level; otherwise NaN with a warning).
+        Add ``log2FoldChange_shrunk``: normal-prior shrinkage (:mod:`fmslab.rnaseq.shrink`),
+        available for every contrast.
     alpha
         FDR level used by independent filtering.
     n_cpus
@@ -177,6 +184,12 @@ def run_de(
 
     if not contrasts:
         raise InputError("at least one contrast is needed")
+    missing = [s for s in counts.columns if s not in samples.index]
+    if missing:
+        raise InputError(
+            f"sample '{missing[0]}' of the count matrix is not in the sample sheet",
+            file=samples_file,
+        )
     meta = prepare_metadata(
         samples.loc[list(counts.columns)], design, contrasts, samples_file=samples_file
     )
@@ -191,48 +204,24 @@ def run_de(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         dds.fit_size_factors()
-        dds.fit_genewise_dispersions()
-        nz = dds.var["non_zero"].to_numpy()
         if r_compatible:
-            x = design_matrix.to_numpy(dtype=float)
-            genewise = r_genewise_acceptance(
-                dds.X[:, nz].astype(float),
-                dds.layers["_mu_hat"][:, nz],
-                x,
-                dds.var["_MoM_dispersions"].to_numpy()[nz],
-                dds.var["genewise_dispersions"].to_numpy()[nz],
-                min_disp=MIN_DISP,
-            )
-            dds.var.loc[nz, "genewise_dispersions"] = genewise
-            means = dds.var["_normed_means"].to_numpy()[nz]
-            try:
-                a0, a1 = r_parametric_trend(means, genewise, min_disp=MIN_DISP)
-                dds.uns["trend_coeffs"] = pd.Series([a0, a1], index=["a0", "a1"])
-                dds.uns["disp_function_type"] = "parametric"
-                dds.var["fitted_dispersions"] = np.nan
-                dds.var.loc[nz, "fitted_dispersions"] = dds.disp_function(means)
-            except RuntimeError as exc:
-                log.warning("R-style parametric trend failed (%s); pydeseq2's trend used", exc)
-                dds.fit_dispersion_trend()
+            _r_dispersions(dds, design_matrix, df, seed)
         else:
+            dds.fit_genewise_dispersions()
             dds.fit_dispersion_trend()
-        prior, sq, method = estimate_prior_var(
-            dds.var["genewise_dispersions"].to_numpy()[nz],
-            dds.var["fitted_dispersions"].to_numpy()[nz],
-            df,
-            r_compatible=r_compatible,
-            seed=seed,
-        )
-        dds.uns["_squared_logres"] = sq
-        dds.uns["prior_disp_var"] = np.array(prior)
+            dds.fit_dispersion_prior()
+            dds.uns["prior_method"] = "pydeseq2_mad"
+            dds.fit_MAP_dispersions()
+        prior = float(dds.uns["prior_disp_var"])
+        method = dds.uns["prior_method"]
         log.info("dispersion prior variance %.4f (%s, %d residual df)", prior, method, df)
-        dds.fit_MAP_dispersions()
         dds.fit_LFC()
         dds.calculate_cooks()
         if dds.refit_cooks:
             dds.refit()
         dds.cooks_outlier()
 
+        shrunk = _shrunk_betas(dds, design_matrix) if shrink else None
         results = {}
         for c in contrasts:
             st = DeseqStats(
@@ -244,22 +233,17 @@ def run_de(
             )
             st.summary()
             res = st.results_df[RESULT_COLUMNS].copy()
-            if shrink:
-                coeff = f"{c.variable}[T.{c.target}]"
-                if coeff in st.LFC.columns and _is_reference(meta, c):
-                    st.lfc_shrink(coeff=coeff)
-                    res["log2FoldChange_shrunk"] = st.LFC[coeff].to_numpy() / np.log(2)
-                    res.loc[res["baseMean"] == 0, "log2FoldChange_shrunk"] = np.nan
-                else:
-                    log.warning("contrast %s is not a design coefficient: no shrunk LFC", c.id)
-                    res["log2FoldChange_shrunk"] = np.nan
+            if shrunk is not None:
+                res["log2FoldChange_shrunk"] = shrunk @ st.contrast_vector / np.log(2)
             res.index.name = "gene"
             results[c.id] = res
 
     cooks = dds.layers["cooks"] if "cooks" in dds.layers else None
-    cooks_max = pd.Series(
-        np.nanmax(cooks, axis=0) if cooks is not None else np.nan, index=dds.var_names
-    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns of all-zero genes
+        cooks_max = pd.Series(
+            np.nanmax(cooks, axis=0) if cooks is not None else np.nan, index=dds.var_names
+        )
     disp = dds.var[
         ["genewise_dispersions", "fitted_dispersions", "MAP_dispersions", "dispersions"]
     ].copy()
@@ -273,6 +257,10 @@ def run_de(
         dispersions=disp,
         normalized_counts=normed,
         cooks_max=cooks_max.rename("maxCooks"),
+        cooks=pd.DataFrame(
+            cooks.T if cooks is not None else np.nan, index=dds.var_names, columns=dds.obs_names
+        ),
+        trend=_trend(dds),
         design_matrix=design_matrix,
         prior_disp_var=prior,
         prior_method=method,
@@ -287,6 +275,114 @@ def run_de(
     )
 
 
-def _is_reference(meta: pd.DataFrame, c: Contrast) -> bool:
-    col = meta[c.variable]
-    return isinstance(col.dtype, pd.CategoricalDtype) and col.cat.categories[0] == c.reference
+def _initial_mu(dds, design_matrix: pd.DataFrame) -> np.ndarray:
+    """Means used for the gene-wise fit, chosen as R and pydeseq2 do (linear model when the
+    design has as many distinct rows as columns, else an NB GLM with the rough dispersions)."""
+    nz = dds.non_zero_idx
+    x = design_matrix.to_numpy(dtype=float)
+    sf = dds.obs["size_factors"].to_numpy()
+    if len(design_matrix.value_counts()) == design_matrix.shape[1]:
+        return dds.inference.lin_reg_mu(
+            counts=dds.X[:, nz], size_factors=sf, design_matrix=x, min_mu=dds.min_mu
+        )
+    _, mu, _, _ = dds.inference.irls(
+        counts=dds.X[:, nz],
+        size_factors=sf,
+        design_matrix=x,
+        disp=dds.var.loc[dds.var["non_zero"], "_MoM_dispersions"].to_numpy(),
+        min_mu=dds.min_mu,
+        beta_tol=dds.beta_tol,
+    )
+    return mu
+
+
+def _r_dispersions(dds, design_matrix: pd.DataFrame, df: int, seed: int) -> None:
+    """Gene-wise, trend, prior and MAP dispersions as R DESeq2 1.38, stored where pydeseq2's
+    later steps (``fit_LFC``, ``calculate_cooks``, ``refit``, ``DeseqStats``) read them."""
+    dds.var["non_zero"] = ~(dds.X == 0).all(axis=0)
+    dds.non_zero_idx = np.arange(dds.n_vars)[dds.var["non_zero"]]
+    dds.non_zero_genes = dds.var_names[dds.var["non_zero"]]
+    dds._fit_MoM_dispersions()
+    nz = dds.var["non_zero"].to_numpy()
+    mu = _initial_mu(dds, design_matrix)
+    dds.layers["_mu_hat"] = np.full((dds.n_obs, dds.n_vars), np.nan)
+    dds.layers["_mu_hat"][:, nz] = mu
+    x = design_matrix.to_numpy(dtype=float)
+    counts = dds.X[:, nz].astype(float)
+    max_disp = float(dds.max_disp)
+    genewise, conv = r_genewise_dispersions(
+        counts,
+        mu,
+        x,
+        dds.var["_MoM_dispersions"].to_numpy()[nz],
+        min_disp=MIN_DISP,
+        max_disp=max_disp,
+    )
+    _put(dds, "genewise_dispersions", genewise, nz)
+    dds.var["_genewise_converged"] = pd.array([pd.NA] * dds.n_vars, dtype="boolean")
+    dds.var.loc[nz, "_genewise_converged"] = conv
+    means = dds.var["_normed_means"].to_numpy()[nz]
+    try:
+        a0, a1 = r_parametric_trend(means, genewise, min_disp=MIN_DISP)
+        dds.uns["trend_coeffs"] = pd.Series([a0, a1], index=["a0", "a1"])
+        dds.uns["disp_function_type"] = "parametric"
+        fitted = a0 + a1 / means
+    except RuntimeError as exc:
+        log.warning("parametric trend failed (%s): mean trend used, as R's fallback", exc)
+        use = genewise > 10 * MIN_DISP
+        from scipy.stats import trim_mean
+
+        dds.uns["mean_disp"] = float(trim_mean(genewise[use], 0.001))
+        dds.uns["disp_function_type"] = "mean"
+        fitted = np.full(len(means), dds.uns["mean_disp"])
+    _put(dds, "fitted_dispersions", fitted, nz)
+    prior, sq, method = estimate_prior_var(genewise, fitted, df, r_compatible=True, seed=seed)
+    dds.uns["_squared_logres"] = sq
+    dds.uns["prior_disp_var"] = np.array(prior)
+    dds.uns["prior_method"] = method
+    out = r_map_dispersions(
+        counts, mu, x, genewise, fitted, prior, sq, min_disp=MIN_DISP, max_disp=max_disp
+    )
+    _put(dds, "MAP_dispersions", out["map"], nz)
+    _put(dds, "dispersions", out["final"], nz)
+    dds.var["_MAP_converged"] = pd.array([pd.NA] * dds.n_vars, dtype="boolean")
+    dds.var.loc[nz, "_MAP_converged"] = out["converged"]
+    dds.var["_outlier_genes"] = False
+    dds.var.loc[nz, "_outlier_genes"] = out["outlier"]
+
+
+def _put(dds, column: str, values: np.ndarray, nz: np.ndarray) -> None:
+    dds.var[column] = np.nan
+    dds.var.loc[nz, column] = values
+
+
+def _shrunk_betas(dds, design_matrix: pd.DataFrame) -> np.ndarray:
+    """Normal-prior shrunk coefficients (natural log), genes x coefficients; NaN for all-zero
+    genes. See :mod:`fmslab.rnaseq.shrink`."""
+    nz = dds.var["non_zero"].to_numpy()
+    lfc = dds.varm["LFC"]
+    lfc = lfc.to_numpy() if hasattr(lfc, "to_numpy") else np.asarray(lfc)
+    base_mean = dds.var["_normed_means"].to_numpy()[nz]
+    weights = 1.0 / (1.0 / base_mean + dds.var["fitted_dispersions"].to_numpy()[nz])
+    prior = np.full(lfc.shape[1], np.inf)
+    for j, name in enumerate(design_matrix.columns):
+        if name != "Intercept":
+            prior[j] = weighted_upper_quantile_variance(lfc[nz, j] / np.log(2), weights)
+    beta, _ = shrink_lfc(
+        dds.X[:, nz],
+        dds.obs["size_factors"].to_numpy(),
+        design_matrix.to_numpy(dtype=float),
+        lfc[nz],
+        dds.var["dispersions"].to_numpy()[nz],
+        prior,
+    )
+    out = np.full(lfc.shape, np.nan)
+    out[nz] = beta
+    return out
+
+
+def _trend(dds) -> tuple[float, float]:
+    if dds.uns.get("disp_function_type") == "parametric":
+        coeffs = dds.uns["trend_coeffs"]
+        return float(coeffs["a0"]), float(coeffs["a1"])
+    return float(dds.uns["mean_disp"]), 0.0

@@ -15,7 +15,7 @@ from fmslab.skinnerve.io import Reader, Recording, open_recording
 from fmslab.skinnerve.params import Params
 from fmslab.skinnerve.spikes import sort_spikes, unit_quality
 from fmslab.skinnerve.stimuli import find_steps, find_thermal_ramps
-from fmslab.skinnerve.stream import StreamResult, process
+from fmslab.skinnerve.stream import StreamResult, process, read_windows
 
 
 @dataclass
@@ -32,6 +32,8 @@ class FileResult:
     templates_uv: np.ndarray
     mech_role: str | None
     roles: dict[str, str]
+    pre_samples: int = 0
+    snippets: dict[int, tuple[np.ndarray, np.ndarray]] | None = None
 
 
 def analyze_recording(
@@ -186,6 +188,7 @@ def analyze_recording(
     responses = pd.concat(resp_frames, ignore_index=True) if resp_frames else pd.DataFrame()
     keep = labels > 0
     spikes = pd.DataFrame({"file": label, "unit_id": labels[keep], "time_s": times[keep]})
+    snippets = read_windows(rec, _snippet_windows(spikes, steps, stim_s, res.duration_s), p)
     return FileResult(
         file=label,
         units=units,
@@ -197,7 +200,40 @@ def analyze_recording(
         templates_uv=templates_uv,
         mech_role=mech_role,
         roles=dict(rec.roles),
+        pre_samples=int(round(p.pre_ms * fs / 1e3)),
+        snippets=snippets,
     )
+
+
+def _snippet_windows(
+    spikes: pd.DataFrame, steps: pd.DataFrame, stim_s: np.ndarray, duration_s: float
+) -> dict[int, tuple[float, float]]:
+    """Per unit, a short window to show at full rate: its best-responded step (onset -0.2 s to
+    +1 s), else its first spike within 100 ms of an electrical pulse, else its densest second."""
+    out = {}
+    for k, g in spikes.groupby("unit_id"):
+        t = g["time_s"].to_numpy()
+        win = None
+        if len(steps):
+            counts = [
+                ((t >= a) & (t < b)).sum()
+                for a, b in zip(steps["onset_s"], steps["offset_s"], strict=True)
+            ]
+            if max(counts) > 0:
+                on = float(steps["onset_s"].iloc[int(np.argmax(counts))])
+                win = (max(0.0, on - 0.2), on + 1.0)
+        if win is None and len(stim_s):
+            j = np.searchsorted(t, stim_s)
+            hits = [s for s, i in zip(stim_s, j, strict=True) if i < t.size and t[i] - s < 0.1]
+            if hits:
+                win = (max(0.0, hits[0] - 0.01), hits[0] + 0.11)
+        if win is None and t.size:
+            c = np.searchsorted(t, t + 1.0) - np.arange(t.size)
+            t0 = float(t[int(np.argmax(c))])
+            win = (max(0.0, t0 - 0.2), min(duration_s, t0 + 0.8))
+        if win is not None:
+            out[int(k)] = win
+    return out
 
 
 def analyze_file(

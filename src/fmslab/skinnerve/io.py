@@ -53,7 +53,7 @@ class Reader:
 
 
 class AbfReader(Reader):
-    """ABF1/ABF2 through pyabf's header, with the data section memory-mapped (not loaded)."""
+    """ABF1/ABF2 through pyabf's header; the data section is read chunk by chunk (not loaded)."""
 
     def __init__(self, path: str | Path) -> None:
         import pyabf
@@ -69,9 +69,9 @@ class AbfReader(Reader):
         n_ch = abf.channelCount
         dtype = np.int16 if abf._nDataFormat == 0 else np.float32
         self.n_samples = int(abf.dataPointCount // n_ch)
-        self._mm = np.memmap(
-            self.path, dtype=dtype, mode="r", offset=abf.dataByteStart, shape=(self.n_samples, n_ch)
-        )
+        self._dtype = np.dtype(dtype)
+        self._n_ch = n_ch
+        self._offset_bytes = int(abf.dataByteStart)
         self._gain = np.asarray(abf._dataGain, dtype=np.float64)
         self._offset = np.asarray(abf._dataOffset, dtype=np.float64)
         self._is_int = dtype == np.int16
@@ -79,14 +79,24 @@ class AbfReader(Reader):
 
     def iter_chunks(self, names, chunk_samples):
         idx = [self.names.index(n) for n in names]
-        for start in range(0, self.n_samples, chunk_samples):
-            stop = min(start + chunk_samples, self.n_samples)
-            block = np.asarray(self._mm[start:stop, idx], dtype=np.float64)
-            out = {}
-            for j, (n, i) in enumerate(zip(names, idx, strict=True)):
-                col = block[:, j]
-                out[n] = col * self._gain[i] + self._offset[i] if self._is_int else col
-            yield start, out
+        row_bytes = self._dtype.itemsize * self._n_ch
+        with open(self.path, "rb") as fh:
+            for start in range(0, self.n_samples, chunk_samples):
+                stop = min(start + chunk_samples, self.n_samples)
+                # read just this chunk (interleaved channels), so memory stays one chunk
+                fh.seek(self._offset_bytes + start * row_bytes)
+                raw = np.fromfile(fh, dtype=self._dtype, count=(stop - start) * self._n_ch)
+                if raw.size < (stop - start) * self._n_ch:
+                    raise InputError(
+                        f"data section ends early (sample {start + raw.size // self._n_ch})",
+                        file=self.path,
+                    )
+                block = raw.reshape(stop - start, self._n_ch)[:, idx].astype(np.float64)
+                out = {}
+                for j, (n, i) in enumerate(zip(names, idx, strict=True)):
+                    col = block[:, j]
+                    out[n] = col * self._gain[i] + self._offset[i] if self._is_int else col
+                yield start, out
 
 
 class NeoReader(Reader):

@@ -45,7 +45,7 @@ class Params:
     merge_window_ms: float = 0.5
     min_spikes: int = 5
     seed: int = 0
-    refractory_ms: float = 1.0
+    refractory_ms: float = 1.5
     # electrical latency
     max_latency_ms: float = 200.0
     latency_bin_ms: float = 0.2

@@ -54,7 +54,7 @@ def unit_figure(fr: FileResult, unit_id: int) -> Figure:
 
     ax = fig.add_subplot(gs[0, 2])
     tpl = fr.templates_uv[unit_id - 1]
-    tw = (np.arange(tpl.size) - tpl.size * 0.4) / res.fs_hz * 1e3
+    tw = (np.arange(tpl.size) - fr.pre_samples) / res.fs_hz * 1e3
     for k, other in enumerate(fr.templates_uv, start=1):
         if k != unit_id:
             ax.plot(tw, other, color="0.8", lw=0.8)
@@ -63,6 +63,15 @@ def unit_figure(fr: FileResult, unit_id: int) -> Figure:
     ax.set_ylabel("template (uV)")
 
     ax = fig.add_subplot(gs[1, :2], sharex=fig.axes[0])
+    if not fr.mech_role and "temperature" not in res.aux:
+        ax.text(
+            0.5,
+            0.5,
+            "no force / displacement / pressure / temperature channel",
+            ha="center",
+            va="center",
+            transform=ax.transAxes,
+        )
     if fr.mech_role:
         ax.plot(ta, res.aux[fr.mech_role], color="tab:green", lw=0.8)
         ax.set_ylabel(f"{fr.mech_role} ({CANONICAL_UNIT[fr.mech_role]})")
@@ -71,6 +80,31 @@ def unit_figure(fr: FileResult, unit_id: int) -> Figure:
         ax2.plot(ta, res.aux["temperature"], color="tab:purple", lw=0.8)
         ax2.set_ylabel("temperature (degC)")
     ax.set_xlabel("time (s)")
+
+    ax = fig.add_subplot(gs[1, 2])
+    snip = (fr.snippets or {}).get(unit_id)
+    if snip is not None and snip[0].size:
+        ts, xs = snip
+        ax.plot(ts, xs, color="0.3", lw=0.5)
+        lo, hi = ts[0], ts[-1]
+        mine = t_unit[(t_unit >= lo) & (t_unit <= hi)]
+        others = t_other[(t_other >= lo) & (t_other <= hi)]
+        ymax = float(np.abs(xs).max())
+        ax.plot(others, np.full(others.size, 1.1 * ymax), "v", color="tab:gray", ms=4)
+        ax.plot(mine, np.full(mine.size, 1.1 * ymax), "v", color="tab:red", ms=5)
+        for st in fr.steps.itertuples(index=False):
+            if st.onset_s < hi and st.offset_s > lo:
+                ax.axvspan(
+                    max(st.onset_s, lo), min(st.hold_end_s, hi), color="tab:olive", alpha=0.15
+                )
+        for s in res.stimulus_samples / res.fs_hz:
+            if lo <= s <= hi:
+                ax.axvline(s, color="tab:blue", lw=0.6)
+        ax.set_xlabel("time (s)")
+        ax.set_ylabel("band-passed (uV), full rate")
+        ax.set_title("trace with detected spikes", fontsize=9)
+    else:
+        ax.set_axis_off()
 
     ax = fig.add_subplot(gs[2, 0])
     steps = fr.steps

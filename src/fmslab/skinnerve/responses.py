@@ -15,6 +15,7 @@ Rules (documented in docs/skinnerve.md):
 - **Thermal threshold**: the temperature at the first spike (during the ramp's approach to its
   extreme) that begins a 2-s window holding at least ``max(2, e2 + 3 sqrt(e2) + 1)`` spikes
   (``e2`` = spontaneous count in 2 s), so isolated spontaneous spikes do not set it.
+  ``first_spike_c`` is the plain temperature of the first spike in the ramp, for comparison.
 """
 
 from __future__ import annotations
@@ -211,6 +212,7 @@ def thermal_responses(
                 thr_t = ti
                 break
         expected = spont * (r.offset_s - r.onset_s)
+        first = t[t <= r.extreme_s + 1.0]
         rows.append(
             {
                 "stimulus": r.kind,
@@ -222,6 +224,9 @@ def thermal_responses(
                 "latency_ms": (thr_t - r.onset_s) * 1e3 if np.isfinite(thr_t) else np.nan,
                 "threshold_c": float(np.interp(thr_t, temp_time_s, temp_c))
                 if np.isfinite(thr_t)
+                else np.nan,
+                "first_spike_c": float(np.interp(first[0], temp_time_s, temp_c))
+                if first.size
                 else np.nan,
                 "responded": _responded(total, expected) and np.isfinite(thr_t),
             }

@@ -265,19 +265,37 @@ def contamination_hill(
     duration_s: float,
     refractory_s: float = 1e-3,
     censored_s: float = 0.0,
+    rate_sum_hz: float | None = None,
 ) -> float:
     """False-positive fraction from refractory violations (Hill et al. 2011).
 
     Solves ``n_v = 2 (tau_r - tau_c) N^2 f (1 - f) / T`` for the contaminating fraction f; returns
     1.0 when the violations exceed what complete contamination gives (f = 0.5 at the maximum).
+    ``rate_sum_hz``, when given, replaces ``N^2 / T`` (= N times the mean rate) by the sum over
+    spikes of the unit's local rate (:func:`local_rate_sum`), for units that fire in bursts.
     """
     if n_spikes < 2 or duration_s <= 0:
         return float("nan")
-    a = 2 * (refractory_s - censored_s) * n_spikes**2 / duration_s
+    n2t = n_spikes**2 / duration_s if rate_sum_hz is None else rate_sum_hz
+    a = 2 * (refractory_s - censored_s) * n2t
     r = n_violations / a if a > 0 else 0.0
     if r >= 0.25:
         return 1.0
     return float((1 - np.sqrt(1 - 4 * r)) / 2)
+
+
+def local_rate_sum(times_s: np.ndarray, window_s: float = 1.0) -> float:
+    """Sum over spikes of the firing rate in a ``window_s`` window centred on each (Hz).
+
+    Equals ``N^2 / T`` for a stationary train; larger when spikes come in bursts, where chance
+    refractory violations are more likely.
+    """
+    t = np.sort(np.asarray(times_s, dtype=np.float64))
+    if t.size == 0:
+        return 0.0
+    lo = np.searchsorted(t, t - window_s / 2, side="left")
+    hi = np.searchsorted(t, t + window_s / 2, side="left")
+    return float(((hi - lo) / window_s).sum())
 
 
 def unit_quality(
@@ -300,6 +318,9 @@ def unit_quality(
         "isi_violations": nv,
         "isi_violation_fraction": nv / max(n - 1, 1),
         "contamination": contamination_hill(nv, n, duration_s, refractory_s, censored_s),
+        "contamination_local": contamination_hill(
+            nv, n, duration_s, refractory_s, censored_s, rate_sum_hz=local_rate_sum(times_s)
+        ),
     }
 
 
