@@ -31,7 +31,9 @@ def analyze(
     out: Path = typer.Option(None, "--out", help="Output folder (default: STUDY/results/ephys)."),
     sheet: Path = typer.Option(None, "--sheet", help="CSV linking files to cell_id, mouse_id, ..."),
     study: Path = typer.Option(
-        None, "--study", help="Study folder: analyse its ephys_cc recordings."
+        None,
+        "--study",
+        help="Study folder: sheet and catalog; analyse its ephys_cc recordings (or only PATHS).",
     ),
     jobs: int = typer.Option(None, "--jobs", help="Worker processes (default: all cores)."),
     qc: Path = typer.Option(
@@ -51,7 +53,8 @@ def analyze(
 
         st = load_study(study)
         recs = st.recordings_of("ephys_cc")
-        files += [Path(p) for p in recs["abs_path"]]
+        if not files:  # explicit PATHS restrict the run to them (e.g. one recording day)
+            files = [Path(p) for p in recs["abs_path"]]
         recs = recs.assign(file=[Path(p).name for p in recs["abs_path"]])
         keep = [c for c in ("file", "cell_id", "mouse_id", "date", "protocol") if c in recs.columns]
         sheet_df = (

@@ -111,7 +111,8 @@ def analyze(
         params_d.update((st.config.get("parameters") or {}).get("skinnerve") or {})
         rows = st.recordings_of("skinnerve")
         meta = rows.drop(columns=["abs_path"]).assign(file=[Path(p).name for p in rows["abs_path"]])
-        paths = list(paths or []) + [Path(p) for p in rows["abs_path"]]
+        # explicit PATHS restrict the run to them (e.g. one recording day); default: all rows
+        paths = list(paths) if paths else [Path(p) for p in rows["abs_path"]]
     if params_file is not None:
         try:
             params_d.update(yaml.safe_load(params_file.read_text()) or {})

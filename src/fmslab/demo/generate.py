@@ -183,6 +183,8 @@ def generate_demo(
                 "design": "~ batch + sex + group",
                 "contrast": ["group", "FMS", "HC"],
             },
+            # skin-nerve: no parameters (`fmslab skinnerve analyze --study` validates this block as
+            # analysis parameters); the channel map is the <recording>.yaml beside each CSV
             "tissue_day": TISSUE_DAY,
         },
     }
