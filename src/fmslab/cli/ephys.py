@@ -77,18 +77,14 @@ def analyze(
         figures=figures,
     )
     if st is not None:
-        from fmslab.catalog import open_session
+        from fmslab.ephys.batch import store_in_catalog
 
-        with open_session(
+        store_in_catalog(
+            res,
             st.catalog_path,
-            command="ephys analyze",
+            files,
             parameters={"out": str(out), "files": [str(f) for f in files]},
-        ) as ses:
-            ses.record_inputs(files)
-            ses.write_table("ephys_sweeps", res.sweeps, replace_on=["file"])
-            ses.write_table("ephys_cells", res.cells, replace_on=["file"])
-            ses.write_table("ephys_spikes", res.spikes, replace_on=["file"])
-            ses.write_table("ephys_errors", res.errors, replace_on=["file"])
+        )
     cols = [
         c
         for c in (

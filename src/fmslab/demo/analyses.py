@@ -97,8 +97,7 @@ class StepFailed(FmslabError):
 
 def step_ephys(ctx: StepContext) -> str:
     """``fmslab ephys analyze --study``: the study's ephys_cc recordings."""
-    from fmslab.catalog import open_session
-    from fmslab.ephys.batch import analyze_paths
+    from fmslab.ephys.batch import analyze_paths, store_in_catalog
     from fmslab.ephys.qc import load_qc
 
     st = ctx.study()
@@ -113,16 +112,12 @@ def step_ephys(ctx: StepContext) -> str:
     res = analyze_paths(
         files, out, sheet=sheet, qc=load_qc(), n_jobs=ctx.n_jobs, progress=ctx.progress
     )
-    with open_session(
+    store_in_catalog(
+        res,
         st.catalog_path,
-        command="ephys analyze",
+        files,
         parameters={"out": str(out), "files": [str(f) for f in files], "via": "fmslab demo"},
-    ) as ses:
-        ses.record_inputs(files)
-        ses.write_table("ephys_sweeps", res.sweeps, replace_on=["file"])
-        ses.write_table("ephys_cells", res.cells, replace_on=["file"])
-        ses.write_table("ephys_spikes", res.spikes, replace_on=["file"])
-        ses.write_table("ephys_errors", res.errors, replace_on=["file"])
+    )
     n_pass = int(res.cells["qc_pass"].astype(bool).sum()) if "qc_pass" in res.cells else 0
     return (
         f"{len(files)} files: {len(res.cells)} cells ({n_pass} pass QC), "
@@ -182,8 +177,8 @@ def step_skinnerve(ctx: StepContext) -> str:
     from fmslab.atomic import write_json, write_table
     from fmslab.batch import run_batch
     from fmslab.catalog import open_session
-    from fmslab.cli.skinnerve import TABLES, _analyze_one
     from fmslab.provenance import RunRecord, sha256_file
+    from fmslab.skinnerve.batch import TABLES, analyze_item
     from fmslab.skinnerve.params import Params
 
     st = ctx.study()
@@ -201,7 +196,7 @@ def step_skinnerve(ctx: StepContext) -> str:
         parameters={"params": params.to_dict(), "channels": "RECORDING.yaml beside each file"},
     )
     outcome = run_batch(
-        _analyze_one,
+        analyze_item,
         items,
         n_jobs=ctx.n_jobs,
         description="skin-nerve",
@@ -463,13 +458,13 @@ def step_compare(ctx: StepContext) -> str:
 def step_figures(ctx: StepContext) -> str:
     """``fmslab figures build`` of the demo's figures.yaml into STUDY/results/figures/."""
     from fmslab.atomic import write_text
-    from fmslab.cli.figures import build
+    from fmslab.figures.build import build_figures
 
     fig_dir = ctx.study().results_dir / "figures"
     spec = fig_dir / "figures.yaml"
     if not spec.is_file():
         write_text(spec, DEFAULT_FIGURES_YAML)
-    build(spec, out=fig_dir, study=ctx.study_root, only=None)
+    build_figures(spec, out=fig_dir, study=ctx.study_root)
     return f"{spec} -> {len(list(fig_dir.glob('*.pdf')))} PDF figure(s)"
 
 

@@ -230,3 +230,26 @@ def _attach(df: pd.DataFrame, sheet: pd.DataFrame) -> pd.DataFrame:
     merged = df.merge(sheet[["file", *cols]], on="file", how="left")
     order = ["file", *cols] + [c for c in df.columns if c != "file"]
     return merged[order]
+
+
+def store_in_catalog(
+    result: BatchResult,
+    catalog_path: str | Path,
+    files: list[Path],
+    *,
+    parameters: dict[str, Any],
+) -> None:
+    """Record one analysis run in a study catalog: its inputs' hashes and the tables
+    ``ephys_sweeps``, ``ephys_cells``, ``ephys_spikes`` and ``ephys_errors`` (rows of the same
+    files replaced, other files' rows kept)."""
+    from fmslab.catalog import open_session
+
+    with open_session(catalog_path, command="ephys analyze", parameters=parameters) as ses:
+        ses.record_inputs(files)
+        for name, df in (
+            ("ephys_sweeps", result.sweeps),
+            ("ephys_cells", result.cells),
+            ("ephys_spikes", result.spikes),
+            ("ephys_errors", result.errors),
+        ):
+            ses.write_table(name, df, replace_on=["file"])
