@@ -19,7 +19,10 @@ Detection (all thresholds are :class:`SpikeParams` fields, defaults in brackets)
    least ``min_fall_fraction`` [50 %] of that height within ``max_fall_ms`` [100 ms] after the peak,
    before it rises 20 % of the height above the peak again (an AP repolarises; a notch on the way up to a larger
    spike, a charge to a plateau or a small rebound from an AHP does not) and (c) its upstroke is
-   >= ``min_upstroke_V_per_s``.
+   >= ``min_upstroke_V_per_s``, and (e) its peak reaches ``min_peak_mV`` [-30 mV]: abortive spikelets
+   in a train (rising out of the AHP near -70 mV and peaking near -50 mV) are not action potentials.
+   Every spike in the real recordings of ``../shared`` peaks at -12 mV or above, so the bound only
+   removes such spikelets; it is not a detection threshold.
    (d) its steepest rise does not lie within ``charging_guard_ms`` [0.5 ms] after a stimulus edge
    (current step/pulse on- or offset, trigger pulse): there the rise is the membrane (and
    electrode) charging, not a spike. A spike may rise out of such a transient: it is kept when,
@@ -29,7 +32,8 @@ Detection (all thresholds are :class:`SpikeParams` fields, defaults in brackets)
    plateau (even above -20 mV) is not a spike because V does not fall back; small late spikes of a
    train (upstroke < 20 V/s, the IPFX cut-off) are kept.
 
-No fixed voltage threshold is used anywhere, so spikes on depolarised plateaus are found.
+No fixed voltage threshold is used for detection (only the peak bound in (e)), so spikes on
+depolarised plateaus are found.
 """
 
 from __future__ import annotations
@@ -46,6 +50,8 @@ class SpikeParams:
     onset_fraction: float = 0.05
     max_rise_ms: float = 5.0
     min_height_mV: float = 15.0
+    #: an action potential's peak reaches at least this (abortive spikelets do not)
+    min_peak_mV: float = -30.0
     min_fall_fraction: float = 0.5
     #: the peak is the highest sample until V stays below it for this long
     peak_window_ms: float = 1.0
@@ -169,7 +175,7 @@ def detect_spikes(
         c = lo + int(below[-1]) if below.size else lo
         thr = c + int(np.argmin(dv[c : u + 1]))
         height = v[pk] - v[thr]
-        if height < p.min_height_mV or up < p.min_upstroke_V_per_s:
+        if height < p.min_height_mV or up < p.min_upstroke_V_per_s or v[pk] < p.min_peak_mV:
             continue
         after = v[pk : min(pk + max_fall, n)]
         # the fall must happen before V climbs above this peak again (a notch on the way up to a
