@@ -19,7 +19,7 @@ full per-sweep feature set on one core:
   constant on hyperpolarising steps.
 
 The batch part runs ``fmslab ephys analyze``'s engine (:func:`fmslab.ephys.batch.analyze_paths`,
-no figures, empty cache) on copies of the files with 1 and 2 worker processes.
+no figures, no result cache) on copies of the files with 1 and 2 worker processes.
 """
 
 from __future__ import annotations
@@ -261,7 +261,7 @@ def batch_scaling(abf_dir: Path, copies: int) -> tuple[dict[int, float], int]:
                     n_jobs=jobs,
                     progress=False,
                     figures=False,
-                    cache_root=Path(tmp) / f"cache{jobs}_{rnd}",
+                    use_cache=False,  # copies share content: a cache would serve them all
                 )
                 times[jobs] = min(times[jobs], time.perf_counter() - t0)
                 assert res.errors.empty and len(res.cells) == len(paths)

@@ -132,3 +132,26 @@ def test_duplicate_file_names_are_refused(abf_dir, tmp_path):
     )
     assert res.exit_code != 0
     assert "occur more than once" in str(res.exception)
+
+
+def test_identical_content_under_two_names_keeps_each_name(abf_dir, tmp_path):
+    # the result cache is keyed by content; a copy served from it must carry its own file name
+    from fmslab.ephys.batch import analyze_paths
+
+    for name in ("day1_cell.abf", "day2_cell.abf"):
+        shutil.copy(abf_dir / "File_axon_5.abf", tmp_path / name)
+    paths = [tmp_path / "day1_cell.abf", tmp_path / "day2_cell.abf"]
+    res = analyze_paths(paths, tmp_path / "out", n_jobs=1, progress=False, figures=False)
+    assert res.n_cached == 1  # the second file was served from the cache ...
+    for table in (res.cells, res.sweeps, res.spikes):  # ... under its own name
+        assert sorted(table["file"].unique()) == ["day1_cell.abf", "day2_cell.abf"]
+    a, b = (
+        res.sweeps[res.sweeps["file"] == n].drop(columns="file")
+        for n in ("day1_cell.abf", "day2_cell.abf")
+    )
+    pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True))
+    fresh = analyze_paths(
+        paths, tmp_path / "out2", n_jobs=1, progress=False, figures=False, use_cache=False
+    )
+    assert fresh.n_cached == 0 and not (tmp_path / "out2" / ".cache").exists()
+    pd.testing.assert_frame_equal(fresh.cells, res.cells)

@@ -111,6 +111,11 @@ def analyze_task(task: Task) -> dict[str, Any]:
         if cache:
             cache.put(STEP, key, tables, meta={"file": str(task.path)})
         cached = False
+    # the cache is keyed by content: a copy under another name must carry its own name
+    tables = {
+        k: df.assign(file=task.path.name) if "file" in df.columns else df
+        for k, df in tables.items()
+    }
     sweeps, cells = tables["sweeps"], tables["cells"]
     if task.figure_dir is not None:
         png = task.figure_dir / f"{task.path.stem}.png"
@@ -146,11 +151,14 @@ def analyze_paths(
     progress: bool = True,
     figures: bool = True,
     cache_root: Path | None = None,
+    use_cache: bool = True,
 ) -> BatchResult:
     """Analyse ``paths`` in parallel; write tables, figures and ``provenance.json`` to ``out_dir``.
 
     ``sheet`` (optional) links files to cells and mice: a column ``file`` (the file's name) and any
-    others (``cell_id``, ``mouse_id``, ...) which are copied into both tables.
+    others (``cell_id``, ``mouse_id``, ...) which are copied into both tables. Results are reused
+    for files whose content, parameters and code are unchanged (``cache_root``, default
+    ``out_dir/.cache``); ``use_cache=False`` analyses every file afresh and stores nothing.
     """
     from fmslab.ephys.qc import load_qc
     from fmslab.ephys.spikes import SpikeParams
@@ -173,7 +181,7 @@ def analyze_paths(
         parameters={"spikes": params, "qc": qc, "files": [str(p) for p in paths]},
     )
     fig_dir = out_dir / "figures" if figures else None
-    cache_root = cache_root or out_dir / ".cache"
+    cache_root = (cache_root or out_dir / ".cache") if use_cache else None
     code = code_fingerprint()
     tasks = [Task(Path(p), params, qc, cache_root, fig_dir, code) for p in paths]
     outcome = run_batch(
