@@ -19,6 +19,19 @@ NAN = float("nan")
 #: spikes peaking up to this long after a brief pulse ends count as its response
 PULSE_RESPONSE_S = 0.010
 
+#: features of the first spike in the test step, one column each
+FIRST_SPIKE_KEYS = (
+    "threshold_mV",
+    "peak_mV",
+    "amplitude_mV",
+    "half_width_ms",
+    "upstroke_V_per_s",
+    "downstroke_V_per_s",
+    "ahp_depth_mV",
+    "ahp_trough_mV",
+    "ahp_time_ms",
+)
+
 #: Column order of the per-sweep table (after ``file`` and ``sweep``).
 SWEEP_COLUMNS = (
     "stim_kind",
@@ -35,15 +48,7 @@ SWEEP_COLUMNS = (
     "n_spikes_pre",
     "firing_rate_hz",
     "latency_ms",
-    "threshold_mV",
-    "peak_mV",
-    "amplitude_mV",
-    "half_width_ms",
-    "upstroke_V_per_s",
-    "downstroke_V_per_s",
-    "ahp_depth_mV",
-    "ahp_trough_mV",
-    "ahp_time_ms",
+    *FIRST_SPIKE_KEYS,
     "threshold_mean_mV",
     "amplitude_mean_mV",
     "half_width_mean_ms",
@@ -165,17 +170,7 @@ def sweep_features(
         t_thr = float(sp["threshold_t_s"][i0])
         if has_stim:
             f["latency_ms"] = (t_thr - st.stim_start_s) * 1e3
-        for key in (
-            "threshold_mV",
-            "peak_mV",
-            "amplitude_mV",
-            "half_width_ms",
-            "upstroke_V_per_s",
-            "downstroke_V_per_s",
-            "ahp_depth_mV",
-            "ahp_trough_mV",
-            "ahp_time_ms",
-        ):
+        for key in FIRST_SPIKE_KEYS:
             f[key] = float(sp[key][i0])
         f["threshold_mean_mV"] = float(np.mean(sp["threshold_mV"][sel]))
         f["amplitude_mean_mV"] = float(np.mean(sp["amplitude_mV"][sel]))
