@@ -9,6 +9,7 @@ stay searchable.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pandas as pd
 
@@ -55,7 +56,9 @@ def forest_svg(stats: pd.DataFrame | None, *, width: int = 720) -> str:
     ]
     for i, r in enumerate(rows.itertuples(index=False)):
         y = top + row_h * i + row_h / 2
-        label = f"{name_of(str(r.outcome))} ({str(r.source).split(':')[-1]})"
+        table = Path(str(getattr(r, "source", "")).split(":")[-1]).stem
+        label = f"{name_of(str(r.outcome))} ({table})" if table else name_of(str(r.outcome))
+        label = label if len(label) <= 38 else label[:37] + "\u2026"
         parts.append(
             f'<text x="{label_w - 8}" y="{y + 4:.1f}" text-anchor="end" font-size="12">'
             f"{esc(label)}</text>"

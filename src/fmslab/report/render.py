@@ -214,6 +214,7 @@ class _Builder:
             )
             for i, f in enumerate(found):
                 row = pd.DataFrame([{c: f.row.get(c) for c in FINDING_COLUMNS if c in f.row}])
+                row = row.dropna(axis=1, how="all")  # e.g. donor counts of a mouse-level model
                 warn = "".join(f"<li>{esc(w)}</li>" for w in f.warnings)
                 raw = (
                     f"<details><summary>model messages</summary><pre>{esc(f.raw_warnings)}</pre>"
@@ -249,7 +250,7 @@ class _Builder:
 
     def figures_section(self) -> str:
         parts = []
-        paper = [p for p in self._displayed_figures("figures") if p.suffix.lower() == ".png"]
+        paper = self._displayed_figures("figures")
         if paper:
             items = []
             for p in paper[: self.opts.max_figures]:
