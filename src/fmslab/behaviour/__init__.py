@@ -17,8 +17,7 @@ Other modules: :mod:`assays`, :mod:`trials` (cut-offs, outliers, mouse-day), :mo
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from fmslab._lazy import lazy_exports
 
 _LAZY = {
     "run": "fmslab.behaviour.flow",
@@ -35,10 +34,4 @@ _LAZY = {
     "sudo_threshold": "fmslab.behaviour.updown",
 }
 
-__all__ = sorted(_LAZY)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'fmslab.behaviour' has no attribute {name!r}")
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _LAZY)

@@ -18,8 +18,7 @@ Core modules work on DataFrames (no IO): :mod:`~fmslab.compare.mixed` (linear mi
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from fmslab._lazy import lazy_exports
 
 _LAZY = {
     "run": "fmslab.compare.flow",
@@ -32,10 +31,4 @@ _LAZY = {
     "prepare_table": "fmslab.compare.hierarchy",
 }
 
-__all__ = sorted(_LAZY)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'fmslab.compare' has no attribute {name!r}")
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _LAZY)

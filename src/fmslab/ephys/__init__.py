@@ -11,8 +11,7 @@ Public API (imported on first use, so ``import fmslab.ephys`` stays cheap):
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from fmslab._lazy import lazy_exports
 
 _LAZY = {
     "run": "fmslab.ephys.flow",
@@ -25,10 +24,4 @@ _LAZY = {
     "load_qc": "fmslab.ephys.qc",
 }
 
-__all__ = sorted(_LAZY)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'fmslab.ephys' has no attribute {name!r}")
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _LAZY)

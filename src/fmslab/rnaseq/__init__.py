@@ -13,8 +13,7 @@ Other modules: :mod:`.qc`, :mod:`.channels`, :mod:`.singlecell`, :mod:`.plots`, 
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from fmslab._lazy import lazy_exports
 
 _LAZY = {
     "run": "fmslab.rnaseq.flow",
@@ -29,10 +28,4 @@ _LAZY = {
     "read_samples": "fmslab.rnaseq.io",
 }
 
-__all__ = sorted(_LAZY)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'fmslab.rnaseq' has no attribute {name!r}")
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _LAZY)
