@@ -43,6 +43,8 @@ class ComparisonData:
         Files read (table file, unblinding key, study sheets).
     catalog_path
         The study catalog, or ``None``.
+    excluded
+        Rows left out by the study's ``qc_overrides`` sheet (:mod:`fmslab.study.overrides`).
     """
 
     data: pd.DataFrame
@@ -50,14 +52,17 @@ class ComparisonData:
     source: str
     input_files: list[Path]
     catalog_path: Path | None
+    excluded: pd.DataFrame
 
 
 @dataclass(frozen=True)
 class CompareRun:
-    """What :func:`run` did: the statistics table, the compared data and where they went."""
+    """What :func:`run` did: the statistics table, the compared data, the rows the study's
+    ``qc_overrides`` left out, and where the results went."""
 
     stats: pd.DataFrame
     data: pd.DataFrame
+    excluded: pd.DataFrame
     out: Path
     source: str
     parameters: dict[str, Any]
@@ -135,7 +140,9 @@ def load_comparison_data(
     )
     if drop_redundant_levels and len(names) > 1:
         names = _distinct_levels(data, names)
-    return ComparisonData(data, names, inputs.source, inputs.input_files, inputs.catalog_path)
+    return ComparisonData(
+        data, names, inputs.source, inputs.input_files, inputs.catalog_path, inputs.excluded
+    )
 
 
 def run(
@@ -263,4 +270,11 @@ def run(
             "outputs": ["stats.csv", "data.csv"],
         },
     )
-    return CompareRun(stats=stats, data=data, out=out, source=source, parameters=parameters)
+    return CompareRun(
+        stats=stats,
+        data=data,
+        excluded=prepared.excluded,
+        out=out,
+        source=source,
+        parameters=parameters,
+    )
