@@ -153,7 +153,8 @@ class _Builder:
         return [p for p in paths if p.suffix.lower() == ".png" or p.with_suffix("") not in pngs]
 
     def figure_gallery(self, folder: str, *, title: str = "Figures") -> str:
-        paths = self._displayed_figures(folder)
+        shown_before = set(self.figures)  # e.g. unit figures already in the per-unit panels
+        paths = [p for p in self._displayed_figures(folder) if p not in shown_before]
         if not paths:
             return ""
         shown = paths[: self.opts.max_figures]
