@@ -119,17 +119,36 @@ def _counts(row: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
+def _p_text(row: dict[str, Any]) -> str:
+    """``p = 0.02``, with the planned-contrast adjustment when the table has one."""
+    text = format_p(row.get("p"))
+    adj, how = row.get("p_adj"), row.get("adjustment")
+    if _finite(adj) and how and str(how).lower() not in ("none", "nan", ""):
+        text += f", {how}-adjusted {format_p(adj)}"
+    return text
+
+
 def sentence(row: dict[str, Any]) -> str:
     """The sentence for one primary row of ``compare_stats``."""
     outcome = str(row["outcome"])
     name = name_of(outcome)
+    if row.get("day") is not None and _finite(row.get("day")):
+        name += f" on day {float(row['day']):g}"
     unit = unit_of(outcome)
     trt, ref = str(row["treatment"]), str(row["reference"])
     igg = " IgG" if str(row.get("unit", "")) in ("donor", "donor_id") else ""
     model = MODEL_WORDS.get(str(row.get("model")), str(row.get("model")))
     est, lo, hi = row.get("estimate"), row.get("ci_low"), row.get("ci_high")
     conf = _confidence(str(row.get("ci_method") or ""))
-    details = "; ".join(x for x in (model, _counts(row), format_p(row.get("p"))) if x)
+    details = "; ".join(x for x in (model, _counts(row), _p_text(row)) if x)
+    if not _finite(est) and _finite(row.get("statistic")) and row.get("test"):
+        # an omnibus test (e.g. an F test across groups or days): no single difference to state
+        dfs = ", ".join(f"{float(row[k]):g}" for k in ("df_num", "df") if _finite(row.get(k)))
+        return (
+            f"{name}: {row['test']} {float(row['statistic']):.3g}"
+            + (f" (df {dfs})" if dfs else "")
+            + f" ({details})."
+        )
     if not _finite(est):
         return f"{name}: no estimate for {trt}{igg} vs {ref}{igg} ({details})."
     u = f" {unit}" if unit else ""
