@@ -9,27 +9,15 @@ in the statistics table.
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
+from fmslab.display import MODEL_WORDS, _finite, format_p, meaningful
 from fmslab.figures.vocabulary import name_of, unit_of
 
-#: How each model is named in a sentence.
-MODEL_WORDS = {
-    "lmm": "mixed model",
-    "lmm_satterthwaite": "mixed model (Satterthwaite df)",
-    "gee_logit": "GEE logistic model",
-    "welch_donor_means": "Welch t-test on donor means",
-    "welch_mouse_means": "Welch t-test on mouse means",
-    "mannwhitney_donor_means": "Mann-Whitney test on donor means",
-    "bootstrap_mean_difference": "hierarchical bootstrap",
-    "bootstrap_hedges_g": "hierarchical bootstrap (Hedges' g)",
-    "fisher_rows": "Fisher's exact test on rows",
-}
 #: What a row of each source table is.
 ROW_NOUNS = {"cells": "cells", "units": "units", "mouse": "mice", "mouse_day": "mouse-days"}
 #: Minimum donors per group below which a comparison is flagged as resting on few replicates.
@@ -61,37 +49,6 @@ class Finding:
     row: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
     raw_warnings: str = ""
-
-
-def _finite(x: Any) -> bool:
-    try:
-        return x is not None and math.isfinite(float(x))
-    except (TypeError, ValueError):
-        return False
-
-
-def decimals_for(scale: float, digits: int = 2) -> int:
-    """Decimals that give ``scale`` (e.g. an interval's half-width) ``digits`` significant digits."""
-    if not _finite(scale) or scale == 0:
-        return 2
-    return max(0, digits - 1 - int(math.floor(math.log10(abs(scale)))))
-
-
-def meaningful(x: float, scale: float, digits: int = 2) -> str:
-    """``x`` rounded to the decimals that ``scale`` supports (never in scientific notation)."""
-    d = decimals_for(scale, digits)
-    text = f"{x:.{d}f}"
-    return "0" if float(text) == 0 else text
-
-
-def format_p(p: Any) -> str:
-    """``p = 0.02``, ``p = 0.15``, ``p < 0.001``; ``p not available`` when missing."""
-    if not _finite(p):
-        return "p not available"
-    p = float(p)
-    if p < 0.001:
-        return "p < 0.001"
-    return f"p = {p:.2g}" if p < 0.1 else f"p = {p:.2f}"
 
 
 def row_noun(source: str) -> str:
