@@ -89,7 +89,7 @@ def test_de_and_channels_cli(inputs, sample_study):
     prov = json.loads((out / "provenance.json").read_text())
     assert prov["parameters"]["seed"] == 2 and prov["versions"]["pydeseq2"].startswith("0.5")
     assert len(prov["inputs"]) == 2 and all(len(h) == 64 for h in prov["inputs"].values())
-    assert prov["prior_method"] == "monte_carlo_kl"
+    assert prov["prior_method"] == "simulation"
     for name in (
         "de_results.h5ad",
         "qc/pca.pdf",
