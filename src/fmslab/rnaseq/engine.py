@@ -332,58 +332,58 @@ def line_search_log_alpha(
     prior_mean: np.ndarray | None = None,
     prior_var: float | None = None,
     kappa0: float = 1.0,
-    armijo: float = 1e-4,
     tol: float = 1e-6,
     maxit: int = 100,
-    lower: float = -30.0,
+    lower: float = np.log(MIN_DISP / 10),
     upper: float = 10.0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Backtracking gradient ascent on ``t = log(alpha)``, DESeq2's documented scheme.
+    """Backtracking gradient ascent on ``t = log(alpha)`` (DESeq2's documented scheme:
+    ``kappa_0``, ``dispTol``, ``maxit``).
 
-    From ``t0``, each iteration proposes ``t + kappa * g`` (``g`` the derivative, ``kappa``
-    starting at ``kappa0``), halves ``kappa`` until the objective rises by at least
-    ``1e-4 * kappa * g^2`` (Armijo), and stops when the accepted rise is below ``tol``
-    (DESeq2's ``dispTol``). Returns ``(t, iterations, converged)``.
+    Each iteration proposes ``t + kappa * g`` (``g`` the derivative). A proposal that raises
+    the objective by at least ``1e-4 * kappa * g^2`` (Armijo) is accepted and ``kappa`` grows
+    by 10% (at most ``kappa0``), and is halved after every fifth accepted step; otherwise
+    ``kappa`` is halved. The search stops when an accepted step raises the objective by less
+    than ``tol``. Returns ``(t, iterations, converged)``.
     """
     t = np.array(t0, dtype=float)
     n_genes = len(t)
     iters = np.zeros(n_genes, dtype=int)
+    accepted = np.zeros(n_genes, dtype=int)
     conv = np.zeros(n_genes, dtype=bool)
     kappa = np.full(n_genes, kappa0)
-    active = np.arange(n_genes)
 
     def sub(idx, arr):
         return None if arr is None else arr[idx]
 
     f = _cr_objective(t, y, mu, x, prior_mean, prior_var)
+    g = _cr_gradient(t, y, mu, x, prior_mean, prior_var)
+    active = np.arange(n_genes)
     for _ in range(maxit):
         if active.size == 0:
             break
         ya, ma, pa = y[active], mu[active], sub(active, prior_mean)
-        ta = t[active]
-        g = _cr_gradient(ta, ya, ma, x, pa, prior_var)
-        ka = kappa[active]
-        fa = f[active]
-        new_t = np.clip(ta + ka * g, lower, upper)
-        new_f = _cr_objective(new_t, ya, ma, x, pa, prior_var)
-        bad = ~(new_f >= fa + armijo * ka * g**2)
-        for _ in range(60):
-            if not bad.any():
-                break
-            ka = np.where(bad, ka / 2.0, ka)
-            bi = np.nonzero(bad)[0]
-            new_t[bi] = np.clip(ta[bi] + ka[bi] * g[bi], lower, upper)
-            new_f[bi] = _cr_objective(new_t[bi], ya[bi], ma[bi], x, sub(bi, pa), prior_var)
-            bad[bi] = ~(new_f[bi] >= fa[bi] + armijo * ka[bi] * g[bi] ** 2)
+        ka, ga = kappa[active], g[active]
+        prop = np.clip(t[active] + ka * ga, lower, upper)
+        fp = _cr_objective(prop, ya, ma, x, pa, prior_var)
         iters[active] += 1
-        rise = new_f - fa
-        ok = ~bad
-        t[active[ok]] = new_t[ok]
-        f[active[ok]] = new_f[ok]
-        done = ~ok | (rise < tol)
-        conv[active[done & ok]] = True
-        kappa[active] = np.minimum(ka * 1.1, kappa0)
-        active = active[~done]
+        ok = fp >= f[active] + 1e-4 * ka * ga**2
+        acc = active[ok]
+        rise = fp[ok] - f[acc]
+        t[acc] = prop[ok]
+        f[acc] = fp[ok]
+        accepted[acc] += 1
+        new_k = np.minimum(ka * 1.1, kappa0)
+        new_k = np.where(ok & (accepted[active] % 5 == 0), new_k / 2.0, new_k)
+        kappa[active] = np.where(ok, new_k, ka / 2.0)
+        done = rise < tol
+        conv[acc[done]] = True
+        moving = acc[~done]
+        if moving.size:
+            g[moving] = _cr_gradient(
+                t[moving], y[moving], mu[moving], x, sub(moving, prior_mean), prior_var
+            )
+        active = active[~np.isin(active, acc[done])]
     return t, iters, conv
 
 
