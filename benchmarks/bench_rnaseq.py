@@ -84,7 +84,7 @@ def main() -> None:
 
     import pandas as pd
 
-    from rnaseq_reference import load_design
+    from rnaseq_reference import COUNTS, load_design
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--design", nargs="+", default=["full", "n50"])
@@ -92,7 +92,7 @@ def main() -> None:
     args = ap.parse_args()
     env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
     for design in args.design:
-        _, sheet, counts = load_design(SHARED, design)
+        _, sheet, counts = load_design(SHARED / "data" / COUNTS, design)
         with tempfile.TemporaryDirectory() as tmp:
             tmp = Path(tmp)
             counts.to_csv(tmp / "counts.csv")
@@ -101,18 +101,35 @@ def main() -> None:
             (tmp / "pyd.py").write_text(PYDESEQ2)
             cmds = {
                 "fmslab": [
-                    sys.executable, "-m", "fmslab", "rnaseq", "de",
-                    "--counts", str(tmp / "counts.csv"), "--samples", str(tmp / "samples.csv"),
-                    "--design", "~ sex + time", "--contrast", "time,Day8,Day0",
-                    "--out", str(tmp / "fmslab"),
+                    sys.executable,
+                    "-m",
+                    "fmslab",
+                    "rnaseq",
+                    "de",
+                    "--counts",
+                    str(tmp / "counts.csv"),
+                    "--samples",
+                    str(tmp / "samples.csv"),
+                    "--design",
+                    "~ sex + time",
+                    "--contrast",
+                    "time,Day8,Day0",
+                    "--out",
+                    str(tmp / "fmslab"),
                 ],
                 "pydeseq2": [
-                    sys.executable, str(tmp / "pyd.py"), str(tmp / "counts.csv"),
-                    str(tmp / "samples.csv"), str(tmp / "pyd.csv"),
+                    sys.executable,
+                    str(tmp / "pyd.py"),
+                    str(tmp / "counts.csv"),
+                    str(tmp / "samples.csv"),
+                    str(tmp / "pyd.csv"),
                 ],
                 "R": [
-                    "Rscript", str(tmp / "de.R"), str(tmp / "counts.csv"),
-                    str(tmp / "samples.csv"), str(tmp / "r.csv"),
+                    "Rscript",
+                    str(tmp / "de.R"),
+                    str(tmp / "counts.csv"),
+                    str(tmp / "samples.csv"),
+                    str(tmp / "r.csv"),
                 ],
             }
             rows = {}
@@ -120,10 +137,18 @@ def main() -> None:
                 # a fresh Python parent per variant so that ru_maxrss is that variant's own
                 out = subprocess.run(
                     [sys.executable, __file__, "--one", json.dumps(cmds[name])],
-                    capture_output=True, text=True, env=env, check=True,
+                    capture_output=True,
+                    text=True,
+                    env=env,
+                    check=True,
                 )
-                row = {"design": design, "variant": name, "n_genes": len(counts),
-                       "n_samples": counts.shape[1], **json.loads(out.stdout)}
+                row = {
+                    "design": design,
+                    "variant": name,
+                    "n_genes": len(counts),
+                    "n_samples": counts.shape[1],
+                    **json.loads(out.stdout),
+                }
                 rows[name] = row
                 print(json.dumps(row), flush=True)
             if "R" in rows and "fmslab" in rows:
@@ -131,14 +156,21 @@ def main() -> None:
                 r = pd.read_csv(tmp / "r.csv", index_col=0)
                 a, b = set(ours.index[ours["padj"] < 0.05]), set(r.index[r["padj"] < 0.05])
                 f = rows["fmslab"]
-                print(json.dumps({
-                    "design": design,
-                    "R_over_fmslab_time": round(rows["R"]["wall_s"] / f["wall_s"], 2),
-                    "pydeseq2_over_fmslab_time": round(
-                        rows["pydeseq2"]["wall_s"] / f["wall_s"], 2
-                    ) if "pydeseq2" in rows else None,
-                    "jaccard_padj005_vs_R": round(len(a & b) / len(a | b), 4),
-                }), flush=True)
+                print(
+                    json.dumps(
+                        {
+                            "design": design,
+                            "R_over_fmslab_time": round(rows["R"]["wall_s"] / f["wall_s"], 2),
+                            "pydeseq2_over_fmslab_time": round(
+                                rows["pydeseq2"]["wall_s"] / f["wall_s"], 2
+                            )
+                            if "pydeseq2" in rows
+                            else None,
+                            "jaccard_padj005_vs_R": round(len(a & b) / len(a | b), 4),
+                        }
+                    ),
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

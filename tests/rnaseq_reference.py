@@ -11,7 +11,7 @@ import pandas as pd
 from fmslab.rnaseq.io import Contrast
 
 REF = Path(__file__).parent / "data" / "rnaseq"
-COUNTS = "data/rnaseq/cerebellum_gse96870/GSE96870_counts_cerebellum.csv"
+COUNTS = "rnaseq/cerebellum_gse96870/GSE96870_counts_cerebellum.csv"
 
 #: per-gene relative tolerance of each column (see test_rnaseq_reference.py)
 TOL = {
@@ -29,12 +29,13 @@ TOL = {
 }
 
 
-def load_design(shared_dir: Path, name: str):
-    """(config, sample sheet, counts) of a reference design, counts rebuilt from ../shared by
-    the recipe of make_reference.R (floor(counts / divisor), floor-means of sources)."""
+def load_design(counts_csv: Path, name: str):
+    """(config, sample sheet, counts) of a reference design, counts rebuilt from the GSE96870
+    counts file (registry name :data:`COUNTS`) by the recipe of make_reference.R
+    (floor(counts / divisor), floor-means of the source samples)."""
     cfg = json.loads((REF / name / "config.json").read_text())
     sheet = pd.read_csv(REF / name / "coldata.csv", index_col=0)
-    base = pd.read_csv(shared_dir / COUNTS, index_col=0) // cfg["divisor"]
+    base = pd.read_csv(counts_csv, index_col=0) // cfg["divisor"]
     cols = {}
     for sample, src in sheet["sources"].items():
         parts = src.split(";")
@@ -74,14 +75,14 @@ def compare(ours: pd.Series, r: pd.Series, tol: float) -> dict[str, float]:
 def jaccard(ours: pd.Series, r: pd.Series, alpha: float = 0.05) -> float:
     a = set(ours.index[ours < alpha])
     b = set(r.index[r < alpha])
-    return len(a & b) / max(len(a | b), 1)
+    return len(a & b) / len(a | b) if a | b else 1.0
 
 
-def measure(shared_dir: Path, name: str) -> dict:
+def measure(counts_csv: Path, name: str) -> dict:
     """Run fmslab on a reference design; every column's agreement statistics."""
     from fmslab.rnaseq.de import run_de
 
-    cfg, sheet, counts = load_design(shared_dir, name)
+    cfg, sheet, counts = load_design(counts_csv, name)
     res = run_de(counts, sheet, cfg["design"], contrasts(cfg), reduced=cfg.get("reduced") or None)
     genes = pd.read_csv(REF / name / "genes.csv.gz", index_col=0)
     sf = pd.read_csv(REF / name / "sizefactors.csv", index_col=0)["size_factor"]

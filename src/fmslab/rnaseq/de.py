@@ -197,13 +197,22 @@ def estimate_dispersions(counts: np.ndarray, x: np.ndarray) -> DispersionFit:
     fitted = trend(base_mean[nz])
     use = gw.dispersion >= 100 * eng.MIN_DISP
     df = x.shape[0] - x.shape[1]
-    pv, var_log, method = prior_variance(
-        np.log(gw.dispersion[use]) - np.log(fitted[use]), df
-    )
+    pv, var_log, method = prior_variance(np.log(gw.dispersion[use]) - np.log(fitted[use]), df)
     mp = eng.map_dispersions(y, gw.mu, x, gw.dispersion, fitted, pv, var_log)
     return DispersionFit(
-        sf, base_mean, nz, gw.dispersion, fitted, mp.map, mp.dispersion, mp.outlier, gw.mu,
-        trend, pv, var_log, method,
+        sf,
+        base_mean,
+        nz,
+        gw.dispersion,
+        fitted,
+        mp.map,
+        mp.dispersion,
+        mp.outlier,
+        gw.mu,
+        trend,
+        pv,
+        var_log,
+        method,
     )
 
 
@@ -226,9 +235,7 @@ class ModelFit:
     disp: DispersionFit
 
 
-def fit_and_refit(
-    counts: np.ndarray, design: PreparedDesign, disp: DispersionFit
-) -> ModelFit:
+def fit_and_refit(counts: np.ndarray, design: PreparedDesign, disp: DispersionFit) -> ModelFit:
     """Stage 3: fit, Cook's distances, outlier replacement and refit of the replaced genes."""
     x = design.full.matrix
     nz = disp.nonzero
@@ -246,9 +253,7 @@ def fit_and_refit(
     reduced = None
     if design.reduced is not None:
         reduced = eng.fit_glm(new_y, sf, design.reduced.matrix, disp.dispersion)
-    return ModelFit(
-        fit, reduced, new_y, cooks, eng.max_cooks(cooks, x), replaced, base_mean, disp
-    )
+    return ModelFit(fit, reduced, new_y, cooks, eng.max_cooks(cooks, x), replaced, base_mean, disp)
 
 
 def _refit_genes(y, replaced, x, disp: DispersionFit, fit: eng.GLMFit, cooks, base_mean):
@@ -258,8 +263,7 @@ def _refit_genes(y, replaced, x, disp: DispersionFit, fit: eng.GLMFit, cooks, ba
     bm = (yr / sf[None, :]).mean(axis=1)
     gw = eng.genewise_dispersions(yr, sf, x)
     fitted = disp.trend(bm)
-    mp = eng.map_dispersions(yr, gw.mu, x, gw.dispersion, fitted, disp.prior_var,
-                             disp.var_log_disp)
+    mp = eng.map_dispersions(yr, gw.mu, x, gw.dispersion, fitted, disp.prior_var, disp.var_log_disp)
     for arr, new in (
         (disp.genewise, gw.dispersion),
         (disp.fitted, fitted),
@@ -291,8 +295,7 @@ def contrast_vector(contrast: Contrast, mm: ModelMatrix) -> np.ndarray:
         for name, weight in contrast.weights:
             if name not in mm.columns:
                 raise InputError(
-                    f"contrast {contrast.id}: no coefficient '{name}' (coefficients: "
-                    f"{mm.columns})"
+                    f"contrast {contrast.id}: no coefficient '{name}' (coefficients: {mm.columns})"
                 )
             c[mm.columns.index(name)] += weight
         return c
@@ -377,7 +380,6 @@ def run_de(
     shrink: bool = True,
     alpha: float = 0.05,
     samples_file=None,
-    **_ignored,
 ) -> DEResult:
     """Fit the design once and test every contrast (R DESeq2 1.38 defaults).
 

@@ -36,8 +36,6 @@ BETA_TOL = 1e-8
 MAX_IT = 100
 RIDGE_LOG2 = 1e-6
 LN2 = np.log(2.0)
-#: a gene-wise estimate within this distance (log scale) of its start keeps the start
-LOG_ALPHA_MOVE = 0.05
 
 
 def max_disp(n_samples: int) -> float:
@@ -241,7 +239,7 @@ def _cr_objective(
     return out
 
 
-def maximise_log_alpha(
+def grid_log_alpha(
     y: np.ndarray,
     mu: np.ndarray,
     x: np.ndarray,
@@ -250,50 +248,29 @@ def maximise_log_alpha(
     *,
     prior_mean: np.ndarray | None = None,
     prior_var: float | None = None,
-    n_grid: int = 30,
-    n_golden: int = 45,
+    n: int = 20,
 ) -> np.ndarray:
-    """Global maximiser of :func:`_cr_objective` over ``t = log(alpha)`` in ``[lower, upper]``.
-
-    A grid of ``n_grid`` points locates the best cell for every gene; golden-section search
-    inside the two grid cells around it then narrows the maximiser to
-    ``2 * step * 0.618^n_golden`` (~1e-9 in log alpha with the defaults).
-    """
-    grid = np.linspace(lower, upper, n_grid)
+    """Grid maximiser of :func:`_cr_objective`: the best of ``n`` points spanning
+    ``[lower, upper]``, then the best of ``n`` points spanning one coarse step either side of
+    it (DESeq2's fallback for searches that do not converge)."""
     n_genes = y.shape[0]
-    vals = np.empty((n_genes, n_grid))
-    for k, t in enumerate(grid):
-        vals[:, k] = _cr_objective(np.full(n_genes, t), y, mu, x, prior_mean, prior_var)
-    vals = np.where(np.isfinite(vals), vals, -np.inf)
-    best = np.argmax(vals, axis=1)
-    lo = grid[np.maximum(best - 1, 0)]
-    hi = grid[np.minimum(best + 1, n_grid - 1)]
-    g = (np.sqrt(5.0) - 1.0) / 2.0
-    c = hi - g * (hi - lo)
-    d = lo + g * (hi - lo)
-    fc = _cr_objective(c, y, mu, x, prior_mean, prior_var)
-    fd = _cr_objective(d, y, mu, x, prior_mean, prior_var)
-    for _ in range(n_golden):
-        left = fc >= fd  # maximum in [lo, d]
-        hi = np.where(left, d, hi)
-        lo = np.where(left, lo, c)
-        new_c = hi - g * (hi - lo)
-        new_d = lo + g * (hi - lo)
-        # reuse the surviving interior point
-        fd_keep = np.where(left, fc, np.nan)
-        fc_keep = np.where(left, np.nan, fd)
-        c_eval = np.where(left, new_c, new_d)
-        f_new = _cr_objective(c_eval, y, mu, x, prior_mean, prior_var)
-        fc = np.where(left, f_new, fc_keep)
-        fd = np.where(left, fd_keep, f_new)
-        c, d = new_c, new_d
-    t = (lo + hi) / 2.0
-    # the ends of the interval are candidates too (monotone objectives)
-    f_t = _cr_objective(t, y, mu, x, prior_mean, prior_var)
-    at_lo = vals[:, 0] > f_t
-    at_hi = vals[:, -1] > f_t
-    t = np.where(at_lo, lower, np.where(at_hi, upper, t))
-    return t
+
+    def best(points: np.ndarray) -> np.ndarray:
+        vals = np.stack(
+            [
+                _cr_objective(points[:, k], y, mu, x, prior_mean, prior_var)
+                for k in range(points.shape[1])
+            ],
+            axis=1,
+        )
+        vals = np.where(np.isfinite(vals), vals, -np.inf)
+        return points[np.arange(n_genes), np.argmax(vals, axis=1)]
+
+    coarse = np.linspace(lower, upper, n)
+    step = coarse[1] - coarse[0]
+    centre = best(np.broadcast_to(coarse, (n_genes, n)))
+    fine = centre[:, None] + np.linspace(-step, step, n)[None, :]
+    return best(fine)
 
 
 def _cr_gradient(
@@ -396,9 +373,7 @@ class GenewiseDispersions:
     initial: np.ndarray  # rough starting dispersion
 
 
-def initial_mu(
-    counts: np.ndarray, sf: np.ndarray, x: np.ndarray, rough: np.ndarray
-) -> np.ndarray:
+def initial_mu(counts: np.ndarray, sf: np.ndarray, x: np.ndarray, rough: np.ndarray) -> np.ndarray:
     """Means for the gene-wise dispersion fit: a linear model of the normalised counts when the
     design has as many distinct rows as coefficients (groups only), else the NB GLM fitted with
     the rough dispersions; floored at ``minmu``."""
@@ -413,10 +388,12 @@ def genewise_dispersions(counts: np.ndarray, sf: np.ndarray, x: np.ndarray) -> G
     """Cox-Reid adjusted maximum-likelihood dispersion per gene (``dispGeneEst``), means held
     at :func:`initial_mu`.
 
-    As documented for DESeq2's ``estimateDispersionsGeneEst``: a backtracking line search on
-    log dispersion from the rough estimate (:func:`line_search_log_alpha`, ``dispTol = 1e-6``,
-    ``maxit = 100``); genes that do not converge are maximised globally on a grid
-    (:func:`maximise_log_alpha`). Clipped to ``[minDisp, maxDisp]``.
+    A backtracking line search on log dispersion from the rough estimate
+    (:func:`line_search_log_alpha`, ``dispTol = 1e-6``, ``maxit = 100``). A move that raises
+    the objective by less than a millionth of its absolute value is not accepted (the rough
+    estimate stays). Genes whose search used all iterations, or stopped after one, are
+    maximised on a grid (:func:`grid_log_alpha`) unless their estimate is below
+    ``10 * minDisp``. Clipped to ``[minDisp, maxDisp]``.
     """
     y = counts.astype(float)
     upper = max_disp(y.shape[1])
@@ -424,10 +401,13 @@ def genewise_dispersions(counts: np.ndarray, sf: np.ndarray, x: np.ndarray) -> G
     rough = np.clip(rough_dispersions(normed, sf, x), MIN_DISP, upper)
     mu = initial_mu(y, sf, x, rough)
     t0 = np.log(rough)
-    t, _, conv = line_search_log_alpha(t0, y, mu, x)
-    if (~conv).any():
-        t[~conv] = maximise_log_alpha(y[~conv], mu[~conv], x, np.log(MIN_DISP), np.log(upper))
-    t = np.where(np.abs(t - t0) > LOG_ALPHA_MOVE, t, t0)
+    t, iters, _ = line_search_log_alpha(t0, y, mu, x)
+    f0 = _cr_objective(t0, y, mu, x, None, None)
+    f1 = _cr_objective(t, y, mu, x, None, None)
+    t = np.where(f1 < f0 + np.abs(f0) / 1e6, t0, t)
+    refit = ((iters >= MAX_IT) | (iters == 1)) & (np.exp(t) > 10 * MIN_DISP)
+    if refit.any():
+        t[refit] = grid_log_alpha(y[refit], mu[refit], x, np.log(MIN_DISP), np.log(upper))
     return GenewiseDispersions(np.clip(np.exp(t), MIN_DISP, upper), mu, rough)
 
 
@@ -528,7 +508,7 @@ def map_dispersions(
     """Posterior mode of the dispersion with prior ``log alpha ~ N(log dispFit, prior_var)``.
 
     Line search from the gene-wise estimate (or the trend when the estimate is below a tenth
-    of it); genes that do not converge are maximised globally on a grid.
+    of it); genes that do not converge are maximised on a grid (:func:`grid_log_alpha`).
 
     Genes whose gene-wise estimate lies more than two standard deviations of the log residuals
     (``2 * sqrt(varLogDispEsts)``) above the trend keep their gene-wise estimate
@@ -542,7 +522,7 @@ def map_dispersions(
         np.log(start), y, mu, x, prior_mean=prior_mean, prior_var=prior_var
     )
     if (~conv).any():
-        t[~conv] = maximise_log_alpha(
+        t[~conv] = grid_log_alpha(
             y[~conv],
             mu[~conv],
             x,
@@ -577,9 +557,7 @@ def robust_dispersions(normed: np.ndarray, x: np.ndarray) -> np.ndarray:
     return robust_method_of_moments_disp(normed.T, frame)
 
 
-def cooks_distances(
-    counts: np.ndarray, sf: np.ndarray, x: np.ndarray, fit: GLMFit
-) -> np.ndarray:
+def cooks_distances(counts: np.ndarray, sf: np.ndarray, x: np.ndarray, fit: GLMFit) -> np.ndarray:
     """Cook's distance of every count: ``r^2 / p * h / (1 - h)^2`` with Pearson residual
     ``r = (y - mu) / sqrt(mu + alpha_rob mu^2)`` (robust dispersion) and hat diagonal ``h``."""
     normed = counts / sf[None, :]
