@@ -16,15 +16,15 @@ COUNTS = "rnaseq/cerebellum_gse96870/GSE96870_counts_cerebellum.csv"
 #: per-gene relative tolerance of each column (see test_rnaseq_reference.py)
 TOL = {
     "dispGeneEst": 1e-3,
-    "dispFit": 2e-2,
-    "dispMAP": 2e-2,
-    "dispersion": 2e-2,
+    "dispFit": 1e-6,
+    "dispMAP": 1e-4,
+    "dispersion": 1e-4,
     "baseMean": 1e-8,
-    "log2FoldChange": 1e-2,
-    "lfcSE": 1e-2,
-    "stat": 1e-2,
-    "pvalue": 0.1,
-    "padj": 0.1,
+    "log2FoldChange": 1e-4,
+    "lfcSE": 1e-4,
+    "stat": 1e-4,
+    "pvalue": 1e-3,
+    "padj": 1e-3,
     "log2FoldChange_shrunk": 1e-2,
 }
 

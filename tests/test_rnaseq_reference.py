@@ -5,22 +5,23 @@ per-gene columns. For each column we count the genes whose relative difference f
 a tolerance (``TOL`` in rnaseq_reference.py) and cap that fraction (``CAPS`` below), and we cap
 the genes whose NA status differs; the PyDESeq2 style of testing against R.
 
-Why the tolerances and caps are what they are:
+Why the tolerances and caps are what they are (measured values in docs/rnaseq.md):
 
-- size factors and baseMean: the same arithmetic as R; only rounding (1e-8, 10-digit tables).
-- dispGeneEst (1e-3): fmslab replays R's documented line search exactly (same proposals, same
-  stopping rule: identical iteration counts), so most genes agree to the table's 10 digits.
-  For a minority R reports its *starting* value (the moments estimate) although its search
-  moved; the rule that decides this is not in DESeq2's documentation and is not reproduced.
-  Those genes are beyond the tolerance (capped per design).
-- dispFit / dispMAP / dispersion (2e-2): the trend is fitted to the gene-wise estimates, so the
-  genes above move it by ~0.5-2% (measured), and every gene's prior centre with it.
-- log2FoldChange, lfcSE, stat (1e-2): follow the dispersion differences (SE ~ sqrt(dispersion)).
-- pvalue, padj (10% relative): small relative changes of the statistic change tiny p-values by
-  larger relative amounts (d log p ~ stat * d stat); 10% is about 0.04 on the log10 scale.
-- padj NA patterns: independent filtering chooses a mean threshold from the rejection curve,
-  so a few genes' p-values can move the threshold by one quantile step: capped NA mismatches.
-- the Jaccard index of the padj < 0.05 sets is the issue's summary check.
+- size factors and baseMean (1e-8): the same arithmetic as R; 10-digit tables.
+- dispGeneEst (1e-3): fmslab runs DESeq2's documented line search (same proposals and stopping
+  rule: R's iteration counts are reproduced) and its acceptance rule; the genes beyond are
+  those R refits on its grid, where a 1e-9 difference in the objective can pick the
+  neighbouring grid point (0.12 apart in log): at most 0.12% of genes (small design).
+- dispFit (1e-6), dispMAP and dispersion (1e-4): the trend and the posterior mode depend on
+  the gene-wise values only through sums over thousands of genes; measured max 1e-4.
+- log2FoldChange, lfcSE, stat (1e-4): IRLS to the same tolerance as R (1e-8 on the deviance).
+  The genes beyond have R's fold change exactly 0 (all counts zero in both groups of a contrast,
+  a rule of R's results() not reproduced): <= 0.13% (interaction, males).
+- pvalue, padj (1e-3 relative): follow the statistic.
+- log2FoldChange_shrunk (1e-2): the prior variance is matched with a weighted quantile whose
+  interpolation differs slightly from R's (R's betaPriorVar is in config.json): <= 0.26% of
+  genes beyond 1%.
+- NA patterns must be identical, and the Jaccard index of the padj < 0.05 sets >= 0.999.
 
 Default run: the two 6-sample designs (~20 s); the 22- and 50-sample designs are ``slow``.
 """
@@ -31,14 +32,18 @@ import pytest
 
 from rnaseq_reference import COUNTS, measure
 
-#: fraction of genes allowed beyond TOL, per design and column (about 1.5x measured, see the
-#: module notes; measured values in docs/rnaseq.md)
-CAPS: dict[str, dict[str, float]] = {}
-#: genes whose padj NA status may differ from R's (independent filtering threshold)
-NA_CAPS: dict[str, int] = {}
-#: minimum Jaccard of padj < 0.05 sets per contrast
-JACCARD: dict[str, float] = {}
-
+#: fraction of genes allowed beyond TOL in any column of a design (about 2x the largest
+#: measured fraction among the columns named, see docs/rnaseq.md); columns not named: BASE.
+BASE = 2e-4  # 0 measured on every design: room for 2-5 genes of rounding at the tolerance
+CAPS: dict[str, dict[str, float]] = {
+    "small": {"dispGeneEst": 3e-3, "log2FoldChange_shrunk": 5e-3},
+    "three6": {"dispGeneEst": 1e-3, "log2FoldChange": 2e-4, "stat": 2e-4},
+    "full": {"dispGeneEst": 1e-3, "log2FoldChange_shrunk": 6e-3},
+    "lowcount": {"log2FoldChange": 5e-4, "stat": 5e-4, "log2FoldChange_shrunk": 2e-3},
+    "interaction": {"dispGeneEst": 5e-4, "log2FoldChange": 3e-3, "stat": 3e-3, "pvalue": 2e-3},
+    "lrt": {"dispGeneEst": 1e-3},
+    "n50": {"dispGeneEst": 1e-3, "log2FoldChange_shrunk": 2e-3},
+}
 FAST = ["small", "three6"]
 SLOW = ["full", "interaction", "lrt", "lowcount", "n50"]
 
@@ -47,13 +52,11 @@ def _check(name: str, m: dict) -> None:
     caps = CAPS[name]
     for col, stats in m["columns"].items():
         base = col.split(":")[-1]
-        assert stats["frac_beyond"] <= caps[base], (col, stats)
-        if base in ("padj",):
-            assert stats["na_mismatch"] <= NA_CAPS[name], (col, stats)
-        elif base != "padj":
-            assert stats["na_mismatch"] == 0, (col, stats)
+        assert stats["frac_beyond"] <= caps.get(base, BASE), (col, stats)
+        # identical NA patterns: all-zero genes, Cook's filtering, independent filtering
+        assert stats["na_mismatch"] == 0, (col, stats)
     for cid, jac in m["jaccard"].items():
-        assert jac >= JACCARD[name], (cid, jac)
+        assert jac >= 0.999, (cid, jac)
 
 
 @pytest.mark.parametrize("name", FAST)

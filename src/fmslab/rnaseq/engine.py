@@ -155,7 +155,8 @@ def fit_glm(
     ``z = log(mu / s) + (y - mu) / mu``; fitted means are floored at ``minmu = 0.5``. A gene
     stops when its deviance changes by less than ``tol * (|deviance| + 0.1)``. The covariance
     is the sandwich ``(X'WX + R)^-1 X'WX (X'WX + R)^-1`` and the hat diagonal is
-    ``W^1/2 X (X'WX + R)^-1 X' W^1/2``.
+    ``W^1/2 X (X'WX + R)^-1 X' W^1/2``. The returned means and deviance use the unfloored
+    means ``s exp(X beta)`` (the deviance is the likelihood-ratio test's).
     """
     y = counts.astype(float)
     n_genes = y.shape[0]
@@ -202,7 +203,7 @@ def fit_glm(
         cov=cov,
         mu=mu_raw,
         hat=hat,
-        deviance=-2.0 * nb_loglik(y, mu, alpha[:, None]),
+        deviance=-2.0 * nb_loglik(y, mu_raw, alpha[:, None]),
         iterations=iters,
         converged=converged,
     )
