@@ -59,7 +59,10 @@ def analyze_file_tables(
     info = reader.info()
     rows: list[dict[str, Any]] = []
     spike_frames: list[pd.DataFrame] = []
+    problems: list[str] = []
     for sw in reader:
+        if sw.stimulus.kind == "unknown" and sw.stimulus.reason:
+            problems.append(sw.stimulus.reason)
         row: dict[str, Any] = {"file": path.name, "sweep": sw.index}
         sp: list[dict] = []
         row.update(sweep_features(sw, params, spikes_out=sp))
@@ -80,7 +83,7 @@ def analyze_file_tables(
     )
     cell = cell_features(sweeps)
     sweeps = sweep_qc(sweeps, float(cell["rmp_mV"]), qc)
-    cell.update(cell_qc(cell, sweeps, qc))
+    cell.update(cell_qc(cell, sweeps, qc, problems))
     facts = {
         "file": path.name,
         "reader": info.reader,

@@ -130,7 +130,8 @@ def sweep_features(
     if spikes_out is not None:
         spikes_out.append(sp)
     pk_t = sp["peak_t_s"]
-    has_stim = st.kind != "none" and math.isfinite(st.stim_start_s)
+    # "unknown": current injected but not known -> analysed as spontaneous activity only
+    has_stim = st.kind not in ("none", "unknown") and math.isfinite(st.stim_start_s)
     f: dict[str, float | str | int] = dict.fromkeys(SWEEP_COLUMNS, NAN)
     f.update(
         stim_kind=st.kind,
@@ -147,7 +148,7 @@ def sweep_features(
     )
     if has_stim:
         # a brief pulse's response (the AP it evokes) may peak just after the pulse ends
-        resp_end = st.stim_end_s + (PULSE_RESPONSE_S if st.kind == "pulse" else 0.0)
+        resp_end = st.stim_end_s + (PULSE_RESPONSE_S if st.kind in ("pulse", "train") else 0.0)
         in_stim = (pk_t >= st.stim_start_s) & (pk_t <= resp_end)
         f["n_spikes_pre"] = int((pk_t < st.stim_start_s).sum())
         base = v[_window(max(0.0, st.stim_start_s - 0.1), st.stim_start_s, dt, n)]

@@ -60,6 +60,14 @@ def sweep_qc(sweeps: pd.DataFrame, rmp_mV: float, cfg: dict[str, dict[str, float
         sd = row.get("baseline_sd_mV", math.nan)
         if "baseline_sd_max_mV" in c and sd > c["baseline_sd_max_mV"]:
             r.append(f"baseline noise {sd:.2f} mV > {c['baseline_sd_max_mV']} mV")
+        stim = row.get("stim_pA", math.nan)
+        if (
+            row.get("stim_kind") == "step"
+            and abs(stim) >= 50.0
+            and abs(row.get("deflection_mV", math.nan)) < 0.5
+            and row.get("n_spikes_stim", 0) == 0
+        ):
+            r.append(f"V does not follow the {stim:g} pA step (deflection < 0.5 mV)")
         drift = abs(row.get("baseline_mV", math.nan) - rmp_mV)
         # only sweeps whose baseline has no injected current (a ramp's later sweeps do)
         at_rest = abs(row.get("pre_stim_pA", 0.0) or 0.0) < 1e-9
@@ -90,11 +98,18 @@ def baseline_change_mV(sweeps: pd.DataFrame) -> float:
 
 
 def cell_qc(
-    cell: dict[str, Any], sweeps: pd.DataFrame, cfg: dict[str, dict[str, float]]
+    cell: dict[str, Any],
+    sweeps: pd.DataFrame,
+    cfg: dict[str, dict[str, float]],
+    protocol_problems: list[str] | None = None,
 ) -> dict[str, Any]:
-    """``qc_pass`` and ``qc_reasons`` of one cell (its per-sweep table must already have QC)."""
+    """``qc_pass`` and ``qc_reasons`` of one cell (its per-sweep table must already have QC).
+
+    ``protocol_problems``: what the reader could not know about the injected current (e.g. an ABF
+    stimulus-file waveform); each fails the cell, so a protocol read wrong never passes QC.
+    """
     c = cfg["cell"]
-    r = []
+    r = list(dict.fromkeys(protocol_problems or []))
     rmp = cell.get("rmp_mV", math.nan)
     if "rmp_max_mV" in c and not rmp < c["rmp_max_mV"]:
         r.append(f"RMP {rmp:.1f} mV not below {c['rmp_max_mV']} mV")
