@@ -9,7 +9,7 @@ import pandas as pd
 
 from fmslab.ephys.cell import cell_features
 from fmslab.ephys.features import SWEEP_COLUMNS, sweep_features
-from fmslab.ephys.io import open_recording
+from fmslab.ephys.io import AbfReader, MemoryReader, open_recording
 from fmslab.ephys.qc import cell_qc, load_qc, sweep_qc
 from fmslab.ephys.spikes import SpikeParams
 
@@ -53,9 +53,17 @@ def analyze_file_tables(
 ) -> dict[str, pd.DataFrame]:
     """As :func:`analyze_file`, plus ``spikes``: one row per detected spike (``file, sweep, spike``
     then :data:`SPIKE_TABLE_COLUMNS`, times from the sweep start)."""
-    path = Path(path)
+    return analyze_reader(open_recording(path), params, qc)
+
+
+def analyze_reader(
+    reader: AbfReader | MemoryReader,
+    params: SpikeParams | None = None,
+    qc: dict[str, dict[str, float]] | None = None,
+) -> dict[str, pd.DataFrame]:
+    """:func:`analyze_file_tables` on an open reader (the batch keeps it for the figures)."""
+    path = Path(reader.path)
     qc = qc or load_qc()
-    reader = open_recording(path)
     info = reader.info()
     rows: list[dict[str, Any]] = []
     spike_frames: list[pd.DataFrame] = []

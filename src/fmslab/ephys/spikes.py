@@ -84,6 +84,12 @@ SPIKE_COLUMNS = (
 )
 
 
+def _no_spikes() -> dict[str, np.ndarray]:
+    """The per-spike table of a sweep without spikes (index columns are integer arrays, so they
+    can index a trace)."""
+    return {k: np.empty(0, dtype=int if k.endswith("_index") else float) for k in SPIKE_COLUMNS}
+
+
 def dvdt_V_per_s(v_mV: np.ndarray, dt_s: float) -> np.ndarray:
     """First difference of V in V/s (mV/ms); element i is the slope between samples i and i+1."""
     return np.diff(v_mV) / (dt_s * 1e3)
@@ -125,11 +131,11 @@ def detect_spikes(
     n = v.size
     dt_ms = dt_s * 1e3
     if n < 4:
-        return {k: np.empty(0) for k in SPIKE_COLUMNS}
+        return _no_spikes()
     dv = np.diff(v) / dt_ms
     starts, ends = _runs(dv > p.min_upstroke_V_per_s)
     if starts.size == 0:
-        return {k: np.empty(0) for k in SPIKE_COLUMNS}
+        return _no_spikes()
     gap = max(1, int(round(p.merge_gap_ms / dt_ms)))
     if starts.size > 1:
         keep = np.r_[True, starts[1:] - ends[:-1] > gap]
