@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 
 from fmslab.ephys.cell import cell_features
-from fmslab.ephys.features import SWEEP_COLUMNS, sweep_features
+from fmslab.ephys.features import SWEEP_COLUMNS, analyze_sweep
 from fmslab.ephys.io import AbfReader, MemoryReader, open_recording
 from fmslab.ephys.qc import cell_qc, load_qc, sweep_qc
 from fmslab.ephys.spikes import SpikeParams
@@ -26,6 +26,9 @@ SPIKE_TABLE_COLUMNS = (
     "ahp_trough_mV",
     "ahp_depth_mV",
     "ahp_time_ms",
+    "ahp_slow_trough_mV",
+    "ahp_slow_depth_mV",
+    "ahp_slow_time_ms",
 )
 
 
@@ -71,16 +74,14 @@ def analyze_reader(
     for sw in reader:
         if sw.stimulus.kind == "unknown" and sw.stimulus.reason:
             problems.append(sw.stimulus.reason)
-        row: dict[str, Any] = {"file": path.name, "sweep": sw.index}
-        sp: list[dict] = []
-        row.update(sweep_features(sw, params, spikes_out=sp))
-        rows.append(row)
-        if sp and sp[0]["peak_index"].size:
-            k = sp[0]["peak_index"].size
+        res = analyze_sweep(sw, params)
+        rows.append({"file": path.name, "sweep": sw.index, **res.features})
+        k = len(res.spikes)
+        if k:
             spike_frames.append(
                 pd.DataFrame(
                     {"file": path.name, "sweep": sw.index, "spike": range(k)}
-                    | {c: sp[0][c] for c in SPIKE_TABLE_COLUMNS}
+                    | {c: res.spikes[c] for c in SPIKE_TABLE_COLUMNS}
                 )
             )
     sweeps = pd.DataFrame(rows, columns=["file", "sweep", *SWEEP_COLUMNS])

@@ -148,14 +148,16 @@ NO_RESPONSE_MIN_PA, NO_RESPONSE_MV = 50.0, 0.5
 
 def responds(steps: pd.DataFrame) -> pd.Series:
     """False for step sweeps where V did not follow the injected current (amplifier off or
-    saturated, electrode lost): no spike in a step of >= 50 pA that moved V by < 0.5 mV or by less
-    than a tenth of the cell's median mV/pA over its hyperpolarising steps."""
+    saturated, electrode lost): a step of >= 50 pA without spikes that moved V by less than a
+    tenth of the cell's median mV/pA over such hyperpolarising steps (by less than 0.5 mV when the
+    cell has none to compare with)."""
     big = (steps["stim_pA"].abs() >= NO_RESPONSE_MIN_PA) & (steps["n_spikes_stim"] == 0)
-    ratio = (steps["deflection_mV"] / steps["stim_pA"]).where(steps["stim_pA"] < 0)
-    typical = float(ratio[big].median()) if big.any() else NAN
-    flat = steps["deflection_mV"].abs() < NO_RESPONSE_MV
+    ratio = steps["deflection_mV"] / steps["stim_pA"]
+    typical = float(ratio[big & (steps["stim_pA"] < 0)].median()) if big.any() else NAN
     if math.isfinite(typical) and typical > 0:
-        flat |= ratio.fillna(np.inf) < 0.1 * typical
+        flat = ratio.fillna(np.inf) < 0.1 * typical
+    else:
+        flat = steps["deflection_mV"].abs() < NO_RESPONSE_MV
     return ~(big & flat)
 
 

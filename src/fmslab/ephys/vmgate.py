@@ -18,8 +18,9 @@ Criteria (checked on up to :data:`MAX_SWEEPS_CHECKED` sweeps spread over the rec
    ``MAX_BASELINE_SPREAD_MV``; a respiration belt recorded in volts (``physiology.smr``'s
    ``abdo``, 80 mV) wanders far more than any resting potential.
 5. **Step response**: when the injected current of some sweeps is known and at least
-   ``MIN_TEST_STEP_PA`` away from holding, V must move with it on at least one of them (steady-state
-   deflection of at least ``MIN_RESPONSE_MV`` or an AP in the step). A channel that does not follow
+   ``MIN_TEST_STEP_PA`` away from holding, V must move with it: a steady-state deflection of at
+   least ``MIN_RESPONSE_MV`` or an AP in one step, or (a very leaky cell) deflections of three or
+   more steps that follow the current (correlation >= ``MIN_PROPORTIONAL_R``). A channel that does not follow
    the current is not the Vm of the injected cell.
 """
 
@@ -42,6 +43,8 @@ MAX_IQR_100MS_MV = 10.0
 MAX_BASELINE_SPREAD_MV = 50.0
 MIN_TEST_STEP_PA = 20.0
 MIN_RESPONSE_MV = 0.5
+#: ... or, over >= 3 steps, a correlation of deflection with current of at least this
+MIN_PROPORTIONAL_R = 0.95
 
 
 def _pick(n: int) -> list[int]:
@@ -173,6 +176,14 @@ def _step_response_problem(vs: list[np.ndarray], dt_s: float, sts: list) -> str 
         tested.append((amp, dv))
         if abs(dv) >= MIN_RESPONSE_MV or fired:
             return None
+    if len(tested) >= 3:
+        # a very leaky cell moves little but in proportion to the current (QC then flags its
+        # Rin); a channel that is not the cell's Vm does not
+        i_pa, d_mv = np.array(tested).T
+        if np.ptp(i_pa) > 0 and np.ptp(d_mv) > 0:
+            r = float(np.corrcoef(i_pa, d_mv)[0, 1])
+            if r >= MIN_PROPORTIONAL_R:
+                return None
     if tested:
         amps = ", ".join(f"{a:g} pA: {d:+.2f} mV" for a, d in tested[:4])
         return (
