@@ -85,22 +85,23 @@ EXPECTED: dict[str, dict] = {
 }
 
 
-def _files(shared_dir: Path) -> list[Path]:
-    base = shared_dir / "data" / "ephys"
-    return sorted([*(base / "formats").iterdir(), *(base / "abf_more").iterdir()])
+def _path(test_data, name: str) -> Path:
+    folder = "ephys/formats" if f"ephys/formats/{name}" in test_data.entries else "ephys/abf_more"
+    return test_data(f"{folder}/{name}")
 
 
-def test_every_file_has_an_expectation(shared_dir):
-    names = {p.name for p in _files(shared_dir)}
+def test_every_file_has_an_expectation(test_data):
+    names = {
+        n.split("/")[-1]
+        for n in test_data.entries
+        if n.startswith(("ephys/formats/", "ephys/abf_more/"))
+    }
     assert names == set(EXPECTED), (names - set(EXPECTED), set(EXPECTED) - names)
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_file_read_right_or_refused(shared_dir, name):
-    base = shared_dir / "data" / "ephys"
-    path = base / "formats" / name
-    if not path.exists():
-        path = base / "abf_more" / name
+def test_file_read_right_or_refused(test_data, name):
+    path = _path(test_data, name)
     exp = EXPECTED[name]
     if "error" in exp:
         with pytest.raises(InputError) as exc:
@@ -119,12 +120,12 @@ def test_file_read_right_or_refused(shared_dir, name):
     assert len(sweeps) == exp["sweeps"]
 
 
-def test_nwb_sweeps_and_stimuli_from_the_file(shared_dir):
+def test_nwb_sweeps_and_stimuli_from_the_file(test_data):
     """99111002.nwb: 16 sweeps in time order, each with the step amplitude of its own
     CurrentClampStimulusSeries, read here independently with h5py (data x conversion, A -> pA)."""
     import h5py
 
-    path = shared_dir / "data" / "ephys" / "formats" / "99111002.nwb"
+    path = test_data("ephys/formats/99111002.nwb")
     r = open_recording(path)
     assert r.n_sweeps == 16 and r.rate_hz == 10000.0
     with h5py.File(path, "r") as h5:
@@ -151,12 +152,12 @@ def test_nwb_sweeps_and_stimuli_from_the_file(shared_dir):
     assert "IntracellularRecordingsTable" in notes and "Electrode 1" in notes
 
 
-def test_nwb_cell_has_positive_rheobase_and_ignores_sweeps_that_do_not_respond(shared_dir):
+def test_nwb_cell_has_positive_rheobase_and_ignores_sweeps_that_do_not_respond(test_data):
     """Sweeps 1-5 of 99111002 (-2 to -1.2 nA) leave V where it was (an amplifier that did not
     inject): they fail sweep QC and stay out of Rin; spikes in hyperpolarising steps are no
     rheobase. Rin from the responding steps: -1000 pA -> -109 mV ... -200 pA -> -18 mV, a slope of
     about 0.1 mV/pA (hand calculation from the deflections: 106 MOhm)."""
-    sweeps, cells = analyze_file(shared_dir / "data" / "ephys" / "formats" / "99111002.nwb")
+    sweeps, cells = analyze_file(test_data("ephys/formats/99111002.nwb"))
     cell = cells.iloc[0]
     assert cell["rheobase_pA"] == 200.0
     assert 90 < cell["rin_MOhm"] < 120
@@ -165,14 +166,14 @@ def test_nwb_cell_has_positive_rheobase_and_ignores_sweeps_that_do_not_respond(s
 
 
 @pytest.mark.parametrize("sweep", ["181", "185"])
-def test_igor_pair_current_from_ch0(shared_dir, sweep):
+def test_igor_pair_current_from_ch0(test_data, sweep):
     """B6 IDRest: the Ch3 wave is Vm, the Ch0 wave of the same sweep its injected current. Its
     note gives the protocol: 100 + 600 ms at holding, then the 2000 ms step. The step amplitude is
     checked against igor2's own read of the Ch0 wave (median in the step window minus median
     before it), the window within 2 ms (the current monitor's rise)."""
     from igor2 import binarywave
 
-    d = shared_dir / "data" / "ephys" / "formats"
+    d = test_data("ephys/formats")
     r = open_recording(d / f"B6_Ch3_IDRest_{sweep}.ibw")
     st = r.sweep(0).stimulus
     wave = binarywave.load(str(d / f"B6_Ch0_IDRest_{sweep}.ibw"))["wave"]
@@ -192,10 +193,10 @@ def test_igor_pair_current_from_ch0(shared_dir, sweep):
     assert sweeps.loc[0, "n_spikes_stim"] > 0 and sweeps.loc[0, "n_spikes_pre"] == 0
 
 
-def test_stimulus_file_protocol_never_passes_as_steps(shared_dir):
+def test_stimulus_file_protocol_never_passes_as_steps(test_data):
     """171116sh_0017: DAC 0 plays 'sine sweep magnitude 20.abf' (nWaveformSource = 2); the epoch
     table (-10 pA steps) is inactive. No step amplitudes are invented; the cell fails QC naming it."""
-    sweeps, cells = analyze_file(shared_dir / "data" / "ephys" / "abf_more" / "171116sh_0017.abf")
+    sweeps, cells = analyze_file(test_data("ephys/abf_more/171116sh_0017.abf"))
     assert set(sweeps["stim_kind"]) == {"unknown"}
     assert sweeps["stim_pA"].isna().all()
     cell = cells.iloc[0]
@@ -204,11 +205,11 @@ def test_stimulus_file_protocol_never_passes_as_steps(shared_dir):
     assert np.isnan(cell["rmp_mV"]) and np.isnan(cell["tau_ms"]) and np.isnan(cell["rheobase_pA"])
 
 
-def test_explicit_stimulus_file(shared_dir, tmp_path):
+def test_explicit_stimulus_file(test_data, tmp_path):
     """A wave without the Igor naming convention takes its current from ``stimulus=``."""
     import shutil
 
-    d = shared_dir / "data" / "ephys" / "formats"
+    d = test_data("ephys/formats")
     v = tmp_path / "cell_voltage.ibw"
     shutil.copy(d / "B6_Ch3_IDRest_181.ibw", v)
     assert open_recording(v).sweep(0).stimulus.kind == "none"
