@@ -14,13 +14,15 @@ import fmslab
 from fmslab.atomic import write_json, write_table, write_tables
 from fmslab.batch import run_batch
 from fmslab.cache import ResultCache, cache_key
+from fmslab.ephys.io import SUFFIX_READERS
 from fmslab.errors import InputError
 from fmslab.provenance import RunRecord, sha256_file
 
 log = logging.getLogger(__name__)
 
-#: File types read by the batch (ABF via pyabf; the rest via neo).
-RECORDING_SUFFIXES = (".abf", ".wcp", ".ibw", ".pxp", ".nwb", ".smr", ".smrx")
+#: File types a folder is searched for (see :data:`fmslab.ephys.io.SUFFIX_READERS`; HEKA and CFS
+#: files are included so that they are refused with what to do, not skipped silently).
+RECORDING_SUFFIXES = tuple(SUFFIX_READERS)
 STEP = "ephys_analyze"
 WARNING_COLUMNS = ("file", "figure", "reason")
 
@@ -49,6 +51,9 @@ class Task:
     cache_root: Path | None
     figure_dir: Path | None
     code: str = ""
+    #: a file holding the injected current of this recording's sweeps (formats that store it
+    #: separately), or None
+    stimulus: Path | None = None
 
 
 def code_fingerprint() -> str:
@@ -119,9 +124,10 @@ def analyze_task(task: Task) -> dict[str, Any]:
     from fmslab.ephys.spikes import SpikeParams
 
     sha = sha256_file(task.path)
+    stim_sha = sha256_file(task.stimulus) if task.stimulus is not None else ""
     key = cache_key(
         input_sha256=sha,
-        parameters={"spikes": task.params, "qc": task.qc, "code": task.code},
+        parameters={"spikes": task.params, "qc": task.qc, "code": task.code, "stim": stim_sha},
         step=STEP,
     )
     cache = ResultCache(task.cache_root) if task.cache_root else None
@@ -131,7 +137,7 @@ def analyze_task(task: Task) -> dict[str, Any]:
         tables = hit
         cached = True
     else:
-        reader = open_recording(task.path)
+        reader = open_recording(task.path, stimulus=task.stimulus)
         tables = analyze_reader(reader, SpikeParams(**task.params), task.qc)
         if cache:
             cache.put(STEP, key, tables, meta={"file": str(task.path)})
@@ -147,7 +153,7 @@ def analyze_task(task: Task) -> dict[str, Any]:
         png = task.figure_dir / f"{task.path.stem}.png"
         if not (cached and png.is_file()):
             try:
-                reader = reader or open_recording(task.path)
+                reader = reader or open_recording(task.path, stimulus=task.stimulus)
                 _figures(reader, sweeps, cells.iloc[0].to_dict(), task.figure_dir, tables["spikes"])
             except Exception as exc:  # noqa: BLE001 - a figure never costs the file's results
                 log.warning("%s: cell figure failed: %s", task.path.name, exc)
@@ -188,6 +194,7 @@ def analyze_paths(
     figures: bool = True,
     cache_root: Path | None = None,
     use_cache: bool = True,
+    stimuli: dict[str, Path] | None = None,
 ) -> BatchResult:
     """Analyse ``paths`` in parallel; write tables, figures and ``provenance.json`` to ``out_dir``.
 
@@ -195,6 +202,8 @@ def analyze_paths(
     others (``cell_id``, ``mouse_id``, ...) which are copied into both tables. Results are reused
     for files whose content, parameters and code are unchanged (``cache_root``, default
     ``out_dir/.cache``); ``use_cache=False`` analyses every file afresh and stores nothing.
+    ``stimuli`` maps a file name to the file holding its injected current (formats that store
+    it separately; an Igor ``*_Ch0_*`` wave is found without it).
     """
     from fmslab.ephys.qc import load_qc
     from fmslab.ephys.spikes import SpikeParams
@@ -219,7 +228,11 @@ def analyze_paths(
     fig_dir = out_dir / "figures" if figures else None
     cache_root = (cache_root or out_dir / ".cache") if use_cache else None
     code = code_fingerprint()
-    tasks = [Task(Path(p), params, qc, cache_root, fig_dir, code) for p in paths]
+    stimuli = stimuli or {}
+    tasks = [
+        Task(Path(p), params, qc, cache_root, fig_dir, code, stimuli.get(Path(p).name))
+        for p in paths
+    ]
     outcome = run_batch(
         analyze_task,
         tasks,

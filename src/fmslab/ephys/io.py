@@ -812,11 +812,16 @@ def refuse_unreadable_format(path: Path) -> None:
             head = fh.read(2048)
     except OSError as exc:
         raise InputError(f"cannot read the file ({exc.strerror or exc})", file=path.name) from exc
-    if suffix == ".dat" or head[:4] in (b"DAT1", b"DAT2"):
-        kind = "a HEKA PatchMaster bundle" if head[:4] in (b"DAT1", b"DAT2") else "a .dat file"
+    if head[:4] in (b"DAT1", b"DAT2"):
         raise InputError(
-            f"{kind}: no maintained Python library reads PatchMaster files (neo 0.14 cannot); "
-            f"{EXPORT_HINT} (PatchMaster exports NWB and ABF)",
+            f"a HEKA PatchMaster bundle: no maintained Python library reads PatchMaster files "
+            f"(neo 0.14 cannot); {EXPORT_HINT} (PatchMaster exports NWB and ABF)",
+            file=path.name,
+        )
+    if suffix == ".dat":
+        raise InputError(
+            "a .dat file that is not a HEKA PatchMaster bundle: not a recording format fmslab "
+            "reads",
             file=path.name,
         )
     if suffix == ".cfs" or head[:8] == b'CEDFILE"':

@@ -158,14 +158,12 @@ class NwbReader(MemoryReader):
         el = getattr(r0, "electrode", None)
         notes = [f"sweeps from {where}"]
         if el is not None:
-            notes.append(
-                f"electrode {el.name}: "
-                + ", ".join(
-                    f"{k}={getattr(el, k)}"
-                    for k in ("description", "location", "slice", "resistance", "seal", "cell_id")
-                    if getattr(el, k, None) not in (None, "", "{}")
-                )
+            details = ", ".join(
+                f"{k}={getattr(el, k)}"
+                for k in ("description", "location", "slice", "resistance", "seal", "cell_id")
+                if getattr(el, k, None) not in (None, "", "{}")
             )
+            notes.append(f"electrode {el.name}" + (f": {details}" if details else ""))
         subj = getattr(nwb, "subject", None)
         if subj is not None:
             notes.append(
