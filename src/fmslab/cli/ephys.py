@@ -109,4 +109,7 @@ def inspect(
                 "reason": st.reason,
             }
         )
-    print_frame(pd.DataFrame(rows), title="stimulus per sweep")
+    table = pd.DataFrame(rows)
+    if not table["reason"].astype(bool).any():
+        table = table.drop(columns="reason")  # shown only when some current is unknown
+    print_frame(table, title="stimulus per sweep")
