@@ -172,11 +172,12 @@ class Prepass:
 def _artefact_extent(x: np.ndarray, i0: int, fs: float, params: Params) -> tuple[int, int]:
     """(first, last) sample of the stimulus artefact around ``x[i0]`` (raw trace).
 
-    Baseline = median of the 3 ms before the stimulus; noise = its MAD / 0.6745. The artefact is
-    where the raw trace departs from the baseline by more than ``artefact_sd`` noise SDs: it starts at the first such sample within ±``artefact_search_ms``
-    of the marker and ends at the last such sample before the trace stays within the band for
-    ``artefact_quiet_ms``; at most ``artefact_max_ms`` after the marker. Without a departure, only
-    ``blank_pre_ms``..``blank_post_ms`` around the marker are blanked.
+    Baseline = median of the 3 ms before the stimulus; noise = its MAD / 0.6745. The artefact
+    is where the raw trace departs from the baseline by more than ``artefact_sd`` noise SDs. It
+    starts at the first such sample within ±``artefact_search_ms`` of the marker and ends at the
+    last such sample before the trace stays within the band for ``artefact_quiet_ms``, at most
+    ``artefact_max_ms`` after the marker. Without a departure, ``blank_pre_ms`` before to
+    ``blank_post_ms`` after the marker are blanked.
     """
     pre_n = int(round(3e-3 * fs))
     a = max(0, i0 - pre_n)
