@@ -313,7 +313,12 @@ def analyze_recording(
         )
         lat = R.latency_to_stimuli(t, stim_s, p)
         driven = lat["follow_fraction"] >= p.min_follow_fraction
-        if driven and lat["latency_sd_ms"] < p.artefact_max_jitter_ms:
+        n_followed = lat["follow_fraction"] * lat["n_stimuli"]
+        if (
+            driven
+            and n_followed >= p.artefact_min_stimuli
+            and lat["latency_sd_ms"] < p.artefact_max_jitter_ms
+        ):
             # locked to the stimulus more tightly than a conducting axon can be: an artefact
             artefact_rows.append(
                 {"file": label, "cluster": k, **q, **lat, "reason": "latency jitter "
