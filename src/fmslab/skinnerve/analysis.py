@@ -333,11 +333,25 @@ def analyze_recording(
             else np.nan
         )
         spont = R.spontaneous(t, base)
-        mech = R.mechanical_responses(t, steps, spont["spont_rate_hz"])
+        rate_test = R.conservative_rate_hz(spont)
+        mech = R.mechanical_responses(
+            t,
+            steps,
+            rate_test,
+            alpha=p.response_alpha,
+            ramp_min_s=p.ramp_min_s,
+            force_time_s=res.aux_time_s if mech_role else None,
+            force=res.aux[mech_role] if mech_role else None,
+        )
         ms = R.mechanical_summary(mech, p)
         therm = (
             R.thermal_responses(
-                t, ramps, res.aux_time_s, res.aux["temperature"], spont["spont_rate_hz"]
+                t,
+                ramps,
+                res.aux_time_s,
+                res.aux["temperature"],
+                rate_test,
+                alpha=p.response_alpha,
             )
             if "temperature" in res.aux
             else pd.DataFrame()
