@@ -153,7 +153,8 @@ class _Builder:
         return [p for p in paths if p.suffix.lower() == ".png" or p.with_suffix("") not in pngs]
 
     def figure_gallery(self, folder: str, *, title: str = "Figures") -> str:
-        paths = self._displayed_figures(folder)
+        shown_before = set(self.figures)  # e.g. unit figures already in the per-unit panels
+        paths = [p for p in self._displayed_figures(folder) if p not in shown_before]
         if not paths:
             return ""
         shown = paths[: self.opts.max_figures]
@@ -358,7 +359,7 @@ class _Builder:
                     "</div></div>"
                 )
             if v.get("fi", {}).get("x"):
-                spec = {"xlabel": "Step current (pA)", "ylabel": "Firing rate (Hz)", "height": 200,
+                spec = {"xlabel": "Step current (pA)", "ylabel": "Firing rate (Hz)", "height": 200, "xpad": 0.04,
                         "series": [{"type": "line", "x": v["fi"]["x"], "y": v["fi"]["y"],
                                     "markers": True, "color": "#0072B2"}]}  # fmt: skip
                 charts.append(
@@ -414,7 +415,7 @@ class _Builder:
             if v.get("resp", {}).get("x"):
                 unit = v["resp"].get("unit") or ""
                 spec = {"xlabel": f"Step amplitude ({unit})" if unit else "Step amplitude",
-                        "ylabel": "Spikes per step", "height": 200,
+                        "ylabel": "Spikes per step", "height": 200, "xpad": 0.04,
                         "series": [{"type": "line", "x": v["resp"]["x"], "y": v["resp"]["y"],
                                     "markers": True, "color": "#0072B2"}]}  # fmt: skip
                 charts.append(
