@@ -55,6 +55,7 @@ FINDING_COLUMNS = ("outcome", "model", "treatment", "reference", "n_donors_trt",
 #: Which analyses honour the qc_overrides sheet (shown in the QC section).
 HONOURED_BY = (
     "fmslab compare (excluded rows are left out before any statistic and listed in its output)",
+    "fmslab figures build --study (every table a panel draws)",
     "this report (summary plots and per-cell/per-unit panels)",
 )
 
@@ -359,7 +360,7 @@ class _Builder:
                     "</div></div>"
                 )
             if v.get("fi", {}).get("x"):
-                spec = {"xlabel": "Step current (pA)", "ylabel": "Firing rate (Hz)", "height": 200,
+                spec = {"xlabel": "Step current (pA)", "ylabel": "Firing rate (Hz)", "height": 200, "xpad": 0.04,
                         "series": [{"type": "line", "x": v["fi"]["x"], "y": v["fi"]["y"],
                                     "markers": True, "color": "#0072B2"}]}  # fmt: skip
                 charts.append(
@@ -415,7 +416,7 @@ class _Builder:
             if v.get("resp", {}).get("x"):
                 unit = v["resp"].get("unit") or ""
                 spec = {"xlabel": f"Step amplitude ({unit})" if unit else "Step amplitude",
-                        "ylabel": "Spikes per step", "height": 200,
+                        "ylabel": "Spikes per step", "height": 200, "xpad": 0.04,
                         "series": [{"type": "line", "x": v["resp"]["x"], "y": v["resp"]["y"],
                                     "markers": True, "color": "#0072B2"}]}  # fmt: skip
                 charts.append(
