@@ -80,7 +80,7 @@ def _p_text(row: dict[str, Any]) -> str:
     """``p = 0.02``, with the planned-contrast adjustment when the table has one."""
     text = format_p(row.get("p"))
     adj, how = row.get("p_adj"), row.get("adjustment")
-    if _finite(adj) and how and str(how).lower() not in ("none", "nan", ""):
+    if _finite(adj) and how and not str(how).lower().startswith(("none", "nan")):
         text += f", {how}-adjusted {format_p(adj)}"
     return text
 
