@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import stats
 from matplotlib.figure import Figure
+from scipy import stats
 
 from fmslab.behaviour.filaments import standard_sets
 from fmslab.behaviour.pipeline import analyze_sheets

@@ -77,7 +77,9 @@ def group_day_contrasts(
         d = d.assign(group=d["group"].astype(str), mouse_id=d["mouse_id"].astype(str))
         counts = d.groupby("group")["mouse_id"].nunique()
         measure = (
-            data["measure"].iloc[0] if column == "value" else f"{column} ({data['measure'].iloc[0]})"
+            data["measure"].iloc[0]
+            if column == "value"
+            else f"{column} ({data['measure'].iloc[0]})"
         )
         base = {"assay": assay, "measure": measure}
         if len(counts) < 2 or counts.min() < MIN_MICE_PER_GROUP:

@@ -335,6 +335,22 @@ def build_design(
     for cov in covariates:
         mat, cnames = _covariate_columns(df[cov], cov)
         blocks.append((f"covariate '{cov}'", mat, cnames))
+    full = np.column_stack([m for _, m, _ in blocks])
+    full_names = [nm for _, _, cn in blocks for nm in cn]
+    between: list[int] = []
+    if top is not None:
+        members = df.assign(_r=np.arange(n)).groupby(top)["_r"].apply(list)
+        for j in range(full.shape[1]):
+            if all(np.ptp(full[idx, j]) == 0 for idx in members):
+                between.append(j)
+        n_top = len(members)
+        if n_top < len(between):
+            raise InputError(
+                f"{n_top} '{top}' units cannot support {len(between)} {top}-level parameters "
+                f"({', '.join(full_names[j] for j in between)}): fewer units of replication than "
+                "parameters",
+                file=source,
+            )
     x = np.zeros((n, 0))
     names: list[str] = []
     spans: dict[str, list[int]] = {}
@@ -372,21 +388,6 @@ def build_design(
                 nd = len(dv)
                 row[spans["group x day"][i * nd : (i + 1) * nd]] = dv
             means[(g, d)] = row
-    between: list[int] = []
-    if top is not None:
-        const = df.assign(_r=np.arange(n)).groupby(top)["_r"].apply(list)
-        for j in range(p):
-            col = x[:, j]
-            if all(np.ptp(col[idx]) == 0 for idx in const):
-                between.append(j)
-        n_top = len(const)
-        if n_top < len(between):
-            raise InputError(
-                f"{n_top} '{top}' units cannot support {len(between)} {top}-level parameters "
-                f"({', '.join(names[j] for j in between)}): fewer units of replication than "
-                "parameters",
-                file=source,
-            )
     return Design(
         x=x,
         names=names,

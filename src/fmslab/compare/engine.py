@@ -308,7 +308,7 @@ class _Routes:
             tests.append(("group_x_day", des.interaction_rows()))
         for test, rows_l in tests:
             f = self.fit.ftest(rows_l)
-            rows.append({**head, "test": test, "treatment": ", ".join(
+            rows.append({**head, "test": test, "contrast": "", "treatment": ", ".join(
                 g for g in des.groups if g != des.reference), **self._counts_all(),
                 "estimate_type": "F", "statistic": f.statistic, "df_num": f.df_num,
                 "df": f.df_den, "p": f.p,
