@@ -55,6 +55,7 @@ FINDING_COLUMNS = ("outcome", "model", "treatment", "reference", "n_donors_trt",
 #: Which analyses honour the qc_overrides sheet (shown in the QC section).
 HONOURED_BY = (
     "fmslab compare (excluded rows are left out before any statistic and listed in its output)",
+    "fmslab figures build --study (every table a panel draws)",
     "this report (summary plots and per-cell/per-unit panels)",
 )
 
