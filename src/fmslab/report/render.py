@@ -231,6 +231,7 @@ class _Builder:
                     f'<div class="finding" id="finding-{i}" data-key="{esc(f.key)}" '
                     f'data-outcome="{esc(f.outcome)}" data-source="{esc(f.source)}">'
                     f'<p class="sentence">{esc(f.sentence)}</p>'
+                    f'<p class="note">Compared table: {esc(f.source.removeprefix("catalog:"))}</p>'
                     + (f'<ul class="warnings">{warn}</ul>' if warn else "")
                     + table_html(
                         row, table_id=f"tbl-finding_{i}", max_rows=1, csv_href=None, wrap_columns=()
