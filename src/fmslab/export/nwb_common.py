@@ -204,15 +204,23 @@ def frame_to_table(df: pd.DataFrame, *, name: str, table: str, description: str)
 
 
 def write_nwb(nwbfile, path: Path) -> Path:
-    """Write ``nwbfile`` atomically to ``path``."""
+    """Write ``nwbfile`` atomically to ``path`` (a temporary ``.nwb`` beside it, then renamed)."""
+    import os
+    import tempfile
+
     from pynwb import NWBHDF5IO
 
-    from fmslab.atomic import atomic_path
-
-    with atomic_path(path) as tmp:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp.nwb", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
         tmp.unlink()  # h5py creates the file
         with NWBHDF5IO(str(tmp), "w") as io:
             io.write(nwbfile)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
 
 
