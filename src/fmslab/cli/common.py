@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import typer
-from rich.table import Table
 
-from fmslab.logs import STDERR
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -29,13 +29,19 @@ def state(ctx: typer.Context) -> State:
 
 def print_frame(df: pd.DataFrame, *, title: str | None = None, max_rows: int = 200) -> None:
     """Print a DataFrame as a rich table on stdout."""
+    import pandas as pd
     from rich.console import Console
+    from rich.table import Table
+
+    from fmslab.display import display_cell
+    from fmslab.logs import STDERR
 
     table = Table(title=title, show_lines=False)
     for col in df.columns:
         table.add_column(str(col), overflow="fold")
     for row in df.head(max_rows).itertuples(index=False):
-        table.add_row(*["" if pd.isna(v) else str(v) for v in row])
+        # exact values stay in the written tables; the terminal shows meaningful digits
+        table.add_row(*["" if pd.isna(v) else display_cell(v) for v in row])
     Console().print(table)
     if len(df) > max_rows:
         STDERR.print(f"({len(df) - max_rows} more rows not shown)")
