@@ -48,7 +48,7 @@ def export(
     mouse -> donor link taken from the key, no DE results or comparison statistics.
     """
     from fmslab.export import run
-    from fmslab.export.run import MODALITIES
+    from fmslab.export.flow import MODALITIES
 
     res = run(
         study,

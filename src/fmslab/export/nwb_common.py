@@ -170,7 +170,7 @@ def make_nwbfile(
         session_id=session_id,
         keywords=list(dict.fromkeys([*settings.keywords, *keywords])),
         source_script=f"fmslab {fmslab.__version__}: fmslab export",
-        source_script_file_name="fmslab/export/run.py",
+        source_script_file_name="fmslab/export/flow.py",
         subject=make_subject(subject),
         **kwargs,
     )

@@ -139,7 +139,7 @@ def write_icephys(session: IcephysSession, out_path: Path, settings: ExportSetti
             rate=rate,
             electrode=electrode,
             gain=1.0,
-            sweep_number=sw.index,
+            sweep_number=np.uint64(sw.index),
             description=(
                 f"injected current reconstructed by fmslab from the {sw.stimulus.source} "
                 f"({sw.stimulus.kind} {sw.stimulus.stim_pA:g} pA from "
@@ -154,7 +154,7 @@ def write_icephys(session: IcephysSession, out_path: Path, settings: ExportSetti
             starting_time=t0,
             rate=rate,
             electrode=electrode,
-            sweep_number=sw.index,
+            sweep_number=np.uint64(sw.index),
             description=(
                 f"membrane potential (channel '{info.vm_name}' of the raw file, "
                 f"{info.format_version}); stored in mV"

@@ -1,4 +1,4 @@
-"""``fmslab.export.run``: a study as a self-describing package a data hub can take.
+"""``fmslab.export.run`` (this module's :func:`run`): a study as a self-describing package a data hub can take.
 
 Layout of ``OUT``::
 
