@@ -111,3 +111,20 @@ def test_module_figure_saved_as_pdf_with_truetype_and_png(tmp_path) -> None:
     assert b"/FontFile2" in raw and b"/Type3" not in raw
     assert png.suffix == ".png" and png.stat().st_size > 1000
     assert fig.axes[0].get_ylabel() == "50% withdrawal threshold (g)"
+
+
+def test_generic_value_column_is_named_by_its_measure() -> None:
+    # behaviour tables hold readings in 'value' with the quantity in 'measure' and 'unit'
+    df = pd.DataFrame(
+        {
+            "group": ["HC", "HC", "FMS", "FMS"],
+            "mouse_id": ["a", "a", "b", "b"],
+            "day": [0, 1, 0, 1],
+            "value": [1.0, 0.9, 1.0, 0.4],
+            "measure": ["latency_s"] * 4,
+            "unit": ["s"] * 4,
+        }
+    )
+    fig = time_course(df, value="value")
+    assert fig.axes[0].get_ylabel() == "Withdrawal latency (s)"
+    plt.close(fig)

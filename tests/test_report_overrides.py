@@ -99,6 +99,11 @@ def test_override_excludes_the_cell_from_compare_and_is_catalogued(
     assert got.loc[got.model == "lmm", "n_obs_trt"].item() == 7  # FMS: 8 cells minus the one
     data = pd.read_csv(tmp_path / "with_override" / "data.csv")
     assert "M02_c1" not in set(data["cell_id"])
+    excluded = pd.read_csv(tmp_path / "with_override" / "excluded.csv")
+    assert excluded[["cell_id", "reason", "reviewer"]].values.tolist() == [
+        ["M02_c1", "seal lost", "AB"]
+    ]
+    assert not (tmp_path / "by_hand" / "excluded.csv").exists()
     with connect(summary.db_path, read_only=True) as con:
         stored = read_table(con, "qc_overrides")
         inputs = read_table(con, "inputs")

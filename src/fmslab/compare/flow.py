@@ -251,6 +251,11 @@ def run(
     cols += [c for c in data.columns if c not in cols and c.split("=")[0] in present]
     write_table(data[cols], out / "data.csv")
     write_table(stats, out / "stats.csv")
+    excluded = prepared.excluded.assign(source=source) if len(prepared.excluded) else None
+    if excluded is not None:  # what the reviewers' qc_overrides left out, and why
+        write_table(excluded, out / "excluded.csv")
+    else:
+        (out / "excluded.csv").unlink(missing_ok=True)  # nothing left out by this run
     if prepared.catalog_path is not None:
         from fmslab.catalog import open_session
 
@@ -267,7 +272,8 @@ def run(
             "inputs_sha256": file_hashes(prepared.input_files),
             "source": source,
             "catalog": str(prepared.catalog_path) if prepared.catalog_path else None,
-            "outputs": ["stats.csv", "data.csv"],
+            "outputs": ["stats.csv", "data.csv"]
+            + (["excluded.csv"] if excluded is not None else []),
         },
     )
     return CompareRun(

@@ -359,7 +359,7 @@ class _Builder:
                     "</div></div>"
                 )
             if v.get("fi", {}).get("x"):
-                spec = {"xlabel": "Step current (pA)", "ylabel": "Firing rate (Hz)", "height": 200,
+                spec = {"xlabel": "Step current (pA)", "ylabel": "Firing rate (Hz)", "height": 200, "xpad": 0.04,
                         "series": [{"type": "line", "x": v["fi"]["x"], "y": v["fi"]["y"],
                                     "markers": True, "color": "#0072B2"}]}  # fmt: skip
                 charts.append(
@@ -415,7 +415,7 @@ class _Builder:
             if v.get("resp", {}).get("x"):
                 unit = v["resp"].get("unit") or ""
                 spec = {"xlabel": f"Step amplitude ({unit})" if unit else "Step amplitude",
-                        "ylabel": "Spikes per step", "height": 200,
+                        "ylabel": "Spikes per step", "height": 200, "xpad": 0.04,
                         "series": [{"type": "line", "x": v["resp"]["x"], "y": v["resp"]["y"],
                                     "markers": True, "color": "#0072B2"}]}  # fmt: skip
                 charts.append(

@@ -230,7 +230,8 @@ def run_channels(
     """
     import anndata as ad
 
-    from fmslab.atomic import write_json, write_table, write_with
+    from fmslab.atomic import write_json, write_table
+    from fmslab.figures.export import save_module_figure
     from fmslab.provenance import package_versions, sha256_file
     from fmslab.rnaseq import plots
     from fmslab.rnaseq.channels import ATTRIBUTION, nociceptor_weight, rank_channels
@@ -273,16 +274,13 @@ def run_channels(
         suffix = "" if len(all_ids) == 1 else f"_{cid}"
         write_table(ranked, de_dir / f"channels{suffix}.csv")
         label = pd.Series(ranked["symbol"].to_numpy(), index=ranked["gene"].to_numpy())
-        fig = plots.volcano(res, highlight=label)
-        write_with(
-            de_dir / f"volcano_channels{suffix}.pdf", lambda p, f=fig: f.savefig(p, format="pdf")
+        save_module_figure(
+            plots.volcano(res, highlight=label), de_dir / f"volcano_channels{suffix}"
         )
         top_genes = ranked["gene"].head(top)
         heat = vst.loc[top_genes].set_axis(ranked["symbol"].head(top))
         fig = plots.expression_heatmap(heat, title=f"Top {len(heat)} channels ({cid})")
-        write_with(
-            de_dir / f"channel_heatmap{suffix}.pdf", lambda p, f=fig: f.savefig(p, format="pdf")
-        )
+        save_module_figure(fig, de_dir / f"channel_heatmap{suffix}")
         ranked_by[cid] = ranked
     inputs = [h5] + ([Path(sc_reference)] if sc_reference else [])
     write_json(
@@ -336,7 +334,8 @@ def run_singlecell(
     min_cells, n_cpus
         Minimum cells per sample x cell type; processes of the per-gene fits.
     """
-    from fmslab.atomic import write_json, write_table, write_with
+    from fmslab.atomic import write_json, write_table
+    from fmslab.figures.export import save_module_figure
     from fmslab.provenance import package_versions, sha256_file
     from fmslab.rnaseq import plots
     from fmslab.rnaseq.channels import load_channel_set
@@ -375,7 +374,7 @@ def run_singlecell(
     write_table(long, out / "channel_expression_by_celltype.csv")
     if genes:
         fig = plots.dot_plot(frac, mean, title="Ion-channel expression by cell type")
-        write_with(out / "channel_dotplot.pdf", lambda p: fig.savefig(p, format="pdf"))
+        save_module_figure(fig, out / "channel_dotplot")
     write_json(
         out / "provenance.json",
         {
