@@ -268,6 +268,20 @@ def test_datapackage_passes_frictionless_with_keys(blind, open_export, tmp_path)
     assert "foreign-key" in {e.type for t in report.tasks for e in t.errors}
 
 
+def test_every_exported_column_is_described(blind, open_export):
+    from fmslab.export.fields import UNDESCRIBED
+
+    for out in (blind, open_export):
+        desc = json.loads((out / "datapackage.json").read_text())
+        missing = [
+            (r["name"], f["name"])
+            for r in desc["resources"]
+            for f in r["schema"]["fields"]
+            if UNDESCRIBED in f["description"]
+        ]
+        assert not missing, f"add these to src/fmslab/data/export/fields.yaml: {missing}"
+
+
 def _sample_nwb(out: Path) -> list[Path]:
     """One file of each kind: every file of a kind is written by the same code."""
     return [next((out / "nwb").rglob("*_icephys.nwb")), next((out / "nwb").rglob("*_ecephys.nwb"))]
@@ -458,10 +472,18 @@ def test_rocrate_ties_files_runs_software_and_licence(demo, blind, open_export):
 
 
 def test_ephys_analyze_reads_exported_nwb_back_to_the_same_features(demo, open_export, tmp_path):
-    """`fmslab ephys analyze` on the exported NWB files gives the catalog's sweep features.
+    """`fmslab ephys analyze` on the exported NWB files gives the catalog's features.
 
-    The NWB files hold the same float64 samples at the same rate and the stimulus as the analysis
-    reconstructed it, so every feature must agree to rounding (rtol 1e-9)."""
+    The NWB files hold the same float64 mV samples at the same rate and the injected current as
+    the analysis reconstructed it (equal to pyabf's command, see above), so every decision
+    (stimulus, spike counts, rheobase, firing pattern, QC) must be the same. Continuous features
+    agree to rounding (rtol 1e-9) except where rounding moves one sample pick: the NWB reader
+    computes ``data * conversion`` then mV (within 1 ulp of the stored value), which can break a
+    tie between equal quantised ABF samples at a spike peak, and the ABF reader also takes current
+    edges from the file's recorded current monitor, which NWB does not carry. One sample moved in
+    a sweep shifts its means by < 1 %, so those few sweeps (at most 2 %) are held to rtol 1e-2;
+    tau and capacitance are least-squares fits, held to their convergence tolerance (rtol 1e-4).
+    """
     from typer.testing import CliRunner
 
     from fmslab.cli import app
@@ -477,25 +499,35 @@ def test_ephys_analyze_reads_exported_nwb_back_to_the_same_features(demo, open_e
         pytest.xfail(f"fmslab.ephys cannot read NWB icephys files yet: {exc}")
     assert info.n_sweeps == cells["n_sweeps"].iloc[0] and info.stim_source != "none"
     out = tmp_path / "ephys"
-    result = CliRunner().invoke(
-        app, ["-q", "ephys", "analyze", *map(str, files), "--out", str(out), "--no-figures"]
-    )
+    args = ["-q", "ephys", "analyze", *map(str, files), "--out", str(out), "--no-figures"]
+    result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
-    errors = pd.read_csv(out / "errors.csv") if (out / "errors.csv").is_file() else pd.DataFrame()
+    errors = pd.read_csv(out / "errors.csv")
     assert errors.empty, errors.to_dict(orient="records")
-    back = pd.read_csv(out / "sweeps.csv")
-    back["cell_id"] = back["file"].map(
-        {Path(p).name: c for p, c in zip(cells["nwb_file"], cells["cell_id"], strict=True)}
-    )
+    cell_of = {Path(p).name: c for p, c in zip(cells["nwb_file"], cells["cell_id"], strict=True)}
+
+    back = pd.read_csv(out / "sweeps.csv").assign(cell_id=lambda d: d["file"].map(cell_of))
     cat = _catalog(demo, "ephys_sweeps")
-    merged = cat.merge(back, on=["cell_id", "sweep"], suffixes=("", "_nwb"), validate="one_to_one")
-    assert len(merged) == len(cat)
-    numeric = [c for c in SWEEP_COLUMNS if c in cat and pd.api.types.is_numeric_dtype(cat[c])]
-    for col in numeric:
-        np.testing.assert_allclose(
-            merged[f"{col}_nwb"].to_numpy(float),
-            merged[col].to_numpy(float),
-            rtol=1e-9,
-            equal_nan=True,
-            err_msg=col,
-        )
+    m = cat.merge(back, on=["cell_id", "sweep"], suffixes=("", "_nwb"), validate="one_to_one")
+    assert len(m) == len(cat) == len(back)
+    exact = ["stim_kind", "stim_pA", "stim_start_s", "stim_end_s", "holding_pA"]
+    exact += ["n_spikes_stim", "n_spikes_total", "n_spikes_pre", "qc_pass"]
+    for col in exact:
+        assert (m[col].astype(str) == m[f"{col}_nwb"].astype(str)).all(), col
+    numeric = [c for c in SWEEP_COLUMNS if c in cat and pd.api.types.is_float_dtype(cat[c])]
+    for col in (c for c in numeric if c not in exact):
+        a, b = m[f"{col}_nwb"].to_numpy(float), m[col].to_numpy(float)
+        same = np.isclose(a, b, rtol=1e-9, atol=0, equal_nan=True)
+        assert same.mean() >= 0.98, (col, m.loc[~same, ["cell_id", "sweep", col, f"{col}_nwb"]])
+        rtol = 1e-4 if col == "tau_ms" else 1e-2
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=1e-12, equal_nan=True, err_msg=col)
+
+    back_cells = pd.read_csv(out / "cells.csv").assign(cell_id=lambda d: d["file"].map(cell_of))
+    mc = _catalog(demo, "ephys_cells").merge(back_cells, on="cell_id", suffixes=("", "_nwb"))
+    assert len(mc) == len(cells)
+    for col in ("rheobase_pA", "firing_pattern", "qc_pass", "max_spikes"):
+        assert (mc[col].astype(str) == mc[f"{col}_nwb"].astype(str)).all(), col
+    for col in ("rmp_mV", "rin_MOhm"):
+        np.testing.assert_allclose(mc[f"{col}_nwb"], mc[col], rtol=1e-9, equal_nan=True)
+    for col in ("tau_ms", "capacitance_pF"):
+        np.testing.assert_allclose(mc[f"{col}_nwb"], mc[col], rtol=1e-4, equal_nan=True)

@@ -8,6 +8,7 @@ unit -> mouse; trial, mouse-day, sample -> mouse; spike -> sweep).
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +18,7 @@ import pandas as pd
 
 import fmslab
 from fmslab.atomic import write_json, write_table
-from fmslab.export.fields import describe, table_description
+from fmslab.export.fields import UNDESCRIBED, describe, table_description
 from fmslab.export.settings import ExportSettings
 
 #: Foreign keys: table -> [(columns, referenced table, referenced columns)].
@@ -38,6 +39,8 @@ FOREIGN_KEYS: dict[str, list[tuple[list[str], str, list[str]]]] = {
 }
 TABLES_DIR = "tables"
 
+log = logging.getLogger(__name__)
+
 
 def package_name(title: str) -> str:
     """A data package name: lower-case letters, digits, ``-``, ``_``, ``.``."""
@@ -47,14 +50,19 @@ def package_name(title: str) -> str:
 def table_schema(name: str, df: pd.DataFrame, primary_key: list[str], present: set[str]) -> dict:
     """The Table Schema of one exported table."""
     fields = []
+    undescribed = []
     for col in df.columns:
         f = describe(name, str(col), df[col])
+        if UNDESCRIBED in f.description:
+            undescribed.append(str(col))
         entry: dict[str, Any] = {"name": f.name, "type": f.type, "description": f.description}
         if f.unit:
             entry["unit"] = f.unit
         if f.name in primary_key:
             entry["constraints"] = {"required": True}
         fields.append(entry)
+    if undescribed:
+        log.warning("export: %s columns without a description: %s", name, ", ".join(undescribed))
     schema: dict[str, Any] = {"fields": fields, "missingValues": [""]}
     if primary_key:
         schema["primaryKey"] = list(primary_key)
