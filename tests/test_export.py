@@ -517,10 +517,12 @@ def test_ephys_analyze_reads_exported_nwb_back_to_the_same_features(demo, open_e
     numeric = [c for c in SWEEP_COLUMNS if c in cat and pd.api.types.is_float_dtype(cat[c])]
     for col in (c for c in numeric if c not in exact):
         a, b = m[f"{col}_nwb"].to_numpy(float), m[col].to_numpy(float)
+        if col == "tau_ms":  # a least-squares fit: its convergence tolerance
+            np.testing.assert_allclose(a, b, rtol=1e-4, equal_nan=True, err_msg=col)
+            continue
         same = np.isclose(a, b, rtol=1e-9, atol=0, equal_nan=True)
         assert same.mean() >= 0.98, (col, m.loc[~same, ["cell_id", "sweep", col, f"{col}_nwb"]])
-        rtol = 1e-4 if col == "tau_ms" else 1e-2
-        np.testing.assert_allclose(a, b, rtol=rtol, atol=1e-12, equal_nan=True, err_msg=col)
+        np.testing.assert_allclose(a, b, rtol=1e-2, atol=1e-12, equal_nan=True, err_msg=col)
 
     back_cells = pd.read_csv(out / "cells.csv").assign(cell_id=lambda d: d["file"].map(cell_of))
     mc = _catalog(demo, "ephys_cells").merge(back_cells, on="cell_id", suffixes=("", "_nwb"))
