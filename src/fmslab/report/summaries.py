@@ -145,6 +145,28 @@ def fi_summary(tables, grouping, style: GroupStyle, overrides) -> Summary | None
     )  # fmt: skip
 
 
+def rheobase_summary(tables, grouping, style: GroupStyle, overrides) -> Summary | None:
+    """Distribution of rheobase per group (or code): every cell and the mouse means."""
+    from fmslab.figures.plots import source_data, superplot
+
+    cells = tables.get("ephys_cells")
+    if cells is None or "rheobase_pA" not in cells or "qc_pass" not in cells:
+        return None
+    ok = cells[cells["qc_pass"].fillna(False).astype(bool)].dropna(subset=["rheobase_pA"])
+    ok = _drop_overridden(ok, overrides)
+    if ok.empty:
+        return None
+    df = _with_group(ok, grouping)
+    fig = superplot(df, value="rheobase_pA", donor=None, color_by="mouse", order=list(style.order),
+                    legend="right")  # fmt: skip
+    return Summary(
+        "ephys_rheobase", "ephys", f"Rheobase by {grouping.kind}",
+        f"Step rheobase of every cell that passed QC and was not excluded, coloured by mouse; "
+        f"large dots are mouse means, the bar the mean of mouse means per {grouping.kind}.",
+        _png(fig), source_data(fig.axes[0]),
+    )  # fmt: skip
+
+
 def vonfrey_summary(tables, grouping, style: GroupStyle, overrides) -> Summary | None:
     """Von Frey 50% threshold over days by group."""
     from fmslab.figures.plots import source_data, time_course
@@ -231,7 +253,7 @@ def skinnerve_summary(tables, grouping, style: GroupStyle, overrides) -> Summary
     )  # fmt: skip
 
 
-SUMMARIES = (fi_summary, vonfrey_summary, volcano_summary, skinnerve_summary)
+SUMMARIES = (rheobase_summary, fi_summary, vonfrey_summary, volcano_summary, skinnerve_summary)
 
 
 def build_summaries(
