@@ -8,9 +8,11 @@ Run (from the repository root)::
 ``accuracy`` simulates the default protocol (151 s, five units) at several noise levels and seeds,
 analyses each with default parameters and prints per-unit precision / recall (mean over seeds).
 ``speed`` writes a 30-minute, 20 kHz single-channel ABF1 recording (pyabf's writer) with the
-default units firing, then times ``analyze_file`` on it in a fresh process and records its peak
-memory: peak RSS (VmHWM) of that process after imports and after the run and, in a second
-run, tracemalloc's peak of Python/numpy allocations. ``--minutes`` changes the length (run 10 and
+default units firing, then runs the whole per-file step on it in a fresh process, on one core
+(``OMP/OPENBLAS/MKL_NUM_THREADS=1``): ``skinnerve.batch.analyze_item`` = reading, both detection
+passes, sorting, all tables and every figure saved as PNG. It records the wall time, the time
+without figures (``analyze_file`` alone, a second run) and the peak RSS (VmHWM) of the process
+after imports and after the end-to-end run. ``--minutes`` changes the length (run 10 and
 30 to see that memory does not grow with it).
 """
 
@@ -21,7 +23,6 @@ import resource
 import sys
 import tempfile
 import time
-import tracemalloc
 from dataclasses import replace
 from pathlib import Path
 
@@ -97,11 +98,16 @@ def speed(minutes: float = 30.0, fs: float = 20000.0) -> dict[str, float]:
         import json
         import subprocess
 
+        import os
+
+        env = {**os.environ, **{k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                                                  "MKL_NUM_THREADS")}}  # fmt: skip
         child = subprocess.run(
             [sys.executable, __file__, "_analyze", str(path)],
             check=True,
             capture_output=True,
             text=True,
+            env=env,
         )
         stats = json.loads(child.stdout.strip().splitlines()[-1])
         size_mb = path.stat().st_size / 1e6
@@ -131,27 +137,34 @@ def _analyze_child(path: str) -> None:
     import json
 
     import elephant.statistics  # noqa: F401 - imports counted in the baseline RSS
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.figure  # noqa: F401
     import neo  # noqa: F401
 
     from fmslab.skinnerve.analysis import analyze_file
+    from fmslab.skinnerve.batch import analyze_item
+    from fmslab.skinnerve.params import Params
 
     rss0 = _vm_hwm_mb()
+    with tempfile.TemporaryDirectory() as out:
+        t0 = time.perf_counter()
+        tables = analyze_item((path, None, Params().to_dict(), out, Path(path).name))
+        run_s = time.perf_counter() - t0
+        rss1 = _vm_hwm_mb()
+        n_figs = len(list((Path(out) / "figures").glob("*.png")))
     t0 = time.perf_counter()
-    fr = analyze_file(path)
-    run_s = time.perf_counter() - t0
-    rss1 = _vm_hwm_mb()
-    # a second, traced run: Python/numpy allocations only (tracemalloc slows it down)
-    tracemalloc.start()
     analyze_file(path)
-    _cur, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
+    analysis_s = time.perf_counter() - t0
     out = {
         "analyze_s": run_s,
-        "n_spikes": len(fr.spikes),
-        "n_units": len(fr.units),
+        "analysis_without_figures_s": analysis_s,
+        "n_figures": n_figs,
+        "n_spikes": len(tables["spikes"]),
+        "n_units": len(tables["units"]),
         "rss_after_imports_mb": rss0,
         "peak_rss_mb": rss1,
-        "peak_traced_alloc_mb": peak / 1e6,
     }
     print(json.dumps(out))
 

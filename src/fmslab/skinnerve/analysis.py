@@ -40,6 +40,8 @@ class FileResult:
     snippets: dict[int, tuple[np.ndarray, np.ndarray]] | None = None
     warnings: list[str] = field(default_factory=list)
     artefacts: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: unit id -> (n, pre + post) individual band-passed waveforms (up to 100, for the figures)
+    examples: dict[int, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass
@@ -276,6 +278,7 @@ def analyze_recording(
     times, labels = sp.times_s, sp.labels
     order = np.argsort(times, kind="stable")
     times, labels = times[order], labels[order]
+    scale = sp.amplitude[order] if sp.amplitude.size == times.size else np.ones(times.size)
     stim_s = res.stimulus_samples / fs
     warnings: list[str] = []
     if not np.any(labels > 0):
@@ -437,7 +440,20 @@ def analyze_recording(
         units.loc[max(range(len(keys)), key=keys.__getitem__), "is_unit_under_study"] = True
     responses = pd.concat(resp_frames, ignore_index=True) if resp_frames else pd.DataFrame()
     keep = labels > 0
-    spikes = pd.DataFrame({"file": label, "unit_id": labels[keep], "time_s": times[keep]})
+    peak_uv = np.array([float(np.abs(t).max()) for t in templates_uv]) if len(templates_uv) else []
+    spikes = pd.DataFrame(
+        {
+            "file": label,
+            "unit_id": labels[keep],
+            "time_s": times[keep],
+            # the spike's size: its least-squares scale times the template's peak
+            "amplitude_uv": scale[keep] * np.asarray(peak_uv)[labels[keep] - 1]
+            if keep.any()
+            else np.zeros(0),
+        }
+    )
+    examples = _example_waveforms(res, spikes, p)
+    res.filtered_uv = np.zeros(0, dtype=np.float32)  # the full trace is not needed any more
     snippets = read_windows(rec, _snippet_windows(spikes, steps, stim_s, res.duration_s), p)
     return FileResult(
         file=label,
@@ -454,7 +470,25 @@ def analyze_recording(
         snippets=snippets,
         warnings=warnings,
         artefacts=pd.DataFrame(artefact_rows),
+        examples=examples,
     )
+
+
+def _example_waveforms(
+    res: StreamResult, spikes: pd.DataFrame, p: Params, n_max: int = 100
+) -> dict[int, np.ndarray]:
+    """Up to ``n_max`` individual waveforms per unit (evenly spread over the recording)."""
+    fs = res.fs_hz
+    pre, post = int(round(p.pre_ms * fs / 1e3)), int(round(p.post_ms * fs / 1e3))
+    x = res.filtered_uv
+    out = {}
+    for k, g in spikes.groupby("unit_id"):
+        s_ = np.round(g["time_s"].to_numpy() * fs).astype(np.int64)
+        s_ = s_[(s_ - pre >= 0) & (s_ + post <= x.size)]
+        if s_.size > n_max:
+            s_ = s_[np.linspace(0, s_.size - 1, n_max).astype(int)]
+        out[int(k)] = x[s_[:, None] + np.arange(-pre, post)[None, :]].astype(np.float32)
+    return out
 
 
 def _snippet_windows(
