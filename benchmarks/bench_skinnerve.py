@@ -96,9 +96,8 @@ def speed(minutes: float = 30.0, fs: float = 20000.0) -> dict[str, float]:
         gen_s = time.perf_counter() - t0
         # analyse in a fresh process so that its peak RSS is the analysis' alone
         import json
-        import subprocess
-
         import os
+        import subprocess
 
         env = {**os.environ, **{k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                                                   "MKL_NUM_THREADS")}}  # fmt: skip

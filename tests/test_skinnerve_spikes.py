@@ -215,7 +215,6 @@ def test_spontaneous_and_train_statistics_by_hand() -> None:
     sp = spontaneous(spikes, base)
     # 7 baseline spikes (21.0 is in the step) over 20 s; ISIs inside intervals: 1, 1, 2, 1
     assert sp["spont_rate_hz"] == pytest.approx(7 / 20)
-    isi = np.array([1.0, 1.0, 2.0, 1.0])
     # one definition (fmslab.spiketrains): sample SD, ddof=1: by hand, mean 1.25, SD
     # sqrt((3 * 0.0625 + 0.5625) / 3) = 0.5 -> CV 0.4
     assert sp["spont_isi_cv"] == pytest.approx(0.4)
