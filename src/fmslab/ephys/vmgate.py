@@ -33,6 +33,8 @@ import numpy as np
 
 #: sweeps examined per recording (first, last and evenly spaced between)
 MAX_SWEEPS_CHECKED = 8
+#: the traces are examined at (at most about) this rate: every k-th sample
+GATE_RATE_HZ = 5000.0
 MEDIAN_RANGE_MV = (-150.0, 100.0)
 EXTREME_RANGE_MV = (-200.0, 150.0)
 #: a signal within +-FLAT_RANGE_MV of 0 mV everywhere is not a Vm
@@ -101,7 +103,10 @@ def vm_problem(
     if not len(v_sweeps):
         return "no samples"
     idx = _pick(len(v_sweeps))
-    vs = [np.asarray(v_sweeps[i], dtype=np.float64) for i in idx]
+    # quantiles and medians do not need every sample: at most ~5 kHz is examined
+    step = max(1, int(1.0 / (GATE_RATE_HZ * dt_s)))
+    vs = [np.asarray(v_sweeps[i], dtype=np.float64)[::step] for i in idx]
+    dt_s = dt_s * step
     sts = [stimuli[i] for i in idx] if stimuli is not None else [None] * len(idx)
     vs_ok = [v for v in vs if v.size]
     if not vs_ok:
