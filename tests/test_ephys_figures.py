@@ -79,10 +79,9 @@ def test_reused_canvas_draws_the_same_figure(abf_dir):
     import io
 
     from matplotlib.figure import Figure
+    from PIL import Image
 
     from fmslab.ephys.analysis import analyze_file_tables
-
-    from PIL import Image
 
     def png(fig):
         buf = io.BytesIO()
