@@ -125,3 +125,34 @@ def test_slow_ahp_of_a_regular_spiking_cell(results):
     s = sweeps[(sweeps["stim_pA"] >= 70) & (sweeps["stim_pA"] <= 100)]
     assert (s["ahp_slow_depth_mV"] > s["ahp_depth_mV"] + 5).all()
     assert s["ahp_slow_time_ms"].between(10, 100).all()
+
+
+@pytest.mark.parametrize(
+    "tau_ms, amp_mV, splice_ms",
+    [(1.0, 60, 1.0), (2.0, 60, 1.0), (1.0, 40, 0.7), (3.0, 50, 1.5), (2.0, 25, 2.0)],
+)
+def test_threshold_of_a_spike_riding_the_charging_transient(abf_dir, tau_ms, amp_mV, splice_ms):
+    """A real AP (171116sh_0018's rheobase spike, from its threshold on) added onto a step-onset
+    charging curve V = -65 + A (1 - exp(-t / tau)) while the membrane still charges at 5-22 V/s
+    (up to 7 % of the AP's upstroke, IPFX's 5 % criterion does not stop there). The threshold is
+    the splice point, within one sample (0.05 ms; the charging moves V by at most 1.1 mV per
+    sample), not on the transient; the onset edge itself is no spike."""
+    from fmslab.ephys.io import open_recording
+    from fmslab.ephys.spikes import detect_spikes
+
+    sw = open_recording(abf_dir / "171116sh_0018.abf").sweep(6)
+    dt = sw.dt_s
+    real = detect_spikes(sw.v_mV, dt, edges_s=sw.edges_s)
+    t0 = int(real.threshold_index[0])
+    ap = sw.v_mV[t0 : t0 + int(0.03 / dt)] - sw.v_mV[t0]
+    n0, k = int(0.05 / dt), int(round(splice_ms * 1e-3 / dt))
+    t = np.arange(k + ap.size + 2000) * dt * 1e3
+    charge = -65 + amp_mV * (1 - np.exp(-t / tau_ms))
+    add = np.zeros_like(charge)
+    add[k : k + ap.size] = ap
+    add[k + ap.size :] = ap[-1]
+    trace = np.r_[np.full(n0, -65.0), charge + add]
+    got = detect_spikes(trace, dt, edges_s=np.array([n0 * dt]))
+    assert len(got) == 1
+    assert abs(int(got.threshold_index[0]) - (n0 + k)) <= 1
+    assert abs(got.threshold_mV[0] - trace[n0 + k]) < 1.2
