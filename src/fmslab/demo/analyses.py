@@ -42,7 +42,7 @@ figures:
     shared_legend: true
     panels:
       a: {type: superplot, table: ../compare/ephys_cells/data.csv, value: rheobase_pA,
-          order: [HC, FMS]}
+          order: [HC, FMS], stats: ../compare/ephys_cells/stats.csv}
       b: {type: estimation, table: ../compare/ephys_cells/data.csv, value: rheobase_pA,
           reference: HC}
   - name: figure_behaviour_rnaseq
@@ -52,7 +52,8 @@ figures:
     panels:
       a: {type: time_course, table: ../compare/behaviour_time_course.csv, x: day,
           value: value}
-      b: {type: volcano, table: ../rnaseq/de_results.csv, label: gene}
+      b: {type: volcano, table: ../rnaseq/de_results.csv, label: gene,
+          highlight_table: ../rnaseq/channels.csv}
 """
 
 
@@ -163,15 +164,6 @@ def step_rnaseq(ctx: StepContext) -> str:
     top = ranked[cid].iloc[0] if len(ranked[cid]) else None
     top_txt = f"; top channel {top['symbol']} (padj {top['padj']:.2g})" if top is not None else ""
     return f"{len(table)} genes, {done.result.size_factors.size} samples, {n_sig} at padj < 0.05{top_txt}"
-
-
-def unblinded_sample_sheet(layout) -> pd.DataFrame:
-    """RNA-seq sample sheet with the true ``group`` joined from the key (the contrast needs it)."""
-    from fmslab.study import unblind
-    from fmslab.study.blinding import read_unblinding
-
-    sheet = pd.read_csv(layout.study / "rnaseq" / "samples.csv")
-    return unblind(sheet, read_unblinding(layout.key))
 
 
 # --------------------------------------------------------------------------------------------

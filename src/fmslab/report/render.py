@@ -55,6 +55,7 @@ FINDING_COLUMNS = ("outcome", "model", "treatment", "reference", "n_donors_trt",
 #: Which analyses honour the qc_overrides sheet (shown in the QC section).
 HONOURED_BY = (
     "fmslab compare (excluded rows are left out before any statistic and listed in its output)",
+    "fmslab figures build --study (every table a panel draws)",
     "this report (summary plots and per-cell/per-unit panels)",
 )
 
@@ -230,6 +231,7 @@ class _Builder:
                     f'<div class="finding" id="finding-{i}" data-key="{esc(f.key)}" '
                     f'data-outcome="{esc(f.outcome)}" data-source="{esc(f.source)}">'
                     f'<p class="sentence">{esc(f.sentence)}</p>'
+                    f'<p class="note">Compared table: {esc(f.source.removeprefix("catalog:"))}</p>'
                     + (f'<ul class="warnings">{warn}</ul>' if warn else "")
                     + table_html(
                         row, table_id=f"tbl-finding_{i}", max_rows=1, csv_href=None, wrap_columns=()
