@@ -296,9 +296,14 @@ class _Builder:
             parts.append(f'<p class="fail">Cell panels not built: {esc(exc)}</p>')
         if cells:
             parts.append("<h3>Cells (current clamp)</h3>" + self._cells_html(cells))
-        units = unit_views(
-            d.tables, self.results, overrides=overrides, groups=self.grouping.by_mouse
-        )
+        try:
+            units = unit_views(
+                d.tables, self.results, overrides=overrides, groups=self.grouping.by_mouse
+            )
+        except Exception as exc:  # as for cells: said on the page, the report goes on
+            log.warning("report: unit panels skipped (%s: %s)", type(exc).__name__, exc)
+            units = []
+            parts.append(f'<p class="fail">Unit panels not built: {esc(exc)}</p>')
         if units:
             parts.append("<h3>Units (skin-nerve)</h3>" + self._units_html(units))
         if not parts:
