@@ -49,9 +49,9 @@ JSON_COLUMNS = ("parameters", "versions")
 RUN_COLUMNS = ("run_id", "command", "status", "started_at", "finished_at", "parameters", "versions",
                "platform", "message")  # fmt: skip
 #: Columns of a finding's primary-row table.
-FINDING_COLUMNS = ("outcome", "model", "treatment", "reference", "n_donors_trt", "n_donors_ref",
-                   "n_mice_trt", "n_mice_ref", "n_obs_trt", "n_obs_ref", "estimate_type",
-                   "estimate", "ci_low", "ci_high", "df", "p", "q")  # fmt: skip
+#: (the counts are in the sentence; the whole row is in Statistics)
+FINDING_COLUMNS = ("outcome", "model", "contrast", "day", "treatment", "reference", "estimate_type",
+                   "estimate", "ci_low", "ci_high", "df", "p", "p_adj", "q")  # fmt: skip
 #: Which analyses honour the qc_overrides sheet (shown in the QC section).
 HONOURED_BY = (
     "fmslab compare (excluded rows are left out before any statistic and listed in its output)",
