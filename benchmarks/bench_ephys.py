@@ -235,7 +235,9 @@ def efel_batch(in_dir: Path, out_csv: Path) -> None:
             t_ms = abf.sweepX * 1e3
             c = abf.sweepC
             change = np.flatnonzero(np.diff(c) != 0)
-            start, end = (t_ms[change[0] + 1], t_ms[change[-1] + 1]) if change.size else (0, t_ms[-1])
+            start, end = (
+                (t_ms[change[0] + 1], t_ms[change[-1] + 1]) if change.size else (0, t_ms[-1])
+            )
             amp = float(np.median(c[change[0] + 1 : change[-1]])) if change.size > 1 else 0.0
             trace = {
                 "T": t_ms,

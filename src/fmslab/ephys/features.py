@@ -15,6 +15,7 @@ import numpy as np
 
 from fmslab.ephys.io import Stimulus, Sweep
 from fmslab.ephys.spikes import SpikeParams, SpikeTable, detect_spikes
+from fmslab.spiketrains import isi_cv
 
 NAN = float("nan")
 #: spikes peaking up to this long after a brief pulse ends count as its response
@@ -203,7 +204,7 @@ def _features(sweep: Sweep, sp: SpikeTable, has_stim: bool) -> dict[str, float |
         isi = np.diff(sp["peak_t_s"][sel]) * 1e3
         f["isi_mean_ms"] = float(isi.mean())
         f["first_isi_ms"] = float(isi[0])
-        f["isi_cv"] = float(isi.std(ddof=1) / isi.mean()) if isi.size >= 2 else NAN
+        f["isi_cv"] = isi_cv(isi)  # fmslab.spiketrains: sample SD (ddof=1) / mean
         if isi.size >= 2:
             # mean relative change of consecutive ISIs (IPFX "adapt", eFEL adaptation_index)
             f["adaptation_index"] = float(np.mean(np.diff(isi) / (isi[1:] + isi[:-1])))
