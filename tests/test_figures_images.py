@@ -71,7 +71,8 @@ def test_pdf_embeds_truetype_and_svg_keeps_text(tmp_path: Path) -> None:
     assert b"/FontFile2" in raw
     assert b"/Subtype /Type3" not in raw and b"/Subtype/Type3" not in raw
     text = svg.read_text()
-    assert "<text" in text and "rheobase_pA" in text  # svg.fonttype none: text stays text
+    # svg.fonttype none: text stays text (the axis label from the vocabulary, not the column name)
+    assert "<text" in text and "Rheobase (pA)" in text and "rheobase_pA" not in text
     from PIL import Image
 
     with Image.open(png) as im:

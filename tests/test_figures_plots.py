@@ -128,6 +128,11 @@ def test_volcano_categories_and_heatmap_and_traces() -> None:
     fig = volcano(de)
     cats = source_data(fig.axes[0]).set_index("gene")["category"].to_dict()
     plt.close(fig)
+    # by default the adjusted p alone decides (sign gives the direction): c is up at lfc 0.2
+    assert cats == {"a": "up", "b": "down", "c": "up", "d": "ns"}
+    fig = volcano(de, lfc_threshold=1.0)
+    cats = source_data(fig.axes[0]).set_index("gene")["category"].to_dict()
+    plt.close(fig)
     assert cats == {"a": "up", "b": "down", "c": "ns", "d": "ns"}
     m = pd.DataFrame([[1.0, -2.0], [0.5, 3.0]], index=["Scn9a", "Scn10a"], columns=["s1", "s2"])
     fig = heatmap(m, center=0)

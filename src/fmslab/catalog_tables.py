@@ -111,6 +111,11 @@ _SPECS = (
         _cols("severity:T file:T row:I column:T reason:T"),
         family="study",
     ),
+    TableSpec(
+        "qc_overrides",
+        _cols("level:T id:T file:T action:T reason:T reviewer:T date:T"),
+        family="study",
+    ),
     # --- ephys analyze: one file is one scope ---------------------------------------------------
     TableSpec(
         "ephys_sweeps",

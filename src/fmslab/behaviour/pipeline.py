@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from fmslab.atomic import write_json, write_table, write_with
+from fmslab.atomic import write_json, write_table
 from fmslab.batch import run_batch
 from fmslab.behaviour.filaments import FilamentSet, load_sets
 from fmslab.behaviour.plotting import plot_time_course
@@ -362,15 +362,13 @@ def write_outputs(
         write_table(result.donor_groups, out / "responders.csv"),
         write_table(result.errors, out / "errors.csv"),
     ]
+    from fmslab.figures.export import save_module_figure
+
     fig = plot_time_course(result.mouse_day)
-    written.append(write_with(out / "time_course.pdf", lambda p: fig.savefig(p, format="pdf")))
+    written += save_module_figure(fig, out / "time_course.pdf")
     if result.mouse_day["pct_baseline"].notna().any():
         fig2 = plot_time_course(result.mouse_day, column="pct_baseline")
-        written.append(
-            write_with(
-                out / "time_course_pct_baseline.pdf", lambda p: fig2.savefig(p, format="pdf")
-            )
-        )
+        written += save_module_figure(fig2, out / "time_course_pct_baseline.pdf")
     dixon = files("fmslab") / "data" / "behaviour" / "dixon_k_table.csv"
     prov = {
         "command": COMMAND,

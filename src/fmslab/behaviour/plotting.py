@@ -1,4 +1,7 @@
-"""Time-course figure: mean +/- SEM per group over days, with every mouse drawn thinly."""
+"""Time-course figure: mean +/- SEM per group over days, with every mouse drawn thinly.
+
+Each panel is drawn by :func:`fmslab.figures.plots.time_course` (the one plotting layer).
+"""
 
 from __future__ import annotations
 
@@ -19,6 +22,12 @@ def plot_time_course(mouse_day: pd.DataFrame, *, column: str = "value") -> Figur
     column
         ``value`` (assay units) or ``pct_baseline``.
     """
+    import matplotlib.pyplot as plt
+
+    from fmslab.figures.plots import time_course
+    from fmslab.figures.style import figure_size, house_style
+    from fmslab.figures.vocabulary import axis_label, name_of
+
     md = mouse_day.copy()
     if "group" not in md.columns:
         md["group"] = "all"
@@ -27,48 +36,28 @@ def plot_time_course(mouse_day: pd.DataFrame, *, column: str = "value") -> Figur
     n = max(1, len(assays))
     ncols = min(3, n)
     nrows = int(np.ceil(n / ncols))
-    fig = Figure(figsize=(4.2 * ncols, 3.4 * nrows))
-    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
-    groups = sorted(md["group"].unique())
-    colours = {g: f"C{i % 10}" for i, g in enumerate(groups)}
-    for ax, assay in zip(axes, assays, strict=False):
-        d = md[(md["assay"] == assay) & md[column].notna()]
-        for g in groups:
-            dg = d[d["group"] == g]
-            if dg.empty:
+    with house_style():
+        fig = plt.figure(
+            figsize=figure_size("double" if ncols > 1 else "single", 62 * nrows),
+            layout="constrained",
+        )
+        axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+        for ax, assay in zip(axes, assays, strict=False):
+            d = md[(md["assay"] == assay) & md[column].notna()]
+            spec = ASSAYS.get(assay)
+            if column == "pct_baseline":
+                ylabel = axis_label("pct_baseline")
+            elif spec is not None:
+                ylabel = axis_label(spec.measure, unit=spec.unit if spec.unit != "score" else "")
+            else:
+                ylabel = axis_label(column)
+            if d.empty:
+                ax.set_axis_off()
                 continue
-            for _, dm in dg.groupby("mouse_id"):
-                dm = dm.sort_values("day")
-                ax.plot(dm["day"], dm[column], color=colours[g], alpha=0.25, lw=0.8)
-            agg = dg.groupby("day")[column].agg(["mean", "sem", "count"]).reset_index()
-            ax.errorbar(
-                agg["day"],
-                agg["mean"],
-                yerr=agg["sem"].fillna(0.0),
-                color=colours[g],
-                lw=2,
-                marker="o",
-                ms=4,
-                capsize=3,
-                label=f"{g} (n={dg['mouse_id'].nunique()})",
-            )
-        spec = ASSAYS.get(assay)
-        unit = "% of baseline" if column == "pct_baseline" else (spec.measure if spec else column)
-        ax.set_title(assay)
-        ax.set_xlabel("day")
-        ax.set_ylabel(unit)
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=7, frameon=False)
-    for ax in axes[len(assays) :]:
-        ax.set_visible(False)
-    # fixed margins: constrained layout costs seconds per save and the panels are uniform
-    height_in = 3.4 * nrows
-    fig.subplots_adjust(
-        left=0.18 if ncols == 1 else 0.08,
-        right=0.98,
-        bottom=0.55 / height_in,
-        top=1 - 0.35 / height_in,
-        wspace=0.35,
-        hspace=0.9 / 3.4,
-    )
+            time_course(d, x="day", value=column, group="group", unit="mouse_id", ax=ax,
+                        ylabel=ylabel)  # fmt: skip
+            legend = ax.get_legend()  # the legend over the panel names the assay
+            legend.set_title(f"{name_of(assay)}: {legend.get_title().get_text()}")
+        for ax in axes[len(assays) :]:
+            ax.set_visible(False)
     return fig

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -12,6 +12,7 @@ from fmslab.errors import InputError
 from fmslab.provenance import sha256_file
 from fmslab.study.blinding import read_unblinding
 from fmslab.study.model import load_study
+from fmslab.study.overrides import apply_overrides, load_study_overrides
 
 
 @dataclass
@@ -24,6 +25,8 @@ class Inputs:
     key: pd.DataFrame | None
     input_files: list[Path]
     catalog_path: Path | None
+    #: Rows left out by the study's ``qc_overrides`` sheet, with who/when/why.
+    excluded: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def read_any_table(path: Path) -> pd.DataFrame:
@@ -69,9 +72,16 @@ def load_inputs(table: str, *, study: Path | None = None, unblinding: Path | Non
             raise InputError("unblinding key not found", file=unblinding)
         key = read_unblinding(unblinding)
         files.append(Path(unblinding))
+    excluded = pd.DataFrame()
     if st is not None:
         files += [p for p in st.sheet_paths.values() if p.is_file()]
-    return Inputs(df, source, mice, key, files, catalog_path)
+        # reviewers' exclusions (cells, units, mice, samples) are honoured before any statistic
+        overrides, overrides_file = load_study_overrides(st.root)
+        if overrides_file is not None:
+            files.append(overrides_file)
+            applied = apply_overrides(df, overrides)
+            df, excluded = applied.kept.reset_index(drop=True), applied.excluded
+    return Inputs(df, source, mice, key, files, catalog_path, excluded)
 
 
 def file_hashes(paths: list[Path]) -> dict[str, str]:

@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 import fmslab
-from fmslab.atomic import write_json, write_table, write_tables, write_with
+from fmslab.atomic import write_json, write_table, write_tables
 from fmslab.batch import run_batch
 from fmslab.cache import ResultCache, cache_key
 from fmslab.errors import InputError
@@ -86,8 +86,9 @@ def _figures(path: Path, sweeps: pd.DataFrame, cell: dict[str, Any], fig_dir: Pa
     examples = [(label, reader.sweep(s)) for label, s in picks]
     fig = plot_cell(path.name, examples, sweeps, cell)
     stem = fig_dir / path.stem
-    write_with(stem.with_suffix(".png"), lambda p: fig.savefig(p, format="png", dpi=110))
-    write_with(stem.with_suffix(".pdf"), lambda p: fig.savefig(p, format="pdf"))
+    from fmslab.figures.export import save_module_figure
+
+    save_module_figure(fig, stem, png_dpi=110, formats=("png", "pdf"))
 
 
 def analyze_task(task: Task) -> dict[str, Any]:

@@ -42,17 +42,40 @@ def plot_phase(sw: Sweep, ax=None) -> Figure:
 
 
 def plot_fi(sweeps: pd.DataFrame, ax=None) -> Figure:
-    """Firing rate in the step against step current (F-I curve)."""
+    """Firing rate in the step against step current (F-I curve), drawn by
+    :func:`fmslab.figures.plots.fi_curve` (the one plotting layer)."""
+    from fmslab.figures.plots import fi_curve
+
     fig = Figure(figsize=(4, 3.5)) if ax is None else ax.figure
     ax = ax or fig.add_subplot(1, 1, 1)
     kind = "step" if (sweeps["stim_kind"] == "step").any() else "ramp"
-    s = sweeps[sweeps["stim_kind"] == kind].sort_values("stim_pA")
-    ax.plot(s["stim_pA"], s["firing_rate_hz"], "o-", ms=3)
-    ax.set_xlabel("step current (pA)" if kind == "step" else "ramp end current (pA)")
+    s = sweeps[sweeps["stim_kind"] == kind].dropna(subset=["stim_pA", "firing_rate_hz"])
     if s.empty:
         ax.text(0.5, 0.5, "no step or ramp sweeps", ha="center", transform=ax.transAxes)
-    ax.set_ylabel("firing rate (Hz)")
+        ax.set_xlabel("Injected current (pA)")
+        ax.set_ylabel("Firing rate (Hz)")
+        return fig
+    s = s.assign(group="this cell", cell_id="cell")
+    fi_curve(
+        s,
+        ax=ax,
+        xlabel="Step current (pA)" if kind == "step" else "Ramp end current (pA)",
+        ylabel="Firing rate (Hz)",
+    )
+    if ax.get_legend() is not None:
+        ax.get_legend().remove()
     return fig
+
+
+def rheobase_text(cell: dict) -> str:
+    """ "rheobase 50 pA" (step), "ramp rheobase 120.5 pA" or "no rheobase (no AP)"."""
+    rheo = cell.get("rheobase_pA", np.nan)
+    ramp = cell.get("rheobase_ramp_pA", np.nan)
+    if rheo is not None and np.isfinite(rheo):
+        return f"rheobase {rheo:g} pA"
+    if ramp is not None and np.isfinite(ramp):
+        return f"ramp rheobase {ramp:.1f} pA"
+    return "no rheobase (no AP evoked)"
 
 
 def plot_cell(
@@ -65,9 +88,7 @@ def plot_cell(
     if examples:
         plot_phase(examples[0][1], ax=axs[1])
     plot_fi(sweeps, ax=axs[2])
-    rheo = cell.get("rheobase_pA", np.nan)
-    ramp = cell.get("rheobase_ramp_pA", np.nan)
-    rheo_txt = f"rheobase {rheo:g} pA" if np.isfinite(rheo) else f"ramp rheobase {ramp:.1f} pA"
+    rheo_txt = rheobase_text(cell)
     fig.suptitle(
         f"{name}: {rheo_txt}, Rin {cell.get('rin_MOhm', np.nan):.0f} MOhm, "
         f"pattern {cell.get('firing_pattern', '')}, QC {'pass' if cell.get('qc_pass') else 'fail'}",

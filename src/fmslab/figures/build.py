@@ -79,6 +79,7 @@ def build_figures(
 
     from fmslab.figures.compose import build_figure, load_spec
     from fmslab.figures.export import save_figure, save_source_data
+    from fmslab.figures.groups import study_group_style
     from fmslab.study.model import load_study
 
     spec = Path(spec)
@@ -96,7 +97,7 @@ def build_figures(
     for fig_spec in config["figures"]:
         if only and fig_spec["name"] not in only:
             continue
-        fig, sources = build_figure(fig_spec, tables)
+        fig, sources = build_figure(fig_spec, tables, groups=study_group_style(study))
         stem = out / fig_spec["name"]
         paths = save_figure(fig, stem) + save_source_data(sources, stem)
         plt.close(fig)

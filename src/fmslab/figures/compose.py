@@ -34,6 +34,7 @@ from matplotlib.figure import Figure
 
 from fmslab.errors import InputError
 from fmslab.figures import plots
+from fmslab.figures.groups import GroupStyle
 from fmslab.figures.style import figure_size, house_style
 
 PLOTS: dict[str, Callable[..., Figure]] = {
@@ -47,6 +48,9 @@ PLOTS: dict[str, Callable[..., Figure]] = {
     "heatmap": plots.heatmap,
 }
 _RESERVED = {"type", "table", "where", "index", "columns"}
+#: Panel types that take the study's group order / colours.
+_ORDERED = {"superplot", "estimation", "time_course", "fi_curve", "stimulus_response"}
+_COLOURED = _ORDERED - {"superplot"}  # a SuperPlot colours donors, not groups
 _FIGURE_KEYS = {"name", "width", "height_mm", "layout", "panels", "shared_legend", "letters"}
 
 
@@ -117,9 +121,16 @@ def panel_data(panel: dict[str, Any], load: Callable[[str], pd.DataFrame]) -> pd
 
 
 def build_figure(
-    fig_spec: dict[str, Any], load: Callable[[str], pd.DataFrame]
+    fig_spec: dict[str, Any],
+    load: Callable[[str], pd.DataFrame],
+    *,
+    groups: GroupStyle | None = None,
 ) -> tuple[Figure, dict[str, pd.DataFrame]]:
-    """Draw one figure of a spec; return it and the source data of each panel (by letter)."""
+    """Draw one figure of a spec; return it and the source data of each panel (by letter).
+
+    ``groups`` (the study's group order and colours, :func:`fmslab.figures.groups.study_group_style`)
+    applies to every panel that does not set ``order``/``colors`` itself.
+    """
     panels = fig_spec["panels"]
     layout = fig_spec.get("layout") or [list(map(str, panels))]
     layout = [list(row) if isinstance(row, str) else [str(c) for c in row] for row in layout]
@@ -135,6 +146,10 @@ def build_figure(
             key = str(key)
             ax = axd[key]
             options = {k: v for k, v in panel.items() if k not in _RESERVED}
+            if groups is not None and panel["type"] in _ORDERED and groups.order:
+                options.setdefault("order", list(groups.order))
+            if groups is not None and panel["type"] in _COLOURED and groups.colors:
+                options.setdefault("colors", dict(groups.colors))
             try:
                 PLOTS[panel["type"]](panel_data(panel, load), ax=ax, **options)
             except TypeError as exc:
@@ -170,7 +185,7 @@ def _legend_above_pt(fig: Figure, ax: Any) -> float:
     return legend.get_window_extent(renderer).height * 72.0 / fig.dpi
 
 
-_N_SUFFIX = re.compile(r" \(n = \d+\)$")
+_N_SUFFIX = re.compile(r" \((n = )?\d+( [a-z]+)?\)$")
 
 
 def _shared_legend(fig: Figure, axes: list) -> None:

@@ -47,3 +47,19 @@ def save_source_data(panels: dict[str, pd.DataFrame], stem: str | Path) -> list[
     return [
         write_table(df, stem.with_name(f"{stem.name}_panel_{k}.csv")) for k, df in panels.items()
     ]
+
+
+def save_module_figure(
+    fig: Figure, path: str | Path, *, png_dpi: int = 150, formats: tuple[str, ...] = ("pdf", "png")
+) -> list[Path]:
+    """Save an analysis (module) figure as ``PATH.pdf`` and ``PATH.png`` for the report.
+
+    ``path`` may carry a suffix (``time_course.pdf``); it is replaced by each format's. Saved inside
+    the house style (TrueType fonts, no dates in the metadata); the PNG at ``png_dpi``.
+    """
+    stem = Path(path)
+    stem = stem.with_suffix("") if stem.suffix.lower() in (".pdf", ".png", ".svg") else stem
+    written = []
+    for fmt in formats:
+        written += save_figure(fig, stem, formats=(fmt,), dpi=png_dpi if fmt == "png" else 300)
+    return written

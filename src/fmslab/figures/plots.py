@@ -8,6 +8,7 @@ panel).
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -20,7 +21,10 @@ from matplotlib.lines import Line2D
 from fmslab.compare.bootstrap import build_tree, hierarchical_bootstrap
 from fmslab.compare.summary import level_means
 from fmslab.errors import InputError
+from fmslab.figures.annotate import place_labels
+from fmslab.figures.groups import GroupStyle
 from fmslab.figures.style import OKABE_ITO, figure_size, group_colors, house_style
+from fmslab.figures.vocabulary import axis_label
 
 _ATTR = "fmslab_source_data"
 
@@ -58,9 +62,36 @@ def _need(data: pd.DataFrame, columns: list[str], what: str) -> None:
         )
 
 
-def _order(data: pd.DataFrame, group: str, order: list[str] | None) -> list[str]:
-    present = sorted(data[group].dropna().astype(str).unique())
-    return [g for g in order if g in present] if order else present
+def _order(data: pd.DataFrame, group: str, order: Sequence[str] | None) -> list[str]:
+    """Groups present in display order: ``order`` if given, else the default (control first)."""
+    present = data[group].dropna().astype(str).unique()
+    return GroupStyle(order=tuple(order or ())).arrange(present)
+
+
+def _palette(
+    groups: list[str], order: Sequence[str] | None, colors: Mapping[str, str] | None
+) -> dict[str, str]:
+    """Colour per group from the study's group style (``order``/``colors``, see figures.groups)."""
+    return GroupStyle(order=tuple(order or ()), colors=dict(colors or {})).palette(groups)
+
+
+def _n_text(sub: pd.DataFrame, columns: Sequence[tuple[str, str]]) -> str:
+    """ "3 donors, 6 mice, 24 cells" for the id columns present in ``sub``."""
+    parts = []
+    for col, noun in columns:
+        if col in sub.columns:
+            n = int(sub[col].nunique()) if col else len(sub)
+            parts.append(f"{n} {noun if n != 1 else noun.rstrip('s')}")
+    return ", ".join(parts)
+
+
+#: Markers cycled per donor once the colours run out (so no two donors look alike).
+UNIT_MARKERS = ("o", "s", "^", "D", "v", "P")
+
+
+def key_noun(column: str) -> str:
+    """``donor_id`` -> ``donor`` (for legend text)."""
+    return column[:-3] if column.endswith("_id") else column
 
 
 def superplot(
@@ -73,6 +104,8 @@ def superplot(
     color_by: str = "donor",
     order: list[str] | None = None,
     ylabel: str | None = None,
+    stat: str | None = None,
+    cell: str = "cells",
     ax: Axes | None = None,
     width: str | float = "single",
     height_mm: float | None = 60,
@@ -83,8 +116,10 @@ def superplot(
 
     Cells are small translucent dots (jitter from a seeded generator), mouse means larger dots with
     a black edge in the same colour, and the group mean of donor means a black bar: the eye sees
-    the replicates that the statistics use ("mean" in the legend is the mean of donor means).
-    ``legend``: ``"above"`` (3 columns over the panel), ``"right"`` (outside, one column),
+    the replicates that the statistics use ("mean of donor means" in the legend). Each donor has
+    its own colour and marker across the whole panel (listed in the legend), and each group's
+    tick label gives its n (donors, mice, ``cell`` rows). ``stat`` (e.g. "mixed model p = 0.02")
+    is written under the axis. ``legend``: ``"above"`` (over the panel), ``"right"`` (outside),
     ``"inside"`` (matplotlib's best spot) or ``None``.
     """
     cols = [value, group, mouse] + ([donor] if donor else [])
@@ -96,21 +131,34 @@ def superplot(
         groups = _order(data, group, order)
         df = data[cols].dropna(subset=[value]).copy()
         df[group] = df[group].astype(str)
+        df[key] = df[key].astype(str)
+        # one colour + marker per donor over the whole panel (never reused in another group)
+        units = [u for g in groups for u in sorted(df.loc[df[group] == g, key].unique())]
+        colors = group_colors(units)
+        n_col = len({*colors.values()})
+        markers = {u: UNIT_MARKERS[(i // n_col) % len(UNIT_MARKERS)] for i, u in enumerate(units)}
         rows = []
+        ticks = []
         for x, g in enumerate(groups):
             sub = df[df[group] == g]
-            units = sorted(sub[key].astype(str).unique())
-            colors = group_colors(units)
-            jitter = x + rng.uniform(-0.22, 0.22, len(sub))
-            ax.scatter(
-                jitter,
-                sub[value],
-                s=4,
-                c=[colors[str(u)] for u in sub[key]],
-                alpha=0.45,
-                linewidths=0,
-                zorder=1,
+            ticks.append(
+                g
+                + "\n"
+                + _n_text(sub, [(c, n) for c, n in ((donor, "donors"), (mouse, "mice")) if c])
+                + f"\n{len(sub)} {cell}"
             )
+            jitter = x + rng.uniform(-0.22, 0.22, len(sub))
+            for u, su in sub.assign(_x=jitter).groupby(key, sort=False):
+                ax.scatter(
+                    su["_x"],
+                    su[value],
+                    s=4,
+                    color=colors[u],
+                    marker=markers[u],
+                    alpha=0.45,
+                    linewidths=0,
+                    zorder=1,
+                )
             rows.append(sub.assign(level="cell", x=jitter))
             mm = (
                 sub.groupby([*([donor] if donor else []), mouse], sort=True)[value]
@@ -120,15 +168,18 @@ def superplot(
             mx = (
                 x + np.linspace(-0.12, 0.12, len(mm)) if len(mm) > 1 else np.full(len(mm), float(x))
             )
-            ax.scatter(
-                mx,
-                mm[value],
-                s=16,
-                c=[colors[str(u)] for u in mm[key]],
-                edgecolors="black",
-                linewidths=0.5,
-                zorder=3,
-            )
+            for xi, (_, r) in zip(mx, mm.iterrows(), strict=True):
+                u = str(r[key])
+                ax.scatter(
+                    [xi],
+                    [r[value]],
+                    s=16,
+                    color=colors[u],
+                    marker=markers[u],
+                    edgecolors="black",
+                    linewidths=0.5,
+                    zorder=3,
+                )
             rows.append(mm.assign(**{group: g, "level": "mouse_mean", "x": mx}))
             top = mm.groupby(donor)[value].mean() if donor else mm[value]
             gm = float(top.mean())
@@ -143,9 +194,11 @@ def superplot(
                     }
                 )
             )
-        ax.set_xticks(range(len(groups)), groups)
+        ax.set_xticks(range(len(groups)), ticks)
         ax.set_xlim(-0.6, len(groups) - 0.4)
-        ax.set_ylabel(ylabel or value)
+        ax.set_ylabel(ylabel or axis_label(value))
+        if stat:
+            ax.set_xlabel(stat)
         handles = [
             Line2D([], [], marker="o", ls="", ms=2, color="grey", alpha=0.6, label="cell"),
             Line2D(
@@ -159,13 +212,10 @@ def superplot(
                 mew=0.5,
                 label="mouse mean",
             ),
-            Line2D(
-                [],
-                [],
-                color="black",
-                lw=1.2,
-                label="mean",
-            ),
+            Line2D([], [], color="black", lw=1.2, label=f"mean of {key_noun(key)} means"),
+        ]
+        handles += [
+            Line2D([], [], marker=markers[u], ls="", ms=3, color=colors[u], label=u) for u in units
         ]
         _place_legend(ax, handles, legend)
         _record(ax, pd.concat(rows, ignore_index=True))
@@ -180,7 +230,7 @@ def _place_legend(ax: Axes, handles: list, where: str | None) -> None:
             handles=handles,
             loc="lower center",
             bbox_to_anchor=(0.5, 1.0),
-            ncols=3,
+            ncols=min(len(handles), 4),
             handletextpad=0.2,
             columnspacing=0.8,
         )
@@ -203,6 +253,9 @@ def estimation_plot(
     confidence: float = 0.95,
     seed: int = 0,
     ylabel: str | None = None,
+    order: list[str] | None = None,
+    colors: Mapping[str, str] | None = None,
+    stat: str | None = None,
     ax: Axes | None = None,
     width: str | float = "single",
     height_mm: float | None = 60,
@@ -212,11 +265,13 @@ def estimation_plot(
     Left: one dot per donor (mean of its mice) and each group's mean. Right, on an axis whose zero
     is the reference mean: the hierarchical-bootstrap distribution of the mean difference, the
     point estimate and its CI (:func:`fmslab.compare.bootstrap.hierarchical_bootstrap`, BCa).
+    Group order and colours follow ``order``/``colors`` (the study's group style); tick labels give
+    the number of top-level units; ``stat`` is written under the axis.
     """
     _need(data, [value, group, *levels], "estimation plot")
     df = data.dropna(subset=[value]).copy()
     df[group] = df[group].astype(str)
-    groups = _order(df, group, None)
+    groups = _order(df, group, order)
     if len(groups) != 2:
         raise InputError(f"estimation plot: need 2 groups in '{group}', found {groups}")
     ref = reference or groups[0]
@@ -230,7 +285,7 @@ def estimation_plot(
         confidence=confidence,
         rng=seed,
     )
-    colors = group_colors([ref, trt])
+    colors = _palette(groups, order, colors)
     rng = np.random.default_rng(seed)
     with house_style():
         fig, ax = _axes(ax, width, height_mm)
@@ -246,8 +301,7 @@ def estimation_plot(
             ax.hlines(gm[g], x - 0.25, x + 0.25, color="black", lw=1.0)
             unit = levels[0] if levels else "row"
             rows.append(means.loc[means[group] == g].assign(level=f"{unit}_mean", x=xs))
-        ax.set_xticks([0, 1], [ref, trt])
-        ax.set_ylabel(ylabel or value)
+        ax.set_ylabel(ylabel or axis_label(value))
         ax2 = ax.twinx()
         ax2.spines["right"].set_visible(True)
         dist = boot.distribution
@@ -271,10 +325,17 @@ def estimation_plot(
         ax.set_ylim(lo2 + gm[ref], hi2 + gm[ref])
         ax2.set_ylim(lo2, hi2)
         ax2.axhline(0, color="grey", lw=0.5, ls=":")
-        ax2.set_ylabel(f"{trt} - {ref} (mean difference)")
-        ax.set_xlim(-0.5, 2.6)
-        ax.set_xticks([0, 1, 2.1], [ref, trt, "difference"])
         pct = int(round(confidence * 100))
+        ax2.set_ylabel(f"{trt} \u2212 {ref}, mean difference ({pct}% CI)")
+        ax.set_xlim(-0.5, 2.6)
+        top = levels[0] if levels else None
+        ticks = [
+            f"{g}\n" + (_n_text(df[df[group] == g], [(top, key_noun(top) + "s")]) if top else "")
+            for g in (ref, trt)
+        ]
+        ax.set_xticks([0, 1, 2.1], [*ticks, "difference"])
+        if stat:
+            ax.set_xlabel(stat)
         rows.append(
             pd.DataFrame(
                 {
@@ -301,13 +362,19 @@ def _group_curves(
     ax: Axes,
     show_units: bool,
     marker: str,
+    colors: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
-    """Mean +- SEM across units per group and x (each unit first averaged at each x)."""
+    """Mean +- SEM across units per group and x (each unit first averaged at each x).
+
+    The legend (above the panel, so it never covers data) names each group with its number of
+    units and says what the points and bars are.
+    """
     df = data.dropna(subset=[x, y]).copy()
     df[group] = df[group].astype(str)
     per_unit = df.groupby([group, unit, x], sort=True)[y].mean().reset_index()
     groups = _order(per_unit, group, order)
-    colors = group_colors(groups)
+    colors = _palette(groups, order, colors)
+    noun = {"mouse": "mice", "cell": "cells", "unit": "units"}.get(key_noun(unit), key_noun(unit))
     rows = []
     for g in groups:
         sub = per_unit[per_unit[group] == g]
@@ -324,14 +391,22 @@ def _group_curves(
             ms=3,
             capsize=1.5,
             lw=1,
-            label=f"{g} (n = {sub[unit].nunique()})",
+            label=f"{g} ({sub[unit].nunique()} {noun})",
         )
         rows.append(
             s.rename(columns={"mean": f"mean_{y}", "sem": f"sem_{y}", "count": f"n_{unit}"}).assign(
                 **{group: g}
             )
         )
-    ax.legend()
+    ax.legend(
+        loc="lower center",
+        bbox_to_anchor=(0.5, 1.0),
+        ncols=min(len(groups), 3),
+        title=f"mean \u00b1 SEM across {noun}",
+        title_fontsize=plt.rcParams["legend.fontsize"],
+        handletextpad=0.3,
+        columnspacing=1.0,
+    )
     return pd.concat(rows, ignore_index=True)
 
 
@@ -343,6 +418,7 @@ def time_course(
     group: str = "group",
     unit: str = "mouse_id",
     order: list[str] | None = None,
+    colors: Mapping[str, str] | None = None,
     show_units: bool = True,
     xlabel: str | None = None,
     ylabel: str | None = None,
@@ -364,9 +440,10 @@ def time_course(
             ax=ax,
             show_units=show_units,
             marker="o",
+            colors=colors,
         )
-        ax.set_xlabel(xlabel or x)
-        ax.set_ylabel(ylabel or value)
+        ax.set_xlabel(xlabel or axis_label(x))
+        ax.set_ylabel(ylabel or axis_label(value))
         _record(ax, src)
     return fig
 
@@ -379,6 +456,7 @@ def stimulus_response(
     group: str = "group",
     unit: str = "unit_id",
     order: list[str] | None = None,
+    colors: Mapping[str, str] | None = None,
     log_x: bool = False,
     show_units: bool = False,
     xlabel: str | None = None,
@@ -401,11 +479,12 @@ def stimulus_response(
             ax=ax,
             show_units=show_units,
             marker="s",
+            colors=colors,
         )
         if log_x:
             ax.set_xscale("log")
-        ax.set_xlabel(xlabel or stimulus)
-        ax.set_ylabel(ylabel or response)
+        ax.set_xlabel(xlabel or axis_label(stimulus))
+        ax.set_ylabel(ylabel or axis_label(response))
         _record(ax, src)
     return fig
 
@@ -476,53 +555,105 @@ def volcano(
     p: str = "padj",
     label: str | None = "gene",
     alpha: float = 0.05,
-    lfc_threshold: float = 1.0,
+    lfc_threshold: float = 0.0,
     n_labels: int = 10,
+    highlight: Sequence[str] | Mapping[str, str] | pd.Series | None = None,
+    highlight_name: str = "candidate channels",
     ax: Axes | None = None,
     width: str | float = "single",
     height_mm: float | None = 65,
 ) -> Figure:
-    """Volcano plot: log2 fold change vs -log10 adjusted p; up/down coloured, top genes named."""
+    """Volcano plot: log2 fold change vs -log10 adjusted p.
+
+    A gene is "up" or "down" when ``p < alpha`` and ``|lfc| >= lfc_threshold`` (default 0: the
+    adjusted p alone decides, as in the DE test; a fold-change cut-off is drawn only when given).
+    Labels go to the ``n_labels`` genes of smallest ``p`` among the significant ones, the
+    ``highlight`` genes (e.g. candidate ion channels; a mapping gives their display names) first;
+    they are placed so that no two overlap (:func:`fmslab.figures.annotate.place_labels`).
+    Highlighted genes are drawn larger with a black edge whatever their p.
+    """
     _need(data, [lfc, p] + ([label] if label else []), "volcano")
     df = data.dropna(subset=[lfc, p]).copy()
     floor = np.nextafter(0, 1)
     df["neg_log10_p"] = -np.log10(df[p].clip(lower=floor))
     sig = df[p] < alpha
     df["category"] = np.select(
-        [sig & (df[lfc] >= lfc_threshold), sig & (df[lfc] <= -lfc_threshold)], ["up", "down"], "ns"
-    )
+        [sig & (df[lfc] >= lfc_threshold) & (df[lfc] > 0),
+         sig & (df[lfc] <= -lfc_threshold) & (df[lfc] < 0)],
+        ["up", "down"],
+        "ns",
+    )  # fmt: skip
+    names = _highlight_names(highlight)
+    key = df[label].astype(str) if label else pd.Series(df.index.astype(str), index=df.index)
+    df["highlight"] = key.isin(names)
     colors = {"ns": "#BBBBBB", "up": OKABE_ITO[5], "down": OKABE_ITO[4]}
+    words = {"ns": "not significant", "up": "up", "down": "down"}
     with house_style():
         fig, ax = _axes(ax, width, height_mm)
         for cat in ("ns", "down", "up"):
-            sub = df[df["category"] == cat]
+            sub = df[(df["category"] == cat) & ~df["highlight"]]
+            n_cat = int((df["category"] == cat).sum())
             ax.scatter(
                 sub[lfc],
                 sub["neg_log10_p"],
                 s=3,
                 color=colors[cat],
                 linewidths=0,
-                label=f"{cat} ({len(sub)})",
+                label=f"{words[cat]} ({n_cat})",
                 rasterized=len(sub) > 5000,
             )
+        hl = df[df["highlight"]]
+        if len(hl):
+            ax.scatter(
+                hl[lfc],
+                hl["neg_log10_p"],
+                s=9,
+                c=[colors[c] for c in hl["category"]],
+                edgecolors="black",
+                linewidths=0.4,
+                zorder=3,
+                label=f"{highlight_name} ({len(hl)})",
+            )
         ax.axhline(-np.log10(alpha), color="grey", lw=0.5, ls="--")
-        for v in (-lfc_threshold, lfc_threshold):
-            ax.axvline(v, color="grey", lw=0.5, ls="--")
-        if label and n_labels:
-            top = df[df["category"] != "ns"].nsmallest(n_labels, p)
-            for r in top.itertuples():
-                ax.annotate(
-                    str(getattr(r, label)),
-                    (getattr(r, lfc), r.neg_log10_p),
-                    fontsize=5,
-                    xytext=(2, 2),
-                    textcoords="offset points",
-                )
+        if lfc_threshold > 0:
+            for v in (-lfc_threshold, lfc_threshold):
+                ax.axvline(v, color="grey", lw=0.5, ls="--")
         ax.set_xlabel("log$_2$ fold change")
-        ax.set_ylabel("-log$_{10}$ adjusted p")
-        ax.legend(markerscale=2)
-        _record(ax, df[[c for c in (label, lfc, p, "neg_log10_p", "category") if c]])
+        ax.set_ylabel(f"\u2212log$_{{10}}$ {'adjusted p' if p == 'padj' else p}")
+        ax.legend(
+            markerscale=1.5,
+            loc="lower center",
+            bbox_to_anchor=(0.5, 1.0),
+            ncols=2,
+            title=f"adjusted p < {alpha:g}"
+            + (f", |log$_2$FC| \u2265 {lfc_threshold:g}" if lfc_threshold > 0 else ""),
+            title_fontsize=plt.rcParams["legend.fontsize"],
+        )
+        df["labelled"] = False
+        if label and n_labels:
+            cand = df[df["category"] != "ns"].copy()
+            cand["_rank"] = np.where(cand["highlight"], 0, 1) if names else 0
+            top = cand.sort_values(["_rank", p, "neg_log10_p"], ascending=[True, True, False])
+            top = top.head(n_labels)
+            texts = [names.get(str(g), str(g)) if names else str(g) for g in top[label]]
+            ok = place_labels(ax, top[lfc].tolist(), top["neg_log10_p"].tolist(), texts)
+            df.loc[top.index[np.asarray(ok, bool)], "labelled"] = True
+        keep = [c for c in (label, lfc, p, "neg_log10_p", "category", "highlight", "labelled") if c]
+        _record(ax, df[keep])
     return fig
+
+
+def _highlight_names(
+    highlight: Sequence[str] | Mapping[str, str] | pd.Series | None,
+) -> dict[str, str]:
+    """Gene -> display name of the genes to highlight."""
+    if highlight is None:
+        return {}
+    if isinstance(highlight, pd.Series):
+        return {str(k): str(v) for k, v in highlight.items()}
+    if isinstance(highlight, Mapping):
+        return {str(k): str(v) for k, v in highlight.items()}
+    return {str(g): str(g) for g in highlight}
 
 
 def heatmap(

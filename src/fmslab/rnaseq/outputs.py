@@ -107,13 +107,12 @@ def write_de_outputs(
     write_table(cooks.reset_index(), out / "qc" / "cooks_summary.csv")
     write_table(result.dispersions.reset_index(names="gene"), out / "qc" / "dispersions.csv")
     groups = samples[color_by] if color_by and color_by in samples.columns else None
-    fig = plots.pca_figure(scores, variance, groups)
-    write_with(out / "qc" / "pca.pdf", lambda p: fig.savefig(p, format="pdf"))
-    fig = plots.distance_heatmap(dist)
-    write_with(out / "qc" / "sample_distances.pdf", lambda p: fig.savefig(p, format="pdf"))
+    from fmslab.figures.export import save_module_figure
+
+    save_module_figure(plots.pca_figure(scores, variance, groups), out / "qc" / "pca.pdf")
+    save_module_figure(plots.distance_heatmap(dist), out / "qc" / "sample_distances.pdf")
     for cid, table in result.results.items():
-        fig = plots.volcano(table)
-        write_with(out / f"volcano_{cid}.pdf", lambda p, f=fig: f.savefig(p, format="pdf"))
+        save_module_figure(plots.volcano(table), out / f"volcano_{cid}.pdf")
     flagged = list(cooks.index[cooks["outlier"]])
     if flagged:
         log.warning("samples flagged by the Cook's summary: %s", flagged)

@@ -28,23 +28,24 @@ def pca_figure(
 
 
 def distance_heatmap(distances: pd.DataFrame) -> Figure:
-    """Heatmap of sample-to-sample distances, samples ordered by hierarchical clustering."""
+    """Heatmap of sample-to-sample distances, samples ordered by hierarchical clustering.
+
+    Drawn by :func:`fmslab.figures.plots.heatmap` (the one plotting layer).
+    """
     from scipy.cluster.hierarchy import leaves_list, linkage
     from scipy.spatial.distance import squareform
+
+    from fmslab.figures.plots import heatmap
 
     order = distances.index
     if len(distances) > 2:
         z = linkage(squareform(distances.to_numpy(), checks=False), method="average")
         order = distances.index[leaves_list(z)]
     d = distances.loc[order, order]
-    n = len(d)
-    fig = Figure(figsize=(2 + 0.3 * n, 1.5 + 0.3 * n))
-    ax = fig.add_subplot()
-    im = ax.imshow(d.to_numpy(), cmap="viridis_r")
-    ax.set_xticks(range(n), d.columns, rotation=90, fontsize=6)
-    ax.set_yticks(range(n), d.index, fontsize=6)
-    fig.colorbar(im, ax=ax, label="Euclidean distance (VST)")
-    ax.set_title("Sample distances")
+    fig = heatmap(
+        d, cmap="viridis_r", colorbar_label="Euclidean distance (VST)", height_mm=30 + 4 * len(d)
+    )
+    fig.axes[0].set_title("Sample distances")
     return fig
 
 
@@ -55,44 +56,24 @@ def volcano(
     label_top: int = 15,
     alpha: float = 0.05,
 ) -> Figure:
-    """Volcano plot; genes in ``highlight`` (gene -> label) drawn in colour, top ones labelled."""
-    fig = Figure(figsize=(6, 5))
-    ax = fig.add_subplot()
-    res = results.dropna(subset=["log2FoldChange", "pvalue"])
-    y = -np.log10(res["pvalue"].clip(lower=1e-300))
-    sig = res["padj"] < alpha
-    ax.scatter(res["log2FoldChange"], y, s=3, c=np.where(sig, "0.45", "0.8"), rasterized=True)
-    if highlight is not None:
-        hl = res.loc[res.index.intersection(highlight.index)]
-        yh = -np.log10(hl["pvalue"].clip(lower=1e-300))
-        ax.scatter(hl["log2FoldChange"], yh, s=12, c="tab:red", label="ion channels")
-        for gene in hl.sort_values("pvalue").index[:label_top]:
-            ax.annotate(
-                str(highlight[gene]),
-                (hl.at[gene, "log2FoldChange"], yh[gene]),
-                fontsize=7,
-                xytext=(3, 3),
-                textcoords="offset points",
-            )
-        ax.legend(frameon=False, fontsize=8)
-    ax.set_xlabel("log2 fold change")
-    ax.set_ylabel("-log10 p-value")
-    ax.set_title(f"Volcano (grey dark: padj < {alpha})")
-    return fig
+    """Volcano plot of a DE table indexed by gene; ``highlight`` (gene -> label) drawn and labelled
+    first. Drawn by :func:`fmslab.figures.plots.volcano` (labels by significance and rank)."""
+    from fmslab.figures.plots import volcano as draw
+
+    res = results.drop(columns=["gene"], errors="ignore").rename_axis("gene").reset_index()
+    return draw(res, p="padj", highlight=highlight, n_labels=label_top, alpha=alpha)
 
 
 def expression_heatmap(values: pd.DataFrame, *, title: str = "") -> Figure:
-    """Row-centred heatmap (genes x samples), e.g. VST of the top-ranked channels."""
+    """Row-centred heatmap (genes x samples), e.g. VST of the top-ranked channels.
+
+    Drawn by :func:`fmslab.figures.plots.heatmap`.
+    """
+    from fmslab.figures.plots import heatmap
+
     z = values.sub(values.mean(axis=1), axis=0)
-    n_g, n_s = z.shape
-    fig = Figure(figsize=(2.5 + 0.3 * n_s, 1.5 + 0.22 * n_g))
-    ax = fig.add_subplot()
-    lim = float(np.nanmax(np.abs(z.to_numpy()))) if z.size else 1.0
-    im = ax.imshow(z.to_numpy(), cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto")
-    ax.set_xticks(range(n_s), z.columns, rotation=90, fontsize=6)
-    ax.set_yticks(range(n_g), z.index, fontsize=7)
-    fig.colorbar(im, ax=ax, label="VST - gene mean")
-    ax.set_title(title)
+    fig = heatmap(z, center=0.0, colorbar_label="VST \u2212 gene mean", height_mm=25 + 3 * len(z))
+    fig.axes[0].set_title(title)
     return fig
 
 

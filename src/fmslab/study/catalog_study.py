@@ -11,6 +11,7 @@ import pandas as pd
 from fmslab.catalog import open_session
 from fmslab.errors import InputError
 from fmslab.study.model import STUDY_FILE, load_study
+from fmslab.study.overrides import load_study_overrides
 from fmslab.study.validate import is_valid, problems_frame, validate_study
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,9 @@ def catalog_study(
     db_path = Path(db_path) if db_path else study.catalog_path
     inputs = [study.root / STUDY_FILE, *study.sheet_paths.values()]
     inputs += [study.resolve(p) for p in study.recordings["path"]]
+    overrides, overrides_file = load_study_overrides(study.root)  # refused before any write
+    if overrides_file is not None:
+        inputs.append(overrides_file)
     with open_session(db_path, command=COMMAND, parameters={"study": str(study.root)},
                       lock_timeout_s=lock_timeout_s) as cat:  # fmt: skip
         before = cat.previous_inputs(COMMAND)
@@ -77,12 +81,14 @@ def catalog_study(
                     "mice": study.mice,
                     "recordings": recordings,
                     "validation": problems_frame(problems),
+                    "qc_overrides": overrides,  # reviewers' decisions, kept with the run
                 },
                 scope=None,
             )
-        tables = {t: len(cat.read_table(t)) for t in ("donors", "mice", "recordings")}
+        sheets = ["donors", "mice", "recordings"] + ["qc_overrides"] * (overrides_file is not None)
+        tables = {t: len(cat.read_table(t)) for t in sheets}
         if export:
-            cat.export(db_path.parent / "tables", ["donors", "mice", "recordings"])
+            cat.export(db_path.parent / "tables", sheets)
     return CatalogSummary(
         db_path=db_path, run_id=cat.run.run_id, n_inputs=len(recorded), reused=reused, tables=tables,
         warnings=sum(p.severity == "warning" for p in problems),

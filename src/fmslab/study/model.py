@@ -15,7 +15,7 @@ from fmslab.study.sheets import SHEET_SUFFIXES, read_sheet
 
 STUDY_FILE = "study.yaml"
 REQUIRED_SHEETS = ("donors", "mice", "recordings")
-KNOWN_KEYS = {"name", "description", "sheets", "unblinding", "catalog", "parameters"}
+KNOWN_KEYS = {"name", "description", "sheets", "unblinding", "catalog", "parameters", "groups"}
 
 
 @dataclass(frozen=True)

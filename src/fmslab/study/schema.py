@@ -85,4 +85,19 @@ UNBLINDING = SheetSpec(
     unique=(("treatment_code",),),
 )
 
-SPECS = {s.name: s for s in (DONORS, MICE, RECORDINGS, UNBLINDING)}
+#: Reviewers' QC decisions (optional sheet; read and checked by ``fmslab.study.overrides``).
+QC_OVERRIDES = SheetSpec(
+    "qc_overrides",
+    (
+        Column("level", required=True),  # cell | unit | mouse | sample
+        Column("id", required=True),
+        Column("file"),
+        Column("action"),  # exclude (default)
+        Column("reason", required=True),
+        Column("reviewer", required=True),
+        Column("date", "date", required=True),
+    ),
+    unique=(("level", "id", "file"),),
+)
+
+SPECS = {s.name: s for s in (DONORS, MICE, RECORDINGS, UNBLINDING, QC_OVERRIDES)}
