@@ -82,14 +82,37 @@ def commands(study: Path) -> list[tuple[str, list[str]]]:
         ("ephys", ["ephys", "analyze", "--study", str(study), "--no-figures", "--jobs", "1"]),
         (
             "skinnerve",
-            ["skinnerve", "analyze", "--study", str(study), "--out", str(res / "skinnerve"),
-             "--jobs", "1"],
+            [
+                "skinnerve",
+                "analyze",
+                "--study",
+                str(study),
+                "--out",
+                str(res / "skinnerve"),
+                "--jobs",
+                "1",
+            ],
         ),  # fmt: skip
-        ("behaviour", ["behaviour", "analyze", "--study", str(study), "--out", str(res / "behaviour")]),
+        (
+            "behaviour",
+            ["behaviour", "analyze", "--study", str(study), "--out", str(res / "behaviour")],
+        ),
         (
             "compare",
-            ["compare", "ephys_cells", "--study", str(study), "-o", "rmp_mV", "--out",
-             str(res / "compare" / "rmp"), "--n-boot", "200", "--reference", "HC"],
+            [
+                "compare",
+                "ephys_cells",
+                "--study",
+                str(study),
+                "-o",
+                "rmp_mV",
+                "--out",
+                str(res / "compare" / "rmp"),
+                "--n-boot",
+                "200",
+                "--reference",
+                "HC",
+            ],
         ),  # fmt: skip
     ]
 
@@ -98,7 +121,9 @@ def _env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(REPO / "src"), "PYTHONHASHSEED": "0"}
 
 
-def run(args: list[str], *, kill_after_s: float | None = None, timeout_s: float = 300) -> tuple[int, float, str]:
+def run(
+    args: list[str], *, kill_after_s: float | None = None, timeout_s: float = 300
+) -> tuple[int, float, str]:
     """Run ``fmslab -q ARGS``; with ``kill_after_s`` SIGKILL its process group at that time.
 
     Returns ``(returncode, seconds, stderr)``; a killed run has returncode ``-9``.
@@ -137,14 +162,18 @@ def snapshot(study: Path) -> dict[str, list[tuple]]:
     root = str(study.resolve())
     out: dict[str, list[tuple]] = {}
     with duckdb.connect(str(db), read_only=True) as con:
-        names = [r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()]
+        names = [
+            r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+        ]
         for name in names:
             if name in ("runs", "inputs", "schema_version"):
                 continue
             df = con.execute(f'SELECT * EXCLUDE (run_id) FROM "{name}"').df()
             rows = [
                 tuple(
-                    None if pd.isna(v) else (v.replace(root, "<study>") if isinstance(v, str) else v)
+                    None
+                    if pd.isna(v)
+                    else (v.replace(root, "<study>") if isinstance(v, str) else v)
                     for v in row
                 )
                 for row in df.itertuples(index=False)
@@ -246,7 +275,9 @@ def kill_trials(
                 if rc != -signal.SIGKILL:
                     report.finished_before_kill += 1
                     if rc != 0:
-                        report.inconsistencies.append(f"{name}: exit {rc} without a kill: {err[-500:]}")
+                        report.inconsistencies.append(
+                            f"{name}: exit {rc} without a kill: {err[-500:]}"
+                        )
                     continue
                 done += 1
                 report.kills += 1
@@ -278,7 +309,9 @@ def kill_trials(
             state = snapshot(study)
             if state != after:
                 diff = [k for k in set(state) | set(after) if state.get(k) != after.get(k)]
-                report.inconsistencies.append(f"{name}: re-run differs from the clean run in {diff}")
+                report.inconsistencies.append(
+                    f"{name}: re-run differs from the clean run in {diff}"
+                )
             left = temporary_files(results)
             if left:
                 report.inconsistencies.append(f"{name}: temporary files left: {left}")

@@ -52,7 +52,9 @@ class CatalogBusyError(FmslabError):
 class StudyInvalidError(InputError):
     """A study failed validation; ``problems`` holds every error the validator found."""
 
-    def __init__(self, reason: str, *, file: str | Path | None = None, problems: list | None = None):
+    def __init__(
+        self, reason: str, *, file: str | Path | None = None, problems: list | None = None
+    ):
         self.problems = list(problems or [])
         super().__init__(reason, file=file)
 
