@@ -1,28 +1,119 @@
-"""Shared fixtures: paths to the repository, the sample study and ../shared data."""
+"""Shared fixtures: paths to the repository and the sample study, and the external test data.
+
+External test data (real recordings and tables from other projects, listed with their public URL
+and SHA-256 in ``tests/external/registry.csv``) come from, in order:
+
+1. ``FMSLAB_TEST_DATA``: a local mirror laid out like the registry's names
+   (``ephys/abf/171116sh_0018.abf``, ...); ``.ci/run`` sets it to ``../shared/data``;
+2. ``../shared/data`` beside the checkout, when it exists;
+3. a download by pooch from the file's public URL into pooch's cache, checked against its SHA-256.
+
+A test whose data none of these provides is skipped with one line saying how to get the data.
+A mirror file whose SHA-256 differs from the registry fails the test (the data are not the ones
+the expectations were written for).
+"""
 
 from __future__ import annotations
 
+import csv
+import hashlib
+import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
 SAMPLE_STUDY = REPO / "sample_recordings" / "sample_study"
 BROKEN_STUDY = REPO / "sample_recordings" / "sample_study_broken"
+REGISTRY = REPO / "tests" / "external" / "registry.csv"
+ENV = "FMSLAB_TEST_DATA"
+HOW = (
+    f"set {ENV} to a mirror laid out like tests/external/registry.csv (CI: ../shared/data), "
+    "or allow network access for pooch to download it"
+)
+
+
+@dataclass
+class ExternalData:
+    """The external test data: ``data("ephys/abf/x.abf")`` or a folder ``data("ephys/abf")``."""
+
+    entries: dict[str, dict[str, str]]
+    mirror: Path | None
+    offline: bool = False
+    checked: dict[str, Path] = field(default_factory=dict)
+
+    def __call__(self, name: str) -> Path:
+        name = name.strip("/")
+        if name in self.entries:
+            return self._file(name)
+        inside = sorted(n for n in self.entries if n.startswith(name + "/"))
+        if not inside:
+            raise KeyError(f"'{name}' is not in {REGISTRY.relative_to(REPO)}")
+        paths = [self._file(n) for n in inside]
+        return paths[0].parents[len(Path(inside[0]).relative_to(name).parts) - 1]
+
+    def _file(self, name: str) -> Path:
+        if name in self.checked:
+            return self.checked[name]
+        entry = self.entries[name]
+        if self.mirror is not None:
+            path = self.mirror / name
+            if not path.is_file():
+                pytest.skip(f"external test data {name} not in the mirror {self.mirror}: {HOW}")
+            sha = hashlib.sha256(path.read_bytes()).hexdigest()
+            if sha != entry["sha256"]:
+                pytest.fail(f"{path}: SHA-256 {sha} differs from the registry ({entry['sha256']})")
+        else:
+            path = self._download(name, entry)
+        self.checked[name] = path
+        return path
+
+    def _download(self, name: str, entry: dict[str, str]) -> Path:
+        if not entry["url"]:
+            pytest.skip(f"external test data {name} has no public copy (needs a mirror): {HOW}")
+        if self.offline:
+            pytest.skip(f"external test data {name} not available (offline): {HOW}")
+        try:
+            import pooch
+        except ImportError:
+            pytest.skip(f"external test data {name}: pooch is not installed: {HOW}")
+        try:
+            fetched = pooch.retrieve(
+                entry["url"],
+                known_hash=f"sha256:{entry['sha256']}",
+                fname=Path(name).name,  # laid out like the mirror: tests glob its folders
+                path=pooch.os_cache("fmslab-test-data") / Path(name).parent,
+                downloader=pooch.HTTPDownloader(progressbar=False, timeout=20),
+            )
+        except ValueError:  # downloaded, but the hash differs: upstream changed the file
+            raise
+        except Exception as exc:  # noqa: BLE001 - no network, DNS, HTTP error: skip the rest too
+            self.offline = True
+            pytest.skip(f"external test data {name} not available ({type(exc).__name__}): {HOW}")
+        return Path(fetched)
+
+
+def _mirror() -> Path | None:
+    given = os.environ.get(ENV)
+    if given:
+        return Path(given).expanduser().resolve()
+    beside = REPO.parent / "shared" / "data"
+    return beside if beside.is_dir() else None
 
 
 @pytest.fixture(scope="session")
-def shared_dir() -> Path:
-    """``../shared`` beside the checkout. Its absence is an error, never a silent skip."""
-    if not (SHARED / "README.md").is_file():
-        raise RuntimeError(f"{SHARED} is missing: clone the repository with shared/ beside it")
-    return SHARED
+def test_data() -> ExternalData:
+    """External test data by registry name (a file or a folder); skips when unavailable."""
+    with REGISTRY.open(newline="") as fh:
+        entries = {row["name"]: row for row in csv.DictReader(fh)}
+    return ExternalData(entries=entries, mirror=_mirror())
 
 
 @pytest.fixture(scope="session")
-def abf_dir(shared_dir: Path) -> Path:
-    return shared_dir / "data" / "ephys" / "abf"
+def abf_dir(test_data: ExternalData) -> Path:
+    """The real ABF files of pyABF's test data (``ephys/abf``)."""
+    return test_data("ephys/abf")
 
 
 @pytest.fixture

@@ -25,11 +25,11 @@ def sets() -> dict[str, FilamentSet]:
     return standard_sets()
 
 
-def test_dixon_table_is_the_shared_copy_and_symmetric(shared_dir):
+def test_dixon_table_is_the_shared_copy_and_symmetric(test_data):
     from importlib.resources import files
 
     shipped = files("fmslab") / "data" / "behaviour" / "dixon_k_table.csv"
-    assert sha256_file(str(shipped)) == sha256_file(shared_dir / "data/behaviour/dixon_k_table.csv")
+    assert sha256_file(str(shipped)) == sha256_file(test_data("behaviour/dixon_k_table.csv"))
     t = dixon_table()
     assert len(t) == 248 and t["pattern"].is_unique
     # structure: pattern = first_run + last_part, first run of like responses 1-4, tail 1-5

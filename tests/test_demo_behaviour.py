@@ -82,10 +82,10 @@ def test_generated_sheets_follow_the_rule_and_the_planted_time_course():
     assert (drop_log10[groups == "FMS"] < -0.2).all()  # every patient mouse clearly sensitised
 
 
-def test_generated_patterns_are_dixon_sequences(shared_dir):
+def test_generated_patterns_are_dixon_sequences(test_data):
     # Every complete sequence must be one Dixon (1980) tabulated (O-first rows; X-first ones by the
     # O/X symmetry), so the threshold analysis can look it up; the rest must be boundary cases.
-    table = pd.read_csv(shared_dir / "data" / "behaviour" / "dixon_k_table.csv")
+    table = pd.read_csv(test_data("behaviour/dixon_k_table.csv"))
     known = set(table["pattern"])
     swap = str.maketrans("OX", "XO")
     cfg = DemoConfig.make(seed=2)

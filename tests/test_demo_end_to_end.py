@@ -164,12 +164,13 @@ def test_figures_and_report(demo):
     ).is_file()
     html = (_results(demo) / "report" / "index.html").read_text()
     sections = {
-        "overview": "compare_stats",  # the comparison table is listed in the overview
+        "findings": 'class="finding"',  # sentences generated from compare_stats come first
+        "figures": "figure_ephys",  # the composed figures
         "ephys": "<table",
         "skinnerve": "<table",
         "behaviour": "<table",
         "rnaseq": "<table",
-        "statistics": "figure_ephys",  # the composed figures
+        "statistics": "compare_stats",  # every model of the comparison
     }
     for section, needle in sections.items():
         body = re.search(rf'<section id="{section}">(.*?)</section>', html, re.S)

@@ -97,10 +97,10 @@ def test_spread_is_negative_binomial(big):
     assert 0.7 < float(np.median(ratio)) < 1.3
 
 
-def test_channel_genes_are_real_mouse_channel_symbols(big, shared_dir):
+def test_channel_genes_are_real_mouse_channel_symbols(big, test_data):
     # the genes flagged as ion channels must be in the GtoPdb channel set or its auxiliary addendum
     # (../shared/data/genesets), so a channel ranking built from those sets can find them
-    sets = shared_dir / "data" / "genesets"
+    sets = test_data("genesets")
     known = set(pd.read_csv(sets / "gtopdb_ion_channels_human_mouse.csv")["MGI symbol"].dropna())
     known |= set(pd.read_csv(sets / "ion_channel_auxiliary_addendum_mouse.csv")["MGI symbol"])
     _, out = big

@@ -28,8 +28,8 @@ def cells(abf_dir) -> dict[str, tuple[pd.DataFrame, dict]]:
 
 
 @pytest.fixture(scope="module")
-def efel(shared_dir) -> pd.DataFrame:
-    ef = pd.read_csv(shared_dir / "data" / "ephys" / "reference" / "efel_features.csv")
+def efel(test_data) -> pd.DataFrame:
+    ef = pd.read_csv(test_data("ephys/reference/efel_features.csv"))
     return ef[ef["efel_setting"] == "native_dt"]
 
 

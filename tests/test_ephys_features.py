@@ -27,8 +27,8 @@ CLEAN = ["171116sh_0018", "18711001", "File_axon_5", "File_axon_6"]
 
 
 @pytest.fixture(scope="module")
-def merged(abf_dir, shared_dir) -> pd.DataFrame:
-    ref = shared_dir / "data" / "ephys" / "reference"
+def merged(abf_dir, test_data) -> pd.DataFrame:
+    ref = test_data("ephys/reference")
     ip = pd.read_csv(ref / "ipfx_features.csv")
     ef = pd.read_csv(ref / "efel_features.csv")
     ip = ip[ip["ipfx_setting"] == "filter_None"].drop(columns="stim_pA")

@@ -106,3 +106,13 @@ def test_override_excludes_the_cell_from_compare_and_is_catalogued(
         ["cell", "M02_c1", "seal lost", "AB"]
     ]
     assert str((sample_study / "qc_overrides.csv").resolve()) in set(inputs["path"])
+    # the report lists the decision (who, when, why) from the catalog and says who honours it
+    from fmslab.report import build_report
+    from report_study import parse_page
+
+    page = parse_page(build_report(sample_study, tmp_path / "report").index)
+    tab = page.tables["tbl-qc_overrides"]
+    assert tab.column("id") == ["M02_c1"] and tab.column("reviewer") == ["AB"]
+    assert tab.column("reason") == ["seal lost"] and tab.column("date") == ["2026-03-10"]
+    text = " ".join(" ".join(page.text).split())
+    assert "1 exclusion(s) decided by reviewers" in text and "Honoured by: fmslab compare" in text

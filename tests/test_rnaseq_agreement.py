@@ -14,12 +14,12 @@ import pytest
 from fmslab.rnaseq.de import run_de
 from fmslab.rnaseq.io import Contrast
 
-DATA = "data/rnaseq/cerebellum_gse96870"
+DATA = "rnaseq/cerebellum_gse96870"
 
 
-def _run(shared_dir, name: str, n_cpus: int):
-    ref = shared_dir / DATA / "reference" / name
-    counts = pd.read_csv(shared_dir / DATA / "GSE96870_counts_cerebellum.csv", index_col=0)
+def _run(test_data, name: str, n_cpus: int):
+    ref = test_data(f"{DATA}/reference/{name}")
+    counts = pd.read_csv(test_data(f"{DATA}/GSE96870_counts_cerebellum.csv"), index_col=0)
     sheet = pd.read_csv(ref / "coldata.csv", index_col=0)
     counts = counts[sheet.index]
     counts = counts[counts.sum(axis=1) >= 10]
@@ -67,18 +67,18 @@ def _check(res, r, r_sf, *, padj_log10_q99: float, disp_median: float) -> dict[s
     return {"jaccard": jaccard, "pearson": pearson}
 
 
-def test_small_design_matches_r(shared_dir):
+def test_small_design_matches_r(test_data):
     # 6 samples, ~ sex + time: 3 residual df, R's Monte-Carlo prior variance regime.
     # Measured: Jaccard 0.9985, Pearson 0.99996, padj |log10| q99 0.0058, dispersion median 0.0009.
-    res, r, r_sf = _run(shared_dir, "cerebellum_small", n_cpus=1)
+    res, r, r_sf = _run(test_data, "cerebellum_small", n_cpus=1)
     assert res.prior_method == "monte_carlo_kl"
     _check(res, r, r_sf, padj_log10_q99=0.02, disp_median=0.005)
 
 
 @pytest.mark.slow
-def test_full_design_matches_r(shared_dir):
+def test_full_design_matches_r(test_data):
     # 22 samples, 18 residual df (MAD prior). ~2-4 min on 2 cores (pydeseq2's per-gene GLM fits).
     # Measured: Jaccard 0.9983, Pearson 0.999997, padj |log10| q99 0.036, dispersion median 0.0045.
-    res, r, r_sf = _run(shared_dir, "mouse_cerebellum", n_cpus=2)
+    res, r, r_sf = _run(test_data, "mouse_cerebellum", n_cpus=2)
     assert res.prior_method == "mad"
     _check(res, r, r_sf, padj_log10_q99=0.1, disp_median=0.02)

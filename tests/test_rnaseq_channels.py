@@ -15,26 +15,26 @@ from fmslab.rnaseq.channels import (
     rank_channels,
 )
 
-GENESETS = "data/genesets"
+GENESETS = "genesets"
 
 
-def test_shipped_set_is_rebuilt_from_shared_sources(shared_dir):
+def test_shipped_set_is_rebuilt_from_shared_sources(test_data):
     built = build_channel_set(
-        shared_dir / GENESETS / "gtopdb_ion_channels_human_mouse.csv",
+        test_data(f"{GENESETS}/gtopdb_ion_channels_human_mouse.csv"),
         REPO / "src/fmslab/data/rnaseq/ion_channel_addendum_curation.csv",
     )
     shipped = load_channel_set()
     pd.testing.assert_frame_equal(built.fillna(""), shipped, check_dtype=False)
 
 
-def test_gtopdb_core_and_curation(shared_dir):
+def test_gtopdb_core_and_curation(test_data):
     ch = load_channel_set()
-    gt = pd.read_csv(shared_dir / GENESETS / "gtopdb_ion_channels_human_mouse.csv", dtype=str)
+    gt = pd.read_csv(test_data(f"{GENESETS}/gtopdb_ion_channels_human_mouse.csv"), dtype=str)
     mgi = set(gt["MGI symbol"].dropna())
     assert len(mgi) == 270  # the README's count of mouse symbols
     assert mgi <= set(ch["symbol"])
     assert ch["symbol"].is_unique
-    addendum = pd.read_csv(shared_dir / GENESETS / "ion_channel_auxiliary_addendum_mouse.csv")
+    addendum = pd.read_csv(test_data(f"{GENESETS}/ion_channel_auxiliary_addendum_mouse.csv"))
     cur = load_curation()
     # every addendum gene has exactly one documented decision with a reason
     assert sorted(cur["symbol"]) == sorted(addendum["MGI symbol"])
@@ -80,21 +80,19 @@ def test_nociceptor_weight():
     assert w.to_dict() == pytest.approx({"a": 1.5 / 4, "b": 0.0, "c": 1.0})
 
 
-def test_ensembl_ids_mapped_through_annotation(shared_dir, tmp_path):
+def test_ensembl_ids_mapped_through_annotation(test_data, tmp_path):
     # R's small-design results re-indexed by the mouse Ensembl ids GtoPdb gives for its channel
     # genes; with the annotation table the ranking must find the same channels as by symbol.
     from fmslab.rnaseq.io import read_annotation
 
-    gt = pd.read_csv(shared_dir / GENESETS / "gtopdb_ion_channels_human_mouse.csv", dtype=str)
+    gt = pd.read_csv(test_data(f"{GENESETS}/gtopdb_ion_channels_human_mouse.csv"), dtype=str)
     gt = gt.dropna(subset=["MGI symbol", "Mouse Ensembl Gene"])
     gt = gt[~gt["Mouse Ensembl Gene"].str.contains(r"\|")].drop_duplicates("MGI symbol")
     ann = gt.rename(columns={"Mouse Ensembl Gene": "gene_id", "MGI symbol": "symbol"})
     ann[["gene_id", "symbol"]].to_csv(tmp_path / "ann.csv", index=False)
     names = read_annotation(tmp_path / "ann.csv")["gene_name"]
     r = pd.read_csv(
-        shared_dir
-        / "data/rnaseq/cerebellum_gse96870/reference/cerebellum_small"
-        / "deseq2_R_results.csv.gz",
+        test_data("rnaseq/cerebellum_gse96870/reference/cerebellum_small/deseq2_R_results.csv.gz"),
         index_col=0,
     )
     by_symbol = rank_channels(r)

@@ -13,7 +13,7 @@ import pytest
 
 from conftest import REPO
 
-DATA = "data/rnaseq/cerebellum_gse96870"
+DATA = "rnaseq/cerebellum_gse96870"
 
 
 def _fmslab(*args, cwd=None) -> subprocess.CompletedProcess:
@@ -29,11 +29,11 @@ def _fmslab(*args, cwd=None) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def inputs(shared_dir, tmp_path_factory):
+def inputs(test_data, tmp_path_factory):
     """1,500 expressed genes (plus known channels) x the 6 samples of the small reference design."""
     tmp = tmp_path_factory.mktemp("rnaseq_cli")
-    ref = shared_dir / DATA / "reference" / "cerebellum_small"
-    counts = pd.read_csv(shared_dir / DATA / "GSE96870_counts_cerebellum.csv", index_col=0)
+    ref = test_data(f"{DATA}/reference/cerebellum_small")
+    counts = pd.read_csv(test_data(f"{DATA}/GSE96870_counts_cerebellum.csv"), index_col=0)
     sheet = pd.read_csv(ref / "coldata.csv")
     counts = counts[sheet["sample"]]
     counts = counts[counts.sum(axis=1) >= 10]

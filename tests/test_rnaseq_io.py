@@ -10,14 +10,14 @@ from fmslab.errors import InputError
 from fmslab.rnaseq import io
 from fmslab.rnaseq.de import run_de
 
-DATA = "data/rnaseq/cerebellum_gse96870"
+DATA = "rnaseq/cerebellum_gse96870"
 
 
 @pytest.fixture(scope="module")
-def real_counts(shared_dir) -> pd.DataFrame:
+def real_counts(test_data) -> pd.DataFrame:
     """First 300 genes x 6 samples of the real GSE96870 matrix."""
-    counts = pd.read_csv(shared_dir / DATA / "GSE96870_counts_cerebellum.csv", index_col=0)
-    sheet = pd.read_csv(shared_dir / DATA / "reference/cerebellum_small/coldata.csv", index_col=0)
+    counts = pd.read_csv(test_data(f"{DATA}/GSE96870_counts_cerebellum.csv"), index_col=0)
+    sheet = pd.read_csv(test_data(f"{DATA}/reference/cerebellum_small/coldata.csv"), index_col=0)
     return counts.loc[:, sheet.index].iloc[:300]
 
 

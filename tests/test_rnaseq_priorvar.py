@@ -9,7 +9,7 @@ import pytest
 from fmslab.rnaseq.priorvar import FINE_GRID, loess_quadratic, monte_carlo_prior_var
 from fmslab.rnaseq.rrng import RStream
 
-REF = "data/rnaseq/cerebellum_gse96870/reference"
+REF = "rnaseq/cerebellum_gse96870/reference"
 
 
 def test_uniform_normal_exponential_match_r():
@@ -48,13 +48,13 @@ def test_loess_reproduces_a_quadratic_exactly():
     assert FINE_GRID[np.argmin(fit)] == pytest.approx(2.5, abs=8 / 999)
 
 
-def test_prior_var_on_r_residuals_equals_r_value(shared_dir):
+def test_prior_var_on_r_residuals_equals_r_value(test_data):
     # Residuals log(dispGeneEst / dispFit) from R DESeq2 1.38.3's own table (6 samples, 3 residual
     # df). R's prior variance is not in the table, but it is pinned by R's MAP dispersions: a MAP
     # refit with 0.36036 reproduces R's `dispersion` column to |log ratio| < 1e-3 for 99.9% of
     # 1,500 genes, whereas the neighbouring grid values 0.35235 / 0.36837 give only ~12% / 10%
     # (measured, docs/rnaseq.md). Exact equality: the same grid point must be chosen.
-    r = pd.read_csv(shared_dir / REF / "cerebellum_small" / "deseq2_R_results.csv.gz", index_col=0)
+    r = pd.read_csv(test_data(f"{REF}/cerebellum_small/deseq2_R_results.csv.gz"), index_col=0)
     use = r["dispGeneEst"] >= 1e-6
     resid = np.log(r.loc[use, "dispGeneEst"] / r.loc[use, "dispFit"]).to_numpy()
     assert monte_carlo_prior_var(resid, 3) == pytest.approx(FINE_GRID[45])

@@ -10,12 +10,12 @@ from scipy.stats import f as f_dist
 
 from fmslab.rnaseq import plots, qc
 
-DATA = "data/rnaseq/cerebellum_gse96870"
+DATA = "rnaseq/cerebellum_gse96870"
 
 
 @pytest.fixture(scope="module")
-def counts(shared_dir) -> pd.DataFrame:
-    c = pd.read_csv(shared_dir / DATA / "GSE96870_counts_cerebellum.csv", index_col=0)
+def counts(test_data) -> pd.DataFrame:
+    c = pd.read_csv(test_data(f"{DATA}/GSE96870_counts_cerebellum.csv"), index_col=0)
     return c.iloc[:3000, :8]
 
 

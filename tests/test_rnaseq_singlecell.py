@@ -16,18 +16,18 @@ from fmslab.rnaseq.singlecell import (
     sample_sheet_from_obs,
 )
 
-DATA = "data/rnaseq/cerebellum_gse96870"
+DATA = "rnaseq/cerebellum_gse96870"
 
 
 @pytest.fixture(scope="module")
-def cells(shared_dir):
+def cells(test_data):
     """Cells made by splitting real bulk counts (6 samples x 400 genes) multinomially: cell type
     'NP' gets the real counts of each sample split over 15 cells, 'NF' the same counts split over
     12 cells with genes shuffled; the pseudobulk of 'NP' must give the bulk matrix back."""
     import anndata as ad
 
-    counts = pd.read_csv(shared_dir / DATA / "GSE96870_counts_cerebellum.csv", index_col=0)
-    sheet = pd.read_csv(shared_dir / DATA / "reference/cerebellum_small/coldata.csv", index_col=0)
+    counts = pd.read_csv(test_data(f"{DATA}/GSE96870_counts_cerebellum.csv"), index_col=0)
+    sheet = pd.read_csv(test_data(f"{DATA}/reference/cerebellum_small/coldata.csv"), index_col=0)
     bulk = counts[sheet.index]
     bulk = bulk[bulk.sum(axis=1) >= 50].iloc[:400]
     rng = np.random.default_rng(0)

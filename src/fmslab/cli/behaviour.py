@@ -7,10 +7,6 @@ from typing import Annotated
 
 import typer
 
-from fmslab.cli.common import state
-from fmslab.errors import FmslabError
-from fmslab.logs import STDERR
-
 app = typer.Typer(
     help="Passive-transfer behaviour: von Frey up-down and other pain assays.", no_args_is_help=True
 )
@@ -19,7 +15,12 @@ app = typer.Typer(
 @app.command()
 def analyze(
     ctx: typer.Context,
-    out: Annotated[Path, typer.Option("--out", help="Output folder.")],
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="Output folder (default with --study: STUDY/results/behaviour)."
+        ),
+    ] = None,
     sheets: Annotated[
         list[Path] | None,
         typer.Argument(
@@ -30,7 +31,8 @@ def analyze(
     filaments: Annotated[
         Path | None,
         typer.Option(
-            help="Custom filament sets: CSV with filament_set, force_g (one row per filament)."
+            help="Custom filament sets: CSV with filament_set, force_g (one row per filament); "
+            "default with --study: study.yaml's behaviour.filaments."
         ),
     ] = None,
     study: Annotated[
@@ -47,7 +49,12 @@ def analyze(
         list[str] | None,
         typer.Option(help="Cut-off override ASSAY=VALUE (e.g. hargreaves=15); repeatable."),
     ] = None,
-    baseline_max_day: Annotated[float, typer.Option(help="Days <= this are baseline.")] = 0.0,
+    baseline_max_day: Annotated[
+        float | None,
+        typer.Option(
+            help="Days <= this are baseline (default: study.yaml's behaviour.baseline_day, else 0)."
+        ),
+    ] = None,
     responder_change: Annotated[
         float,
         typer.Option(
@@ -66,56 +73,33 @@ def analyze(
     ] = 120.0,
 ) -> None:
     """Score sheets: per-trial, per-mouse-day, per-mouse tables, vonfrey.csv, statistics, figure."""
+    from fmslab.behaviour import run
     from fmslab.behaviour.assays import parse_cutoffs
-    from fmslab.behaviour.pipeline import analyze_sheets, store_in_catalog, write_outputs
-    from fmslab.study import load_study
+    from fmslab.cli.common import state
+    from fmslab.logs import STDERR
 
-    cutoffs = parse_cutoffs(cutoff)
-    st = load_study(study, unblinding=unblinding) if study is not None else None
-    if not sheets:
-        if st is None:
-            raise FmslabError("give behaviour sheets, or --study to use the study's behaviour rows")
-        sheets = [Path(p) for p in st.recordings_of("behaviour")["abs_path"]]
-        if not sheets:
-            raise FmslabError(f"{st.root}: the study lists no recordings of modality 'behaviour'")
-    params = {
-        "sheets": [str(s) for s in sheets],
-        "filaments": str(filaments) if filaments else None,
-        "study": str(study) if study else None,
-        "unblinding": str(unblinding) if unblinding else None,
-        "cutoffs": cutoffs,
-        "baseline_max_day": baseline_max_day,
-        "responder_change_pct": responder_change,
-        "exclude_outliers": exclude_outliers,
-        "stats_on": stats_on,
-    }
-    result = analyze_sheets(
-        list(sheets),
-        filaments=filaments,
-        study=st,
+    done = run(
+        list(sheets) if sheets else None,
+        out=out,
+        study=study,
         unblinding=unblinding,
-        cutoffs=cutoffs,
+        filaments=filaments,
+        cutoffs=parse_cutoffs(cutoff),
         baseline_max_day=baseline_max_day,
         responder_change_pct=responder_change,
         exclude_outliers=exclude_outliers,
         stats_on=stats_on,
         progress=state(ctx).progress,
+        lock_timeout_s=lock_timeout,
     )
-    inputs = [*sheets, *([filaments] if filaments else [])]
-    key = unblinding or (st.unblinding_path if st is not None else None)
-    if key is not None:
-        inputs.append(Path(key))
-    write_outputs(result, out, inputs=inputs, parameters=params)
+    result = done.result
     msg = (
         f"{len(result.trials)} trials, {len(result.vonfrey)} von Frey tests, "
         f"{result.mice['mouse_id'].nunique()} mice; groups from {result.group_source}; "
-        f"{len(result.errors)} problem(s) in {out / 'errors.csv'}"
+        f"{len(result.errors)} problem(s) in {done.out / 'errors.csv'}"
     )
-    if st is not None:
-        run_id = store_in_catalog(
-            result, st, inputs=inputs, parameters=params, lock_timeout_s=lock_timeout
-        )
-        msg += f"; catalog {st.catalog_path} run {run_id}"
+    if done.run_id is not None:
+        msg += f"; catalog run {done.run_id}"
     STDERR.print(msg, highlight=False)
     for r in result.donor_groups.itertuples() if len(result.donor_groups) else []:
         STDERR.print(f"{r.assay}: {r.summary}", highlight=False)
@@ -153,6 +137,7 @@ def threshold(
     """Score one up-down sequence (Chaplan/Dixon, or SUDO) and print the threshold and flags."""
     from fmslab.behaviour.filaments import load_sets
     from fmslab.behaviour.updown import chaplan_threshold, sudo_threshold
+    from fmslab.errors import FmslabError
 
     sets = load_sets(custom)
     if filament_set not in sets:

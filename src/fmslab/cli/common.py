@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import typer
-from rich.table import Table
 
-from fmslab.logs import STDERR
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,11 @@ def state(ctx: typer.Context) -> State:
 
 def print_frame(df: pd.DataFrame, *, title: str | None = None, max_rows: int = 200) -> None:
     """Print a DataFrame as a rich table on stdout."""
+    import pandas as pd
     from rich.console import Console
+    from rich.table import Table
+
+    from fmslab.logs import STDERR
 
     table = Table(title=title, show_lines=False)
     for col in df.columns:

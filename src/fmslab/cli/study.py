@@ -7,12 +7,7 @@ from typing import Annotated
 
 import typer
 
-from fmslab.catalog import query as run_query
-from fmslab.cli.common import print_frame, state
 from fmslab.logs import STDERR
-from fmslab.study.catalog_study import catalog_study
-from fmslab.study.model import load_study
-from fmslab.study.validate import is_valid, problems_frame, validate_study
 
 app = typer.Typer(
     help="Study folders: sheets, validation, the results catalog.", no_args_is_help=True
@@ -30,6 +25,9 @@ def validate(
     ] = None,
 ) -> None:
     """Check every sheet and reference of a study; list all problems. Exit code 1 when invalid."""
+    from fmslab.cli.common import print_frame
+    from fmslab.study.validate import is_valid, problems_frame, validate_study
+
     problems = validate_study(study, unblinding=unblinding)
     if problems:
         print_frame(problems_frame(problems), title=f"{len(problems)} problem(s) in {study}")
@@ -52,6 +50,9 @@ def catalog(
     ] = 120.0,
 ) -> None:
     """Validate the study and store its sheets and input hashes in the DuckDB catalog."""
+    from fmslab.cli.common import state
+    from fmslab.study.catalog_study import catalog_study
+
     summary = catalog_study(
         study, db_path=db, lock_timeout_s=lock_timeout, progress=state(ctx).progress
     )
@@ -72,6 +73,10 @@ def query(
     csv: Annotated[bool, typer.Option("--csv", help="Print CSV instead of a table.")] = False,
 ) -> None:
     """Run a read-only SQL query on the study catalog and print the result."""
+    from fmslab.catalog import query as run_query
+    from fmslab.cli.common import print_frame
+    from fmslab.study.model import load_study
+
     path = db or load_study(study).catalog_path
     df = run_query(path, sql)
     if csv:

@@ -1,6 +1,8 @@
-"""The report's inline stylesheet and its small table sorter (vanilla JavaScript, no network)."""
+"""The report's inline stylesheet and its JavaScript (vanilla, no library, no network)."""
 
 from __future__ import annotations
+
+from fmslab.report.viewer_js import VIEWER_JS
 
 CSS = """
 :root { --fg: #1d2330; --muted: #5b6475; --line: #d9dee7; --accent: #2e5d9f; --bg: #ffffff;
@@ -42,8 +44,39 @@ table.data tbody tr:nth-child(even) { background: var(--alt); }
 .fail { color: var(--bad); font-weight: 600; }
 .figs { display: flex; flex-wrap: wrap; gap: 12px; }
 figure { margin: 0; border: 1px solid var(--line); border-radius: 4px; padding: 6px; background: #fff;
-         max-width: 480px; }
+         max-width: 560px; }
+figure.wide { max-width: 1100px; }
 figure img { max-width: 100%; height: auto; display: block; }
+figure img.zoomable { cursor: zoom-in; }
+.srclinks { font-size: 12px; margin-top: 2px; }
+.srclinks a { margin-right: 10px; }
+.lightbox { position: fixed; inset: 0; background: rgba(20, 24, 32, 0.85); z-index: 50;
+            display: flex; align-items: center; justify-content: center; cursor: zoom-out; }
+.lightbox[hidden] { display: none; }
+.lightbox img { max-width: 96vw; max-height: 94vh; background: #fff; padding: 8px; }
+.finding { border-left: 4px solid var(--accent); background: var(--alt); padding: 8px 14px;
+           margin: 10px 0; border-radius: 0 6px 6px 0; }
+.finding.blinded { border-left-color: var(--warn); }
+.finding .sentence { font-size: 15.5px; margin: 2px 0 6px 0; }
+.finding ul.warnings { margin: 4px 0 6px 0; padding-left: 20px; color: var(--warn); }
+.finding table.data { font-size: 12px; }
+.forestwrap { overflow-x: auto; }
+details.tblock { border: 1px solid var(--line); border-radius: 6px; padding: 4px 10px; margin: 8px 0; }
+details.tblock > summary { padding: 3px 0; }
+details.gallery > summary { padding: 6px 0; }
+.tabletools { margin: 6px 0; font-size: 13px; }
+.tabletools input.tsearch { width: 320px; padding: 3px 6px; }
+.tcount { color: var(--muted); }
+.summary h4 { margin: 4px 0; }
+.view { border: 1px solid var(--line); border-radius: 6px; padding: 8px 14px; margin: 8px 0; }
+.view[hidden] { display: none; }
+.chartbox { margin: 10px 0; }
+.charttitle { font-size: 13px; margin: 4px 0; color: var(--fg); }
+.chart { position: relative; max-width: 1100px; }
+.chart canvas { display: block; border-radius: 4px; cursor: crosshair; }
+.chart button.reset { position: absolute; top: 12px; right: 16px; font-size: 11px; }
+.key.thr { color: #D55E00; } .key.pk { color: #0072B2; } .key.win { color: #8fa9d3; }
+select.viewpick { font-size: 14px; padding: 3px; max-width: 100%; }
 figcaption { font-size: 12px; color: var(--muted); margin-top: 4px; word-break: break-all; }
 code, pre, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12px; }
 pre { margin: 0; white-space: pre-wrap; word-break: break-all; }
@@ -57,7 +90,7 @@ footer { color: var(--muted); font-size: 12px; padding: 12px 28px; border-top: 1
 #: Sorts a table by the clicked header. Cells may carry the raw value in ``data-v`` (numbers are
 #: displayed rounded); a column is numeric when every non-empty cell parses as a number. Empty
 #: cells always go last. The header's ``aria-sort`` attribute records the current order.
-JS = """
+SORT_JS = """
 (function () {
   "use strict";
   function cellValue(td) {
@@ -107,3 +140,6 @@ JS = """
   }
 })();
 """
+
+#: All of the page's JavaScript: the sorter and the viewer/table tools.
+JS = SORT_JS + VIEWER_JS

@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from fmslab.atomic import write_json, write_table, write_text
+from fmslab.atomic import write_bytes, write_json, write_table, write_text
 from fmslab.provenance import RunRecord, sha256_file
 from fmslab.report.collect import collect
 from fmslab.report.render import RenderOptions, render
@@ -68,6 +68,11 @@ def build_report(
     rendered = render(data, run_info, RenderOptions(max_rows=max_rows, max_figures=max_figures))
     for name, df in rendered.tables.items():
         write_table(df, out_dir / "tables" / f"{name}.csv")
+    for name, src in rendered.source_data.items():
+        if isinstance(src, Path):
+            write_bytes(out_dir / "source_data" / name, src.read_bytes())
+        else:
+            write_table(src, out_dir / "source_data" / name)
     index = write_text(out_dir / "index.html", rendered.html)
     run.finish("ok")
     results = study / "results"
@@ -82,7 +87,11 @@ def build_report(
                     for p in rendered.figures
                 ),
             ],
-            "outputs": ["index.html", *(f"tables/{n}.csv" for n in sorted(rendered.tables))],
+            "outputs": [
+                "index.html",
+                *(f"tables/{n}.csv" for n in sorted(rendered.tables)),
+                *(f"source_data/{n}" for n in sorted(rendered.source_data)),
+            ],
         },
     )
     log.debug(

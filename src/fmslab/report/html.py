@@ -160,13 +160,70 @@ def _pretty(text: str) -> str:
         return text
 
 
-def image_html(data: bytes, suffix: str, caption: str, *, alt: str | None = None) -> str:
-    """A ``<figure>`` with the image embedded as a base64 data URI."""
+def image_html(
+    data: bytes,
+    suffix: str,
+    caption: str,
+    *,
+    alt: str | None = None,
+    links: Sequence[tuple[str, str]] = (),
+    wide: bool = False,
+) -> str:
+    """A ``<figure>`` with the image embedded as a base64 data URI (click enlarges it).
+
+    ``links`` are (text, relative href) pairs shown under the caption (e.g. source-data CSVs).
+    """
     mime = IMAGE_MIME[suffix.lower()]
     uri = f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+    extra = ""
+    if links:
+        extra = (
+            '<div class="srclinks">'
+            + " ".join(f'<a href="{esc(h)}">{esc(t)}</a>' for t, h in links)
+            + "</div>"
+        )
+    cls = ' class="wide"' if wide else ""
     return (
-        f'<figure><img src="{uri}" alt="{esc(alt or caption)}" loading="eager">'
-        f"<figcaption>{esc(caption)}</figcaption></figure>"
+        f'<figure{cls}><img class="zoomable" src="{uri}" alt="{esc(alt or caption)}" '
+        f'loading="eager" title="Click to enlarge"><figcaption>{esc(caption)}</figcaption>'
+        f"{extra}</figure>"
+    )
+
+
+def table_block(
+    df: pd.DataFrame,
+    *,
+    table_id: str,
+    title: str,
+    subsets: Sequence[tuple[str, Sequence[str]]] = (),
+    open_rows: int = 12,
+    **table_options: Any,
+) -> str:
+    """A table in a collapsible block with a search box and a column-subset selector.
+
+    Collapsed when it has more than ``open_rows`` rows. The search box filters rows (free text,
+    ``column:text``, ``column>number``, ``column<number``); the selector shows the columns chosen
+    for an audience (``subsets``: (name, columns)) or all of them. ``table_options`` go to
+    :func:`table_html`.
+    """
+    n, m = len(df), len(df.columns)
+    opened = " open" if n <= open_rows else ""
+    options = "".join(
+        f'<option value="{esc(",".join(cols))}"{" selected" if i == len(subsets) - 1 else ""}>'
+        f"{esc(name)} ({len(cols)} columns)</option>"
+        for i, (name, cols) in enumerate(subsets)
+    )
+    options += f'<option value="*"{"" if subsets else " selected"}>All columns ({m})</option>'
+    tools = (
+        f'<div class="tabletools" data-table="{esc(table_id)}">'
+        f'<input type="search" class="tsearch" placeholder="Search, or column:text, column>number"'
+        f' aria-label="Search {esc(title)}"> <select class="tcols" aria-label="Columns">{options}'
+        f'</select> <span class="tcount">{n} of {n} rows</span></div>'
+    )
+    return (
+        f'<details class="tblock"{opened}><summary><b>{esc(title)}</b> '
+        f'<span class="muted">{n} row{"s" if n != 1 else ""} \u00d7 {m} columns</span></summary>'
+        f"{tools}{table_html(df, table_id=table_id, **table_options)}</details>"
     )
 
 

@@ -1,0 +1,134 @@
+"""The whole current-clamp flow of a study or a set of files: the one entry point behind
+``fmslab ephys analyze``, the demo and the workflow.
+
+Reads the recordings, analyses them (:func:`fmslab.ephys.batch.analyze_paths`: tables, figures,
+provenance in ``out``) and, for a study, stores the tables in its catalog.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from fmslab.ephys.batch import BatchResult
+from fmslab.errors import InputError
+
+#: Recording-sheet columns copied into the result tables (``protocol`` as ``protocol_sheet``).
+SHEET_COLUMNS = ("file", "cell_id", "mouse_id", "date", "protocol")
+
+
+@dataclass(frozen=True)
+class EphysRun:
+    """What :func:`run` did.
+
+    Attributes
+    ----------
+    result
+        The tables (``sweeps``, ``cells``, ``spikes``, ``errors``) and cache counts.
+    files
+        The recordings analysed.
+    out
+        Folder holding the tables, figures and ``provenance.json``.
+    catalog_path
+        The study catalog the tables were stored in, or ``None`` without a study.
+    """
+
+    result: BatchResult
+    files: list[Path]
+    out: Path
+    catalog_path: Path | None
+
+
+def read_sheet(path: str | Path) -> pd.DataFrame:
+    """A CSV linking recordings to cells and mice; needs a ``file`` or ``path`` column."""
+    path = Path(path)
+    try:
+        sheet = pd.read_csv(path, dtype=str)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read the sheet: {exc}", file=str(path)) from None
+    if "file" not in sheet.columns:
+        if "path" not in sheet.columns:
+            raise InputError("the sheet needs a 'file' or 'path' column", file=str(path))
+        sheet["file"] = [Path(p).name for p in sheet["path"]]
+    return sheet
+
+
+def run(
+    paths: list[str | Path] | None = None,
+    *,
+    out: str | Path | None = None,
+    study: str | Path | None = None,
+    sheet: str | Path | pd.DataFrame | None = None,
+    qc: str | Path | None = None,
+    n_jobs: int | None = None,
+    progress: bool = False,
+    figures: bool = True,
+) -> EphysRun:
+    """Analyse current-clamp recordings and, with ``study``, store the tables in its catalog.
+
+    Parameters
+    ----------
+    paths
+        Files or folders (searched recursively). With ``study`` they restrict the run to them
+        (e.g. one recording day); default: every ``ephys_cc`` row of the study.
+    out
+        Output folder; default with ``study``: ``STUDY/results/ephys``.
+    study
+        Study folder: its recordings sheet gives ``cell_id``, ``mouse_id``, ``date`` and
+        ``protocol`` (unless ``sheet`` is given) and its catalog receives the tables.
+    sheet
+        CSV (or DataFrame) linking file names to ``cell_id``, ``mouse_id``, ...
+    qc
+        QC criteria YAML; default: the packaged ``ephys_qc.yaml``.
+    n_jobs, progress, figures
+        Worker processes (default: all cores), progress bar, per-cell PNG/PDF figures.
+
+    Returns
+    -------
+    EphysRun
+
+    Raises
+    ------
+    InputError
+        Nothing to analyse, no output folder, an unreadable sheet or duplicated file names.
+    """
+    from fmslab.ephys.batch import analyze_paths, expand_paths, store_in_catalog
+    from fmslab.ephys.qc import load_qc
+
+    sheet_df = read_sheet(sheet) if isinstance(sheet, str | Path) else sheet
+    files = expand_paths(list(paths)) if paths else []
+    catalog_path = None
+    if study is not None:
+        from fmslab.study import load_study
+
+        st = load_study(study)
+        recs = st.recordings_of("ephys_cc")
+        if not files:
+            files = [Path(p) for p in recs["abs_path"]]
+        recs = recs.assign(file=[Path(p).name for p in recs["abs_path"]])
+        if sheet_df is None:
+            keep = [c for c in SHEET_COLUMNS if c in recs.columns]
+            sheet_df = recs[keep].rename(columns={"protocol": "protocol_sheet"})
+        out = out if out is not None else st.results_dir / "ephys"
+        catalog_path = st.catalog_path
+    if not files:
+        raise InputError("nothing to analyse: give files/folders or a study with ephys_cc rows")
+    if out is None:
+        raise InputError("an output folder is required without a study")
+    out = Path(out)
+    res = analyze_paths(
+        files,
+        out,
+        sheet=sheet_df,
+        qc=load_qc(qc),
+        n_jobs=n_jobs,
+        progress=progress,
+        figures=figures,
+    )
+    if catalog_path is not None:
+        store_in_catalog(
+            res, catalog_path, files, parameters={"out": str(out), "files": [str(f) for f in files]}
+        )
+    return EphysRun(result=res, files=files, out=out, catalog_path=catalog_path)
