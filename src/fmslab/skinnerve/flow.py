@@ -4,7 +4,8 @@
 Each recording is analysed by :func:`fmslab.skinnerve.batch.analyze_item` (spikes, units,
 responses, figures; cached by content), the per-file tables are joined with the study's recording
 rows, written to ``out`` with ``errors.csv`` and ``provenance.json``, and stored in the study
-catalog as ``skinnerve_units``, ``skinnerve_responses`` and ``skinnerve_spikes``.
+catalog as ``skinnerve_units``, ``skinnerve_responses``, ``skinnerve_spikes`` and
+``skinnerve_errors`` (the rows of the run's files replaced in all four, in one transaction).
 """
 
 from __future__ import annotations
@@ -181,9 +182,10 @@ def run(
 
         with open_session(catalog_path, command=COMMAND, parameters=parameters) as ses:
             ses.record_inputs(readable)
-            for name in TABLES:
-                if len(tables[name]):
-                    ses.write_table(f"skinnerve_{name}", tables[name], replace_on=["file"])
+            # one transaction replaces every row of the run's files, results and errors together
+            frames = {f"skinnerve_{name}": tables[name] for name in TABLES}
+            frames["skinnerve_errors"] = errors.assign(file=[Path(f).name for f in errors["file"]])
+            ses.write_scope("skinnerve", frames, scope={"file": sorted({p.name for p in files})})
     return SkinnerveRun(
         tables=tables,
         errors=errors,
