@@ -183,3 +183,21 @@ def require_some_analysed(
 def skipped_items(outcome: BatchOutcome[Any]) -> list[tuple[str, str]]:
     """``(item, reason)`` of every failure of a batch."""
     return [(f.item, f.message) for f in outcome.failures]
+
+
+def check_analysed(
+    what: str,
+    *,
+    asked: int,
+    skipped: list[tuple[str, str]],
+    unit: str = "file",
+    allow_failures: bool = False,
+) -> None:
+    """:func:`require_some_analysed`, or only a warning with ``allow_failures`` (workflows, whose
+    failed items are kept in the catalog's errors tables)."""
+    try:
+        require_some_analysed(what, asked=asked, skipped=skipped, unit=unit)
+    except IncompleteRunError as exc:
+        if not allow_failures:
+            raise
+        log.warning("%s", exc)

@@ -98,9 +98,9 @@ def run(
     st = None
     bparams: dict[str, Any] = {}
     if study is not None:
-        from fmslab.study import load_study
+        from fmslab.study.validate import load_validated_study
 
-        st = load_study(study, unblinding=None if blind else unblinding)
+        st = load_validated_study(study, unblinding=None if blind else unblinding)
         if blind:
             st = dataclasses.replace(st, unblinding_path=None)
         bparams = (st.config.get("parameters") or {}).get("behaviour") or {}

@@ -85,6 +85,7 @@ def read_behaviour_sheet(path: str | Path, sets: dict[str, FilamentSet]) -> Shee
     missing = [c for c in REQUIRED if c not in df.columns]
     if missing:
         raise InputError(f"required column(s) missing: {', '.join(missing)}", file=path)
+    _check_reading_columns(df, path)
     problems: list[tuple[str, int, str | None, str]] = []
 
     def bad(idx: int, column: str | None, reason: str) -> None:
@@ -210,6 +211,30 @@ def read_behaviour_sheet(path: str | Path, sets: dict[str, FilamentSet]) -> Shee
         vonfrey.loc[vonfrey["row"].isin(dup_rows), "threshold_g"] = np.nan
     probs = pd.DataFrame(problems, columns=PROBLEM_COLUMNS)
     return SheetData(sheet=name, trials=trials, vonfrey=vonfrey, problems=probs)
+
+
+def _check_reading_columns(df: pd.DataFrame, path: Path) -> None:
+    """Refuse a sheet whose assays' reading column is absent (e.g. a misspelled ``pattern``).
+
+    Without it every row of the assay would go unscored; the message names the column the sheet
+    lacks and, when one is close, the column it probably meant.
+    """
+    import difflib
+
+    assays = {canonical_assay(a) for a in df["assay"].dropna().unique()} - {None}
+    for assay in sorted(assays):
+        spec = ASSAYS[assay]
+        if spec.reading in df.columns or (not spec.updown and "value" in df.columns):
+            continue
+        unused = [c for c in df.columns if c not in KNOWN_COLUMNS]
+        close = difflib.get_close_matches(spec.reading, unused, n=1, cutoff=0.6)
+        hint = f" (is '{close[0]}' meant to be '{spec.reading}'?)" if close else ""
+        alt = "" if spec.updown else " or a 'value' column"
+        raise InputError(
+            f"{assay} rows need a '{spec.reading}' column{alt}; the sheet has none{hint}",
+            file=path,
+            column=spec.reading,
+        )
 
 
 def _score_vonfrey(

@@ -71,8 +71,14 @@ def analyze(
     lock_timeout: Annotated[
         float, typer.Option(help="Seconds to wait for the catalog lock.")
     ] = 120.0,
+    allow_failures: Annotated[
+        bool, typer.Option(help="Exit 0 even when some sheets or rows could not be scored.")
+    ] = False,
 ) -> None:
-    """Score sheets: per-trial, per-mouse-day, per-mouse tables, vonfrey.csv, statistics, figure."""
+    """Score sheets: per-trial, per-mouse-day, per-mouse tables, vonfrey.csv, statistics, figure.
+
+    Exits with code 1, listing what was skipped and why, when a sheet or a row could not be scored
+    (unless --allow-failures)."""
     from fmslab.behaviour import run
     from fmslab.behaviour.assays import parse_cutoffs
     from fmslab.cli.common import state
@@ -103,6 +109,25 @@ def analyze(
     STDERR.print(msg, highlight=False)
     for r in result.donor_groups.itertuples() if len(result.donor_groups) else []:
         STDERR.print(f"{r.assay}: {r.summary}", highlight=False)
+    from fmslab.batch import check_analysed
+
+    errors = result.errors
+    names = [Path(s).name for s in done.sheets]
+    used = set(result.trials["sheet"]) if len(result.trials) else set()
+    failed = [
+        (n, next(iter(errors.loc[errors["sheet"] == n, "reason"].astype(str)), "no usable rows"))
+        for n in names
+        if n not in used
+    ]
+    check_analysed("behaviour analyze", asked=len(names), skipped=failed, unit="sheet",
+                   allow_failures=allow_failures)  # fmt: skip
+    rows = errors[errors["row"].notna() & errors["sheet"].isin(used)]
+    skipped = [(f"{r.sheet} row {r.row}", str(r.reason)) for r in rows.itertuples()]
+    asked = len(set(zip(result.trials["sheet"], result.trials["row"], strict=True)) | {
+        (r.sheet, r.row) for r in rows.itertuples()
+    })  # fmt: skip
+    check_analysed("behaviour analyze", asked=asked, skipped=skipped, unit="row",
+                   allow_failures=allow_failures)  # fmt: skip
 
 
 @app.command()

@@ -27,8 +27,14 @@ def analyze(
         None, "--qc", help="QC criteria YAML (default: packaged ephys_qc.yaml)."
     ),
     figures: bool = typer.Option(True, "--figures/--no-figures", help="Per-cell PNG/PDF figures."),
+    allow_failures: bool = typer.Option(
+        False, "--allow-failures", help="Exit 0 even when some files could not be analysed."
+    ),
 ) -> None:
-    """Per-sweep and per-cell features of current-clamp recordings (sweeps.csv, cells.csv, ...)."""
+    """Per-sweep and per-cell features of current-clamp recordings (sweeps.csv, cells.csv, ...).
+
+    Exits with code 1, listing the files skipped and why, when fewer files were analysed than
+    given (unless --allow-failures)."""
     from fmslab.cli.common import print_frame, state
     from fmslab.ephys import run
 
@@ -59,6 +65,14 @@ def analyze(
     print_frame(res.cells[cols], title=f"{len(res.cells)} cells ({res.n_cached} from cache)")
     if len(res.errors):
         print_frame(res.errors, title=f"{len(res.errors)} files failed (errors.csv)")
+    from fmslab.batch import check_analysed
+
+    skipped = list(
+        zip(res.errors["file"].astype(str), res.errors["message"].astype(str), strict=True)
+    )
+    check_analysed(
+        "ephys analyze", asked=len(done.files), skipped=skipped, allow_failures=allow_failures
+    )
 
 
 @app.command()

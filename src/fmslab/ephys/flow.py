@@ -101,9 +101,9 @@ def run(
     files = expand_paths(list(paths)) if paths else []
     catalog_path = None
     if study is not None:
-        from fmslab.study import load_study
+        from fmslab.study.validate import load_validated_study
 
-        st = load_study(study)
+        st = load_validated_study(study)
         recs = st.recordings_of("ephys_cc")
         if not files:
             files = [Path(p) for p in recs["abs_path"]]
@@ -113,6 +113,13 @@ def run(
             sheet_df = recs[keep].rename(columns={"protocol": "protocol_sheet"})
         out = out if out is not None else st.results_dir / "ephys"
         catalog_path = st.catalog_path
+    if paths and not files:
+        from fmslab.ephys.batch import RECORDING_SUFFIXES
+
+        raise InputError(
+            f"no recordings ({', '.join(RECORDING_SUFFIXES)}) in "
+            + ", ".join(str(p) for p in paths)
+        )
     if not files:
         raise InputError("nothing to analyse: give files/folders or a study with ephys_cc rows")
     if out is None:

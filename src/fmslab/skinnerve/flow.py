@@ -116,9 +116,9 @@ def run(
     catalog_path = None
     files = [Path(p) for p in paths] if paths else []
     if study is not None:
-        from fmslab.study import load_study
+        from fmslab.study.validate import load_validated_study
 
-        st = load_study(study)
+        st = load_validated_study(study)
         params_d.update((st.config.get("parameters") or {}).get("skinnerve") or {})
         rows = st.recordings_of("skinnerve")
         meta = rows.drop(columns=["abs_path"]).assign(file=[Path(p).name for p in rows["abs_path"]])
