@@ -14,7 +14,8 @@ transaction commits at the end of the run, so a failed or killed run leaves the 
 (DuckDB's write-ahead log makes the commit crash-safe); a failed run is recorded with status
 ``failed``.
 
-Writers are serialised by a lock file beside the database (``fmslab.duckdb.lock``), locked with
+Writers are serialised by a lock file beside the database (``fmslab.duckdb.lock``, see
+:mod:`fmslab.locks`), locked with
 ``flock`` and holding the holder's pid, host, command and start time. A second fmslab process waits
 up to ``lock_timeout_s`` and then fails with :class:`~fmslab.errors.CatalogBusyError` naming the
 holder. The kernel releases the lock when its holder dies, so a lock file left by a killed process
@@ -30,14 +31,10 @@ Typical use::
 
 from __future__ import annotations
 
-import errno
-import fcntl
 import json
 import logging
 import os
 import re
-import socket
-import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -51,6 +48,7 @@ import pandas as pd
 from fmslab.atomic import write_tables
 from fmslab.catalog_tables import FAMILIES, SCHEMA_VERSION, TABLES, TableSpec
 from fmslab.errors import CatalogBusyError, FmslabError
+from fmslab.locks import hold_lock, lock_holder
 from fmslab.progress import progress_bar
 from fmslab.provenance import RunRecord, now_utc, sha256_file
 
@@ -89,99 +87,6 @@ def _spec(name: str) -> TableSpec:
             f"declare it in fmslab.catalog_tables"
         )
     return found
-
-
-# --- the lock ------------------------------------------------------------------------------------
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
-
-
-def _read_holder(fd: int) -> dict[str, Any]:
-    os.lseek(fd, 0, os.SEEK_SET)
-    raw = os.read(fd, 4096)
-    try:
-        holder = json.loads(raw.decode("utf-8")) if raw.strip() else {}
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        holder = {}
-    return holder if isinstance(holder, dict) else {}
-
-
-def _describe(holder: dict[str, Any]) -> str:
-    if not holder:
-        return "another fmslab process"
-    alive = ""
-    if holder.get("host") == socket.gethostname() and isinstance(holder.get("pid"), int):
-        alive = "" if _pid_alive(holder["pid"]) else ", no longer running"
-    return (
-        f"pid {holder.get('pid')} on host {holder.get('host')} ({holder.get('command') or 'fmslab'}"
-        f", since {holder.get('since')}{alive})"
-    )
-
-
-@contextmanager
-def _locked(db_path: Path, timeout_s: float, command: str = "") -> Iterator[None]:
-    """Hold the catalog's lock file (``flock``) for the duration; wait up to ``timeout_s``."""
-    lock_path = Path(str(db_path) + ".lock")
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
-    try:
-        deadline = time.monotonic() + max(0.0, timeout_s)
-        delay = 0.02
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except OSError as exc:
-                if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                    raise
-            if time.monotonic() >= deadline:
-                holder = _read_holder(fd)
-                raise CatalogBusyError(
-                    f"{db_path}: the catalog is in use by another fmslab process: "
-                    f"{_describe(holder)}; waited {timeout_s:g} s for {lock_path}. Let it finish "
-                    f"or raise --lock-timeout"
-                ) from None
-            time.sleep(delay)
-            delay = min(0.25, delay * 1.5)
-        previous = _read_holder(fd)
-        if previous.get("pid") not in (None, os.getpid()):
-            # the kernel released the lock of a holder that died without cleaning up
-            log.info("catalog lock: cleared the stale lock of %s", _describe(previous))
-        holder = {
-            "pid": os.getpid(),
-            "host": socket.gethostname(),
-            "command": command,
-            "since": now_utc().isoformat(timespec="seconds"),
-        }
-        os.ftruncate(fd, 0)
-        os.lseek(fd, 0, os.SEEK_SET)
-        os.write(fd, json.dumps(holder).encode("utf-8"))
-        try:
-            yield
-        finally:
-            os.ftruncate(fd, 0)
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
-
-
-def lock_holder(db_path: str | Path) -> dict[str, Any]:
-    """Who holds (or last held, if it died) the catalog's lock: ``pid``, ``host``, ``command``."""
-    lock_path = Path(str(db_path) + ".lock")
-    if not lock_path.is_file():
-        return {}
-    fd = os.open(lock_path, os.O_RDONLY)
-    try:
-        return _read_holder(fd)
-    finally:
-        os.close(fd)
 
 
 # --- schema versions and migrations --------------------------------------------------------------
@@ -307,6 +212,24 @@ def connect(
             yield con
         finally:
             con.close()
+
+
+@contextmanager
+def _locked(db_path: Path, timeout_s: float, command: str = "") -> Iterator[None]:
+    """Hold the catalog's lock file ``DB.lock``; fail with CatalogBusyError after ``timeout_s``."""
+    with hold_lock(
+        Path(str(db_path) + ".lock"),
+        timeout_s=timeout_s,
+        command=command,
+        what=f"{db_path}: the catalog",
+        error=CatalogBusyError,
+    ):
+        yield
+
+
+def catalog_lock_holder(db_path: str | Path) -> dict[str, Any]:
+    """Who holds the catalog's lock (pid, host, command, since), or last held it; ``{}``: free."""
+    return lock_holder(Path(str(db_path) + ".lock"))
 
 
 def table_names(con: duckdb.DuckDBPyConnection) -> list[str]:

@@ -94,6 +94,7 @@ def run(
     BehaviourRun
     """
     from fmslab.behaviour.pipeline import analyze_sheets, store_in_catalog, write_outputs
+    from fmslab.locks import folder_lock
 
     st = None
     bparams: dict[str, Any] = {}
@@ -151,12 +152,13 @@ def run(
     if key is not None:
         inputs.append(Path(key))
     out = Path(out)
-    write_outputs(result, out, inputs=inputs, parameters=parameters)
-    run_id = None
-    if st is not None:
-        run_id = store_in_catalog(
-            result, st, inputs=inputs, parameters=parameters, lock_timeout_s=lock_timeout_s
-        )
+    with folder_lock(out, command="behaviour analyze"):  # one run at a time writes a folder
+        write_outputs(result, out, inputs=inputs, parameters=parameters)
+        run_id = None
+        if st is not None:
+            run_id = store_in_catalog(
+                result, st, inputs=inputs, parameters=parameters, lock_timeout_s=lock_timeout_s
+            )
     return BehaviourRun(
         result=result,
         sheets=sheet_paths,

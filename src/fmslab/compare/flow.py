@@ -199,6 +199,7 @@ def run(
     from fmslab.atomic import write_json, write_table
     from fmslab.compare import Hierarchy, compare_outcomes
     from fmslab.compare.io import file_hashes
+    from fmslab.locks import folder_lock
     from fmslab.provenance import RunRecord
 
     if ci_method.lower() not in CI_METHODS:
@@ -249,27 +250,30 @@ def run(
     cols = [c for c in (group, *prepared.levels, *all_levels, *ID_COLUMNS) if c in data.columns]
     cols = list(dict.fromkeys(cols))
     cols += [c for c in data.columns if c not in cols and c.split("=")[0] in present]
-    write_table(data[cols], out / "data.csv")
-    write_table(stats, out / "stats.csv")
-    if prepared.catalog_path is not None:
-        from fmslab.catalog import open_session
+    with folder_lock(out, command="compare"):  # one run at a time writes a folder
+        write_table(data[cols], out / "data.csv")
+        write_table(stats, out / "stats.csv")
+        if prepared.catalog_path is not None:
+            from fmslab.catalog import open_session
 
-        with open_session(prepared.catalog_path, command="compare", parameters=parameters) as cat:
-            if prepared.input_files:
-                cat.record_inputs(prepared.input_files)
-            cat.write_table("compare_stats", stats, replace_on=["source", "outcome"])
-            record = cat.run
-    record.finish("ok")
-    write_json(
-        out / "provenance.json",
-        {
-            **record.to_dict(),
-            "inputs_sha256": file_hashes(prepared.input_files),
-            "source": source,
-            "catalog": str(prepared.catalog_path) if prepared.catalog_path else None,
-            "outputs": ["stats.csv", "data.csv"],
-        },
-    )
+            with open_session(
+                prepared.catalog_path, command="compare", parameters=parameters
+            ) as cat:
+                if prepared.input_files:
+                    cat.record_inputs(prepared.input_files)
+                cat.write_table("compare_stats", stats, replace_on=["source", "outcome"])
+                record = cat.run
+        record.finish("ok")
+        write_json(
+            out / "provenance.json",
+            {
+                **record.to_dict(),
+                "inputs_sha256": file_hashes(prepared.input_files),
+                "source": source,
+                "catalog": str(prepared.catalog_path) if prepared.catalog_path else None,
+                "outputs": ["stats.csv", "data.csv"],
+            },
+        )
     return CompareRun(
         stats=stats,
         data=data,

@@ -96,6 +96,7 @@ def run(
     """
     from fmslab.ephys.batch import analyze_paths, expand_paths, store_in_catalog
     from fmslab.ephys.qc import load_qc
+    from fmslab.locks import folder_lock
 
     sheet_df = read_sheet(sheet) if isinstance(sheet, str | Path) else sheet
     files = expand_paths(list(paths)) if paths else []
@@ -125,17 +126,21 @@ def run(
     if out is None:
         raise InputError("an output folder is required without a study")
     out = Path(out)
-    res = analyze_paths(
-        files,
-        out,
-        sheet=sheet_df,
-        qc=load_qc(qc),
-        n_jobs=n_jobs,
-        progress=progress,
-        figures=figures,
-    )
-    if catalog_path is not None:
-        store_in_catalog(
-            res, catalog_path, files, parameters={"out": str(out), "files": [str(f) for f in files]}
+    with folder_lock(out, command="ephys analyze"):  # one run at a time writes a folder
+        res = analyze_paths(
+            files,
+            out,
+            sheet=sheet_df,
+            qc=load_qc(qc),
+            n_jobs=n_jobs,
+            progress=progress,
+            figures=figures,
         )
+        if catalog_path is not None:
+            store_in_catalog(
+                res,
+                catalog_path,
+                files,
+                parameters={"out": str(out), "files": [str(f) for f in files]},
+            )
     return EphysRun(result=res, files=files, out=out, catalog_path=catalog_path)

@@ -107,6 +107,7 @@ def run(
     """
     from fmslab.atomic import write_json, write_table
     from fmslab.batch import run_batch
+    from fmslab.locks import folder_lock
     from fmslab.provenance import RunRecord, sha256_file
     from fmslab.skinnerve.batch import TABLES, analyze_item
     from fmslab.skinnerve.params import Params
@@ -143,49 +144,54 @@ def run(
         "channels": str(channels) if channels else "RECORDING.yaml beside each file",
     }
     record = RunRecord(command=COMMAND, parameters=parameters)
-    outcome = run_batch(
-        analyze_item,
-        items,
-        n_jobs=n_jobs,
-        description="skin-nerve",
-        progress=progress,
-        label=lambda it: it[0],
-    )
-    tables: dict[str, pd.DataFrame] = {}
-    for name in TABLES:
-        parts = [res[name] for _lbl, res in outcome.results if len(res[name])]
-        df = (
-            pd.concat(parts, ignore_index=True)
-            if parts
-            else pd.DataFrame(columns=["file", "unit_id"])
+    with folder_lock(out, command=COMMAND):  # one run at a time writes a folder
+        outcome = run_batch(
+            analyze_item,
+            items,
+            n_jobs=n_jobs,
+            description="skin-nerve",
+            progress=progress,
+            label=lambda it: it[0],
         )
-        if len(meta) and len(df):
-            df = df.merge(
-                meta.rename(columns={"unit_id": "recording_unit_id"}), on="file", how="left"
+        tables: dict[str, pd.DataFrame] = {}
+        for name in TABLES:
+            parts = [res[name] for _lbl, res in outcome.results if len(res[name])]
+            df = (
+                pd.concat(parts, ignore_index=True)
+                if parts
+                else pd.DataFrame(columns=["file", "unit_id"])
             )
-        tables[name] = df
-        write_table(df, out / f"{name}.csv")
-    errors = outcome.failures_frame("file")
-    write_table(errors, out / "errors.csv")
-    record.finish("ok" if not len(errors) else "partial")
-    readable = [p for p in files if p.is_file()]
-    write_json(
-        out / "provenance.json",
-        {
-            **record.to_dict(),
-            "inputs": [{"path": str(p.resolve()), "sha256": sha256_file(p)} for p in readable],
-            "outputs": [f"{n}.csv" for n in TABLES] + ["errors.csv", "figures/"],
-        },
-    )
-    if catalog_path is not None:
-        from fmslab.catalog import open_session
+            if len(meta) and len(df):
+                df = df.merge(
+                    meta.rename(columns={"unit_id": "recording_unit_id"}), on="file", how="left"
+                )
+            tables[name] = df
+            write_table(df, out / f"{name}.csv")
+        errors = outcome.failures_frame("file")
+        write_table(errors, out / "errors.csv")
+        record.finish("ok" if not len(errors) else "partial")
+        readable = [p for p in files if p.is_file()]
+        write_json(
+            out / "provenance.json",
+            {
+                **record.to_dict(),
+                "inputs": [{"path": str(p.resolve()), "sha256": sha256_file(p)} for p in readable],
+                "outputs": [f"{n}.csv" for n in TABLES] + ["errors.csv", "figures/"],
+            },
+        )
+        if catalog_path is not None:
+            from fmslab.catalog import open_session
 
-        with open_session(catalog_path, command=COMMAND, parameters=parameters) as ses:
-            ses.record_inputs(readable)
-            # one transaction replaces every row of the run's files, results and errors together
-            frames = {f"skinnerve_{name}": tables[name] for name in TABLES}
-            frames["skinnerve_errors"] = errors.assign(file=[Path(f).name for f in errors["file"]])
-            ses.write_scope("skinnerve", frames, scope={"file": sorted({p.name for p in files})})
+            with open_session(catalog_path, command=COMMAND, parameters=parameters) as ses:
+                ses.record_inputs(readable)
+                # one transaction replaces every row of the run's files, results and errors together
+                frames = {f"skinnerve_{name}": tables[name] for name in TABLES}
+                frames["skinnerve_errors"] = errors.assign(
+                    file=[Path(f).name for f in errors["file"]]
+                )
+                ses.write_scope(
+                    "skinnerve", frames, scope={"file": sorted({p.name for p in files})}
+                )
     return SkinnerveRun(
         tables=tables,
         errors=errors,
