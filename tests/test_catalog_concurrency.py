@@ -84,7 +84,9 @@ def test_folder_lock_serialises_and_refuses_with_the_holder(tmp_path):
     with folder_lock(out, command="first"):
         held = json.loads((out / FOLDER_LOCK).read_text())
         assert held["pid"] == os.getpid() and held["command"] == "first"
-        with pytest.raises(FolderBusyError, match=rf"output folder {out} is in use .* pid {os.getpid()}"):
+        with pytest.raises(
+            FolderBusyError, match=rf"output folder {out} is in use .* pid {os.getpid()}"
+        ):
             with folder_lock(out, command="second", timeout_s=0.2):
                 pass
     with folder_lock(out, command="third", timeout_s=0.2):

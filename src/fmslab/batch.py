@@ -63,6 +63,11 @@ def describe_unexpected(exc: BaseException) -> str:
     """
     if isinstance(exc, FmslabError):
         return str(exc)
+    if isinstance(exc, OSError) and exc.strerror:
+        # a folder or a dangling/looping symlink named like a recording, a permission problem
+        return f"cannot be read: {exc.strerror.lower()}" + (
+            f" ({exc.filename})" if exc.filename else ""
+        )
     where = ""
     tb = traceback.extract_tb(exc.__traceback__)
     if tb:

@@ -174,8 +174,14 @@ def check_references(
                 )
             path = row.get("path", pd.NA)
             if not pd.isna(path):
-                target = (root / str(path)).resolve()
-                if not target.exists():
+                try:
+                    target = (root / str(path)).resolve()
+                except (OSError, RuntimeError):  # a symlink loop
+                    problems.append(Problem(f, f"symlink loop: {path}", sheet_row(idx), "path"))
+                    continue
+                if (root / str(path)).is_symlink() and not target.exists():
+                    problems.append(Problem(f, f"dangling symlink: {path}", sheet_row(idx), "path"))
+                elif not target.exists():
                     problems.append(Problem(f, f"file not found: {path}", sheet_row(idx), "path"))
                 elif not target.is_file():
                     problems.append(Problem(f, f"not a file: {path}", sheet_row(idx), "path"))
