@@ -74,6 +74,12 @@ def analyze(
     allow_failures: Annotated[
         bool, typer.Option(help="Exit 0 even when some sheets or rows could not be scored.")
     ] = False,
+    blind: Annotated[
+        bool,
+        typer.Option(
+            help="Ignore the unblinding key: groups stay treatment codes until the comparison step."
+        ),
+    ] = False,
 ) -> None:
     """Score sheets: per-trial, per-mouse-day, per-mouse tables, vonfrey.csv, statistics, figure.
 
@@ -89,6 +95,7 @@ def analyze(
         out=out,
         study=study,
         unblinding=unblinding,
+        blind=blind,
         filaments=filaments,
         cutoffs=parse_cutoffs(cutoff),
         baseline_max_day=baseline_max_day,
@@ -173,3 +180,5 @@ def threshold(
     r = func(pattern, first, sets[filament_set], last_filament_g=last)
     value = "" if r.threshold_g != r.threshold_g else f"{r.threshold_g:.4g}"
     typer.echo(f"threshold_g={value}\tflag={r.flag}\tbound={r.bound}\t{r.detail}")
+    if not value:  # no silent success: an unscored sequence is an error
+        raise FmslabError(f"not scored ({r.flag}): {r.detail}")
