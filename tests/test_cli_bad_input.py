@@ -62,7 +62,9 @@ def bad(tmp_path_factory):
     (root / "empty_folder").mkdir()
     (root / "folder.abf").mkdir()
     ragged = root / "ragged.csv"
-    ragged.write_text(BEH.read_text().replace("\nM01,-1,vonfrey,left,1,", "\nM01,-1,vonfrey,x,left,1,", 1))
+    ragged.write_text(
+        BEH.read_text().replace("\nM01,-1,vonfrey,left,1,", "\nM01,-1,vonfrey,x,left,1,", 1)
+    )
     typo = root / "typo.csv"
     typo.write_text(BEH.read_text().replace("pattern", "patern", 1))
     (root / "latin1.csv").write_bytes("mouse_id,day,assay\nM\xfc1,0,vonfrey\n".encode("latin-1"))
@@ -205,7 +207,9 @@ def test_require_some_analysed_says_what_was_skipped():
     require_some_analysed("x", asked=3, skipped=[])  # all done: silent
     with pytest.raises(IncompleteRunError, match=r"x: nothing to analyse \(0 files given\)"):
         require_some_analysed("x", asked=0, skipped=[])
-    with pytest.raises(IncompleteRunError, match="nothing analysed: all 2 file.s. skipped: a: r1; b: r2"):
+    with pytest.raises(
+        IncompleteRunError, match="nothing analysed: all 2 file.s. skipped: a: r1; b: r2"
+    ):
         require_some_analysed("x", asked=2, skipped=[("a", "r1"), ("b", "r2")])
     with pytest.raises(IncompleteRunError, match=r"1 of 2 sheet\(s\) analysed, 1 skipped: b: bad$"):
         require_some_analysed("x", asked=2, skipped=[("b", "bad")], unit="sheet")
