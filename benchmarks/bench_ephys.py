@@ -207,6 +207,53 @@ def run_ipfx(sweeps, repeats: int) -> tuple[float, int]:
 
 TOOLS = {"fmslab": run_fmslab, "efel": run_efel, "ipfx": run_ipfx}
 
+#: the 20 eFEL features of the end-to-end comparison (EFEL_FEATURES without the two time
+#: constants, which crash eFEL on 2-ms pulses, and two duplicates of the spike width)
+EFEL_BATCH_FEATURES = [
+    f for f in EFEL_FEATURES if f not in TAU_FEATURES and f not in ("AP_width", "peak_voltage")
+]
+assert len(EFEL_BATCH_FEATURES) == 20
+
+
+def efel_batch(in_dir: Path, out_csv: Path) -> None:
+    """What a user does with eFEL: read every ABF with pyabf (Vm = the first mV channel, the step
+    window from the command waveform ``sweepC``), compute 20 features per sweep, write a CSV."""
+    import csv
+    import warnings
+
+    import efel
+    import pyabf
+
+    warnings.filterwarnings("ignore")
+    efel.set_setting("Threshold", -20.0)
+    rows = []
+    for path in sorted(in_dir.glob("*.abf")):
+        abf = pyabf.ABF(str(path))
+        ch = next(i for i, u in enumerate(abf.adcUnits) if u == "mV")
+        for s in abf.sweepList:
+            abf.setSweep(s, channel=ch)
+            t_ms = abf.sweepX * 1e3
+            c = abf.sweepC
+            change = np.flatnonzero(np.diff(c) != 0)
+            start, end = (t_ms[change[0] + 1], t_ms[change[-1] + 1]) if change.size else (0, t_ms[-1])
+            amp = float(np.median(c[change[0] + 1 : change[-1]])) if change.size > 1 else 0.0
+            trace = {
+                "T": t_ms,
+                "V": np.array(abf.sweepY, dtype=float),
+                "stim_start": [start],
+                "stim_end": [end],
+                "stimulus_current": [amp / 1000.0],
+            }
+            res = efel.get_feature_values([trace], EFEL_BATCH_FEATURES, raise_warnings=False)[0]
+            rows.append(
+                {"file": path.name, "sweep": s}
+                | {k: (None if v is None or len(v) == 0 else float(v[0])) for k, v in res.items()}
+            )
+    with out_csv.open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+
 
 def worker(tool: str, npz: Path, repeats: int) -> None:
     """Entry point of the subprocess in the other venv: prints one JSON line."""
@@ -279,8 +326,12 @@ def main() -> None:
     ap.add_argument("--copies", type=int, default=24, help="copies of each file in the batch test")
     ap.add_argument("--batch-only", action="store_true", help="only the 1- vs 2-worker batch test")
     ap.add_argument("--worker", choices=sorted(TOOLS), help=argparse.SUPPRESS)
+    ap.add_argument("--efel-batch", type=Path, nargs=2, help=argparse.SUPPRESS)
     ap.add_argument("--npz", type=Path, help=argparse.SUPPRESS)
     a = ap.parse_args()
+    if a.efel_batch:
+        efel_batch(*a.efel_batch)
+        return
     if a.worker:
         worker(a.worker, a.npz, a.repeats)
         return

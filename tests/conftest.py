@@ -116,6 +116,37 @@ def abf_dir(test_data: ExternalData) -> Path:
     return test_data("ephys/abf")
 
 
+#: The demo study shared by the tests: ``fmslab demo --out DIR --small --seed DEMO_SEED``.
+DEMO_SEED = 1
+
+
+@pytest.fixture(scope="session")
+def demo_study(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """The small demo (generated, catalogued and analysed: every step), built once per test run
+    and shared by every test process (pytest-xdist workers wait on a lock for the first one).
+
+    Returns the demo's ``OUT`` folder (``study/``, ``keys/``, ``ground_truth/``). Read-only:
+    a test that writes into a study copies it first.
+    """
+    from filelock import FileLock
+    from typer.testing import CliRunner
+
+    from fmslab.cli import app
+
+    # one folder per run: the session's base temp, or its parent (shared by this run's workers)
+    base = tmp_path_factory.getbasetemp()
+    root = base if worker_id == "master" else base.parent
+    out = root / f"demo_small_seed{DEMO_SEED}"
+    with FileLock(str(root / f"demo_small_seed{DEMO_SEED}.lock")):
+        done = root / f"demo_small_seed{DEMO_SEED}.ok"  # beside it: the demo holds only its files
+        if not done.is_file():
+            args = ["-q", "demo", "--out", str(out), "--small", "--seed", str(DEMO_SEED)]
+            result = CliRunner().invoke(app, args)
+            assert result.exit_code == 0, result.output
+            done.write_text("fmslab demo finished\n")
+    return out
+
+
 @pytest.fixture
 def sample_study(tmp_path: Path) -> Path:
     """A private copy of the sample study (so tests never write into the repository)."""

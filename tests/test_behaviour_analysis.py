@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.figure import Figure
+from scipy import stats
 
 from fmslab.behaviour.filaments import standard_sets
 from fmslab.behaviour.pipeline import analyze_sheets
@@ -181,9 +182,12 @@ def test_mixed_model_matches_split_plot_anova():
     # residuals y - mouse mean - cell mean + group mean are all +-0.05: SS 0.02, df 2 -> MS_e 0.01.
     # REML (= ANOVA when positive): s2_e = 0.01, s2_mouse = (0.05-0.01)/2 = 0.02.
     # Var(diff of two cell means on one day) = 2*(s2_mouse+s2_e)/2 = 0.03 -> SE 0.173205.
-    # day 1: -0.5/0.173205 = z -2.88675, p 0.0038924; day 0: z -0.57735, p 0.56370.
-    # Holm over the 2 days: 0.0077848, 0.56370.
-    # group x day: (-0.5) - (-0.1) = -0.4, Var = 2*s2_e/2 * 2 = 0.02 -> chi2 = 8.0, p 0.0046777.
+    # day 1: t = -0.5/0.173205 = -2.88675; day 0: t = -0.57735. Satterthwaite df of the per-day
+    # difference, Var = s2_mouse + s2_e = (MS_mouse + MS_e)/2 (T = 2 days), each MS with 2 df:
+    # df = (0.05/2 + 0.01/2)^2 / ((0.05/2)^2/2 + (0.01/2)^2/2) = 9e-4 / 3.25e-4 = 2.76923.
+    # p = 2 * t_2.76923.sf(2.88675) = 0.069546 (by scipy below; a normal z gave 0.0039).
+    # group x day: (-0.5) - (-0.1) = -0.4, Var = 2*s2_e/2 * 2 = 0.02 -> F = 8.0 on (1, 2) df
+    # (pure within-mouse contrast: the residual df), p = 0.105573.
     vals = {"a1": (1.0, 0.8), "a2": (1.2, 1.2), "b1": (1.1, 0.5), "b2": (0.9, 0.5)}
     rows = [
         {
@@ -202,11 +206,14 @@ def test_mixed_model_matches_split_plot_anova():
     assert c.at[1, "difference_b_minus_a"] == pytest.approx(-0.5, rel=1e-6)
     assert c.at[0, "difference_b_minus_a"] == pytest.approx(-0.1, rel=1e-6)
     assert c["se"].tolist() == pytest.approx([0.173205, 0.173205], rel=1e-3)
-    assert c.at[1, "p_value"] == pytest.approx(0.0038924, rel=1e-2)
+    assert c.at[1, "df"] == pytest.approx(9e-4 / 3.25e-4, rel=1e-4)
+    assert c.at[1, "p_value"] == pytest.approx(2 * stats.t.sf(2.886751, 9e-4 / 3.25e-4), rel=1e-4)
     assert c.at[1, "p_holm"] == pytest.approx(2 * c.at[1, "p_value"], rel=1e-9)
     assert c.at[0, "p_holm"] == pytest.approx(c.at[0, "p_value"], rel=1e-9)
-    w = st[st.test == "group_x_day_wald"].iloc[0]
-    assert w.chi2 == pytest.approx(8.0, rel=1e-3) and w.df == 1
+    w = st[st.test == "group_x_day"].iloc[0]
+    assert w.F == pytest.approx(8.0, rel=1e-4) and w.df_num == 1
+    assert w.df == pytest.approx(2.0, rel=1e-4)
+    assert w.p_value == pytest.approx(stats.f.sf(8.0, 1, 2), rel=1e-4)
     assert "mouse random intercept" in w.model
 
 

@@ -16,18 +16,13 @@ from typer.testing import CliRunner
 from fmslab.cli import app
 from fmslab.demo.analyses import StepContext, StepFailed, run_steps
 
-SEED = 1
 STEP_PA = 25.0  # the demo protocol: -50..400 pA in 25 pA steps
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("demo_e2e") / "demo"
-    result = CliRunner().invoke(
-        app, ["-q", "demo", "--out", str(out), "--small", "--seed", str(SEED)]
-    )
-    assert result.exit_code == 0, result.output
-    return out
+def demo(demo_study: Path) -> Path:
+    """`fmslab demo --small --seed 1`, analysed (the session's shared demo, conftest.py)."""
+    return demo_study
 
 
 def _results(demo: Path) -> Path:

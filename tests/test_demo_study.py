@@ -14,6 +14,7 @@ import yaml
 from scipy.signal import butter, sosfiltfilt
 from typer.testing import CliRunner
 
+from conftest import DEMO_SEED as SEED
 from fmslab.catalog import query
 from fmslab.cli import app
 from fmslab.demo.design import DemoConfig, build_design
@@ -22,17 +23,11 @@ from fmslab.demo.rnaseq import generate_rnaseq
 from fmslab.study import load_study, unblind, validate_study
 from fmslab.study.blinding import read_unblinding
 
-SEED = 3
-
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> DemoLayout:
-    out = tmp_path_factory.mktemp("demo") / "d"
-    result = CliRunner().invoke(
-        app, ["-q", "demo", "--out", str(out), "--small", "--seed", str(SEED), "--no-analyse"]
-    )
-    assert result.exit_code == 0, result.output
-    return DemoLayout(out)
+def demo(demo_study: Path) -> DemoLayout:
+    """The session's shared small demo (conftest.py); its results/ are ignored here."""
+    return DemoLayout(demo_study)
 
 
 def _hashes(root: Path) -> dict[str, str]:

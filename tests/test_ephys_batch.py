@@ -7,10 +7,13 @@ import shutil
 
 import duckdb
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from fmslab.cli import app as root_app
 from fmslab.ephys.analysis import analyze_file
+from fmslab.ephys.io import open_recording
+from fmslab.errors import InputError
 
 runner = CliRunner()
 
@@ -112,7 +115,7 @@ def test_inspect_shows_the_user_list_steps(abf_dir):
     res = runner.invoke(root_app, ["ephys", "inspect", str(abf_dir / "2020_03_02_0000.abf")])
     assert res.exit_code == 0, res.output
     assert "user_list" in res.output and "Potential" in res.output
-    assert "600.0" in res.output  # the last user-list step (pyabf's sweepC says 550)
+    assert "│ 600 " in res.output  # the last user-list step (pyabf's sweepC says 550)
 
 
 def test_duplicate_file_names_are_refused(abf_dir, tmp_path):
@@ -155,3 +158,29 @@ def test_identical_content_under_two_names_keeps_each_name(abf_dir, tmp_path):
     )
     assert fresh.n_cached == 0 and not (tmp_path / "out2" / ".cache").exists()
     pd.testing.assert_frame_equal(fresh.cells, res.cells)
+
+
+def test_inspect_any_format_or_why_it_is_refused(test_data):
+    d = test_data("ephys/formats")
+    res = runner.invoke(root_app, ["ephys", "inspect", str(d / "99111002.nwb")])
+    assert res.exit_code == 0, res.output
+    assert "pynwb" in res.output and "nwb_stimulus" in res.output and "│ 1000 " in res.output
+    res = runner.invoke(root_app, ["ephys", "inspect", str(d / "heka_patchmaster_1.dat")])
+    assert res.exit_code != 0
+    # the CLI's main() prints an InputError as one "error: ..." line (no traceback)
+    assert isinstance(res.exception, InputError) and "HEKA PatchMaster" in str(res.exception)
+
+
+def test_analyze_with_an_explicit_stimulus_file(test_data, tmp_path):
+    """A voltage wave renamed out of the Igor convention: --stimulus gives it its current."""
+    d = test_data("ephys/formats")
+    v = tmp_path / "cell7.ibw"
+    shutil.copy(d / "B6_Ch3_IDRest_181.ibw", v)
+    out = tmp_path / "out"
+    args = ["ephys", "analyze", str(v), "--out", str(out), "--no-figures"]
+    res = runner.invoke(root_app, [*args, "--stimulus", str(d / "B6_Ch0_IDRest_181.ibw")])
+    assert res.exit_code == 0, res.output
+    sweeps = pd.read_csv(out / "sweeps.csv")
+    assert sweeps.loc[0, "stim_kind"] == "step" and sweeps.loc[0, "stim_source"] == "stimulus_file"
+    ref = open_recording(d / "B6_Ch3_IDRest_181.ibw").sweep(0).stimulus
+    assert sweeps.loc[0, "stim_pA"] == pytest.approx(ref.stim_pA)

@@ -27,7 +27,8 @@ EXPECTED: dict[str, dict] = {
     "171116sh_0018.abf": {"sweeps": 17, "protocol": "steps", "rheobase_pA": 50.0},
     "17o05027_ic_ramp.abf": {"sweeps": 2, "protocol": "ramp"},
     "17o05028_ic_steps.abf": {"sweeps": 16, "protocol": "steps"},
-    "18425108.abf": {"sweeps": 1, "protocol": "pulse"},
+    # DAC 1 epoch H is a pulse train (2 ms pulses of 2.5 nA every 10 ms), not one pulse
+    "18425108.abf": {"sweeps": 1, "protocol": "train"},
     "18711001.abf": {"sweeps": 30, "protocol": "steps", "rheobase_pA": 70.0},
     "2020_03_02_0000.abf": {"sweeps": 16, "protocol": "steps", "stim_source": "user_list"},
     "File_axon_2.abf": {"sweeps": 1, "protocol": "spontaneous", "gap_free": True},

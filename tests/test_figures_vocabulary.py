@@ -111,3 +111,61 @@ def test_module_figure_saved_as_pdf_with_truetype_and_png(tmp_path) -> None:
     assert b"/FontFile2" in raw and b"/Type3" not in raw
     assert png.suffix == ".png" and png.stat().st_size > 1000
     assert fig.axes[0].get_ylabel() == "50% withdrawal threshold (g)"
+
+
+def test_generic_value_column_is_named_by_its_measure() -> None:
+    # behaviour tables hold readings in 'value' with the quantity in 'measure' and 'unit'
+    df = pd.DataFrame(
+        {
+            "group": ["HC", "HC", "FMS", "FMS"],
+            "mouse_id": ["a", "a", "b", "b"],
+            "day": [0, 1, 0, 1],
+            "value": [1.0, 0.9, 1.0, 0.4],
+            "measure": ["latency_s"] * 4,
+            "unit": ["s"] * 4,
+        }
+    )
+    fig = time_course(df, value="value")
+    assert fig.axes[0].get_ylabel() == "Withdrawal latency (s)"
+    plt.close(fig)
+
+
+def test_spec_links_the_statistic_and_the_channels(tmp_path) -> None:
+    from fmslab.figures.compose import build_figure, load_spec
+
+    rng = np.random.default_rng(2)
+    cells = pd.DataFrame(
+        {
+            "group": ["HC"] * 8 + ["FMS"] * 8,
+            "donor_id": [f"D{i // 4}" for i in range(16)],
+            "mouse_id": [f"M{i // 2}" for i in range(16)],
+            "rheobase_pA": rng.normal(80, 10, 16),
+        }
+    )
+    cells.to_csv(tmp_path / "cells.csv", index=False)
+    pd.DataFrame(
+        [{"outcome": "rheobase_pA", "model": "lmm", "primary": True, "estimate": -49.2,
+          "ci_low": -86.1, "ci_high": -12.3, "p": 0.0213}]
+    ).to_csv(tmp_path / "stats.csv", index=False)  # fmt: skip
+    _de().to_csv(tmp_path / "de.csv", index=False)
+    pd.DataFrame({"gene": ["Scn11a"], "symbol": ["Nav1.9 (Scn11a)"]}).to_csv(
+        tmp_path / "channels.csv", index=False
+    )
+    (tmp_path / "f.yaml").write_text(
+        "figures:\n  - name: f\n    layout: [ab]\n    panels:\n"
+        "      a: {type: superplot, table: cells.csv, value: rheobase_pA, stats: stats.csv}\n"
+        "      b: {type: volcano, table: de.csv, highlight_table: channels.csv}\n"
+    )
+    spec = load_spec(tmp_path / "f.yaml")
+
+    def load(name: str) -> pd.DataFrame:
+        return pd.read_csv(tmp_path / name)
+
+    fig, sources = build_figure(spec["figures"][0], load)
+    # written by hand from the stats row: estimate and interval to the interval's digits
+    assert fig.axes[0].get_xlabel() == "mixed model: -49 pA [-86, -12], p = 0.021"
+    b = sources["b"].set_index("gene")
+    assert bool(b.loc["Scn11a", "highlight"]) and bool(b.loc["Scn11a", "labelled"])
+    texts = [t.get_text() for t in fig.axes[1].texts]
+    assert "Nav1.9 (Scn11a)" in texts
+    plt.close(fig)

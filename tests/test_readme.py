@@ -17,6 +17,9 @@ def test_readme_has_main_and_test_commands():
     assert "pytest" in cmds[1]
 
 
-def test_ci_runs_the_readme_test_command():
+def test_ci_runs_the_readme_test_command_first_then_the_slow_tests():
     ci = (REPO / ".ci" / "run").read_text().splitlines()
     assert _commands()[1] in ci
+    runs = [line for line in ci if "pytest" in line and not line.lstrip().startswith("#")]
+    assert runs[0] == _commands()[1]
+    assert any("-m slow" in line for line in runs[1:])

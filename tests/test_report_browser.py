@@ -324,6 +324,32 @@ def test_table_search_filters_rows(driver, page):
     driver.execute_script("arguments[0].dispatchEvent(new Event('input'))", box)
 
 
+def test_column_subsets_per_audience(driver, page):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    from fmslab.report.columns import SUBSETS
+
+    study, _ = page
+    stats = catalog(study, "compare_stats")
+    open_block(driver, "tbl-compare_stats")
+    bar = driver.find_element(By.CSS_SELECTOR, '.tabletools[data-table="tbl-compare_stats"]')
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", bar)
+    Select(bar.find_element(By.TAG_NAME, "select")).select_by_index(0)  # PI summary
+    shown = driver.execute_script(
+        "return Array.from(document.querySelectorAll('#tbl-compare_stats thead th'))"
+        ".filter(th => th.offsetParent !== null).map(th => th.textContent.trim());"
+    )
+    want = [c for c in SUBSETS["compare_stats"]["PI summary"] if c in stats.columns]
+    assert shown == [c for c in stats.columns if c in want]  # table order, the audience's columns
+    Select(bar.find_element(By.TAG_NAME, "select")).select_by_value("*")
+    n_all = driver.execute_script(
+        "return Array.from(document.querySelectorAll('#tbl-compare_stats thead th'))"
+        ".filter(th => th.offsetParent !== null).length;"
+    )
+    assert n_all == len(stats.columns)
+
+
 def test_tables_render_rows(driver, page):
     study, _ = page
     for name in ("ephys_cells", "ephys_sweeps", "mice", "recordings", "runs", "inputs"):

@@ -99,6 +99,11 @@ def test_override_excludes_the_cell_from_compare_and_is_catalogued(
     assert got.loc[got.model == "lmm", "n_obs_trt"].item() == 7  # FMS: 8 cells minus the one
     data = pd.read_csv(tmp_path / "with_override" / "data.csv")
     assert "M02_c1" not in set(data["cell_id"])
+    excluded = pd.read_csv(tmp_path / "with_override" / "excluded.csv")
+    assert excluded[["cell_id", "reason", "reviewer"]].values.tolist() == [
+        ["M02_c1", "seal lost", "AB"]
+    ]
+    assert not (tmp_path / "by_hand" / "excluded.csv").exists()
     with connect(summary.db_path, read_only=True) as con:
         stored = read_table(con, "qc_overrides")
         inputs = read_table(con, "inputs")
@@ -116,3 +121,19 @@ def test_override_excludes_the_cell_from_compare_and_is_catalogued(
     assert tab.column("reason") == ["seal lost"] and tab.column("date") == ["2026-03-10"]
     text = " ".join(" ".join(page.text).split())
     assert "1 exclusion(s) decided by reviewers" in text and "Honoured by: fmslab compare" in text
+
+
+def test_figures_build_leaves_out_the_excluded_cell(sample_study: Path, tmp_path: Path) -> None:
+    _cells(sample_study).assign(group="x", donor_id="d").to_csv(tmp_path / "c.csv", index=False)
+    _write(sample_study / "qc_overrides.csv", "cell,M02_c1,,exclude,seal lost,AB,2026-03-10\n")
+    (tmp_path / "f.yaml").write_text(
+        "figures:\n  - name: f\n    panels:\n"
+        "      a: {type: superplot, table: c.csv, value: rheobase_pA, donor: null}\n"
+    )
+    res = runner.invoke(app, ["-q", "figures", "build", str(tmp_path / "f.yaml"),
+                              "--study", str(sample_study)])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    panel = pd.read_csv(tmp_path / "figures" / "f_panel_a.csv")
+    cells = panel[panel["level"] == "cell"]
+    # 16 cells, one excluded: mouse M02 keeps 3 of its 4
+    assert len(cells) == 15 and (cells["mouse_id"] == "M02").sum() == 3

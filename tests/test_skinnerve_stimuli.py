@@ -68,11 +68,14 @@ def test_trigger_pulses_match_protocol(abf_dir: Path) -> None:
     res = process(open_recording(path))
     abf = pyabf.ABF(str(path))
     ep = _epochs(abf, 0, 0)
-    # one trigger per sweep inside the 0.5 ms epoch at samples 347-357 of the protocol
-    starts = np.arange(abf.sweepCount) * abf.sweepPointCount
-    assert len(res.stimulus_samples) == abf.sweepCount == 5
+    # the recorded trigger channel holds two TTL pulses per sweep (4.24 V for 9 samples each,
+    # back to -0.28 V in between): the first inside the protocol's 0.5 ms epoch at samples
+    # 347-357, the second 35 samples (1.75 ms) later; both are stimuli (no minimum interval)
+    starts = np.repeat(np.arange(abf.sweepCount) * abf.sweepPointCount, 2)
+    assert abf.sweepCount == 5 and len(res.stimulus_samples) == 10
     rel = res.stimulus_samples - starts
-    assert np.all((rel >= ep.p1s[2]) & (rel < ep.p1s[3])), rel
+    assert np.all((rel[::2] >= ep.p1s[2]) & (rel[::2] < ep.p1s[3])), rel
+    assert np.all(rel[1::2] - rel[::2] == 35), rel
 
 
 def test_no_stimulus_markers_is_an_error(abf_dir: Path) -> None:

@@ -21,7 +21,14 @@ from fmslab.atomic import write_json, write_table
 from fmslab.batch import run_batch
 from fmslab.behaviour.filaments import FilamentSet, load_sets
 from fmslab.behaviour.plotting import plot_time_course
-from fmslab.behaviour.sheet import ID_COLUMNS, PROBLEM_COLUMNS, SheetData, read_behaviour_sheet
+from fmslab.behaviour.sheet import (
+    ID_COLUMNS,
+    PROBLEM_COLUMNS,
+    Problem,
+    SheetData,
+    problems_frame,
+    read_behaviour_sheet,
+)
 from fmslab.behaviour.stats import group_day_contrasts
 from fmslab.behaviour.timecourse import (
     DEFAULT_RESPONDER_CHANGE_PCT,
@@ -70,21 +77,30 @@ def _first(values: pd.Series) -> Any:
     return vals[0] if len(vals) else None
 
 
-def resolve_mice(
-    trials: pd.DataFrame, *, study: Any = None, unblinding: str | Path | None = None
-) -> tuple[pd.DataFrame, list[tuple], str]:
-    """Per-mouse ``treatment_code``, ``donor_id`` and ``group``, and where the group came from.
+@dataclass(frozen=True)
+class MiceStage:
+    """What a stage of :func:`resolve_mice` returns: the mice table, the problems it found and
+    (:func:`join_key`) how many mice were found in the unblinding key."""
 
-    Sources, in order: the sheets' own columns; the study's ``mice`` sheet (treatment code, donor);
-    the unblinding key joined on the treatment code (:func:`fmslab.study.unblind`). Without any
-    group the treatment code stands in for it (a blinded comparison of codes). Contradictions are
-    returned as problems and the mouse's group is left empty (it is then kept out of the
-    statistics).
-    """
-    from fmslab.study import unblind
-    from fmslab.study.blinding import read_unblinding
+    mice: pd.DataFrame
+    problems: list[Problem]
+    n_keyed: int = 0
 
-    problems: list[tuple] = []
+
+@dataclass(frozen=True)
+class ResolvedMice:
+    """Per-mouse ``treatment_code``, ``donor_id`` and ``group``; the problems; where the groups
+    came from (``group_source``, e.g. ``"unblinding key unblinding.csv"``)."""
+
+    mice: pd.DataFrame
+    problems: list[Problem]
+    group_source: str
+
+
+def mice_from_trials(trials: pd.DataFrame) -> MiceStage:
+    """Stage 1: one row per mouse with the sheets' own ``group``, ``treatment_code`` and
+    ``donor_id``; a mouse given two values across sheets gets none (and a problem)."""
+    problems: list[Problem] = []
     mice = pd.DataFrame({"mouse_id": sorted(trials["mouse_id"].unique())})
     for c in META:
         col = trials.groupby("mouse_id")[c].agg(_first) if c in trials.columns else None
@@ -93,99 +109,138 @@ def resolve_mice(
             n = trials.dropna(subset=[c]).groupby("mouse_id")[c].nunique()
             for m in n[n > 1].index:
                 problems.append(
-                    ("(all sheets)", None, c, f"mouse {m} has several {c} values across sheets")
+                    Problem(
+                        "(all sheets)", None, c, f"mouse {m} has several {c} values across sheets"
+                    )
                 )
                 mice.loc[mice["mouse_id"] == m, c] = None
-    if study is not None:
-        sm = study.mice.set_index("mouse_id")
-        for i, m in mice["mouse_id"].items():
-            if m not in sm.index:
+    return MiceStage(mice, problems)
+
+
+def fill_from_study(mice: pd.DataFrame, study_mice: pd.DataFrame, sheet_name: str) -> MiceStage:
+    """Stage 2: treatment code and donor from the study's mice sheet where the behaviour sheets
+    have none; contradictions and mice missing from the study are problems."""
+    out = mice.copy()
+    problems: list[Problem] = []
+    sm = study_mice.set_index("mouse_id")
+    for i, m in out["mouse_id"].items():
+        if m not in sm.index:
+            problems.append(
+                Problem(
+                    sheet_name,
+                    None,
+                    "mouse_id",
+                    f"mouse {m} of the behaviour sheets is not in the study's mice sheet",
+                )
+            )
+            continue
+        for c in ("treatment_code", "donor_id"):
+            if c not in sm.columns or pd.isna(sm.at[m, c]):
+                continue
+            have = out.at[i, c]
+            if have is None or pd.isna(have):
+                out.at[i, c] = str(sm.at[m, c])
+            elif str(have) != str(sm.at[m, c]):
                 problems.append(
-                    (
-                        str(study.sheet_paths["mice"].name),
+                    Problem(
+                        "(all sheets)",
                         None,
-                        "mouse_id",
-                        f"mouse {m} of the behaviour sheets is not in the study's mice sheet",
+                        c,
+                        f"mouse {m}: sheets say {c} {have}, the study says {sm.at[m, c]}",
                     )
                 )
-                continue
-            for c in ("treatment_code", "donor_id"):
-                if c not in sm.columns or pd.isna(sm.at[m, c]):
-                    continue
-                have = mice.at[i, c]
-                if have is None or pd.isna(have):
-                    mice.at[i, c] = str(sm.at[m, c])
-                elif str(have) != str(sm.at[m, c]):
-                    problems.append(
-                        (
-                            "(all sheets)",
-                            None,
-                            c,
-                            f"mouse {m}: sheets say {c} {have}, the study says {sm.at[m, c]}",
-                        )
-                    )
+    return MiceStage(out, problems)
+
+
+def join_key(mice: pd.DataFrame, key: pd.DataFrame, key_name: str) -> MiceStage:
+    """Stage 3: groups (and donors) from the unblinding key, joined on the treatment code.
+
+    A code missing from the key, or a sheet group contradicting the key, is a problem; the
+    contradicted mouse's group is left empty (kept out of the statistics).
+    """
+    from fmslab.study import unblind
+
+    out = mice.copy()
+    problems: list[Problem] = []
+    coded = out[out["treatment_code"].notna()]
+    known = set(key["treatment_code"].astype(str))
+    for code in sorted(set(coded["treatment_code"].astype(str)) - known):
+        problems.append(
+            Problem(key_name, None, "treatment_code", f"code {code} is not in the unblinding key")
+        )
+    joinable = coded[coded["treatment_code"].astype(str).isin(known)]
+    if not len(joinable):
+        return MiceStage(out, problems)
+    keyed = unblind(joinable[["mouse_id", "treatment_code"]], key, group_column="_group")
+    if "donor_id" in key.columns:
+        donor_of = key.set_index("treatment_code")["donor_id"]
+        keyed["_donor"] = keyed["treatment_code"].astype(str).map(donor_of)
+    for _, r in keyed.iterrows():
+        i = out.index[out["mouse_id"] == r["mouse_id"]][0]
+        have = out.at[i, "group"]
+        if have is None or pd.isna(have):
+            out.at[i, "group"] = str(r["_group"])
+        elif str(have) != str(r["_group"]):
+            problems.append(
+                Problem(
+                    "(all sheets)",
+                    None,
+                    "group",
+                    f"mouse {r['mouse_id']}: sheet group {have} contradicts the unblinding key "
+                    f"({r['_group']}); left out of the statistics",
+                )
+            )
+            out.at[i, "group"] = None
+        donor = r.get("_donor")
+        current = out.at[i, "donor_id"]
+        if donor is not None and pd.notna(donor) and (current is None or pd.isna(current)):
+            out.at[i, "donor_id"] = str(donor)
+    return MiceStage(out, problems, n_keyed=len(keyed))
+
+
+def missing_groups(mice: pd.DataFrame) -> list[Problem]:
+    """Stage 4: once any mouse has a group, every mouse without one is a problem."""
+    if not mice["group"].notna().any():
+        return []
+    return [
+        Problem(
+            "(all sheets)", None, "group", f"mouse {m} has no group: left out of the statistics"
+        )
+        for m in mice.loc[mice["group"].isna(), "mouse_id"]
+    ]
+
+
+def resolve_mice(
+    trials: pd.DataFrame, *, study: Any = None, unblinding: str | Path | None = None
+) -> ResolvedMice:
+    """Per-mouse ``treatment_code``, ``donor_id`` and ``group``, and where the group came from.
+
+    Sources, in order: the sheets' own columns (:func:`mice_from_trials`); the study's ``mice``
+    sheet (:func:`fill_from_study`); the unblinding key joined on the treatment code
+    (:func:`join_key`). Without any group the treatment code stands in for it (a blinded
+    comparison of codes). Contradictions are returned as problems and the mouse's group is left
+    empty (it is then kept out of the statistics, :func:`missing_groups`).
+    """
+    from fmslab.study.blinding import read_unblinding
+
+    stage = mice_from_trials(trials)
+    mice, problems = stage.mice, list(stage.problems)
+    if study is not None:
+        stage = fill_from_study(mice, study.mice, str(study.sheet_paths["mice"].name))
+        mice, problems = stage.mice, problems + stage.problems
         if unblinding is None and study.unblinding_path is not None:
             unblinding = study.unblinding_path
     source = "sheet column 'group'" if mice["group"].notna().any() else ""
     if unblinding is not None:
-        key = read_unblinding(unblinding)
-        coded = mice[mice["treatment_code"].notna()]
-        known = set(key["treatment_code"].astype(str))
-        absent = sorted(set(coded["treatment_code"].astype(str)) - known)
-        for code in absent:
-            problems.append(
-                (
-                    Path(unblinding).name,
-                    None,
-                    "treatment_code",
-                    f"code {code} is not in the unblinding key",
-                )
-            )
-        joinable = coded[coded["treatment_code"].astype(str).isin(known)]
-        if len(joinable):
-            keyed = unblind(joinable[["mouse_id", "treatment_code"]], key, group_column="_group")
-            if "donor_id" in key.columns:
-                donor_of = key.set_index("treatment_code")["donor_id"]
-                keyed["_donor"] = keyed["treatment_code"].astype(str).map(donor_of)
-            for _, r in keyed.iterrows():
-                i = mice.index[mice["mouse_id"] == r["mouse_id"]][0]
-                have = mice.at[i, "group"]
-                if have is None or pd.isna(have):
-                    mice.at[i, "group"] = str(r["_group"])
-                elif str(have) != str(r["_group"]):
-                    problems.append(
-                        (
-                            "(all sheets)",
-                            None,
-                            "group",
-                            f"mouse {r['mouse_id']}: sheet group {have} "
-                            f"contradicts the unblinding key ({r['_group']}); "
-                            "left out of the statistics",
-                        )
-                    )
-                    mice.at[i, "group"] = None
-                donor = r.get("_donor")
-                if (
-                    donor is not None
-                    and pd.notna(donor)
-                    and (mice.at[i, "donor_id"] is None or pd.isna(mice.at[i, "donor_id"]))
-                ):
-                    mice.at[i, "donor_id"] = str(donor)
+        stage = join_key(mice, read_unblinding(unblinding), Path(unblinding).name)
+        mice, problems = stage.mice, problems + stage.problems
+        if stage.n_keyed:
             source = (source + " + " if source else "") + f"unblinding key {Path(unblinding).name}"
     if not mice["group"].notna().any() and mice["treatment_code"].notna().any():
-        mice["group"] = mice["treatment_code"]
+        mice = mice.assign(group=mice["treatment_code"])
         source = "treatment_code (blinded: groups are codes)"
-    if mice["group"].notna().any():
-        for m in mice.loc[mice["group"].isna(), "mouse_id"]:
-            problems.append(
-                (
-                    "(all sheets)",
-                    None,
-                    "group",
-                    f"mouse {m} has no group: left out of the statistics",
-                )
-            )
-    return mice, problems, source or "none (no group, treatment code or key)"
+    problems += missing_groups(mice)
+    return ResolvedMice(mice, problems, source or "none (no group, treatment code or key)")
 
 
 def analyze_sheets(
@@ -266,9 +321,10 @@ def analyze_sheets(
             vonfrey.loc[hit, "threshold_g"] = float("nan")
             vonfrey.loc[hit, "flag"] = (vonfrey.loc[hit, "flag"] + ";duplicate_row").str.lstrip(";")
         trials = trials[~dup].reset_index(drop=True)
-    mice_info, problems, group_source = resolve_mice(trials, study=study, unblinding=unblinding)
-    if problems:
-        errors.append(pd.DataFrame(problems, columns=PROBLEM_COLUMNS))
+    resolved = resolve_mice(trials, study=study, unblinding=unblinding)
+    mice_info, group_source = resolved.mice, resolved.group_source
+    if resolved.problems:
+        errors.append(problems_frame(resolved.problems))
     trials = trials.drop(columns=[c for c in META if c in trials.columns]).merge(
         mice_info, on="mouse_id", how="left"
     )

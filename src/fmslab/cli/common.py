@@ -33,13 +33,15 @@ def print_frame(df: pd.DataFrame, *, title: str | None = None, max_rows: int = 2
     from rich.console import Console
     from rich.table import Table
 
+    from fmslab.display import display_cell
     from fmslab.logs import STDERR
 
     table = Table(title=title, show_lines=False)
     for col in df.columns:
         table.add_column(str(col), overflow="fold")
     for row in df.head(max_rows).itertuples(index=False):
-        table.add_row(*["" if pd.isna(v) else str(v) for v in row])
+        # exact values stay in the written tables; the terminal shows meaningful digits
+        table.add_row(*["" if pd.isna(v) else display_cell(v) for v in row])
     Console().print(table)
     if len(df) > max_rows:
         STDERR.print(f"({len(df) - max_rows} more rows not shown)")

@@ -61,11 +61,33 @@ def compare(
     ] = "BCa",
     confidence: Annotated[float, typer.Option(help="Confidence level.")] = 0.95,
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
+    contrast: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Planned contrast TARGET-REFERENCE (repeat), e.g. RA_FMS-RA_noFMS "
+            "(default: study.yaml contrasts:, else every group vs the reference)."
+        ),
+    ] = None,
+    covariate: Annotated[
+        list[str] | None,
+        typer.Option(help="Covariate column (repeat): table, mice sheet or donors sheet."),
+    ] = None,
+    day: Annotated[
+        str | None, typer.Option(help="Day column: repeated measures (group x day, per day).")
+    ] = None,
+    day_model: Annotated[
+        str, typer.Option(help="Day as factor, linear or spline (natural cubic).")
+    ] = "factor",
+    spline_df: Annotated[int, typer.Option(help="Spline degrees of freedom.")] = 3,
+    adjust: Annotated[
+        str, typer.Option(help="Correction across planned contrasts (holm, bonferroni, ...).")
+    ] = "holm",
 ) -> None:
-    """Compare two groups on one or more outcomes; write stats.csv and provenance.json to --out.
+    """Compare k >= 2 groups on one or more outcomes by planned contrasts; write stats.csv and
+    provenance.json to --out.
 
     Example: fmslab compare ephys_cells --study STUDY -o rheobase_pA
-    -o firing_pattern=repetitive --out results/compare
+    --contrast RA_FMS-RA_noFMS --contrast FMS-HC --covariate sex --out results/compare
     """
     from fmslab.compare import run
     from fmslab.logs import STDERR
@@ -84,11 +106,24 @@ def compare(
         ci_method=ci_method,
         confidence=confidence,
         seed=seed,
+        contrasts=list(contrast or []),
+        covariates=list(covariate or []),
+        day=day,
+        day_model=day_model,
+        spline_df=spline_df,
+        adjust=adjust,
     )
     for row in done.primary.itertuples():
+        name = row.contrast if isinstance(row.contrast, str) else ""
+        what = f"{row.outcome} [{row.test}{' ' + name if name else ''}"
+        what += f" day {row.day:g}]" if row.day == row.day else "]"
+        value = (
+            f"F={row.statistic:.4g} ({row.df_num:g}, {row.df:.3g} df)"
+            if row.estimate_type == "F"
+            else f"{row.estimate_type} {row.estimate:.4g} [{row.ci_low:.4g}, {row.ci_high:.4g}]"
+        )
         STDERR.print(
-            f"{row.outcome}: {row.model} {row.estimate_type} {row.estimate:.4g} "
-            f"[{row.ci_low:.4g}, {row.ci_high:.4g}] p={row.p:.3g} q={row.q:.3g}"
+            f"{what}: {row.model} {value} p={row.p:.3g} p_adj={row.p_adj:.3g} q={row.q:.3g}"
             + (f"  ({row.warnings})" if row.warnings else ""),
             highlight=False,
         )

@@ -27,6 +27,12 @@ def analyze(
         None, "--qc", help="QC criteria YAML (default: packaged ephys_qc.yaml)."
     ),
     figures: bool = typer.Option(True, "--figures/--no-figures", help="Per-cell PNG/PDF figures."),
+    stimulus: Path = typer.Option(
+        None,
+        "--stimulus",
+        help="File with the injected current of the (one) recording's sweeps, for formats that "
+        "store it separately (sheet column stimulus_file for several).",
+    ),
     allow_failures: bool = typer.Option(
         False, "--allow-failures", help="Exit 0 even when some files could not be analysed."
     ),
@@ -47,6 +53,7 @@ def analyze(
         n_jobs=jobs,
         progress=state(ctx).progress,
         figures=figures,
+        stimulus=stimulus,
     )
     res = done.result
     cols = [
@@ -65,6 +72,8 @@ def analyze(
     print_frame(res.cells[cols], title=f"{len(res.cells)} cells ({res.n_cached} from cache)")
     if len(res.errors):
         print_frame(res.errors, title=f"{len(res.errors)} files failed (errors.csv)")
+    if len(res.warnings):
+        print_frame(res.warnings, title=f"{len(res.warnings)} figures failed (warnings.csv)")
     from fmslab.batch import check_analysed
 
     skipped = list(
@@ -77,9 +86,13 @@ def analyze(
 
 @app.command()
 def inspect(
-    path: Path = typer.Argument(..., help="One recording."),
+    path: Path = typer.Argument(..., help="One recording (ABF, NWB, Igor, AxoGraph, Spike2, ...)."),
+    stimulus: Path = typer.Option(
+        None, "--stimulus", help="File with the injected current of the recording's sweeps."
+    ),
 ) -> None:
-    """What the reader finds in one file: Vm channel, stimulus source, test step of every sweep."""
+    """What the reader finds in one file: Vm channel, stimulus source, test step of every sweep,
+    reader notes; or why the file is refused."""
     from dataclasses import asdict
 
     import pandas as pd
@@ -87,9 +100,10 @@ def inspect(
     from fmslab.cli.common import print_frame
     from fmslab.ephys.io import open_recording
 
-    reader = open_recording(path)
+    reader = open_recording(path, stimulus=stimulus)
     info = reader.info()
     facts = {k: v for k, v in asdict(info).items() if k != "notes"}
+    facts.update({f"note {k + 1}": n for k, n in enumerate(info.notes)})
     print_frame(
         pd.DataFrame({"field": list(facts), "value": [str(v) for v in facts.values()]}),
         title=path.name,
@@ -106,6 +120,10 @@ def inspect(
                 "stim_end_s": st.stim_end_s,
                 "prepulse_pA": st.prepulse_pA,
                 "source": st.source,
+                "reason": st.reason,
             }
         )
-    print_frame(pd.DataFrame(rows), title="stimulus per sweep")
+    table = pd.DataFrame(rows)
+    if not table["reason"].astype(bool).any():
+        table = table.drop(columns="reason")  # shown only when some current is unknown
+    print_frame(table, title="stimulus per sweep")

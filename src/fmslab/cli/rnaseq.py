@@ -19,15 +19,19 @@ def de_command(
     samples: Path = typer.Option(..., help="Sample sheet (first column = sample id)."),
     design: str = typer.Option(..., help="Design formula, e.g. '~ sex + condition'."),
     out: Path = typer.Option(..., help="Output directory."),
-    contrast: list[str] = typer.Option(None, help="VAR,TARGET,REF (repeatable)."),
+    contrast: list[str] = typer.Option(
+        None, help="VAR,TARGET,REF or coef:NAME[*W]+NAME[*W] (repeatable)."
+    ),
     contrasts: Path | None = typer.Option(None, help="Table: id,variable,reference,target."),
     annotation: Path | None = typer.Option(None, help="gene_id,gene_name table (Ensembl->symbol)."),
     sample_column: str | None = typer.Option(None, help="Sample id column of the sheet."),
-    engine: str = typer.Option("r", help="'r' (R DESeq2-compatible, default) or 'pydeseq2'."),
-    shrink: bool = typer.Option(True, help="Add log2FoldChange_shrunk (pydeseq2 lfc_shrink)."),
+    reduced: str | None = typer.Option(None, help="Reduced formula: likelihood-ratio test."),
+    unblinding: Path | None = typer.Option(
+        None, help="Unblinding key (treatment_code,group) joined to a blinded sheet."
+    ),
+    shrink: bool = typer.Option(True, help="Add log2FoldChange_shrunk (normal prior)."),
     alpha: float = typer.Option(0.05, help="FDR for independent filtering."),
-    n_cpus: int = typer.Option(2, help="Processes for pydeseq2's per-gene fits."),
-    seed: int = typer.Option(2, help="Seed of the Monte-Carlo prior variance (R uses 2)."),
+    n_cpus: int = typer.Option(2, help="Threads of the numerical libraries."),
     color_by: str | None = typer.Option(None, help="Sample-sheet column colouring the PCA."),
     study: Path | None = typer.Option(None, help="Study root: store rnaseq_de_results."),
 ) -> None:
@@ -43,11 +47,11 @@ def de_command(
         contrasts_table=contrasts,
         annotation=annotation,
         sample_column=sample_column,
-        engine=engine,
+        reduced=reduced,
+        unblinding=unblinding,
         shrink=shrink,
         alpha=alpha,
         n_cpus=n_cpus,
-        seed=seed,
         color_by=color_by,
         study=study,
     )
@@ -94,7 +98,7 @@ def singlecell_command(
     contrast: list[str] = typer.Option(..., help="VAR,TARGET,REF (repeatable)."),
     out: Path = typer.Option(..., help="Output directory."),
     min_cells: int = typer.Option(10, help="Minimum cells per sample x cell type."),
-    n_cpus: int = typer.Option(2, help="Processes for pydeseq2's per-gene fits."),
+    n_cpus: int = typer.Option(2, help="Threads of the numerical libraries."),
 ) -> None:
     """Pseudobulk per sample x cell type, DE per cell type, channel dot plot."""
     from fmslab.rnaseq import run_singlecell

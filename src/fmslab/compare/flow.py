@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from fmslab.compare.design import DaySpec
 from fmslab.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -99,6 +100,52 @@ def _distinct_levels(data: pd.DataFrame, levels: Sequence[str]) -> tuple[str, ..
     return tuple(kept)
 
 
+def _study_config(study: str | Path | None) -> dict:
+    if study is None:
+        return {}
+    from fmslab.study.model import read_config
+
+    return read_config(Path(study).resolve())
+
+
+def _group_order(config: dict) -> list[str]:
+    """``groups: [A, B]`` or ``groups: {order: [A, B], colors: ...}`` of study.yaml."""
+    groups = config.get("groups")
+    if isinstance(groups, dict):
+        groups = groups.get("order")
+    return [str(g) for g in groups] if isinstance(groups, list) else []
+
+
+def _join_covariates(
+    data: pd.DataFrame, covariates: Sequence[str], study: str | Path | None, source: str
+) -> pd.DataFrame:
+    """Covariate columns missing from the table, from the mice sheet, else the donors sheet."""
+    missing = [c for c in covariates if c not in data.columns]
+    if not missing:
+        return data
+    if study is None:
+        raise InputError(
+            f"covariate(s) {missing} not in the table (give --study to take them from the mice "
+            "or donors sheet)",
+            file=source,
+        )
+    from fmslab.study import load_study
+
+    st = load_study(study)
+    for cov in missing:
+        for sheet, key in ((st.mice, "mouse_id"), (st.donors, "donor_id")):
+            if cov in sheet.columns and key in data.columns and key in sheet.columns:
+                values = sheet[[key, cov]].drop_duplicates(key).astype({key: str})
+                data = data.merge(values, on=key, how="left")
+                break
+        else:
+            raise InputError(
+                f"covariate '{cov}' is not a column of the table, the mice or the donors sheet",
+                file=source,
+            )
+    return data
+
+
 def load_comparison_data(
     table: str | Path,
     *,
@@ -161,6 +208,12 @@ def run(
     confidence: float = 0.95,
     seed: int = 0,
     drop_redundant_levels: bool = False,
+    contrasts: Sequence[str | dict] | None = None,
+    covariates: Sequence[str] = (),
+    day: str | None = None,
+    day_model: str = "factor",
+    spline_df: int = 3,
+    adjust: str = "holm",
 ) -> CompareRun:
     """Compare two groups on one or more outcomes; write ``stats.csv``, ``data.csv`` and
     ``provenance.json`` to ``out`` and, with a study, ``compare_stats`` to its catalog.
@@ -191,6 +244,18 @@ def run(
         Hierarchical bootstrap: replicates, interval (BCa, percentile, basic), level, seed.
     drop_redundant_levels
         Drop a level that is one-to-one with the level above (the mixed model would be singular).
+    contrasts
+        Planned contrasts (``"RA_FMS - RA_noFMS"``, ``"RA_FMS-RA_noFMS"`` or
+        ``{name, target, reference}``); default: the study's ``contrasts:``, else every group
+        vs the reference. The group order is the study's ``groups: order``.
+    covariates
+        Columns adjusted for in the mixed model; a name not in the table is taken from the
+        study's mice sheet (by ``mouse_id``), else its donors sheet (by ``donor_id``).
+    day, day_model, spline_df
+        Repeated measures: the day column, modelled as ``factor``, ``linear`` or ``spline``
+        (natural cubic, ``spline_df`` df); adds group x day and per-day contrasts.
+    adjust
+        Correction across planned contrasts (statsmodels ``multipletests`` method; ``holm``).
 
     Returns
     -------
@@ -217,11 +282,22 @@ def run(
     data, source = prepared.data, prepared.source
     present = {o.split("=")[0] for o in outcomes}
     hierarchy = Hierarchy(group=group, levels=prepared.levels)
+    config = _study_config(study)
+    planned = list(contrasts) if contrasts else list(config.get("contrasts") or [])
+    order = _group_order(config)
+    covariates = list(covariates)
+    data = _join_covariates(data, covariates, study, source)
+    day_spec = DaySpec(day, day_model, spline_df) if day else None
     stats = compare_outcomes(
         data,
         outcomes,
         hierarchy=hierarchy,
         reference=reference,
+        contrasts=planned or None,
+        covariates=covariates,
+        day=day_spec,
+        groups=order or None,
+        adjust=adjust,
         n_resamples=n_boot,
         confidence=confidence,
         bootstrap_method=ci_method,
@@ -240,6 +316,12 @@ def run(
         "ci_method": ci_method,
         "confidence": confidence,
         "seed": seed,
+        "contrasts": [c if isinstance(c, str) else dict(c) for c in planned],
+        "covariates": covariates,
+        "day": day,
+        "day_model": day_model if day else None,
+        "spline_df": spline_df if day and day_model == "spline" else None,
+        "adjust": adjust,
         "study": str(study) if study else None,
         "unblinding": str(unblinding) if unblinding else None,
     }
@@ -249,16 +331,20 @@ def run(
     all_levels = [c for c in data.columns if c in {*prepared.levels, "donor_id", "mouse_id"}]
     cols = [c for c in (group, *prepared.levels, *all_levels, *ID_COLUMNS) if c in data.columns]
     cols = list(dict.fromkeys(cols))
+    cols += [c for c in covariates if c in data.columns and c not in cols]
     cols += [c for c in data.columns if c not in cols and c.split("=")[0] in present]
     with folder_lock(out, command="compare"):  # one run at a time writes a folder
         write_table(data[cols], out / "data.csv")
         write_table(stats, out / "stats.csv")
+        excluded = prepared.excluded.assign(source=source) if len(prepared.excluded) else None
+        if excluded is not None:  # what the reviewers' qc_overrides left out, and why
+            write_table(excluded, out / "excluded.csv")
+        else:
+            (out / "excluded.csv").unlink(missing_ok=True)  # nothing left out by this run
         if prepared.catalog_path is not None:
             from fmslab.catalog import open_session
 
-            with open_session(
-                prepared.catalog_path, command="compare", parameters=parameters
-            ) as cat:
+            with open_session(prepared.catalog_path, command="compare", parameters=parameters) as cat:
                 if prepared.input_files:
                     cat.record_inputs(prepared.input_files)
                 cat.write_table("compare_stats", stats, replace_on=["source", "outcome"])
@@ -271,7 +357,8 @@ def run(
                 "inputs_sha256": file_hashes(prepared.input_files),
                 "source": source,
                 "catalog": str(prepared.catalog_path) if prepared.catalog_path else None,
-                "outputs": ["stats.csv", "data.csv"],
+                "outputs": ["stats.csv", "data.csv"]
+                + (["excluded.csv"] if excluded is not None else []),
             },
         )
     return CompareRun(

@@ -42,7 +42,7 @@ figures:
     shared_legend: true
     panels:
       a: {type: superplot, table: ../compare/ephys_cells/data.csv, value: rheobase_pA,
-          order: [HC, FMS]}
+          order: [HC, FMS], stats: ../compare/ephys_cells/stats.csv}
       b: {type: estimation, table: ../compare/ephys_cells/data.csv, value: rheobase_pA,
           reference: HC}
   - name: figure_behaviour_rnaseq
@@ -52,7 +52,8 @@ figures:
     panels:
       a: {type: time_course, table: ../compare/behaviour_time_course.csv, x: day,
           value: value}
-      b: {type: volcano, table: ../rnaseq/de_results.csv, label: gene}
+      b: {type: volcano, table: ../rnaseq/de_results.csv, label: gene,
+          highlight_table: ../rnaseq/channels.csv}
 """
 
 

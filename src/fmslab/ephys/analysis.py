@@ -8,8 +8,8 @@ from typing import Any
 import pandas as pd
 
 from fmslab.ephys.cell import cell_features
-from fmslab.ephys.features import SWEEP_COLUMNS, sweep_features
-from fmslab.ephys.io import open_recording
+from fmslab.ephys.features import SWEEP_COLUMNS, analyze_sweep
+from fmslab.ephys.io import AbfReader, MemoryReader, open_recording
 from fmslab.ephys.qc import cell_qc, load_qc, sweep_qc
 from fmslab.ephys.spikes import SpikeParams
 
@@ -26,6 +26,9 @@ SPIKE_TABLE_COLUMNS = (
     "ahp_trough_mV",
     "ahp_depth_mV",
     "ahp_time_ms",
+    "ahp_slow_trough_mV",
+    "ahp_slow_depth_mV",
+    "ahp_slow_time_ms",
 )
 
 
@@ -53,23 +56,32 @@ def analyze_file_tables(
 ) -> dict[str, pd.DataFrame]:
     """As :func:`analyze_file`, plus ``spikes``: one row per detected spike (``file, sweep, spike``
     then :data:`SPIKE_TABLE_COLUMNS`, times from the sweep start)."""
-    path = Path(path)
+    return analyze_reader(open_recording(path), params, qc)
+
+
+def analyze_reader(
+    reader: AbfReader | MemoryReader,
+    params: SpikeParams | None = None,
+    qc: dict[str, dict[str, float]] | None = None,
+) -> dict[str, pd.DataFrame]:
+    """:func:`analyze_file_tables` on an open reader (the batch keeps it for the figures)."""
+    path = Path(reader.path)
     qc = qc or load_qc()
-    reader = open_recording(path)
     info = reader.info()
     rows: list[dict[str, Any]] = []
     spike_frames: list[pd.DataFrame] = []
+    problems: list[str] = []
     for sw in reader:
-        row: dict[str, Any] = {"file": path.name, "sweep": sw.index}
-        sp: list[dict] = []
-        row.update(sweep_features(sw, params, spikes_out=sp))
-        rows.append(row)
-        if sp and sp[0]["peak_index"].size:
-            k = sp[0]["peak_index"].size
+        if sw.stimulus.kind == "unknown" and sw.stimulus.reason:
+            problems.append(sw.stimulus.reason)
+        res = analyze_sweep(sw, params)
+        rows.append({"file": path.name, "sweep": sw.index, **res.features})
+        k = len(res.spikes)
+        if k:
             spike_frames.append(
                 pd.DataFrame(
                     {"file": path.name, "sweep": sw.index, "spike": range(k)}
-                    | {c: sp[0][c] for c in SPIKE_TABLE_COLUMNS}
+                    | {c: res.spikes[c] for c in SPIKE_TABLE_COLUMNS}
                 )
             )
     sweeps = pd.DataFrame(rows, columns=["file", "sweep", *SWEEP_COLUMNS])
@@ -80,7 +92,7 @@ def analyze_file_tables(
     )
     cell = cell_features(sweeps)
     sweeps = sweep_qc(sweeps, float(cell["rmp_mV"]), qc)
-    cell.update(cell_qc(cell, sweeps, qc))
+    cell.update(cell_qc(cell, sweeps, qc, problems))
     facts = {
         "file": path.name,
         "reader": info.reader,

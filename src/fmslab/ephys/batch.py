@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,14 +14,17 @@ import fmslab
 from fmslab.atomic import write_json, write_table, write_tables
 from fmslab.batch import run_batch
 from fmslab.cache import ResultCache, cache_key
+from fmslab.ephys.io import SUFFIX_READERS
 from fmslab.errors import InputError
 from fmslab.provenance import RunRecord, sha256_file
 
 log = logging.getLogger(__name__)
 
-#: File types read by the batch (ABF via pyabf; the rest via neo).
-RECORDING_SUFFIXES = (".abf", ".wcp", ".ibw", ".pxp", ".nwb", ".smr", ".smrx")
+#: File types a folder is searched for (see :data:`fmslab.ephys.io.SUFFIX_READERS`; HEKA and CFS
+#: files are included so that they are refused with what to do, not skipped silently).
+RECORDING_SUFFIXES = tuple(SUFFIX_READERS)
 STEP = "ephys_analyze"
+WARNING_COLUMNS = ("file", "figure", "reason")
 
 
 def expand_paths(paths: list[str | Path]) -> list[Path]:
@@ -47,6 +51,9 @@ class Task:
     cache_root: Path | None
     figure_dir: Path | None
     code: str = ""
+    #: a file holding the injected current of this recording's sweeps (formats that store it
+    #: separately), or None
+    stimulus: Path | None = None
 
 
 def code_fingerprint() -> str:
@@ -61,11 +68,12 @@ def code_fingerprint() -> str:
     return h.hexdigest()[:16]
 
 
-def _figures(path: Path, sweeps: pd.DataFrame, cell: dict[str, Any], fig_dir: Path) -> None:
-    from fmslab.ephys.io import open_recording
+def _figures(
+    reader, sweeps: pd.DataFrame, cell: dict[str, Any], fig_dir: Path, spikes: pd.DataFrame
+) -> None:
     from fmslab.ephys.plots import plot_cell
 
-    reader = open_recording(path)
+    path = Path(reader.path)
     steps = sweeps[sweeps["stim_kind"] == "step"]
     picks: list[tuple[str, int]] = []
     rheo = cell.get("rheobase_pA")
@@ -84,31 +92,53 @@ def _figures(path: Path, sweeps: pd.DataFrame, cell: dict[str, Any], fig_dir: Pa
         j = int(sweeps["n_spikes_total"].idxmax())
         picks.append((f"sweep {int(sweeps.loc[j, 'sweep'])}", int(sweeps.loc[j, "sweep"])))
     examples = [(label, reader.sweep(s)) for label, s in picks]
-    fig = plot_cell(path.name, examples, sweeps, cell)
+    fig = plot_cell(path.name, examples, sweeps, cell, fig=_canvas(), spikes=spikes)
     stem = fig_dir / path.stem
     from fmslab.figures.export import save_module_figure
 
     save_module_figure(fig, stem, png_dpi=110, formats=("png", "pdf"))
 
 
+@functools.lru_cache(maxsize=1)
+def _canvas():
+    """One drawing surface per worker process, cleared and reused for every cell's figure (a new
+    Figure per file costs more than drawing it). It holds no results between files."""
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(12, 3.6), layout="constrained")
+
+
+def figure_warning(file: str, figure: str, exc: BaseException) -> dict[str, str]:
+    """One row of ``warnings.csv``: a figure that could not be drawn (the tables stay)."""
+    return {"file": file, "figure": figure, "reason": f"{type(exc).__name__}: {exc}"}
+
+
 def analyze_task(task: Task) -> dict[str, Any]:
-    """Worker: one file -> its tables (from the cache when file and parameters are unchanged)."""
-    from fmslab.ephys.analysis import analyze_file_tables
+    """Worker: one file -> its tables (from the cache when file and parameters are unchanged).
+
+    The file is opened once, for the analysis and the figure. A figure that fails becomes a
+    warning row (``warnings``: file, figure, reason); the file's tables are kept.
+    """
+    from fmslab.ephys.analysis import analyze_reader
+    from fmslab.ephys.io import open_recording
     from fmslab.ephys.spikes import SpikeParams
 
     sha = sha256_file(task.path)
+    stim_sha = sha256_file(task.stimulus) if task.stimulus is not None else ""
     key = cache_key(
         input_sha256=sha,
-        parameters={"spikes": task.params, "qc": task.qc, "code": task.code},
+        parameters={"spikes": task.params, "qc": task.qc, "code": task.code, "stim": stim_sha},
         step=STEP,
     )
     cache = ResultCache(task.cache_root) if task.cache_root else None
     hit = cache.get(STEP, key) if cache else None
+    reader = None
     if hit is not None and {"sweeps", "cells", "spikes"} <= set(hit):
         tables = hit
         cached = True
     else:
-        tables = analyze_file_tables(task.path, SpikeParams(**task.params), task.qc)
+        reader = open_recording(task.path, stimulus=task.stimulus)
+        tables = analyze_reader(reader, SpikeParams(**task.params), task.qc)
         if cache:
             cache.put(STEP, key, tables, meta={"file": str(task.path)})
         cached = False
@@ -118,11 +148,18 @@ def analyze_task(task: Task) -> dict[str, Any]:
         for k, df in tables.items()
     }
     sweeps, cells = tables["sweeps"], tables["cells"]
+    warn: list[dict[str, str]] = []
     if task.figure_dir is not None:
         png = task.figure_dir / f"{task.path.stem}.png"
         if not (cached and png.is_file()):
-            _figures(task.path, sweeps, cells.iloc[0].to_dict(), task.figure_dir)
+            try:
+                reader = reader or open_recording(task.path, stimulus=task.stimulus)
+                _figures(reader, sweeps, cells.iloc[0].to_dict(), task.figure_dir, tables["spikes"])
+            except Exception as exc:  # noqa: BLE001 - a figure never costs the file's results
+                log.warning("%s: cell figure failed: %s", task.path.name, exc)
+                warn.append(figure_warning(task.path.name, "cell summary", exc))
     return {
+        "warnings": warn,
         "sweeps": sweeps,
         "cells": cells,
         "spikes": tables["spikes"],
@@ -139,6 +176,10 @@ class BatchResult:
     inputs: dict[str, str] = field(default_factory=dict)
     n_cached: int = 0
     spikes: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: figures that could not be drawn: file, figure, reason (the tables are complete)
+    warnings: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=list(WARNING_COLUMNS))
+    )
 
 
 def analyze_paths(
@@ -153,6 +194,7 @@ def analyze_paths(
     figures: bool = True,
     cache_root: Path | None = None,
     use_cache: bool = True,
+    stimuli: dict[str, Path] | None = None,
 ) -> BatchResult:
     """Analyse ``paths`` in parallel; write tables, figures and ``provenance.json`` to ``out_dir``.
 
@@ -160,6 +202,8 @@ def analyze_paths(
     others (``cell_id``, ``mouse_id``, ...) which are copied into both tables. Results are reused
     for files whose content, parameters and code are unchanged (``cache_root``, default
     ``out_dir/.cache``); ``use_cache=False`` analyses every file afresh and stores nothing.
+    ``stimuli`` maps a file name to the file holding its injected current (formats that store
+    it separately; an Igor ``*_Ch0_*`` wave is found without it).
     """
     from fmslab.ephys.qc import load_qc
     from fmslab.ephys.spikes import SpikeParams
@@ -184,7 +228,11 @@ def analyze_paths(
     fig_dir = out_dir / "figures" if figures else None
     cache_root = (cache_root or out_dir / ".cache") if use_cache else None
     code = code_fingerprint()
-    tasks = [Task(Path(p), params, qc, cache_root, fig_dir, code) for p in paths]
+    stimuli = stimuli or {}
+    tasks = [
+        Task(Path(p), params, qc, cache_root, fig_dir, code, stimuli.get(Path(p).name))
+        for p in paths
+    ]
     outcome = run_batch(
         analyze_task,
         tasks,
@@ -208,6 +256,9 @@ def analyze_paths(
         else pd.DataFrame(columns=["file", "sweep", "spike"])
     )
     errors = outcome.failures_frame("file")
+    warnings_df = pd.DataFrame(
+        [w for _, r in outcome.results for w in r["warnings"]], columns=list(WARNING_COLUMNS)
+    )
     if sheet is not None and len(sheet):
         extra = sheet.drop_duplicates("file")
         sweeps_df = _attach(sweeps_df, extra)
@@ -217,6 +268,7 @@ def analyze_paths(
     write_tables(cells_df, out_dir / "cells")
     write_tables(spikes_df, out_dir / "spikes")
     write_table(errors, out_dir / "errors.csv")
+    write_table(warnings_df, out_dir / "warnings.csv")
     run.finish("ok" if errors.empty else "partial")
     write_json(
         out_dir / "provenance.json",
@@ -228,9 +280,10 @@ def analyze_paths(
             "n_files": len(paths),
             "n_failed": int(len(errors)),
             "n_cached": n_cached,
+            "n_figure_warnings": int(len(warnings_df)),
         },
     )
-    return BatchResult(sweeps_df, cells_df, errors, inputs, n_cached, spikes_df)
+    return BatchResult(sweeps_df, cells_df, errors, inputs, n_cached, spikes_df, warnings_df)
 
 
 def _attach(df: pd.DataFrame, sheet: pd.DataFrame) -> pd.DataFrame:

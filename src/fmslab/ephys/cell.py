@@ -3,10 +3,16 @@
 * ``rmp_mV``: median pre-stimulus baseline of the sweeps with no current injected in the baseline
   window (no holding current; a continuous ramp's later sweeps start from the previous level).
 * ``rin_MOhm``: slope of the steady-state V-I relation over subthreshold steps of <= 0 pA (plus a
-  fixed prepulse, when the protocol has one), by least squares; mV/pA = GOhm.
+  fixed prepulse, when the protocol has one), by least squares; mV/pA = GOhm. Steps where V did
+  not follow the current (:func:`responds`) are left out.
 * ``tau_ms``: median of the per-sweep exponential fits of hyperpolarising steps.
 * ``capacitance_pF`` = tau / Rin.
-* ``rheobase_pA``: the smallest step that evokes >= 1 spike whose peak lies in the step.
+* ``rheobase_pA``: the smallest depolarising step (> 0 pA) whose in-step firing rate exceeds the
+  cell's own firing before the step (``pre_step_rate_hz``: spikes before the step onset per second,
+  pooled over the step sweeps; 0 for a silent cell, so then it is the smallest step that evokes
+  >= 1 spike peaking in the step). A spontaneously active cell fires in the step at the rate it
+  already had at rest: that is not the current's effect. Spikes in hyperpolarising steps (rebound,
+  anode break) never make a rheobase.
   ``rheobase_ramp_pA``: the injected current at the threshold of the first spike of a ramp protocol.
 * F-I: ``fi_slope_Hz_per_pA`` is the least-squares slope of firing rate vs current over the steps
   at or above rheobase; ``max_firing_rate_hz`` and ``max_spikes`` over all steps;
@@ -38,25 +44,32 @@ def cell_features(sweeps: pd.DataFrame) -> dict[str, float | str | int]:
     out: dict[str, float | str | int] = {}
     steps = sweeps[sweeps["stim_kind"] == "step"].sort_values("stim_pA")
     ramps = sweeps[sweeps["stim_kind"] == "ramp"]
+    kinds = set(sweeps["stim_kind"])
     out["protocol"] = (
         "steps"
         if len(steps)
         else "ramp"
         if len(ramps)
         else "pulse"
-        if (sweeps["stim_kind"] == "pulse").any()
+        if "pulse" in kinds
+        else "train"
+        if "train" in kinds
+        else "unknown"
+        if "unknown" in kinds
         else "spontaneous"
     )
+    # sweeps whose injected current is unknown give no resting potential and no spontaneous rate
+    known = sweeps[sweeps["stim_kind"] != "unknown"]
     out["n_sweeps"] = int(len(sweeps))
-    no_hold = sweeps[
-        np.isclose(sweeps["holding_pA"].fillna(0.0), 0.0)
-        & np.isclose(sweeps["pre_stim_pA"].fillna(0.0), 0.0)
+    no_hold = known[
+        np.isclose(known["holding_pA"].fillna(0.0), 0.0)
+        & np.isclose(known["pre_stim_pA"].fillna(0.0), 0.0)
     ]
-    base = (no_hold if len(no_hold) else sweeps)["baseline_mV"].dropna()
+    base = (no_hold if len(no_hold) else known)["baseline_mV"].dropna()
     out["rmp_mV"] = float(base.median()) if len(base) else NAN
 
     # input resistance
-    sub = steps[(steps["n_spikes_stim"] == 0) & (steps["stim_pA"] <= 0)]
+    sub = steps[(steps["n_spikes_stim"] == 0) & (steps["stim_pA"] <= 0) & responds(steps)]
     x = sub["stim_pA"].to_numpy(float)
     y = sub["deflection_mV"].to_numpy(float)
     pre = sweeps["prepulse_deflection_mV"].dropna()
@@ -77,7 +90,13 @@ def cell_features(sweeps: pd.DataFrame) -> dict[str, float | str | int]:
     out["capacitance_pF"] = tau / rin * 1e3 if rin > 0 and math.isfinite(tau) else NAN
 
     # rheobase and F-I
-    firing = steps[steps["n_spikes_stim"] >= 1]
+    pre_rate = pre_step_rate_hz(steps)
+    out["pre_step_rate_hz"] = pre_rate
+    firing = steps[
+        (steps["stim_pA"] > 0)
+        & (steps["n_spikes_stim"] >= 1)
+        & (steps["firing_rate_hz"] > (pre_rate if math.isfinite(pre_rate) else 0.0))
+    ]
     rheo = float(firing["stim_pA"].min()) if len(firing) else NAN
     out["rheobase_pA"] = rheo
     out["rheobase_ramp_pA"] = NAN
@@ -115,12 +134,39 @@ def cell_features(sweeps: pd.DataFrame) -> dict[str, float | str | int]:
     out["firing_pattern"] = firing_pattern(steps)
 
     # spontaneous firing
-    pre_t = sweeps["stim_start_s"].where(sweeps["stim_kind"] != "none", sweeps["duration_s"])
-    n_pre = sweeps["n_spikes_pre"].where(sweeps["stim_kind"] != "none", sweeps["n_spikes_total"])
+    pre_t = known["stim_start_s"].where(known["stim_kind"] != "none", known["duration_s"])
+    n_pre = known["n_spikes_pre"].where(known["stim_kind"] != "none", known["n_spikes_total"])
     tot_t = float(pre_t.fillna(0).sum())
     out["spontaneous_rate_hz"] = float(n_pre.fillna(0).sum()) / tot_t if tot_t > 0 else NAN
-    out["spontaneous_firing"] = bool(out["spontaneous_rate_hz"] > 0)
+    out["spontaneous_firing"] = bool(out["spontaneous_rate_hz"] > 0)  # NaN -> False
     return out
+
+
+#: a step of at least this size (pA) must move V by at least NO_RESPONSE_MV
+NO_RESPONSE_MIN_PA, NO_RESPONSE_MV = 50.0, 0.5
+
+
+def responds(steps: pd.DataFrame) -> pd.Series:
+    """False for step sweeps where V did not follow the injected current (amplifier off or
+    saturated, electrode lost): a step of >= 50 pA without spikes that moved V by less than a
+    tenth of the cell's median mV/pA over such hyperpolarising steps (by less than 0.5 mV when the
+    cell has none to compare with)."""
+    big = (steps["stim_pA"].abs() >= NO_RESPONSE_MIN_PA) & (steps["n_spikes_stim"] == 0)
+    ratio = steps["deflection_mV"] / steps["stim_pA"]
+    typical = float(ratio[big & (steps["stim_pA"] < 0)].median()) if big.any() else NAN
+    if math.isfinite(typical) and typical > 0:
+        flat = ratio.fillna(np.inf) < 0.1 * typical
+    else:
+        flat = steps["deflection_mV"].abs() < NO_RESPONSE_MV
+    return ~(big & flat)
+
+
+def pre_step_rate_hz(steps: pd.DataFrame) -> float:
+    """Spontaneous firing rate before the step, pooled over the step sweeps (spikes / s)."""
+    if not len(steps):
+        return NAN
+    t = float(steps["stim_start_s"].clip(lower=0).sum())
+    return float(steps["n_spikes_pre"].fillna(0).sum()) / t if t > 0 else NAN
 
 
 def firing_pattern(steps: pd.DataFrame) -> str:

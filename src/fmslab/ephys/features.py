@@ -9,11 +9,12 @@ whose peak lies in the test step (the first spike of the sweep when there is no 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
 from fmslab.ephys.io import Stimulus, Sweep
-from fmslab.ephys.spikes import SpikeParams, detect_spikes
+from fmslab.ephys.spikes import SpikeParams, SpikeTable, detect_spikes
 
 NAN = float("nan")
 #: spikes peaking up to this long after a brief pulse ends count as its response
@@ -30,6 +31,9 @@ FIRST_SPIKE_KEYS = (
     "ahp_depth_mV",
     "ahp_trough_mV",
     "ahp_time_ms",
+    "ahp_slow_depth_mV",
+    "ahp_slow_trough_mV",
+    "ahp_slow_time_ms",
 )
 
 #: Column order of the per-sweep table (after ``file`` and ``sweep``).
@@ -114,23 +118,35 @@ def fit_tau_ms(v_mV: np.ndarray, dt_s: float) -> float:
     return tau if 0 < tau < 10 * max(t[-1], 1e-9) else NAN
 
 
-def sweep_features(
-    sweep: Sweep,
-    params: SpikeParams | None = None,
-    spikes_out: list[dict[str, np.ndarray]] | None = None,
-) -> dict[str, float | str | int]:
-    """All per-sweep features of one sweep (see :data:`SWEEP_COLUMNS`).
+@dataclass(frozen=True)
+class SweepResult:
+    """The analysis of one sweep: its features (:data:`SWEEP_COLUMNS`) and its spikes."""
 
-    ``spikes_out``, when given, receives the sweep's per-spike table (:func:`detect_spikes`).
-    """
+    features: dict[str, float | str | int]
+    spikes: SpikeTable
+
+
+def sweep_features(sweep: Sweep, params: SpikeParams | None = None) -> dict[str, float | str | int]:
+    """All per-sweep features of one sweep (see :data:`SWEEP_COLUMNS`)."""
+    return analyze_sweep(sweep, params).features
+
+
+def analyze_sweep(sweep: Sweep, params: SpikeParams | None = None) -> SweepResult:
+    """The features and the per-spike table of one sweep."""
+    v, dt = sweep.v_mV, sweep.dt_s
+    st: Stimulus = sweep.stimulus
+    # "unknown": current injected but not known -> analysed as spontaneous activity only
+    has_stim = st.kind not in ("none", "unknown") and math.isfinite(st.stim_start_s)
+    end = st.stim_end_s if has_stim and st.kind in ("step", "ramp") else None
+    sp = detect_spikes(v, dt, params, sweep.edges_s, window_end_s=end)
+    return SweepResult(_features(sweep, sp, has_stim), sp)
+
+
+def _features(sweep: Sweep, sp: SpikeTable, has_stim: bool) -> dict[str, float | str | int]:
     v, dt = sweep.v_mV, sweep.dt_s
     n = v.size
     st: Stimulus = sweep.stimulus
-    sp = detect_spikes(v, dt, params, sweep.edges_s)
-    if spikes_out is not None:
-        spikes_out.append(sp)
     pk_t = sp["peak_t_s"]
-    has_stim = st.kind != "none" and math.isfinite(st.stim_start_s)
     f: dict[str, float | str | int] = dict.fromkeys(SWEEP_COLUMNS, NAN)
     f.update(
         stim_kind=st.kind,
@@ -147,7 +163,7 @@ def sweep_features(
     )
     if has_stim:
         # a brief pulse's response (the AP it evokes) may peak just after the pulse ends
-        resp_end = st.stim_end_s + (PULSE_RESPONSE_S if st.kind == "pulse" else 0.0)
+        resp_end = st.stim_end_s + (PULSE_RESPONSE_S if st.kind in ("pulse", "train") else 0.0)
         in_stim = (pk_t >= st.stim_start_s) & (pk_t <= resp_end)
         f["n_spikes_pre"] = int((pk_t < st.stim_start_s).sum())
         base = v[_window(max(0.0, st.stim_start_s - 0.1), st.stim_start_s, dt, n)]
@@ -215,6 +231,6 @@ def sweep_features(
     return f
 
 
-def spike_table(sweep: Sweep, params: SpikeParams | None = None) -> dict[str, np.ndarray]:
+def spike_table(sweep: Sweep, params: SpikeParams | None = None) -> SpikeTable:
     """The per-spike shape table of a sweep (for plots and inspection)."""
-    return detect_spikes(sweep.v_mV, sweep.dt_s, params, sweep.edges_s)
+    return analyze_sweep(sweep, params).spikes

@@ -55,6 +55,33 @@ def read_sheet(path: str | Path) -> pd.DataFrame:
     return sheet
 
 
+def _stimulus_files(
+    files: list[Path],
+    stimulus: str | Path | None,
+    sheet_df: pd.DataFrame | None,
+    sheet: str | Path | pd.DataFrame | None,
+) -> dict[str, Path]:
+    """File name -> its stimulus file, from ``stimulus`` (one recording) or the sheet."""
+    if stimulus is not None:
+        if len(files) != 1:
+            raise InputError(
+                f"a stimulus file belongs to one recording, but {len(files)} were given; use a "
+                f"sheet column 'stimulus_file' for several"
+            )
+        if not Path(stimulus).is_file():
+            raise InputError("stimulus file not found", file=str(stimulus))
+        return {files[0].name: Path(stimulus)}
+    if sheet_df is None or "stimulus_file" not in sheet_df.columns:
+        return {}
+    base = Path(sheet).parent if isinstance(sheet, str | Path) else Path.cwd()
+    out = {}
+    for name, stim in zip(sheet_df["file"], sheet_df["stimulus_file"], strict=True):
+        if isinstance(stim, str) and stim.strip():
+            p = Path(stim.strip())
+            out[str(name)] = p if p.is_absolute() else base / p
+    return out
+
+
 def run(
     paths: list[str | Path] | None = None,
     *,
@@ -65,6 +92,7 @@ def run(
     n_jobs: int | None = None,
     progress: bool = False,
     figures: bool = True,
+    stimulus: str | Path | None = None,
 ) -> EphysRun:
     """Analyse current-clamp recordings and, with ``study``, store the tables in its catalog.
 
@@ -84,6 +112,10 @@ def run(
         QC criteria YAML; default: the packaged ``ephys_qc.yaml``.
     n_jobs, progress, figures
         Worker processes (default: all cores), progress bar, per-cell PNG/PDF figures.
+    stimulus
+        The file holding the injected current of the (single) recording's sweeps, for formats
+        that store it separately; for several recordings use a sheet column ``stimulus_file``
+        (a path relative to the sheet's folder, or absolute).
 
     Returns
     -------
@@ -126,6 +158,7 @@ def run(
     if out is None:
         raise InputError("an output folder is required without a study")
     out = Path(out)
+    stimuli = _stimulus_files(files, stimulus, sheet_df, sheet)
     with folder_lock(out, command="ephys analyze"):  # one run at a time writes a folder
         res = analyze_paths(
             files,
@@ -135,6 +168,7 @@ def run(
             n_jobs=n_jobs,
             progress=progress,
             figures=figures,
+            stimuli=stimuli,
         )
         if catalog_path is not None:
             store_in_catalog(

@@ -19,6 +19,7 @@ sweep is returned as an independent :class:`Sweep` holding copies of its arrays.
 from __future__ import annotations
 
 import logging
+import re
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fmslab.ephys import vmgate
 from fmslab.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -33,9 +35,15 @@ log = logging.getLogger(__name__)
 VOLTAGE_UNITS_TO_MV = {"mv": 1.0, "v": 1000.0, "uv": 1e-3, "µv": 1e-3}
 CURRENT_UNITS_TO_PA = {"pa": 1.0, "na": 1000.0, "ua": 1e6, "µa": 1e6, "fa": 1e-3}
 #: Channel names of a command, trigger or stimulus monitor rather than the membrane potential.
-NON_VM_NAME_HINTS = ("cmd", "command", "stim", "trig", "piezo", "piezzo", "sync")
+NON_VM_NAME_HINTS = ("cmd", "command", "stim", "trig", "piezo", "piezzo", "sync", "ao #")
 #: ABF2 epoch types (ABFHEADR.H): 1 step, 2 ramp, 3 pulse train, 4 triangle train, 5 cosine train.
-EPOCH_STEP, EPOCH_RAMP = 1, 2
+EPOCH_STEP, EPOCH_RAMP, EPOCH_PULSE_TRAIN = 1, 2, 3
+EPOCH_NAMES = {4: "triangle train", 5: "cosine train", 6: "resistance test", 7: "biexponential"}
+#: ABF DAC waveform sources (ABFHEADR.H): 0 disabled, 1 epoch table, 2 stimulus file
+WAVEFORM_DISABLED, WAVEFORM_EPOCHS, WAVEFORM_FILE = 0, 1, 2
+#: user-list parameters that do not change the injected current: 7 episode start-to-start
+#: interval, 9 digital holding, 11-60 digital (parallel) outputs
+UL_HARMLESS = {7, 9, *range(11, 61)}
 #: ABF2 user-list parameter numbers (ABFHEADR.H, ABF_EPOCHCOUNT = 50): ABF_PARALLELVALUE = 11 is
 #: followed by 50 parallel values, so ABF_EPOCHINITLEVEL = 61 + epoch index and
 #: ABF_EPOCHINITDURATION = 111 + epoch index. (pyabf's ``names.getUserListParameterName`` is off by
@@ -47,12 +55,17 @@ UL_EPOCH_INIT_LEVEL, UL_EPOCH_INIT_DURATION, ABF_EPOCH_COUNT = 61, 111, 50
 class Stimulus:
     """The injected current of one sweep."""
 
-    kind: str  # "step", "ramp", "pulse", "none"
+    #: "step", "ramp", "pulse", "train" (an epoch of repeated pulses), "none" (no injected
+    #: current: spontaneous activity) or "unknown" (current injected but not known: analysed as
+    #: spontaneous, never as a step protocol, and the cell fails QC with ``reason``)
+    kind: str
     stim_pA: float  # test-step amplitude relative to holding (ramp: end level); NaN when unknown
     stim_start_s: float
     stim_end_s: float
     holding_pA: float
-    source: str  # "epochs", "user_list", "current_channel", "trigger_channel", "none"
+    #: "epochs", "user_list", "current_channel", "trigger_channel", "nwb_stimulus",
+    #: "stimulus_file", "none"
+    source: str
     #: ramp only: slope of the injected current, pA/s, and its value at stim_start_s
     ramp_slope_pA_per_s: float = float("nan")
     ramp_start_pA: float = float("nan")
@@ -62,6 +75,8 @@ class Stimulus:
     prepulse_pA: float = float("nan")
     prepulse_start_s: float = float("nan")
     prepulse_end_s: float = float("nan")
+    #: why the injected current is unknown (kind "unknown"), or a note on how it was read
+    reason: str = ""
 
     def current_at(self, t_s: float) -> float:
         """Injected current (pA, relative to holding) at time ``t_s`` of the sweep."""
@@ -113,6 +128,11 @@ class RecordingInfo:
     gap_free: bool
     variable_length: bool
     notes: list[str] = field(default_factory=list)
+
+
+def _clean(text: object) -> str:
+    """A header string without NUL padding and surrounding blanks."""
+    return str(text).replace("\x00", "").strip()
 
 
 def _norm_units(units: str) -> str:
@@ -174,11 +194,24 @@ class AbfReader:
         except Exception as exc:  # noqa: BLE001 - pyabf raises many types on corrupt files
             msg = f"pyabf cannot read it ({type(exc).__name__}: {exc})"
             raise InputError(msg, file=self.file) from exc
+        try:
+            self._setup()
+        except InputError:
+            raise
+        except (IndexError, ValueError, KeyError, OSError, EOFError) as exc:
+            # pyabf parses headers lazily: a truncated/damaged file fails on first access
+            raise InputError(
+                f"damaged ABF file ({type(exc).__name__} while reading it: {exc})", file=self.file
+            ) from exc
+
+    def _setup(self) -> None:
         abf = self._abf
-        self.names = list(abf.adcNames)
-        self.units = list(abf.adcUnits)
-        self.dac_units = [str(u) for u in abf.dacUnits]
+        self.names = [_clean(n) for n in abf.adcNames]
+        self.units = [_clean(u) for u in abf.adcUnits]
+        self.dac_units = [_clean(u) for u in abf.dacUnits]
         self.n_sweeps = int(abf.sweepCount)
+        if self.n_sweeps < 1 or not self.names:
+            raise InputError("no sweeps or no channels in the file", file=self.file)
         self.rate_hz = float(abf.sampleRate)
         self.version = abf.abfVersionString
         self.is_abf1 = abf.abfVersion["major"] == 1
@@ -192,6 +225,19 @@ class AbfReader:
         self.trigger_channel = self._find_trigger_channel()
         self.dac = self._find_current_dac()
         self._stimuli = self._build_stimuli()
+        self._gate()
+
+    def _gate(self) -> None:
+        """The Vm gate (:mod:`fmslab.ephys.vmgate`) on a few sweeps spread over the file."""
+        idx = sorted({int(round(x)) for x in np.linspace(0, self.n_sweeps - 1, 8)})
+        vs = {k: self._raw(k, self.vm_channel) * self.vm_scale for k in idx}
+        v_list = [vs.get(k, np.empty(0)) for k in range(self.n_sweeps)]
+        chosen = [v_list[k] for k in idx]
+        problem = vmgate.vm_problem(chosen, 1.0 / self.rate_hz, [self._stimuli[k] for k in idx])
+        if problem is not None:
+            raise refuse_not_vm(
+                self.file, self.names[self.vm_channel], self.units[self.vm_channel], problem
+            )
 
     # -- channels -------------------------------------------------------------------------
     def _raw(self, sweep: int, channel: int) -> np.ndarray:
@@ -203,7 +249,9 @@ class AbfReader:
             return choose_vm_channel(self.names, self.units, self.file)
         except InputError:
             pass
-        chans = ", ".join(f"{n!r} ({u})" for n, u in zip(self.names, self.units, strict=True))
+        chans = ", ".join(
+            f"{n or '(unnamed)'!r} ({u})" for n, u in zip(self.names, self.units, strict=True)
+        )
         command_in_current = any(_norm_units(u) in CURRENT_UNITS_TO_PA for u in self.dac_units[:1])
         if command_in_current:
             y = self._raw(0, 0)
@@ -214,6 +262,12 @@ class AbfReader:
                 f"{self.units[0]!r} and its signal (median {np.median(y):.1f}, 0.1-99.9 % range "
                 f"{np.percentile(y, 0.1):.1f}..{np.percentile(y, 99.9):.1f}) {looks}: fix the "
                 f"channel's units/scale factor in the acquisition settings",
+                file=self.file,
+            )
+        if not any(self.dac_units):
+            raise InputError(
+                f"no channel in mV (channels {chans}) and the command units are not stored (a "
+                f"file re-saved by other software?): it cannot be read as current clamp",
                 file=self.file,
             )
         raise InputError(
@@ -250,15 +304,58 @@ class AbfReader:
         return None
 
     def _find_current_dac(self) -> int | None:
-        """The DAC that injects current: units pA/nA and waveform enabled (ABF1: DAC 0)."""
+        """The DAC that injects current (units pA/nA) with its waveform enabled; ABF1: DAC 0.
+
+        Sets ``self.dac_source`` (:data:`WAVEFORM_EPOCHS`, :data:`WAVEFORM_FILE` or
+        :data:`WAVEFORM_DISABLED`) and ``self.dac_holding_pA`` (the holding current of the current
+        DAC, also when its waveform is disabled).
+        """
+        self.dac_source = WAVEFORM_DISABLED
+        self.dac_holding_pA = 0.0
         if self.is_abf1:
-            ok = self.dac_units and _norm_units(self.dac_units[0]) in CURRENT_UNITS_TO_PA
-            return 0 if ok else None
+            h = self._abf._headerV1
+            ok = bool(self.dac_units) and _norm_units(self.dac_units[0]) in CURRENT_UNITS_TO_PA
+            if not ok:
+                return None
+            scale = CURRENT_UNITS_TO_PA[_norm_units(self.dac_units[0])]
+            hold = getattr(h, "fDACHoldingLevel", [0.0])
+            self.dac_holding_pA = float(hold[0]) * scale if len(hold) else 0.0
+            src = list(getattr(h, "nWaveformSource", [WAVEFORM_EPOCHS]))
+            self.dac_source = int(src[0]) if src else WAVEFORM_EPOCHS
+            return 0
         dac = self._abf._dacSection
         for i, u in enumerate(self.dac_units):
-            if _norm_units(u) in CURRENT_UNITS_TO_PA and dac.nWaveformEnable[i]:
+            if _norm_units(u) not in CURRENT_UNITS_TO_PA:
+                continue
+            self.dac_holding_pA = (
+                float(dac.fDACHoldingLevel[i]) * CURRENT_UNITS_TO_PA[_norm_units(u)]
+            )
+            if dac.nWaveformEnable[i]:
+                self.dac_source = int(dac.nWaveformSource[i])
                 return i
         return None
+
+    def _stimulus_file_name(self) -> str:
+        """The stimulus file named in the header (a Clampex waveform file), or ''."""
+        try:
+            text = "".join(self._abf._stringsSection.strings[:1])
+        except Exception:  # noqa: BLE001 - ABF1 has no strings section
+            return ""
+        hits = re.findall(r"[^\x00\\/]+\.(?:abf|atf|dat)(?=\x00)", text)
+        return hits[-1] if hits else ""
+
+    def _unknown(self, reason: str) -> list[Stimulus]:
+        self.notes.append(reason)
+        st = Stimulus(
+            "unknown",
+            float("nan"),
+            float("nan"),
+            float("nan"),
+            self.dac_holding_pA,
+            "none",
+            reason=reason,
+        )
+        return [st] * self.n_sweeps
 
     # -- stimulus ---------------------------------------------------------------------------
     def _epochs(self, sweep: int) -> tuple[list[tuple[int, int, float, int]], float]:
@@ -314,17 +411,60 @@ class AbfReader:
                 return int(param), [float(v) for v in values]
         return None
 
-    def _fallback_stimuli(self) -> list[Stimulus]:
-        """No usable epoch table: a recorded current, else a trigger channel, else nothing."""
+    def _fallback_stimuli(self, reason: str = "") -> list[Stimulus]:
+        """No usable epoch table: a recorded current, else a trigger channel, else ``reason``
+        (the current is unknown) or nothing injected."""
         if self.current_channel is not None:
             return [self._stim_from_current(s) for s in range(self.n_sweeps)]
+        if reason:
+            return self._unknown(reason)
         if self.trigger_channel is not None:
             return [self._stim_from_trigger(s) for s in range(self.n_sweeps)]
-        return [Stimulus("none", float("nan"), float("nan"), float("nan"), 0.0, "none")] * (
-            self.n_sweeps
+        none = Stimulus(
+            "none", float("nan"), float("nan"), float("nan"), self.dac_holding_pA, "none"
         )
+        return [none] * self.n_sweeps
+
+    def _protocol_problem(self) -> str:
+        """Why the epoch table does not describe the injected current, or ''."""
+        if self.dac is None:
+            return ""
+        name = self._abf.dacNames[self.dac] if self.dac < len(self._abf.dacNames) else ""
+        dac = f"DAC {self.dac} ({_clean(name)!r})"
+        if self.dac_source == WAVEFORM_FILE:
+            f = self._stimulus_file_name()
+            return (
+                f"the injected current is unknown: {dac} plays a stimulus file"
+                f"{f' ({f})' if f else ''}, which is not stored in the recording (its epoch table "
+                f"is inactive)"
+            )
+        if self.is_abf1:
+            return ""
+        d = self._abf._dacSection
+        if int(d.nConditEnable[self.dac]):
+            return (
+                f"the injected current is not fully known: {dac} delivers a conditioning train "
+                f"({int(d.lConditNumPulses[self.dac])} pulses) before each sweep"
+            )
+        ul = self._user_list()
+        if ul is not None:
+            param = ul[0]
+            known = {UL_EPOCH_INIT_LEVEL + k for k in range(ABF_EPOCH_COUNT)} | {
+                UL_EPOCH_INIT_DURATION + k for k in range(ABF_EPOCH_COUNT)
+            }
+            if param not in known and param not in UL_HARMLESS:
+                return (
+                    f"the injected current is unknown: a user list varies protocol parameter "
+                    f"{param}, which fmslab does not model"
+                )
+        return ""
 
     def _build_stimuli(self) -> list[Stimulus]:
+        problem = self._protocol_problem()
+        if problem:
+            return self._fallback_stimuli(problem)
+        if self.variable_length:
+            self.notes.append("variable-length (event-driven) sweeps: no command waveform")
         stims = self._epoch_stimuli()
         if stims is None or all(s.kind == "none" for s in stims):
             return self._fallback_stimuli()
@@ -350,7 +490,12 @@ class AbfReader:
             if not nonzero:
                 return [none] * self.n_sweeps
             test = max(nonzero, key=lambda j: abs(levels[0, j] - holding))
-        kind = {EPOCH_STEP: "step", EPOCH_RAMP: "ramp"}.get(types[test], "pulse")
+        if types[test] not in (EPOCH_STEP, EPOCH_RAMP, EPOCH_PULSE_TRAIN):
+            name = EPOCH_NAMES.get(types[test], f"type {types[test]}")
+            return self._fallback_stimuli(
+                f"the injected current is not modelled: its changing epoch is a {name}"
+            )
+        kind = {EPOCH_STEP: "step", EPOCH_RAMP: "ramp", EPOCH_PULSE_TRAIN: "train"}[types[test]]
         if kind == "step" and not varying:
             kind = (
                 "pulse"
@@ -494,81 +639,477 @@ def stimulus_from_current(i_pA: np.ndarray, dt_s: float, min_step_pA: float = 5.
     return Stimulus(kind, amp, a * dt_s, b * dt_s, base, "current_channel")
 
 
-# --------------------------------------------------------------------------------------- neo
+def stimulus_from_command(
+    i_pA: np.ndarray, dt_s: float, source: str, tol_pA: float = 0.5
+) -> Stimulus | None:
+    """Test step of a noise-free command waveform (an NWB stimulus series, a command channel).
+
+    The command is cut into runs of constant level (within ``tol_pA``); the holding current is the
+    first run's level, the test step the longest run away from it, and an earlier shorter run
+    away from holding is a prepulse. Returns ``None`` when the waveform is not piecewise constant
+    with at most 12 levels (a noisy recorded current: use :func:`stimulus_from_current`; a sine or
+    a ramp: not a step), and kind "none" when it never leaves holding.
+    """
+    i = np.asarray(i_pA, dtype=np.float64)
+    if i.size < 4 or not np.all(np.isfinite(i)):
+        return None
+    change = np.flatnonzero(np.abs(np.diff(i)) > tol_pA) + 1
+    bounds = np.r_[0, change, i.size]
+    if bounds.size - 1 > 12:
+        return None
+    # 0.01 pA: commands stored as float32 (NWB) carry ~1e-4 relative rounding noise
+    levels = [
+        round(float(np.median(i[a:b])), 2) for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+    ]
+    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+        if np.ptp(i[a:b]) > 2 * tol_pA:  # a slow ramp drifts within a "run"
+            return None
+    hold = levels[0]
+    away = [k for k, lv in enumerate(levels) if abs(lv - hold) > tol_pA]
+    if not away:
+        return Stimulus("none", 0.0, float("nan"), float("nan"), hold, source)
+    k = max(away, key=lambda j: bounds[j + 1] - bounds[j])
+    a, b = int(bounds[k]), int(bounds[k + 1])
+    kind = "step" if (b - a) * dt_s >= 0.02 else "pulse"
+    pre_kw: dict[str, float] = {"pre_stim_pA": levels[k - 1] - hold if k > 0 else 0.0}
+    earlier = [j for j in away if j < k]
+    if earlier:
+        j = earlier[-1]
+        pre_kw.update(
+            prepulse_pA=levels[j] - hold,
+            prepulse_start_s=float(bounds[j]) * dt_s,
+            prepulse_end_s=float(bounds[j + 1]) * dt_s,
+        )
+    return Stimulus(kind, levels[k] - hold, a * dt_s, b * dt_s, hold, source, **pre_kw)
 
 
-class NeoReader:
-    """Other formats through neo: one analog signal in mV per segment = one sweep."""
+def share_step_window(stims: list[Stimulus]) -> list[Stimulus]:
+    """A 0-pA sweep of a step family gets the family's step window (kind "step", 0 pA).
 
-    def __init__(self, path: str | Path):
-        import neo
+    A command read from a waveform cannot tell when a 0 pA "step" starts; when all the other
+    step sweeps share one window, the 0 pA sweep is that family's 0 pA step (as in an ABF epoch
+    table), so it enters the F-I curve and the Rin fit.
+    """
+    steps = [s for s in stims if s.kind == "step"]
+    windows = {(round(s.stim_start_s, 6), round(s.stim_end_s, 6)) for s in steps}
+    if len(steps) < 2 or len(windows) != 1:
+        return stims
+    t0, t1 = steps[0].stim_start_s, steps[0].stim_end_s
+    return [
+        Stimulus("step", 0.0, t0, t1, s.holding_pA, s.source)
+        if s.kind == "none" and s.stim_pA == 0.0
+        else s
+        for s in stims
+    ]
 
-        self.path = Path(path)
-        self.file = self.path.name
-        try:
-            io = neo.io.get_io(str(self.path))
-            block = io.read_block(lazy=False)
-        except Exception as exc:  # noqa: BLE001
-            msg = f"neo cannot read it ({type(exc).__name__}: {exc})"
-            raise InputError(msg, file=self.file) from exc
-        self._segments = block.segments
-        if not self._segments or not self._segments[0].analogsignals:
-            raise InputError("no analog signals in the file", file=self.file)
-        sig0 = self._segments[0].analogsignals
-        names, units, where = [], [], []
-        for si, sig in enumerate(sig0):
-            for ci in range(sig.shape[1]):
-                nm = (
-                    str(sig.array_annotations.get("channel_names", [sig.name] * sig.shape[1])[ci])
-                    if hasattr(sig, "array_annotations")
-                    else str(sig.name)
-                )
-                names.append(nm)
-                units.append(sig.units.dimensionality.string)
-                where.append((si, ci))
-        idx = choose_vm_channel(names, units, self.file)
-        self._where = where[idx]
-        self.names, self.units = names, units
-        self.vm_scale = VOLTAGE_UNITS_TO_MV[_norm_units(units[idx])]
-        self.vm_channel = idx
-        self.n_sweeps = len(self._segments)
-        self.rate_hz = float(sig0[self._where[0]].sampling_rate.rescale("Hz").magnitude)
+
+class MemoryReader:
+    """Sweeps already read into memory (NWB, neo formats): the common reader interface.
+
+    Parameters
+    ----------
+    path
+        The file (for messages and provenance).
+    v_mV
+        Membrane potential of each sweep, mV.
+    dt_s
+        Sampling interval, s.
+    stimuli
+        The injected current of each sweep.
+    i_pA
+        The injected current of each sweep as a waveform (recorded or commanded), pA, or None.
+    info
+        What the reader found (channel names, units, stimulus source, metadata).
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        v_mV: list[np.ndarray],
+        dt_s: float,
+        stimuli: list[Stimulus],
+        i_pA: list[np.ndarray | None],
+        info: RecordingInfo,
+    ):
+        self.path, self.file = Path(path), Path(path).name
+        self._v, self._i, self._stimuli = v_mV, i_pA, stimuli
+        self.dt_s = dt_s
+        self.rate_hz = info.sample_rate_hz
+        self.n_sweeps = len(v_mV)
+        self.vm_channel = info.vm_channel
+        self._info = info
 
     def info(self) -> RecordingInfo:
-        return RecordingInfo(
-            path=self.path,
-            reader="neo",
-            format_version=self.path.suffix,
-            n_sweeps=self.n_sweeps,
-            sample_rate_hz=self.rate_hz,
-            vm_channel=self.vm_channel,
-            vm_name=self.names[self.vm_channel],
-            vm_units=self.units[self.vm_channel],
-            current_channel=None,
-            stim_source="none",
-            protocol="",
-            gap_free=self.n_sweeps == 1,
-            variable_length=False,
-        )
+        return self._info
 
     def sweep(self, index: int) -> Sweep:
-        si, ci = self._where
-        sig = self._segments[index].analogsignals[si]
-        v = np.asarray(sig.magnitude[:, ci], dtype=np.float64) * self.vm_scale
-        stim = Stimulus("none", float("nan"), float("nan"), float("nan"), 0.0, "none")
-        return Sweep(index, v, 1.0 / self.rate_hz, stim)
+        if not 0 <= index < self.n_sweeps:
+            raise InputError(f"no sweep {index} (file has {self.n_sweeps})", file=self.file)
+        stim = self._stimuli[index]
+        i_pa = self._i[index]
+        edges = [stim.stim_start_s, stim.stim_end_s, stim.prepulse_start_s, stim.prepulse_end_s]
+        if i_pa is not None:
+            edges.extend(current_edges_s(i_pa, self.dt_s, min_jump=50.0))
+        e = np.array([x for x in edges if np.isfinite(x)], dtype=float)
+        v = self._v[index]
+        return Sweep(index, v.copy(), self.dt_s, stim, i_pa, edges_s=np.unique(e))
 
     def __iter__(self) -> Iterator[Sweep]:
         for s in range(self.n_sweeps):
             yield self.sweep(s)
 
 
-def open_recording(path: str | Path) -> AbfReader | NeoReader:
-    """A sweep-by-sweep reader for ``path`` (ABF via pyabf, anything else via neo)."""
+def refuse_not_vm(file: str, channel: str, units: str, reason: str) -> InputError:
+    """The one refusal of a channel that fails the Vm gate (:mod:`fmslab.ephys.vmgate`)."""
+    return InputError(
+        f"channel {channel!r} ({units}) is not a membrane potential: {reason}", file=file
+    )
+
+
+def stimuli_from_currents(
+    i_list: list[np.ndarray | None], dt_s: float, source: str
+) -> list[Stimulus]:
+    """Per-sweep stimulus from an injected-current waveform: exact when it is a clean command,
+    else the longest sustained step of the (noisy) recorded current."""
+    out = []
+    for i in i_list:
+        if i is None:
+            out.append(Stimulus("none", float("nan"), float("nan"), float("nan"), 0.0, "none"))
+            continue
+        st = stimulus_from_command(i, dt_s, source)
+        if st is None:
+            st = stimulus_from_current(i, dt_s)
+            st = Stimulus(**{**st.__dict__, "source": source})
+        out.append(st)
+    return share_step_window(out)
+
+
+# --------------------------------------------------------------------------- other formats
+
+#: suffixes read by :func:`open_recording`, with the reader used
+SUFFIX_READERS = {
+    ".abf": "pyabf",
+    ".nwb": "pynwb",
+    ".ibw": "neo (Igor, igor2)",
+    ".pxp": "neo (Igor, igor2)",
+    ".axgx": "neo (AxoGraph)",
+    ".axgd": "neo (AxoGraph)",
+    ".wcp": "neo (WinWCP)",
+    ".smr": "neo (Spike2)",
+    ".smrx": "neo (Spike2 64-bit, sonpy)",
+    ".dat": "refused (HEKA PatchMaster)",
+    ".cfs": "refused (CED CFS)",
+}
+
+EXPORT_HINT = "export the recording to NWB or ABF and analyse that file"
+
+
+def refuse_unreadable_format(path: Path) -> None:
+    """Raise a specific :class:`InputError` for formats no maintained library reads."""
+    suffix = path.suffix.lower()
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(2048)
+    except OSError as exc:
+        raise InputError(f"cannot read the file ({exc.strerror or exc})", file=path.name) from exc
+    if head[:4] in (b"DAT1", b"DAT2"):
+        raise InputError(
+            f"a HEKA PatchMaster bundle: no maintained Python library reads PatchMaster files "
+            f"(neo 0.14 cannot); {EXPORT_HINT} (PatchMaster exports NWB and ABF)",
+            file=path.name,
+        )
+    if suffix == ".dat":
+        raise InputError(
+            "a .dat file that is not a HEKA PatchMaster bundle: not a recording format fmslab "
+            "reads",
+            file=path.name,
+        )
+    if suffix == ".cfs" or head[:8] == b'CEDFILE"':
+        raise InputError(
+            f"a CED CFS file (Signal): no maintained Python library reads CFS; {EXPORT_HINT} "
+            f"(CED Signal can export its data)",
+            file=path.name,
+        )
+    if suffix == ".wcp":
+        text = head.decode("latin-1", "replace")
+        nr = [ln.split("=", 1)[1].strip() for ln in text.splitlines() if ln.startswith("NR=")]
+        if nr and nr[0] == "0":
+            raise InputError("a WinWCP file with no records (its header says NR=0)", file=path.name)
+
+
+_IGOR_CH = re.compile(r"^(?P<pre>.*_Ch)(?P<ch>\d+)(?P<post>_.*)$")
+
+
+def igor_partner(path: Path, channel: str) -> Path | None:
+    """The wave of channel ``channel`` paired with an Igor ``*_Ch<n>_*.ibw`` wave, if it exists.
+
+    The convention (BluePyEfe's and the acquisition software's that wrote them): one file per
+    channel and sweep, named ``<cell>_Ch<n>_<protocol>_<sweep>.ibw``; ``Ch0`` holds the injected
+    current and the other channel the membrane potential of the same sweep.
+    """
+    m = _IGOR_CH.match(path.stem)
+    if not m:
+        return None
+    q = path.with_name(f"{m['pre']}{channel}{m['post']}{path.suffix}")
+    return q if q != path and q.is_file() else None
+
+
+class NeoReader(MemoryReader):
+    """Igor, AxoGraph, WinWCP, Spike2 (and any other neo format) through neo.
+
+    Each neo segment is one sweep. Channels are classified by their units
+    (:mod:`fmslab.units`): the membrane potential is the first voltage channel, not named like a
+    command/trigger/stimulus, that passes the Vm gate (:mod:`fmslab.ephys.vmgate`); the injected
+    current is read from a current channel of the file when there is one, else from
+    ``stimulus`` (a file with the current of the same sweeps, e.g. an Igor ``*_Ch0_*`` wave), else
+    it is unknown and the sweeps are analysed as spontaneous activity.
+    """
+
+    def __init__(self, path: str | Path, stimulus: str | Path | None = None):
+        path = Path(path)
+        file = path.name
+        segs = _neo_segments(path)
+        chans = _neo_channels(segs, file)
+        volt = [c for c in chans if c.quantity == "voltage" and _is_vm_name(c.name)]
+        curr = [c for c in chans if c.quantity == "current"]
+        if not volt:
+            desc = ", ".join(f"{c.name or '(unnamed)'!r} ({c.units})" for c in chans)
+            if curr and path.suffix.lower() in (".ibw", ".pxp"):
+                partner = igor_partner(path, "3") or _any_igor_voltage_partner(path)
+                if partner is not None:
+                    raise InputError(
+                        f"the injected-current wave ({curr[0].units}) of an Igor pair: it is read "
+                        f"as the stimulus of {partner.name}; analyse that file",
+                        file=file,
+                    )
+            raise InputError(
+                f"no membrane-potential channel (units V/mV) among channels {desc}: nothing to "
+                f"analyse in current clamp",
+                file=file,
+            )
+        n = len(segs)
+        dt = volt[0].dt_s
+        stim_src = "none"
+        i_list: list[np.ndarray | None] = [None] * n
+        notes: list[str] = []
+        if curr:
+            c = curr[0]
+            i_list = [c.read(segs, k) for k in range(n)]
+            stim_src = "current_channel"
+            cur_name, cur_ch = c.name, c.index
+        else:
+            cur_name, cur_ch = "", None
+            partner = Path(stimulus) if stimulus is not None else None
+            if partner is None and path.suffix.lower() in (".ibw", ".pxp"):
+                partner = igor_partner(path, "0")
+            if partner is not None:
+                lengths = [volt[0].read(segs, k).size for k in range(n)]
+                i_list = _stimulus_file_currents(partner, dt, lengths, file)
+                stim_src = "stimulus_file"
+                cur_name = partner.name
+                notes.append(f"injected current from {partner.name}")
+        stims = (
+            stimuli_from_currents(i_list, dt, stim_src)
+            if stim_src != "none"
+            else [Stimulus("none", float("nan"), float("nan"), float("nan"), 0.0, "none")] * n
+        )
+        reasons = []
+        chosen = None
+        v_list: list[np.ndarray] = []
+        for c in volt:
+            v_list = [c.read(segs, k) for k in range(n)]
+            problem = vmgate.vm_problem(v_list, c.dt_s, stims if c.dt_s == dt else None)
+            if problem is None:
+                chosen = c
+                break
+            reasons.append(f"{c.name or '(unnamed)'!r} ({c.units}): {problem}")
+        if chosen is None:
+            if len(reasons) == 1:
+                raise refuse_not_vm(file, volt[0].name, volt[0].units, reasons[0].split(": ", 1)[1])
+            raise InputError("no channel is a membrane potential: " + "; ".join(reasons), file=file)
+        if chosen.dt_s != dt:
+            stims = [Stimulus("none", float("nan"), float("nan"), float("nan"), 0.0, "none")] * n
+            i_list = [None] * n
+            stim_src = "none"
+            notes.append("current channel sampled at another rate than Vm: not used")
+        info = RecordingInfo(
+            path=path,
+            reader="neo",
+            format_version=f"{type(segs[0]).__module__.split('.')[0]} {path.suffix.lower()}",
+            n_sweeps=n,
+            sample_rate_hz=chosen.rate_hz,
+            vm_channel=chosen.index,
+            vm_name=chosen.name,
+            vm_units=chosen.units,
+            current_channel=cur_ch,
+            stim_source=stim_src,
+            protocol="",
+            gap_free=n == 1 and stim_src == "none",
+            variable_length=len({v.size for v in v_list}) > 1,
+            notes=notes + ([f"current: {cur_name}"] if cur_name else []),
+        )
+        super().__init__(path, v_list, chosen.dt_s, stims, i_list, info)
+        self.names = [c.name for c in chans]
+        self.units = [c.units for c in chans]
+
+
+@dataclass
+class _NeoChannel:
+    index: int
+    name: str
+    units: str
+    quantity: str | None
+    scale: float
+    rate_hz: float
+    where: tuple[int, int]  # (analog signal index, column)
+
+    @property
+    def dt_s(self) -> float:
+        return 1.0 / self.rate_hz
+
+    def read(self, segs, k: int) -> np.ndarray:
+        si, ci = self.where
+        sigs = segs[k].analogsignals
+        if si >= len(sigs) or ci >= sigs[si].shape[1]:
+            raise InputError(f"sweep {k} lacks channel {self.name!r}")
+        return np.asarray(sigs[si].magnitude[:, ci], dtype=np.float64) * self.scale
+
+
+def _neo_segments(path: Path):
+    import neo
+
+    suffix = path.suffix.lower()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if suffix == ".smrx":
+                try:
+                    import sonpy  # noqa: F401
+                except ImportError as exc:
+                    raise InputError(
+                        "a 64-bit Spike2 file (.smrx): neo reads it only through CED's sonpy, "
+                        "which is not installed (pip install sonpy; available for some platforms "
+                        "only), or save it from Spike2 as .smr or export to NWB",
+                        file=path.name,
+                    ) from exc
+            io = neo.io.get_io(str(path))
+            block = io.read_block(lazy=False)
+    except InputError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - readers raise many types on files they cannot read
+        msg = f"neo cannot read it ({type(exc).__name__}: {str(exc)[:200]})"
+        if "igor" in str(exc).lower() or isinstance(exc, ImportError):
+            msg += "; Igor files need the igor2 package"
+        raise InputError(msg, file=path.name) from exc
+    segs = list(block.segments)
+    if not segs or not segs[0].analogsignals:
+        raise InputError("no analog signals in the file", file=path.name)
+    return segs
+
+
+def _neo_channels(segs, file: str) -> list[_NeoChannel]:
+    from fmslab.units import try_parse_unit
+
+    out = []
+    for si, sig in enumerate(segs[0].analogsignals):
+        names = None
+        ann = getattr(sig, "array_annotations", None) or {}
+        if "channel_names" in ann:
+            names = [str(x) for x in ann["channel_names"]]
+        units = sig.units.dimensionality.string
+        u = try_parse_unit(units)
+        rate = float(sig.sampling_rate.rescale("Hz").magnitude)
+        for ci in range(sig.shape[1]):
+            nm = names[ci] if names and ci < len(names) else str(sig.name or "")
+            out.append(
+                _NeoChannel(
+                    len(out),
+                    nm.strip(),
+                    units,
+                    u.quantity if u else None,
+                    (u.scale if u else 1.0),
+                    rate,
+                    (si, ci),
+                )
+            )
+    return out
+
+
+def _any_igor_voltage_partner(path: Path) -> Path | None:
+    m = _IGOR_CH.match(path.stem)
+    if not m:
+        return None
+    for q in sorted(path.parent.glob(f"{m['pre']}*{m['post']}{path.suffix}")):
+        mq = _IGOR_CH.match(q.stem)
+        if q != path and mq and mq["ch"] != "0":
+            return q
+    return None
+
+
+def _stimulus_file_currents(
+    partner: Path, dt_s: float, lengths: list[int], file: str
+) -> list[np.ndarray | None]:
+    """The injected current (pA) of each sweep, from a separate stimulus file."""
+    if not partner.is_file():
+        raise InputError(f"stimulus file {partner} not found", file=file)
+    segs = _neo_segments(partner)
+    chans = [c for c in _neo_channels(segs, partner.name) if c.quantity == "current"]
+    if not chans:
+        raise InputError(
+            f"stimulus file {partner.name} has no channel in current units "
+            f"({[c.units for c in _neo_channels(segs, partner.name)]})",
+            file=file,
+        )
+    n = len(lengths)
+    if len(segs) != n:
+        raise InputError(
+            f"stimulus file {partner.name} has {len(segs)} sweeps, the recording {n}", file=file
+        )
+    c = chans[0]
+    out: list[np.ndarray | None] = []
+    for k in range(n):
+        i = c.read(segs, k)
+        if abs(c.dt_s - dt_s) > 1e-9 * dt_s or i.size != lengths[k]:
+            raise InputError(
+                f"stimulus file {partner.name} does not match sweep {k}: {i.size} samples at "
+                f"{1 / c.dt_s:g} Hz",
+                file=file,
+            )
+        out.append(i)
+    return out
+
+
+def open_recording(
+    path: str | Path, stimulus: str | Path | None = None
+) -> AbfReader | MemoryReader:
+    """A sweep-by-sweep reader for ``path``.
+
+    ABF via pyabf, NWB via pynwb's icephys API, other formats via neo; HEKA PatchMaster and CED
+    CFS files are refused with what to do. ``stimulus`` is a file holding the injected current of
+    the same sweeps, for formats that store it separately (an Igor ``*_Ch0_*`` wave is found by
+    itself).
+
+    Raises
+    ------
+    InputError
+        The file cannot be read with certainty (the message says why).
+    """
     p = Path(path)
-    if p.suffix.lower() == ".abf":
+    if p.is_symlink() and not p.exists():
+        raise InputError("dangling symbolic link", file=str(p))
+    if p.is_dir():
+        raise InputError("a directory, not a recording", file=str(p))
+    if not p.is_file():
+        raise InputError("file not found", file=str(p))
+    suffix = p.suffix.lower()
+    if suffix == ".abf":
         return AbfReader(p)
-    return NeoReader(p)
+    refuse_unreadable_format(p)
+    if suffix == ".nwb":
+        from fmslab.ephys.nwb import NwbReader
+
+        return NwbReader(p)
+    return NeoReader(p, stimulus=stimulus)
 
 
 def iter_sweeps(path: str | Path) -> Iterator[Sweep]:

@@ -12,17 +12,53 @@ from matplotlib.figure import Figure
 from fmslab.ephys.io import Sweep
 from fmslab.ephys.spikes import detect_spikes, dvdt_V_per_s
 
+#: horizontal resolution of the trace panels: min/max pairs per trace (about 3x the pixel
+#: columns of the panel at the saved resolution, so the decimated trace draws identically)
+ENVELOPE_BINS = 2000
 
-def plot_sweeps(sweeps: list[tuple[str, Sweep]], ax=None) -> Figure:
-    """Membrane potential of the given sweeps (label, sweep), spike thresholds marked."""
+
+def envelope(t_s: np.ndarray, v: np.ndarray, n_bins: int = ENVELOPE_BINS):
+    """Min/max envelope of a trace in ``n_bins`` time bins: the line through (t, min) and
+    (t, max) of each bin covers every pixel the full trace would, with 2 points per bin instead of
+    thousands. Traces shorter than ``2 * n_bins`` samples are returned unchanged."""
+    n = v.size
+    if n <= 2 * n_bins:
+        return t_s, v
+    k = n // n_bins
+    m = k * n_bins
+    blocks = v[:m].reshape(n_bins, k)
+    lo_i = blocks.argmin(axis=1)
+    hi_i = blocks.argmax(axis=1)
+    base = np.arange(n_bins) * k
+    first = np.minimum(lo_i, hi_i) + base
+    second = np.maximum(lo_i, hi_i) + base
+    idx = np.empty(2 * n_bins, dtype=int)
+    idx[0::2], idx[1::2] = first, second
+    if m < n:
+        idx = np.r_[idx, m + int(np.argmin(v[m:])), n - 1]
+    return t_s[idx], v[idx]
+
+
+def plot_sweeps(
+    sweeps: list[tuple[str, Sweep]], ax=None, thresholds: dict[int, np.ndarray] | None = None
+) -> Figure:
+    """Membrane potential of the given sweeps (label, sweep), spike thresholds marked.
+
+    Each trace is drawn as its min/max envelope (:func:`envelope`). ``thresholds`` maps a sweep
+    index to its spikes' threshold times (s) when they are known (the batch's spike table);
+    otherwise spikes are detected here.
+    """
     fig = Figure(figsize=(6, 3.5)) if ax is None else ax.figure
     ax = ax or fig.add_subplot(1, 1, 1)
     for label, sw in sweeps:
         t = sw.t_s
-        k = max(1, sw.v_mV.size // 200_000)  # long gap-free traces: plot every k-th sample
-        ax.plot(t[::k], sw.v_mV[::k], lw=0.7, label=label)
-        sp = detect_spikes(sw.v_mV, sw.dt_s, edges_s=sw.edges_s)
-        ax.plot(t[sp["threshold_index"]], sp["threshold_mV"], "k.", ms=3)
+        ax.plot(*envelope(t, sw.v_mV), lw=0.7, label=label)
+        if thresholds is not None and sw.index in thresholds:
+            idx = np.round(np.asarray(thresholds[sw.index]) / sw.dt_s).astype(int)
+        else:
+            idx = detect_spikes(sw.v_mV, sw.dt_s, edges_s=sw.edges_s)["threshold_index"]
+        idx = idx[(idx >= 0) & (idx < sw.v_mV.size)]
+        ax.plot(t[idx], sw.v_mV[idx], "k.", ms=3)
     ax.set_xlabel("time (s)")
     ax.set_ylabel("Vm (mV)")
     if sweeps:
@@ -31,11 +67,18 @@ def plot_sweeps(sweeps: list[tuple[str, Sweep]], ax=None) -> Figure:
 
 
 def plot_phase(sw: Sweep, ax=None) -> Figure:
-    """Phase plot (dV/dt against V) of one sweep."""
+    """Phase plot (dV/dt against V) of one sweep: every sample where V changes faster than
+    2 V/s (the APs), every 10th elsewhere (the slow trajectory between them)."""
     fig = Figure(figsize=(4, 3.5)) if ax is None else ax.figure
     ax = ax or fig.add_subplot(1, 1, 1)
     v = sw.v_mV[:400_000]  # the first ~20 s at 20 kHz are enough for the phase portrait
-    ax.plot(v[:-1], dvdt_V_per_s(v, sw.dt_s), lw=0.5)
+    dv = dvdt_V_per_s(v, sw.dt_s)
+    if dv.size:
+        fast = np.abs(dv) > 2.0
+        keep = fast.copy()
+        keep[::10] = True
+        x, y = v[:-1][keep], dv[keep]
+        ax.plot(x, y, lw=0.5)
     ax.set_xlabel("Vm (mV)")
     ax.set_ylabel("dV/dt (V/s)")
     return fig
@@ -79,12 +122,30 @@ def rheobase_text(cell: dict) -> str:
 
 
 def plot_cell(
-    name: str, examples: list[tuple[str, Sweep]], sweeps: pd.DataFrame, cell: dict
+    name: str,
+    examples: list[tuple[str, Sweep]],
+    sweeps: pd.DataFrame,
+    cell: dict,
+    fig: Figure | None = None,
+    spikes: pd.DataFrame | None = None,
 ) -> Figure:
-    """The summary figure of one cell: example sweeps, phase plot of the first, F-I curve."""
-    fig = Figure(figsize=(12, 3.6), layout="constrained")
+    """The summary figure of one cell: example sweeps, phase plot of the first, F-I curve.
+
+    ``fig``: a Figure to draw on (cleared first; the batch reuses one per worker process);
+    ``spikes``: the file's per-spike table (``sweep``, ``threshold_t_s``), to mark thresholds
+    without detecting the spikes again.
+    """
+    if fig is None:
+        fig = Figure(figsize=(12, 3.6), layout="constrained")
+    else:
+        fig.clear()
     axs = fig.subplots(1, 3, width_ratios=[2, 1, 1])
-    plot_sweeps(examples, ax=axs[0])
+    thr = None
+    if spikes is not None and len(spikes):
+        thr = {int(k): g["threshold_t_s"].to_numpy(float) for k, g in spikes.groupby("sweep")}
+    elif spikes is not None:
+        thr = {}
+    plot_sweeps(examples, ax=axs[0], thresholds=thr)
     if examples:
         plot_phase(examples[0][1], ax=axs[1])
     plot_fi(sweeps, ax=axs[2])

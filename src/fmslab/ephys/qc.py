@@ -53,13 +53,22 @@ def load_qc(path: str | Path | None = None) -> dict[str, dict[str, float]]:
 
 def sweep_qc(sweeps: pd.DataFrame, rmp_mV: float, cfg: dict[str, dict[str, float]]) -> pd.DataFrame:
     """Add ``qc_pass`` and ``qc_reasons`` to a per-sweep table of one cell."""
+    from fmslab.ephys.cell import responds
+
     c = cfg["sweep"]
     reasons: list[str] = []
-    for _, row in sweeps.iterrows():
+    steps = sweeps[sweeps["stim_kind"] == "step"] if "stim_kind" in sweeps else sweeps.iloc[0:0]
+    follows = responds(steps).to_dict() if len(steps) else {}
+    for idx, row in sweeps.iterrows():
         r = []
         sd = row.get("baseline_sd_mV", math.nan)
         if "baseline_sd_max_mV" in c and sd > c["baseline_sd_max_mV"]:
             r.append(f"baseline noise {sd:.2f} mV > {c['baseline_sd_max_mV']} mV")
+        if not follows.get(idx, True):
+            r.append(
+                f"V does not follow the {row['stim_pA']:g} pA step (deflection "
+                f"{row['deflection_mV']:+.2f} mV)"
+            )
         drift = abs(row.get("baseline_mV", math.nan) - rmp_mV)
         # only sweeps whose baseline has no injected current (a ramp's later sweeps do)
         at_rest = abs(row.get("pre_stim_pA", 0.0) or 0.0) < 1e-9
@@ -90,11 +99,18 @@ def baseline_change_mV(sweeps: pd.DataFrame) -> float:
 
 
 def cell_qc(
-    cell: dict[str, Any], sweeps: pd.DataFrame, cfg: dict[str, dict[str, float]]
+    cell: dict[str, Any],
+    sweeps: pd.DataFrame,
+    cfg: dict[str, dict[str, float]],
+    protocol_problems: list[str] | None = None,
 ) -> dict[str, Any]:
-    """``qc_pass`` and ``qc_reasons`` of one cell (its per-sweep table must already have QC)."""
+    """``qc_pass`` and ``qc_reasons`` of one cell (its per-sweep table must already have QC).
+
+    ``protocol_problems``: what the reader could not know about the injected current (e.g. an ABF
+    stimulus-file waveform); each fails the cell, so a protocol read wrong never passes QC.
+    """
     c = cfg["cell"]
-    r = []
+    r = list(dict.fromkeys(protocol_problems or []))
     rmp = cell.get("rmp_mV", math.nan)
     if "rmp_max_mV" in c and not rmp < c["rmp_max_mV"]:
         r.append(f"RMP {rmp:.1f} mV not below {c['rmp_max_mV']} mV")

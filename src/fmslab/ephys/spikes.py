@@ -58,8 +58,13 @@ class SpikeParams:
     max_fall_ms: float = 100.0
     #: a spike whose threshold lies within this time after a stimulus edge is a charging transient
     charging_guard_ms: float = 0.5
-    #: AHP trough searched up to this long after the peak (or the next spike's threshold)
+    #: slow AHP trough searched up to this long after the peak (or the next spike's threshold)
     ahp_window_ms: float = 100.0
+    #: fast AHP trough: the minimum within this long after the peak
+    fast_ahp_ms: float = 5.0
+    #: a slow trough must be followed by a recovery of at least this much (else it is the
+    #: membrane relaxing towards the step's steady state, not an afterhyperpolarisation)
+    slow_ahp_recovery_mV: float = 1.0
 
     def as_dict(self) -> dict[str, float]:
         return asdict(self)
@@ -79,9 +84,57 @@ SPIKE_COLUMNS = (
     "ahp_trough_mV",
     "ahp_depth_mV",
     "ahp_time_ms",
+    "ahp_slow_trough_mV",
+    "ahp_slow_depth_mV",
+    "ahp_slow_time_ms",
     "threshold_t_s",
     "peak_t_s",
 )
+
+
+@dataclass(frozen=True)
+class SpikeTable:
+    """The spikes of one trace: one array per :data:`SPIKE_COLUMNS` name, one entry per spike.
+
+    Indices are samples of the trace; ``table["peak_mV"]`` and ``table.peak_mV`` are the same.
+    """
+
+    threshold_index: np.ndarray
+    peak_index: np.ndarray
+    upstroke_index: np.ndarray
+    threshold_mV: np.ndarray
+    peak_mV: np.ndarray
+    amplitude_mV: np.ndarray
+    upstroke_V_per_s: np.ndarray
+    downstroke_V_per_s: np.ndarray
+    half_width_ms: np.ndarray
+    #: fast AHP: minimum within ``fast_ahp_ms`` of the peak; depth = threshold - trough
+    ahp_trough_mV: np.ndarray
+    ahp_depth_mV: np.ndarray
+    ahp_time_ms: np.ndarray
+    #: slow AHP: a later trough before the next spike or the end of the window, NaN if none
+    ahp_slow_trough_mV: np.ndarray
+    ahp_slow_depth_mV: np.ndarray
+    ahp_slow_time_ms: np.ndarray
+    threshold_t_s: np.ndarray
+    peak_t_s: np.ndarray
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return getattr(self, name)
+
+    def __len__(self) -> int:
+        return int(self.peak_index.size)
+
+    def as_dict(self) -> dict[str, np.ndarray]:
+        return {k: getattr(self, k) for k in SPIKE_COLUMNS}
+
+
+def _no_spikes() -> SpikeTable:
+    """The spike table of a trace without spikes (index columns are integer arrays, so they can
+    index a trace)."""
+    return SpikeTable(
+        **{k: np.empty(0, dtype=int if k.endswith("_index") else float) for k in SPIKE_COLUMNS}
+    )
 
 
 def dvdt_V_per_s(v_mV: np.ndarray, dt_s: float) -> np.ndarray:
@@ -95,12 +148,170 @@ def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return edges[::2], edges[1::2]
 
 
+@dataclass(frozen=True)
+class Trace:
+    """A trace prepared for detection: V (mV), dV/dt (V/s), sample interval and window lengths
+    (samples) derived from :class:`SpikeParams`."""
+
+    v: np.ndarray
+    dv: np.ndarray
+    dt_ms: float
+    params: SpikeParams
+    #: sorted stimulus edges (samples), or an empty array
+    edges: np.ndarray
+
+    @classmethod
+    def of(
+        cls, v_mV: np.ndarray, dt_s: float, params: SpikeParams, edges_s: np.ndarray | None
+    ) -> Trace:
+        v = np.asarray(v_mV, dtype=np.float64)
+        dt_ms = dt_s * 1e3
+        e = np.empty(0, dtype=int)
+        if edges_s is not None and len(edges_s):
+            e = np.sort(np.round(np.asarray(edges_s) / dt_s).astype(int))
+        return cls(v, np.diff(v) / dt_ms, dt_ms, params, e)
+
+    def samples(self, ms: float, minimum: int = 2) -> int:
+        return max(minimum, int(round(ms / self.dt_ms)))
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A rising run that may be a spike: its threshold, upstroke and peak samples."""
+
+    threshold: int
+    upstroke: int
+    peak: int
+
+
+# ----------------------------------------------------------------------------- the stages
+
+
+def rising_runs(tr: Trace) -> tuple[np.ndarray, np.ndarray]:
+    """Stage 1: runs where dV/dt > ``min_upstroke_V_per_s``, merged across gaps shorter than
+    ``merge_gap_ms``, kept when V rises by >= ``min_height_mV / 2`` across the run.
+    Returns (starts, ends) as sample indices (end exclusive)."""
+    p = tr.params
+    starts, ends = _runs(tr.dv > p.min_upstroke_V_per_s)
+    if starts.size > 1:
+        gap = tr.samples(p.merge_gap_ms, 1)
+        keep = np.r_[True, starts[1:] - ends[:-1] > gap]
+        ends = np.r_[ends[np.flatnonzero(keep)[1:] - 1], ends[-1]]
+        starts = starts[keep]
+    if not starts.size:
+        return starts, ends
+    rise = tr.v[np.minimum(ends, tr.v.size - 1)] - tr.v[starts]
+    ok = rise >= 0.5 * p.min_height_mV
+    return starts[ok], ends[ok]
+
+
+def find_peak(tr: Trace, run_end: int) -> int:
+    """Stage 2: the first sample after the run where V stops rising, then moved on while a
+    higher sample follows within ``peak_window_ms`` (noise can stop a rise for a sample)."""
+    v, n = tr.v, tr.v.size
+    seg = tr.dv[run_end : run_end + tr.samples(tr.params.max_fall_ms)]
+    nonpos = np.flatnonzero(seg <= 0)
+    pk = run_end + int(nonpos[0]) if nonpos.size else min(run_end + seg.size, n - 1)
+    win = tr.samples(tr.params.peak_window_ms)
+    while True:
+        j = int(np.argmax(v[pk : min(pk + win, n)]))
+        if j == 0:
+            return pk
+        pk += j
+
+
+def find_threshold(tr: Trace, run_start: int, peak: int, earliest: int) -> tuple[int, int]:
+    """Stage 3: (threshold, upstroke). The upstroke is the steepest rise between the run start
+    and the peak; walking back from it (at most ``max_rise_ms``, not before ``earliest``), the
+    last sample whose dV/dt is below ``onset_fraction`` of the upstroke; then the sample of least
+    dV/dt between there and the upstroke (the kink where a spike leaves a charging transient)."""
+    dv, p = tr.dv, tr.params
+    u = run_start + int(np.argmax(dv[run_start:peak])) if peak > run_start else run_start
+    lo = max(earliest, u - tr.samples(p.max_rise_ms), 0)
+    below = np.flatnonzero(dv[lo : u + 1] < p.onset_fraction * dv[u])
+    c = lo + int(below[-1]) if below.size else lo
+    return c + int(np.argmin(dv[c : u + 1])), u
+
+
+def repolarises(tr: Trace, thr: int, pk: int) -> bool:
+    """Stage 4: an action potential's shape: height >= ``min_height_mV``, upstroke >=
+    ``min_upstroke_V_per_s``, peak >= ``min_peak_mV``, and V falls by ``min_fall_fraction`` of the
+    height within ``max_fall_ms`` before it climbs 20 % of the height above the peak again."""
+    v, p = tr.v, tr.params
+    height = v[pk] - v[thr]
+    if height < p.min_height_mV or v[pk] < p.min_peak_mV:
+        return False
+    after = v[pk : min(pk + tr.samples(p.max_fall_ms), v.size)]
+    above = np.flatnonzero(after[1:] > v[pk] + 0.2 * height)  # 20 %: noise on broad peaks
+    if above.size:
+        after = after[: above[0] + 1]
+    return after.size >= 2 and (v[pk] - after.min()) >= p.min_fall_fraction * height
+
+
+def _edge_before(tr: Trace, i: int, pre_n: int) -> int | None:
+    k = int(np.searchsorted(tr.edges, i + pre_n, side="right")) - 1
+    return int(tr.edges[k]) if k >= 0 else None
+
+
+def off_charging_transient(tr: Trace, cand: Candidate) -> Candidate | None:
+    """Stage 5: a candidate whose steepest rise lies within ``charging_guard_ms`` after a stimulus
+    edge (or 0.2 ms before it: sampling jitter) is the membrane charging, unless a spike takes off
+    from the transient after the guard: a second upstroke with a dV/dt minimum (kink) below half
+    of it, whose threshold is that kink. A threshold that falls within the guard moves to the
+    kink after it. Returns the (possibly moved) candidate, or None for a charging transient."""
+    if not tr.edges.size:
+        return cand
+    p, dv, v = tr.params, tr.dv, tr.v
+    guard_n = int(round(p.charging_guard_ms / tr.dt_ms))
+    pre_n = int(round(0.2 / tr.dt_ms))
+    thr, u, pk = cand.threshold, cand.upstroke, cand.peak
+    e = _edge_before(tr, u, pre_n)
+    if e is not None and -pre_n <= u - e <= guard_n:
+        g_end = e + guard_n + 1
+        if g_end >= pk - 1:
+            return None
+        u = g_end + int(np.argmax(dv[g_end:pk]))
+        thr = g_end + int(np.argmin(dv[g_end : u + 1]))
+        if dv[u] < p.min_upstroke_V_per_s or dv[thr] >= 0.5 * dv[u]:
+            return None
+        if v[pk] - v[thr] < p.min_height_mV:
+            return None
+    e = _edge_before(tr, thr, pre_n)
+    if e is not None and -pre_n <= thr - e <= guard_n:
+        g_end = min(e + guard_n + 1, u)
+        thr = g_end + int(np.argmin(dv[g_end : u + 1]))
+        if dv[thr] >= 0.5 * dv[u] or v[pk] - v[thr] < p.min_height_mV:
+            return None
+    return Candidate(thr, u, pk)
+
+
+def find_candidates(tr: Trace) -> list[Candidate]:
+    """Stages 1-5 in order: the accepted spikes of a trace, each after the previous one's peak."""
+    out: list[Candidate] = []
+    last_peak = -1
+    starts, ends = rising_runs(tr)
+    for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+        if a <= last_peak:
+            continue
+        pk = find_peak(tr, b)
+        thr, u = find_threshold(tr, a, pk, last_peak + 1)
+        if tr.dv[u] < tr.params.min_upstroke_V_per_s or not repolarises(tr, thr, pk):
+            continue
+        cand = off_charging_transient(tr, Candidate(thr, u, pk))
+        if cand is None:
+            continue
+        out.append(cand)
+        last_peak = pk
+    return out
+
+
 def detect_spikes(
     v_mV: np.ndarray,
     dt_s: float,
     params: SpikeParams | None = None,
     edges_s: np.ndarray | None = None,
-) -> dict[str, np.ndarray]:
+    window_end_s: float | None = None,
+) -> SpikeTable:
     """Detect spikes and measure each one's shape.
 
     Parameters
@@ -114,162 +325,114 @@ def detect_spikes(
     edges_s
         Times of abrupt stimulus changes (see :attr:`fmslab.ephys.io.Sweep.edges_s`); a candidate
         whose threshold falls within ``charging_guard_ms`` after one is a charging transient.
+    window_end_s
+        End of the stimulus (s): a spike's slow AHP is not searched past it.
 
     Returns
     -------
-    dict
-        One numpy array per name in :data:`SPIKE_COLUMNS` (indices are samples of ``v_mV``).
+    SpikeTable
+        One array per name in :data:`SPIKE_COLUMNS` (indices are samples of ``v_mV``).
     """
     p = params or SpikeParams()
-    v = np.asarray(v_mV, dtype=np.float64)
-    n = v.size
-    dt_ms = dt_s * 1e3
-    if n < 4:
-        return {k: np.empty(0) for k in SPIKE_COLUMNS}
-    dv = np.diff(v) / dt_ms
-    starts, ends = _runs(dv > p.min_upstroke_V_per_s)
-    if starts.size == 0:
-        return {k: np.empty(0) for k in SPIKE_COLUMNS}
-    gap = max(1, int(round(p.merge_gap_ms / dt_ms)))
-    if starts.size > 1:
-        keep = np.r_[True, starts[1:] - ends[:-1] > gap]
-        starts = starts[keep]
-        ends = np.r_[ends[np.flatnonzero(keep)[1:] - 1], ends[-1]]
-    # vectorised pre-filter: V must rise by >= half the minimum height across the run (+ 1 sample)
-    rise = v[np.minimum(ends, n - 1)] - v[starts]
-    ok = rise >= 0.5 * p.min_height_mV
-    starts, ends = starts[ok], ends[ok]
-    max_back = max(2, int(round(p.max_rise_ms / dt_ms)))
-    max_fall = max(2, int(round(p.max_fall_ms / dt_ms)))
-    peak_win = max(2, int(round(p.peak_window_ms / dt_ms)))
-    ahp_win = max(2, int(round(p.ahp_window_ms / dt_ms)))
-
-    guard = None
-    guard_n = int(round(p.charging_guard_ms / dt_ms))
-    pre_n = int(round(0.2 / dt_ms))
-    if edges_s is not None and len(edges_s):
-        guard = np.sort(np.round(np.asarray(edges_s) / (dt_ms / 1e3)).astype(int))
-    thr_i: list[int] = []
-    peak_i: list[int] = []
-    up_i: list[int] = []
-    last_peak = -1
-    for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
-        if a <= last_peak:
-            continue
-        # peak: first sample after the run where V stops rising
-        seg = dv[b : b + max_fall]
-        nonpos = np.flatnonzero(seg <= 0)
-        pk = b + int(nonpos[0]) if nonpos.size else min(b + seg.size, n - 1)
-        # noise can stop the rise for a sample: the peak is the maximum within ``peak_window_ms``
-        while True:
-            w = v[pk : min(pk + peak_win, n)]
-            j = int(np.argmax(w))
-            if j == 0:
-                break
-            pk += j
-        u = a + int(np.argmax(dv[a:pk])) if pk > a else a
-        up = dv[u]
-        lo = max(last_peak + 1, u - max_back, 0)
-        back = dv[lo : u + 1]
-        below = np.flatnonzero(back < p.onset_fraction * up)
-        c = lo + int(below[-1]) if below.size else lo
-        thr = c + int(np.argmin(dv[c : u + 1]))
-        height = v[pk] - v[thr]
-        if height < p.min_height_mV or up < p.min_upstroke_V_per_s or v[pk] < p.min_peak_mV:
-            continue
-        after = v[pk : min(pk + max_fall, n)]
-        # the fall must happen before V climbs above this peak again (a notch on the way up to a
-        # larger spike is not a spike: the next spike's repolarisation does not count for it)
-        above = np.flatnonzero(after[1:] > v[pk] + 0.2 * height)  # 20 %: noise on broad peaks
-        if above.size:
-            after = after[: above[0] + 1]
-        if after.size < 2 or (v[pk] - after.min()) < p.min_fall_fraction * height:
-            continue
-        if guard is not None:
-            # the steepest rise within the guard after an edge (or 0.2 ms before it, sampling
-            # jitter): charging transient, not a spike
-            k = int(np.searchsorted(guard, u + pre_n, side="right")) - 1
-            if k >= 0 and -pre_n <= u - guard[k] <= guard_n:
-                # ... unless a spike takes off from it after the guard: a second upstroke with a
-                # dV/dt minimum (kink) below half of it between the transient and the spike
-                g_end = int(guard[k]) + guard_n + 1
-                if g_end >= pk - 1:
-                    continue
-                u = g_end + int(np.argmax(dv[g_end:pk]))
-                thr = g_end + int(np.argmin(dv[g_end : u + 1]))
-                up = dv[u]
-                if up < p.min_upstroke_V_per_s or dv[thr] >= 0.5 * up:
-                    continue
-                if v[pk] - v[thr] < p.min_height_mV:
-                    continue
-            # a spike rising out of a charging transient starts after the guard at the earliest
-            k = int(np.searchsorted(guard, thr + pre_n, side="right")) - 1
-            if k >= 0 and -pre_n <= thr - guard[k] <= guard_n:
-                g_end = min(int(guard[k]) + guard_n + 1, u)
-                thr = g_end + int(np.argmin(dv[g_end : u + 1]))
-                if dv[thr] >= 0.5 * up or v[pk] - v[thr] < p.min_height_mV:
-                    continue
-        thr_i.append(thr)
-        peak_i.append(pk)
-        up_i.append(u)
-        last_peak = pk
-    return _spike_shapes(
-        v, dv, dt_ms, np.array(thr_i, int), np.array(peak_i, int), np.array(up_i, int), ahp_win
-    )
+    if np.asarray(v_mV).size < 4:
+        return _no_spikes()
+    tr = Trace.of(v_mV, dt_s, p, edges_s)
+    cands = find_candidates(tr)
+    end = None
+    if window_end_s is not None and np.isfinite(window_end_s):
+        end = min(int(round(window_end_s / dt_s)), tr.v.size - 1)
+    return spike_shapes(tr, cands, end)
 
 
-def _spike_shapes(
-    v: np.ndarray,
-    dv: np.ndarray,
-    dt_ms: float,
-    thr: np.ndarray,
-    pk: np.ndarray,
-    up: np.ndarray,
-    ahp_win: int,
-) -> dict[str, np.ndarray]:
-    n = v.size
+def _half_width_ms(v: np.ndarray, t0: int, p0: int, end: int, dt_ms: float) -> float:
+    """Width at (threshold + peak) / 2, crossings linearly interpolated; NaN without a fall."""
+    half = 0.5 * (v[t0] + v[p0])
+    ri = int(np.flatnonzero(v[t0 : p0 + 1] >= half)[0]) + t0
+    fb = np.flatnonzero(v[p0 : end + 1] < half)
+    if not fb.size or ri == 0:
+        return float("nan")
+    fi = p0 + int(fb[0])
+    x_up = ri - 1 + (half - v[ri - 1]) / (v[ri] - v[ri - 1]) if v[ri] != v[ri - 1] else ri
+    x_dn = fi - 1 + (v[fi - 1] - half) / (v[fi - 1] - v[fi]) if v[fi] != v[fi - 1] else fi
+    return float((x_dn - x_up) * dt_ms)
+
+
+def afterhyperpolarisations(
+    tr: Trace, thr: np.ndarray, pk: np.ndarray, window_end: int | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Stage 6: fast and slow AHP troughs of each spike (sample indices; -1 when absent).
+
+    * fast: the minimum of V within ``fast_ahp_ms`` after the peak (stopped at the next spike's
+      threshold), as IPFX's fast trough;
+    * slow: the minimum after that, up to the next spike's threshold, ``ahp_window_ms`` after the
+      peak or ``window_end`` (the step's end), whichever comes first - kept only when V recovers
+      by ``slow_ahp_recovery_mV`` after it before that limit and it lies that much below the
+      fast trough (a fast trough reached just after 5 ms is not a second, slow one);
+      otherwise the fall is the membrane relaxing to the step's steady state, not an AHP.
+
+    Returns fast trough indices, slow trough indices, and the window ends used.
+    """
+    v, n, p = tr.v, tr.v.size, tr.params
     k = thr.size
-    out: dict[str, np.ndarray] = {
-        "threshold_index": thr,
-        "peak_index": pk,
-        "upstroke_index": up,
-        "threshold_mV": v[thr],
-        "peak_mV": v[pk],
-        "amplitude_mV": v[pk] - v[thr],
-        "upstroke_V_per_s": dv[up] if k else np.empty(0),
-        "threshold_t_s": thr * dt_ms / 1e3,
-        "peak_t_s": pk * dt_ms / 1e3,
-    }
+    nxt = np.r_[thr[1:], n - 1] if k else thr
+    fast_n = tr.samples(p.fast_ahp_ms, 1)
+    win = tr.samples(p.ahp_window_ms)
+    fast = np.full(k, -1, dtype=int)
+    slow = np.full(k, -1, dtype=int)
+    ends = np.zeros(k, dtype=int)
+    for j in range(k):
+        p0 = int(pk[j])
+        limit = int(min(nxt[j], p0 + win, n - 1))
+        if window_end is not None and p0 < window_end:
+            limit = min(limit, window_end)
+        limit = max(limit, min(p0 + 2, n - 1))
+        ends[j] = limit
+        f_end = min(p0 + fast_n, limit)
+        fast[j] = p0 + int(np.argmin(v[p0 : f_end + 1]))
+        a = f_end + 1
+        if a < limit:
+            s = a + int(np.argmin(v[a : limit + 1]))
+            recovered = float(np.max(v[s : limit + 1])) - v[s] >= p.slow_ahp_recovery_mV
+            if recovered and v[s] <= v[fast[j]] - p.slow_ahp_recovery_mV:
+                slow[j] = s
+    return fast, slow, ends
+
+
+def spike_shapes(tr: Trace, cands: list[Candidate], window_end: int | None = None) -> SpikeTable:
+    """Stage 7: the per-spike table: voltages, upstroke/downstroke, half-width, fast and slow
+    AHP (see :func:`afterhyperpolarisations`)."""
+    if not cands:
+        return _no_spikes()
+    v, dv, dt_ms = tr.v, tr.dv, tr.dt_ms
+    thr = np.array([c.threshold for c in cands], dtype=int)
+    pk = np.array([c.peak for c in cands], dtype=int)
+    up = np.array([c.upstroke for c in cands], dtype=int)
+    fast, slow, ends = afterhyperpolarisations(tr, thr, pk, window_end)
+    k = thr.size
     down = np.full(k, np.nan)
     hw = np.full(k, np.nan)
-    trough = np.full(k, np.nan)
-    trough_t = np.full(k, np.nan)
-    nxt = np.r_[thr[1:], n - 1] if k else thr
     for j in range(k):
-        t0, p0 = int(thr[j]), int(pk[j])
-        end = int(min(nxt[j], p0 + ahp_win, n - 1))
-        if end <= p0:
-            end = min(p0 + 2, n - 1)
-        seg = v[p0 : end + 1]
-        tr = p0 + int(np.argmin(seg))
-        trough[j] = v[tr]
-        trough_t[j] = (tr - p0) * dt_ms
-        if tr > p0:
-            down[j] = float(dv[p0:tr].min())
-        # half-width: linear interpolation of the crossings of (threshold + peak) / 2
-        half = 0.5 * (v[t0] + v[p0])
-        r = v[t0 : p0 + 1]
-        ri = int(np.flatnonzero(r >= half)[0]) + t0
-        f = v[p0 : end + 1]
-        fb = np.flatnonzero(f < half)
-        if fb.size and ri > 0:
-            fi = p0 + int(fb[0])
-            x_up = ri - 1 + (half - v[ri - 1]) / (v[ri] - v[ri - 1]) if v[ri] != v[ri - 1] else ri
-            x_dn = fi - 1 + (v[fi - 1] - half) / (v[fi - 1] - v[fi]) if v[fi] != v[fi - 1] else fi
-            hw[j] = (x_dn - x_up) * dt_ms
-    out["downstroke_V_per_s"] = down
-    out["half_width_ms"] = hw
-    out["ahp_trough_mV"] = trough
-    out["ahp_depth_mV"] = out["threshold_mV"] - trough if k else np.empty(0)
-    out["ahp_time_ms"] = trough_t
-    return out
+        if fast[j] > pk[j]:
+            down[j] = float(dv[pk[j] : fast[j]].min())
+        hw[j] = _half_width_ms(v, int(thr[j]), int(pk[j]), int(ends[j]), dt_ms)
+    has_slow = slow >= 0
+    s_tr = np.where(has_slow, v[np.maximum(slow, 0)], np.nan)
+    return SpikeTable(
+        threshold_index=thr,
+        peak_index=pk,
+        upstroke_index=up,
+        threshold_mV=v[thr],
+        peak_mV=v[pk],
+        amplitude_mV=v[pk] - v[thr],
+        upstroke_V_per_s=dv[up],
+        downstroke_V_per_s=down,
+        half_width_ms=hw,
+        ahp_trough_mV=v[fast],
+        ahp_depth_mV=v[thr] - v[fast],
+        ahp_time_ms=(fast - pk) * dt_ms,
+        ahp_slow_trough_mV=s_tr,
+        ahp_slow_depth_mV=v[thr] - s_tr,
+        ahp_slow_time_ms=np.where(has_slow, (slow - pk) * dt_ms, np.nan),
+        threshold_t_s=thr * dt_ms / 1e3,
+        peak_t_s=pk * dt_ms / 1e3,
+    )

@@ -21,14 +21,27 @@ log = logging.getLogger(__name__)
 class TableLoader:
     """Loads each table once: a .csv/.parquet path relative to the spec, or a catalog table."""
 
-    def __init__(self, base: Path, catalog: Path | None) -> None:
+    def __init__(
+        self, base: Path, catalog: Path | None, overrides: pd.DataFrame | None = None
+    ) -> None:
         self.base, self.catalog = base, catalog
         self.cache: dict[str, pd.DataFrame] = {}
         self.files: list[Path] = []
+        self.overrides = overrides
+        #: rows left out per table by the study's qc_overrides
+        self.excluded: dict[str, int] = {}
 
     def __call__(self, name: str) -> pd.DataFrame:
         if name not in self.cache:
-            self.cache[name] = self._load(name)
+            df = self._load(name)
+            if self.overrides is not None and len(self.overrides):
+                from fmslab.study.overrides import apply_overrides
+
+                applied = apply_overrides(df, self.overrides)
+                if len(applied.excluded):
+                    self.excluded[name] = len(applied.excluded)
+                df = applied.kept
+            self.cache[name] = df
         return self.cache[name]
 
     def _load(self, name: str) -> pd.DataFrame:
@@ -87,7 +100,12 @@ def build_figures(
     base = spec.resolve().parent
     study = Path(study) if study else (base / config["study"] if config.get("study") else None)
     catalog = load_study(study).catalog_path if study else None
-    tables = TableLoader(base, catalog)
+    overrides, overrides_file = None, None
+    if study:  # reviewers' exclusions apply to every table a panel draws
+        from fmslab.study.overrides import load_study_overrides
+
+        overrides, overrides_file = load_study_overrides(study)
+    tables = TableLoader(base, catalog, overrides)
     out = Path(out) if out else base / "figures"
     run = RunRecord(
         command="figures build",
@@ -105,6 +123,8 @@ def build_figures(
         log.info("%s: %s", fig_spec["name"], ", ".join(p.name for p in paths))
     run.finish("ok")
     inputs = [spec, *tables.files]
+    if overrides_file is not None:
+        inputs.append(overrides_file)
     prov = write_json(
         out / "provenance.json",
         {
@@ -114,6 +134,7 @@ def build_figures(
                 k for k in tables.cache if not k.lower().endswith((".csv", ".parquet"))
             ),
             "catalog": str(catalog) if catalog else None,
+            "excluded_by_qc_overrides": tables.excluded,
             "outputs": [p.name for p in written],
         },
     )

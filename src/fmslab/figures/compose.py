@@ -47,7 +47,8 @@ PLOTS: dict[str, Callable[..., Figure]] = {
     "volcano": plots.volcano,
     "heatmap": plots.heatmap,
 }
-_RESERVED = {"type", "table", "where", "index", "columns"}
+_RESERVED = {"type", "table", "where", "index", "columns", "stats", "highlight_table",
+             "highlight_column", "highlight_label"}  # fmt: skip
 #: Panel types that take the study's group order / colours.
 _ORDERED = {"superplot", "estimation", "time_course", "fi_curve", "stimulus_response"}
 _COLOURED = _ORDERED - {"superplot"}  # a SuperPlot colours donors, not groups
@@ -146,6 +147,7 @@ def build_figure(
             key = str(key)
             ax = axd[key]
             options = {k: v for k, v in panel.items() if k not in _RESERVED}
+            options.update(_linked_options(panel, load))
             if groups is not None and panel["type"] in _ORDERED and groups.order:
                 options.setdefault("order", list(groups.order))
             if groups is not None and panel["type"] in _COLOURED and groups.colors:
@@ -172,6 +174,39 @@ def build_figure(
                 ha="left",
             )
     return fig, sources
+
+
+def _linked_options(panel: dict[str, Any], load: Callable[[str], pd.DataFrame]) -> dict[str, Any]:
+    """Options read from other tables: the statistic of a panel, the genes a volcano highlights.
+
+    - ``stats: compare/stats.csv`` (superplot, estimation): the primary row whose ``outcome`` is
+      the panel's ``value`` becomes the line under the axis ("mixed model: -49 pA [-86, -12],
+      p = 0.02").
+    - ``highlight_table: rnaseq/channels.csv`` (volcano): its ``highlight_column`` (``gene``) genes
+      are outlined and labelled first, named by ``highlight_label`` (``symbol``) when present.
+    """
+    out: dict[str, Any] = {}
+    if panel.get("stats") and "stat" not in panel:
+        from fmslab.display import stat_line
+        from fmslab.figures.vocabulary import unit_of
+
+        stats = load(str(panel["stats"]))
+        value = str(panel.get("value", ""))
+        rows = stats[(stats["outcome"].astype(str) == value) & stats["primary"].astype(bool)]
+        if not len(rows):
+            raise InputError(f"no primary row for outcome '{value}'", file=str(panel["stats"]))
+        out["stat"] = stat_line(rows.iloc[0].to_dict(), unit_of(value))
+    if panel.get("highlight_table"):
+        table = load(str(panel["highlight_table"]))
+        col = str(panel.get("highlight_column", "gene"))
+        lab = str(panel.get("highlight_label", "symbol"))
+        if col not in table.columns:
+            raise InputError(f"no column '{col}'", file=str(panel["highlight_table"]))
+        names = table[lab] if lab in table.columns else table[col]
+        out["highlight"] = dict(
+            zip(table[col].astype(str), names.fillna(table[col]).astype(str), strict=True)
+        )
+    return out
 
 
 def _legend_above_pt(fig: Figure, ax: Any) -> float:

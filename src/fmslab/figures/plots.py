@@ -75,13 +75,28 @@ def _palette(
     return GroupStyle(order=tuple(order or ()), colors=dict(colors or {})).palette(groups)
 
 
+def _value_label(data: pd.DataFrame, value: str) -> str:
+    """Axis label of ``value``; a generic ``value`` column is named by its ``measure``/``unit``
+    columns when they hold one measure (behaviour tables: ``threshold_g`` in ``g``)."""
+    if value == "value" and "measure" in data.columns:
+        measures = data["measure"].dropna().astype(str).unique()
+        if len(measures) == 1:
+            units = data["unit"].dropna().astype(str).unique() if "unit" in data.columns else []
+            return axis_label(measures[0], unit=units[0] if len(units) == 1 else None)
+    return axis_label(value)
+
+
+def _singular(noun: str) -> str:
+    return {"mice": "mouse"}.get(noun, noun[:-1] if noun.endswith("s") else noun)
+
+
 def _n_text(sub: pd.DataFrame, columns: Sequence[tuple[str, str]]) -> str:
     """ "3 donors, 6 mice, 24 cells" for the id columns present in ``sub``."""
     parts = []
     for col, noun in columns:
         if col in sub.columns:
             n = int(sub[col].nunique()) if col else len(sub)
-            parts.append(f"{n} {noun if n != 1 else noun.rstrip('s')}")
+            parts.append(f"{n} {noun if n != 1 else _singular(noun)}")
     return ", ".join(parts)
 
 
@@ -145,7 +160,7 @@ def superplot(
                 g
                 + "\n"
                 + _n_text(sub, [(c, n) for c, n in ((donor, "donors"), (mouse, "mice")) if c])
-                + f"\n{len(sub)} {cell}"
+                + f"\n{len(sub)} {cell if len(sub) != 1 else _singular(cell)}"
             )
             jitter = x + rng.uniform(-0.22, 0.22, len(sub))
             for u, su in sub.assign(_x=jitter).groupby(key, sort=False):
@@ -443,7 +458,7 @@ def time_course(
             colors=colors,
         )
         ax.set_xlabel(xlabel or axis_label(x))
-        ax.set_ylabel(ylabel or axis_label(value))
+        ax.set_ylabel(ylabel or _value_label(data, value))
         _record(ax, src)
     return fig
 

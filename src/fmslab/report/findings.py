@@ -9,27 +9,15 @@ in the statistics table.
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
+from fmslab.display import MODEL_WORDS, _finite, format_p, meaningful
 from fmslab.figures.vocabulary import name_of, unit_of
 
-#: How each model is named in a sentence.
-MODEL_WORDS = {
-    "lmm": "mixed model",
-    "lmm_satterthwaite": "mixed model (Satterthwaite df)",
-    "gee_logit": "GEE logistic model",
-    "welch_donor_means": "Welch t-test on donor means",
-    "welch_mouse_means": "Welch t-test on mouse means",
-    "mannwhitney_donor_means": "Mann-Whitney test on donor means",
-    "bootstrap_mean_difference": "hierarchical bootstrap",
-    "bootstrap_hedges_g": "hierarchical bootstrap (Hedges' g)",
-    "fisher_rows": "Fisher's exact test on rows",
-}
 #: What a row of each source table is.
 ROW_NOUNS = {"cells": "cells", "units": "units", "mouse": "mice", "mouse_day": "mouse-days"}
 #: Minimum donors per group below which a comparison is flagged as resting on few replicates.
@@ -63,37 +51,6 @@ class Finding:
     raw_warnings: str = ""
 
 
-def _finite(x: Any) -> bool:
-    try:
-        return x is not None and math.isfinite(float(x))
-    except (TypeError, ValueError):
-        return False
-
-
-def decimals_for(scale: float, digits: int = 2) -> int:
-    """Decimals that give ``scale`` (e.g. an interval's half-width) ``digits`` significant digits."""
-    if not _finite(scale) or scale == 0:
-        return 2
-    return max(0, digits - 1 - int(math.floor(math.log10(abs(scale)))))
-
-
-def meaningful(x: float, scale: float, digits: int = 2) -> str:
-    """``x`` rounded to the decimals that ``scale`` supports (never in scientific notation)."""
-    d = decimals_for(scale, digits)
-    text = f"{x:.{d}f}"
-    return "0" if float(text) == 0 else text
-
-
-def format_p(p: Any) -> str:
-    """``p = 0.02``, ``p = 0.15``, ``p < 0.001``; ``p not available`` when missing."""
-    if not _finite(p):
-        return "p not available"
-    p = float(p)
-    if p < 0.001:
-        return "p < 0.001"
-    return f"p = {p:.2g}" if p < 0.1 else f"p = {p:.2f}"
-
-
 def row_noun(source: str) -> str:
     """What one row of the compared table is ("cells" for ``catalog:ephys_cells``)."""
     table = source.split(":", 1)[-1].rsplit("/", 1)[-1].removesuffix(".csv")
@@ -119,17 +76,36 @@ def _counts(row: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
+def _p_text(row: dict[str, Any]) -> str:
+    """``p = 0.02``, with the planned-contrast adjustment when the table has one."""
+    text = format_p(row.get("p"))
+    adj, how = row.get("p_adj"), row.get("adjustment")
+    if _finite(adj) and how and not str(how).lower().startswith(("none", "nan")):
+        text += f", {how}-adjusted {format_p(adj)}"
+    return text
+
+
 def sentence(row: dict[str, Any]) -> str:
     """The sentence for one primary row of ``compare_stats``."""
     outcome = str(row["outcome"])
     name = name_of(outcome)
+    if row.get("day") is not None and _finite(row.get("day")):
+        name += f" on day {float(row['day']):g}"
     unit = unit_of(outcome)
     trt, ref = str(row["treatment"]), str(row["reference"])
     igg = " IgG" if str(row.get("unit", "")) in ("donor", "donor_id") else ""
     model = MODEL_WORDS.get(str(row.get("model")), str(row.get("model")))
     est, lo, hi = row.get("estimate"), row.get("ci_low"), row.get("ci_high")
     conf = _confidence(str(row.get("ci_method") or ""))
-    details = "; ".join(x for x in (model, _counts(row), format_p(row.get("p"))) if x)
+    details = "; ".join(x for x in (model, _counts(row), _p_text(row)) if x)
+    if not _finite(est) and _finite(row.get("statistic")) and row.get("test"):
+        # an omnibus test (e.g. an F test across groups or days): no single difference to state
+        dfs = ", ".join(f"{float(row[k]):g}" for k in ("df_num", "df") if _finite(row.get(k)))
+        return (
+            f"{name}: {row['test']} {float(row['statistic']):.3g}"
+            + (f" (df {dfs})" if dfs else "")
+            + f" ({details})."
+        )
     if not _finite(est):
         return f"{name}: no estimate for {trt}{igg} vs {ref}{igg} ({details})."
     u = f" {unit}" if unit else ""
@@ -171,7 +147,7 @@ def _confidence(ci_method: str) -> str:
 #: Model messages and what they mean for a reader.
 _PLAIN = (
     (r"singular fit: '([^']+)' variance estimated at 0",
-     "The mixed model found no variation between {0}s beyond the residual (singular fit); the "
+     "The mixed model found no variation between {0} beyond the residual (singular fit); the "
      "estimate is then close to a test on the means."),
     (r"fit failed: ([^;]+)", "The model could not be fitted ({0}); no p-value from it."),
     (r"did not converge|ConvergenceWarning: Maximum Likelihood",
@@ -179,6 +155,10 @@ _PLAIN = (
     (r"no degrees of freedom", "One donor per group: no test of the difference is possible."),
     (r"not estimable", "The odds ratio cannot be estimated (a group has no or only positive rows)."),
 )  # fmt: skip
+
+
+def _plural(noun: str) -> str:
+    return {"mouse": "mice", "donor": "donors", "cell": "cells", "unit": "units"}.get(noun, noun)
 
 
 def plain_warnings(row: dict[str, Any]) -> list[str]:
@@ -195,7 +175,7 @@ def plain_warnings(row: dict[str, Any]) -> list[str]:
     for pattern, text in _PLAIN:
         m = re.search(pattern, raw)
         if m:
-            out.append(text.format(*(g.removesuffix("_id") for g in m.groups())))
+            out.append(text.format(*(_plural(g.removesuffix("_id")) for g in m.groups())))
     return out
 
 

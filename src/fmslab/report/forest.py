@@ -17,6 +17,12 @@ from fmslab.figures.vocabulary import name_of
 from fmslab.report.html import esc
 
 FOREST_MODEL = "bootstrap_hedges_g"
+#: Largest |g| on the axis (intervals beyond end in an arrow).
+LIMIT = 5.0
+
+
+def _given(x: object) -> bool:
+    return x is not None and not (isinstance(x, float) and math.isnan(x)) and str(x) != ""
 
 
 def forest_rows(stats: pd.DataFrame | None) -> pd.DataFrame:
@@ -38,12 +44,14 @@ def forest_svg(stats: pd.DataFrame | None, *, width: int = 720) -> str:
     label_w, right_w, row_h, top, bottom = 250, 150, 22, 30, 40
     plot_w = width - label_w - right_w
     height = top + bottom + row_h * len(rows)
-    lo = min(-1.0, float(rows["ci_low"].min()))
-    hi = max(1.0, float(rows["ci_high"].max()))
+    # the axis shows at most |g| <= LIMIT; longer intervals end in an arrow (their numbers are on
+    # the right)
+    lo = max(-LIMIT, min(-1.0, float(rows["ci_low"].min())))
+    hi = min(LIMIT, max(1.0, float(rows["ci_high"].max())))
     span = hi - lo
 
     def x(v: float) -> float:
-        return label_w + (v - lo) / span * plot_w
+        return label_w + (min(max(v, lo), hi) - lo) / span * plot_w
 
     trt = str(rows["treatment"].iloc[0]) if "treatment" in rows else "treatment"
     ref = str(rows["reference"].iloc[0]) if "reference" in rows else "reference"
@@ -58,6 +66,9 @@ def forest_svg(stats: pd.DataFrame | None, *, width: int = 720) -> str:
         y = top + row_h * i + row_h / 2
         table = Path(str(getattr(r, "source", "")).split(":")[-1]).stem
         label = f"{name_of(str(r.outcome))} ({table})" if table else name_of(str(r.outcome))
+        extra = [str(getattr(r, c)) for c in ("contrast", "day") if _given(getattr(r, c, None))]
+        if extra:  # several contrasts or days of one outcome: say which row this is
+            label += " " + ", ".join(extra)
         label = label if len(label) <= 38 else label[:37] + "\u2026"
         parts.append(
             f'<text x="{label_w - 8}" y="{y + 4:.1f}" text-anchor="end" font-size="12">'
@@ -67,6 +78,12 @@ def forest_svg(stats: pd.DataFrame | None, *, width: int = 720) -> str:
             f'<line x1="{x(r.ci_low):.1f}" y1="{y:.1f}" x2="{x(r.ci_high):.1f}" y2="{y:.1f}" '
             'stroke="#1d2330" stroke-width="1.5"/>'
         )
+        for end, beyond, sign in ((r.ci_low, r.ci_low < lo, -1), (r.ci_high, r.ci_high > hi, 1)):
+            if beyond:  # an arrow head: the interval continues off the axis
+                tip = x(end)
+                parts.append(
+                    f'<path d="M{tip:.1f},{y:.1f} l{-6 * sign},-4 l0,8 z" fill="#1d2330"/>'
+                )
         parts.append(
             f'<circle cx="{x(r.estimate):.1f}" cy="{y:.1f}" r="4" fill="#D55E00" '
             f'data-outcome="{esc(r.outcome)}" data-g="{r.estimate!r}"/>'
@@ -76,7 +93,7 @@ def forest_svg(stats: pd.DataFrame | None, *, width: int = 720) -> str:
             f"{r.estimate:.2f} [{r.ci_low:.2f}, {r.ci_high:.2f}]</text>"
         )
     axis_y = height - bottom + 8
-    step = 0.5 if span <= 4 else 1.0
+    step = next(st for st in (0.25, 0.5, 1.0, 2.0, 5.0) if span / st <= 12)
     t = math.ceil(lo / step) * step
     while t <= hi + 1e-9:
         parts.append(

@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from fmslab.display import format_number
+
 #: MIME types of the figures the report embeds.
 IMAGE_MIME = {".png": "image/png", ".svg": "image/svg+xml"}
 
@@ -52,11 +54,7 @@ def format_value(value: Any) -> tuple[str, str | None, bool]:
         v = float(value)
         if math.isinf(v):
             return ("inf" if v > 0 else "-inf"), None, False
-        if v.is_integer() and abs(v) < 1e15:
-            return str(int(v)), repr(v), True
-        if 1e4 <= abs(v) < 1e15:
-            return f"{v:.0f}", repr(v), True
-        return f"{v:.4g}", repr(v), True
+        return format_number(v), repr(v), True
     if isinstance(value, pd.Timestamp | datetime):
         text = value.isoformat(sep=" ", timespec="seconds")
         return text, value.isoformat(), False

@@ -55,6 +55,7 @@ FINDING_COLUMNS = ("outcome", "model", "treatment", "reference", "n_donors_trt",
 #: Which analyses honour the qc_overrides sheet (shown in the QC section).
 HONOURED_BY = (
     "fmslab compare (excluded rows are left out before any statistic and listed in its output)",
+    "fmslab figures build --study (every table a panel draws)",
     "this report (summary plots and per-cell/per-unit panels)",
 )
 
@@ -153,7 +154,8 @@ class _Builder:
         return [p for p in paths if p.suffix.lower() == ".png" or p.with_suffix("") not in pngs]
 
     def figure_gallery(self, folder: str, *, title: str = "Figures") -> str:
-        paths = self._displayed_figures(folder)
+        shown_before = set(self.figures)  # e.g. unit figures already in the per-unit panels
+        paths = [p for p in self._displayed_figures(folder) if p not in shown_before]
         if not paths:
             return ""
         shown = paths[: self.opts.max_figures]
@@ -229,6 +231,7 @@ class _Builder:
                     f'<div class="finding" id="finding-{i}" data-key="{esc(f.key)}" '
                     f'data-outcome="{esc(f.outcome)}" data-source="{esc(f.source)}">'
                     f'<p class="sentence">{esc(f.sentence)}</p>'
+                    f'<p class="note">Compared table: {esc(f.source.removeprefix("catalog:"))}</p>'
                     + (f'<ul class="warnings">{warn}</ul>' if warn else "")
                     + table_html(
                         row, table_id=f"tbl-finding_{i}", max_rows=1, csv_href=None, wrap_columns=()
@@ -358,7 +361,7 @@ class _Builder:
                     "</div></div>"
                 )
             if v.get("fi", {}).get("x"):
-                spec = {"xlabel": "Step current (pA)", "ylabel": "Firing rate (Hz)", "height": 200,
+                spec = {"xlabel": "Step current (pA)", "ylabel": "Firing rate (Hz)", "height": 200, "xpad": 0.04,
                         "series": [{"type": "line", "x": v["fi"]["x"], "y": v["fi"]["y"],
                                     "markers": True, "color": "#0072B2"}]}  # fmt: skip
                 charts.append(
@@ -414,7 +417,7 @@ class _Builder:
             if v.get("resp", {}).get("x"):
                 unit = v["resp"].get("unit") or ""
                 spec = {"xlabel": f"Step amplitude ({unit})" if unit else "Step amplitude",
-                        "ylabel": "Spikes per step", "height": 200,
+                        "ylabel": "Spikes per step", "height": 200, "xpad": 0.04,
                         "series": [{"type": "line", "x": v["resp"]["x"], "y": v["resp"]["y"],
                                     "markers": True, "color": "#0072B2"}]}  # fmt: skip
                 charts.append(

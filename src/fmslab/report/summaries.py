@@ -45,18 +45,31 @@ class Grouping:
 def mouse_grouping(tables: dict[str, pd.DataFrame], results: Path) -> Grouping:
     """Group of each mouse: comparison outputs, else the donor sheet, else the treatment code."""
     found: dict[str, str] = {}
+    by_code: dict[str, str] = {}
     compare = results / "compare"
     if compare.is_dir():
-        for path in sorted(compare.rglob("data.csv")):
+        for path in sorted(compare.rglob("*.csv")):
+            if path.name == "stats.csv":
+                continue
             try:
-                df = pd.read_csv(path, usecols=lambda c: c in ("mouse_id", "group"), dtype=str)
+                df = pd.read_csv(
+                    path, usecols=lambda c: c in ("mouse_id", "group", "treatment_code"), dtype=str
+                )
             except (OSError, ValueError):
                 continue
-            if {"mouse_id", "group"} <= set(df.columns):
-                for m, g in zip(df["mouse_id"], df["group"], strict=True):
-                    if isinstance(m, str) and isinstance(g, str):
-                        found.setdefault(m, g)
+            if "group" not in df.columns:
+                continue
+            for key, into in (("mouse_id", found), ("treatment_code", by_code)):
+                if key in df.columns:
+                    for k, g in zip(df[key], df["group"], strict=True):
+                        if isinstance(k, str) and isinstance(g, str):
+                            into.setdefault(k, g)
     mice = tables.get("mice")
+    if mice is not None and "treatment_code" in mice.columns and by_code:
+        # mice a comparison saw only through their treatment code (e.g. per-donor behaviour rows)
+        for m, c in zip(mice["mouse_id"].astype(str), mice["treatment_code"], strict=True):
+            if isinstance(c, str) and c in by_code:
+                found.setdefault(m, by_code[c])
     codes = (
         set(mice["treatment_code"].dropna().astype(str))
         if mice is not None and "treatment_code" in mice
@@ -132,6 +145,28 @@ def fi_summary(tables, grouping, style: GroupStyle, overrides) -> Summary | None
     )  # fmt: skip
 
 
+def rheobase_summary(tables, grouping, style: GroupStyle, overrides) -> Summary | None:
+    """Distribution of rheobase per group (or code): every cell and the mouse means."""
+    from fmslab.figures.plots import source_data, superplot
+
+    cells = tables.get("ephys_cells")
+    if cells is None or "rheobase_pA" not in cells or "qc_pass" not in cells:
+        return None
+    ok = cells[cells["qc_pass"].fillna(False).astype(bool)].dropna(subset=["rheobase_pA"])
+    ok = _drop_overridden(ok, overrides)
+    if ok.empty:
+        return None
+    df = _with_group(ok, grouping)
+    fig = superplot(df, value="rheobase_pA", donor=None, color_by="mouse", order=list(style.order),
+                    legend="right")  # fmt: skip
+    return Summary(
+        "ephys_rheobase", "ephys", f"Rheobase by {grouping.kind}",
+        f"Step rheobase of every cell that passed QC and was not excluded, coloured by mouse; "
+        f"large dots are mouse means, the bar the mean of mouse means per {grouping.kind}.",
+        _png(fig), source_data(fig.axes[0]),
+    )  # fmt: skip
+
+
 def vonfrey_summary(tables, grouping, style: GroupStyle, overrides) -> Summary | None:
     """Von Frey 50% threshold over days by group."""
     from fmslab.figures.plots import source_data, time_course
@@ -200,10 +235,12 @@ def skinnerve_summary(tables, grouping, style: GroupStyle, overrides) -> Summary
     if mech.empty:
         return None
     df = _with_group(mech, grouping)
-    df["unit_key"] = df["file"].astype(str) + "#" + df["unit_id"].astype(str)
+    df["unit"] = df["file"].astype(str) + "#" + df["unit_id"].astype(str)
+    # steps of nominally equal force differ slightly between units: pooled at 2 significant digits
+    df["amplitude"] = [float(f"{a:.2g}") for a in df["amplitude"]]
     unit = str(mech["amplitude_unit"].dropna().iloc[0]) if "amplitude_unit" in mech else ""
     fig = stimulus_response(
-        df, stimulus="amplitude", response="total_spikes", unit="unit_key",
+        df, stimulus="amplitude", response="total_spikes", unit="unit",
         order=list(style.order), colors=dict(style.colors), log_x=bool((df["amplitude"] > 0).all()),
         xlabel=f"Step amplitude ({unit})" if unit else "Step amplitude",
         ylabel="Spikes per step",
@@ -211,12 +248,12 @@ def skinnerve_summary(tables, grouping, style: GroupStyle, overrides) -> Summary
     return Summary(
         "skinnerve_sr", "skinnerve", f"Skin-nerve stimulus-response by {grouping.kind}",
         f"Spikes per ramp-and-hold step, mean \u00b1 SEM across units under study per "
-        f"{grouping.kind}.",
+        f"{grouping.kind} (step amplitudes pooled at 2 significant digits).",
         _png(fig), source_data(fig.axes[0]),
     )  # fmt: skip
 
 
-SUMMARIES = (fi_summary, vonfrey_summary, volcano_summary, skinnerve_summary)
+SUMMARIES = (rheobase_summary, fi_summary, vonfrey_summary, volcano_summary, skinnerve_summary)
 
 
 def build_summaries(

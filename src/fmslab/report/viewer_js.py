@@ -161,6 +161,10 @@ VIEWER_JS = r"""
     reset.type = "button"; reset.className = "reset"; reset.textContent = "Reset zoom";
     el.appendChild(reset);
     var full = extent(spec, "x");
+    if (spec.xpad) {
+      var xp = (full[1] - full[0]) * spec.xpad;
+      full = [full[0] - xp, full[1] + xp];
+    }
     var yfull = spec.rows ? [0.5, spec.rows + 0.5] : extent(spec, "y");
     var pad = (yfull[1] - yfull[0]) * 0.05;
     var ylo = yfull[0] - pad, yhi = yfull[1] + pad;

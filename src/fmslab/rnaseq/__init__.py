@@ -8,7 +8,10 @@ Public API (imported on first use, so ``import fmslab.rnaseq`` stays cheap):
 - :func:`run_de` (:mod:`fmslab.rnaseq.de`) — the DE fit on DataFrames, no IO.
 - :class:`Contrast`, :func:`read_counts`, :func:`read_samples` (:mod:`fmslab.rnaseq.io`).
 
-Other modules: :mod:`.qc`, :mod:`.channels`, :mod:`.singlecell`, :mod:`.plots`, :mod:`.outputs`.
+Other modules: :mod:`.engine` (the DESeq2 model vectorised over genes), :mod:`.design`
+(formulas to model matrices), :mod:`.priorvar` (dispersion prior variance), :mod:`.shrink`
+(normal-prior LFC shrinkage), :mod:`.qc`, :mod:`.channels`, :mod:`.singlecell`, :mod:`.plots`,
+:mod:`.outputs`.
 """
 
 from __future__ import annotations

@@ -1,47 +1,42 @@
-"""Differential expression on pydeseq2, with R DESeq2's behaviour where the two differ.
+"""Differential expression as R DESeq2's ``DESeq()`` + ``results()`` + ``lfcShrink("normal")``.
 
-:func:`run_de` is the only entry point. It takes plain DataFrames and returns a :class:`DEResult`
-of plain DataFrames; pydeseq2's ``DeseqDataSet`` stays inside this module.
+:func:`run_de` takes plain DataFrames (genes x samples counts, a sample sheet) and returns a
+:class:`DEResult` of plain DataFrames. It chains named stages, each a function with a typed
+result; the numerics are in :mod:`fmslab.rnaseq.engine` (no pydeseq2 object is used):
 
-Pipeline (``r_compatible=True``, the default), following ``DESeq()`` of R DESeq2 1.38:
-
-1. median-of-ratios size factors (pydeseq2);
-2. gene-wise dispersions (pydeseq2 L-BFGS-B), then R's acceptance rule
-   (:func:`.rcompat.r_genewise_acceptance`);
-3. parametric trend on genes with dispersion > 100 * minDisp (:func:`.rcompat.r_parametric_trend`);
-4. prior variance: ``max(MAD^2 - trigamma(df/2), 0.25)`` with > 3 residual df, R's Monte-Carlo
-   match with <= 3 (:func:`.priorvar.monte_carlo_prior_var`);
-5. MAP dispersions, Wald test, Cook's distances and refit (pydeseq2, which implements R's rules);
-6. per contrast: Wald test, Cook's filtering, independent filtering, BH (``DeseqStats``), and
-   optionally normal-prior LFC shrinkage (column ``log2FoldChange_shrunk``, :mod:`.shrink`).
-
-With ``r_compatible=False`` steps 2-4 are pydeseq2's own (``DeseqDataSet.deseq2()``).
+1. :func:`prepare_design` - sample sheet checks, factor levels, model matrix (any formula of
+   factors and covariates with interactions, :mod:`.design`), rank check;
+2. :func:`estimate_dispersions` - size factors, gene-wise dispersions, parametric trend, prior
+   variance (:mod:`.priorvar`), MAP dispersions;
+3. :func:`fit_and_refit` - NB GLM fit, Cook's distances, replacement of outlier counts in
+   cells with >= 7 samples and refit of those genes (dispersions re-estimated against the same
+   trend and prior), as ``DESeq(minReplicatesForReplace = 7)``;
+4. :func:`test_contrast` - Wald test of a contrast (two levels of a factor, or a numeric
+   combination of coefficients) or the likelihood-ratio test against a reduced formula;
+   Cook's filtering (genes with a Cook's distance above the 0.99 quantile of F(p, m - p) in a
+   sample of a cell with >= 3 samples get NA p-values); independent filtering and BH;
+5. :func:`shrink_normal` - normal-prior shrunken fold changes (:mod:`.shrink`) in the column
+   ``log2FoldChange_shrunk`` (designs without interactions, two-level contrasts).
 """
 
 from __future__ import annotations
 
 import logging
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy.special import polygamma
 
 from fmslab.errors import InputError
+from fmslab.rnaseq import engine as eng
+from fmslab.rnaseq.design import ModelMatrix, design_variables, model_matrix
 from fmslab.rnaseq.io import Contrast
-from fmslab.rnaseq.priorvar import DEFAULT_SEED, MIN_PRIOR_VAR, monte_carlo_prior_var
-from fmslab.rnaseq.rcompat import (
-    r_genewise_dispersions,
-    r_map_dispersions,
-    r_parametric_trend,
-)
-from fmslab.rnaseq.shrink import shrink_lfc, weighted_upper_quantile_variance
+from fmslab.rnaseq.priorvar import prior_variance
 
 log = logging.getLogger(__name__)
 
 RESULT_COLUMNS = ["baseMean", "log2FoldChange", "lfcSE", "stat", "pvalue", "padj"]
-MIN_DISP = 1e-8
+MIN_REPLICATES_FOR_REPLACE = 7
 
 
 @dataclass
@@ -62,21 +57,33 @@ class DEResult:
 
 
 def _design_variables(design: str) -> list[str]:
-    import re
+    return design_variables(design)
 
-    rhs = design.split("~", 1)[-1]
-    names = re.findall(r"[A-Za-z_][A-Za-z0-9_.]*", rhs)
-    return [n for n in dict.fromkeys(names) if n not in {"C", "Treatment", "reference"}]
+
+# ---------------------------------------------------------------------------------------------
+# stage 1: design
+
+
+@dataclass
+class PreparedDesign:
+    """Checked sample sheet (factors ordered reference first) and model matrices."""
+
+    meta: pd.DataFrame
+    full: ModelMatrix
+    reduced: ModelMatrix | None
 
 
 def prepare_metadata(
     samples: pd.DataFrame, design: str, contrasts: list[Contrast], *, samples_file=None
 ) -> pd.DataFrame:
-    """Check the design against the sheet and order factor levels (reference first)."""
-    if "~" not in design:
-        raise InputError(f"design '{design}' must be a formula such as '~ sex + condition'")
+    """Check the design against the sheet and order factor levels (reference first).
+
+    Non-numeric columns become factors with levels sorted, the reference of the first contrast
+    on the variable placed first; numeric columns stay covariates unless a contrast names them.
+    """
     meta = samples.copy()
-    for var in _design_variables(design):
+    variables = design_variables(design)
+    for var in variables:
         if var not in meta.columns:
             raise InputError(
                 f"design variable '{var}' is not a sample-sheet column", file=samples_file
@@ -84,8 +91,10 @@ def prepare_metadata(
         if meta[var].isna().any():
             sample = meta.index[meta[var].isna()][0]
             raise InputError(f"sample '{sample}' has no value for '{var}'", file=samples_file)
-    refs = {}
+    refs: dict[str, str] = {}
     for c in contrasts:
+        if c.is_numeric:
+            continue
         if c.variable not in meta.columns:
             raise InputError(f"contrast {c.id}: no column '{c.variable}'", file=samples_file)
         levels = set(meta[c.variable].astype(str))
@@ -97,7 +106,7 @@ def prepare_metadata(
                     file=samples_file,
                 )
         refs.setdefault(c.variable, c.reference)
-    for var in _design_variables(design):
+    for var in variables:
         col = meta[var]
         if pd.to_numeric(col, errors="coerce").notna().all() and var not in refs:
             meta[var] = pd.to_numeric(col)
@@ -110,13 +119,13 @@ def prepare_metadata(
     return meta
 
 
-def _check_rank(design_matrix: pd.DataFrame, design: str, samples_file=None) -> None:
-    x = design_matrix.to_numpy(dtype=float)
+def _check_rank(mm: ModelMatrix, design: str, samples_file=None) -> None:
+    x = mm.matrix
     rank = np.linalg.matrix_rank(x)
     if rank < x.shape[1]:
         raise InputError(
             f"design '{design}' is rank deficient (rank {rank} < {x.shape[1]} columns "
-            f"{list(design_matrix.columns)}): a variable is confounded with another or a level "
+            f"{mm.columns}): a variable is confounded with another or a level "
             "combination is empty",
             file=samples_file,
         )
@@ -128,18 +137,237 @@ def _check_rank(design_matrix: pd.DataFrame, design: str, samples_file=None) -> 
         )
 
 
-def estimate_prior_var(
-    genewise: np.ndarray, fitted: np.ndarray, df: int, *, r_compatible: bool, seed: int
-) -> tuple[float, float, str]:
-    """Return ``(prior_var, squared_logres, method)`` from dispersions of non-zero genes."""
-    from pydeseq2.utils import mean_absolute_deviation
+def prepare_design(
+    samples: pd.DataFrame,
+    design: str,
+    contrasts: list[Contrast],
+    *,
+    reduced: str | None = None,
+    samples_file=None,
+) -> PreparedDesign:
+    """Stage 1: sample sheet to model matrices (full and, for the LRT, reduced)."""
+    meta = prepare_metadata(samples, design, contrasts, samples_file=samples_file)
+    full = model_matrix(design, meta)
+    _check_rank(full, design, samples_file)
+    red = None
+    if reduced is not None:
+        red = model_matrix(reduced, meta)
+        if not set(red.columns) < set(full.columns):
+            raise InputError(
+                f"reduced design '{reduced}' must drop terms of '{design}' (coefficients "
+                f"{red.columns} vs {full.columns})",
+                file=samples_file,
+            )
+    return PreparedDesign(meta, full, red)
 
-    use = genewise >= 100 * MIN_DISP
-    resid = np.log(genewise[use]) - np.log(fitted[use])
-    sq = float(mean_absolute_deviation(resid) ** 2)
-    if r_compatible and df <= 3:
-        return monte_carlo_prior_var(resid, df, seed=seed), sq, "monte_carlo_kl"
-    return float(max(sq - polygamma(1, df / 2), MIN_PRIOR_VAR)), sq, "mad"
+
+# ---------------------------------------------------------------------------------------------
+# stage 2: dispersions
+
+
+@dataclass
+class DispersionFit:
+    """Size factors and every dispersion quantity of ``estimateDispersions()``."""
+
+    size_factors: np.ndarray
+    base_mean: np.ndarray  # all genes
+    nonzero: np.ndarray  # genes with any count
+    genewise: np.ndarray  # nonzero genes
+    fitted: np.ndarray
+    map: np.ndarray
+    dispersion: np.ndarray
+    outlier: np.ndarray
+    mu: np.ndarray
+    trend: eng.Trend
+    prior_var: float
+    var_log_disp: float
+    prior_method: str
+
+
+def estimate_dispersions(counts: np.ndarray, x: np.ndarray) -> DispersionFit:
+    """Stage 2: size factors, gene-wise estimates, trend, prior variance and MAP dispersions."""
+    sf = eng.size_factors(counts)
+    base_mean = (counts / sf[None, :]).mean(axis=1)
+    nz = counts.sum(axis=1) > 0
+    y = counts[nz].astype(float)
+    gw = eng.genewise_dispersions(y, sf, x)
+    trend = eng.fit_trend(base_mean[nz], gw.dispersion)
+    if trend.kind != "parametric":
+        log.warning("parametric dispersion trend failed: the mean of the estimates is used")
+    fitted = trend(base_mean[nz])
+    use = gw.dispersion >= 100 * eng.MIN_DISP
+    df = x.shape[0] - x.shape[1]
+    pv, var_log, method = prior_variance(np.log(gw.dispersion[use]) - np.log(fitted[use]), df)
+    mp = eng.map_dispersions(y, gw.mu, x, gw.dispersion, fitted, pv, var_log)
+    return DispersionFit(
+        sf,
+        base_mean,
+        nz,
+        gw.dispersion,
+        fitted,
+        mp.map,
+        mp.dispersion,
+        mp.outlier,
+        gw.mu,
+        trend,
+        pv,
+        var_log,
+        method,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# stage 3: GLM, Cook's, refit
+
+
+@dataclass
+class ModelFit:
+    """GLM fits of the nonzero genes after outlier replacement (``counts`` are the counts
+    the final fit used)."""
+
+    full: eng.GLMFit
+    reduced: eng.GLMFit | None
+    counts: np.ndarray
+    cooks: np.ndarray
+    max_cooks: np.ndarray
+    replaced: np.ndarray
+    base_mean: np.ndarray  # nonzero genes, from the fitted counts
+    disp: DispersionFit
+
+
+def fit_and_refit(counts: np.ndarray, design: PreparedDesign, disp: DispersionFit) -> ModelFit:
+    """Stage 3: fit, Cook's distances, outlier replacement and refit of the replaced genes."""
+    x = design.full.matrix
+    nz = disp.nonzero
+    y = counts[nz].astype(float)
+    sf = disp.size_factors
+    fit = eng.fit_glm(y, sf, x, disp.dispersion)
+    cooks = eng.cooks_distances(y, sf, x, fit)
+    new_y, replaced = eng.replace_outliers(
+        y, sf, x, cooks, min_replicates=MIN_REPLICATES_FOR_REPLACE
+    )
+    base_mean = disp.base_mean[nz].copy()
+    if replaced.any():
+        log.info("%d genes with outlier counts replaced and refitted", int(replaced.sum()))
+        _refit_genes(new_y, replaced, x, disp, fit, cooks, base_mean)
+    reduced = None
+    if design.reduced is not None:
+        reduced = eng.fit_glm(new_y, sf, design.reduced.matrix, disp.dispersion)
+    return ModelFit(fit, reduced, new_y, cooks, eng.max_cooks(cooks, x), replaced, base_mean, disp)
+
+
+def _refit_genes(y, replaced, x, disp: DispersionFit, fit: eng.GLMFit, cooks, base_mean):
+    """Re-estimate dispersions (same trend and prior) and refit the replaced genes, in place."""
+    sf = disp.size_factors
+    yr = y[replaced]
+    bm = (yr / sf[None, :]).mean(axis=1)
+    gw = eng.genewise_dispersions(yr, sf, x)
+    fitted = disp.trend(bm)
+    mp = eng.map_dispersions(yr, gw.mu, x, gw.dispersion, fitted, disp.prior_var, disp.var_log_disp)
+    for arr, new in (
+        (disp.genewise, gw.dispersion),
+        (disp.fitted, fitted),
+        (disp.map, mp.map),
+        (disp.dispersion, mp.dispersion),
+        (disp.outlier, mp.outlier),
+    ):
+        arr[replaced] = new
+    base_mean[replaced] = bm
+    refit = eng.fit_glm(yr, sf, x, mp.dispersion)
+    for name in ("beta", "cov", "mu", "hat", "deviance", "iterations", "converged"):
+        getattr(fit, name)[replaced] = getattr(refit, name)
+    cooks[replaced] = eng.cooks_distances(yr, sf, x, refit)
+
+
+# ---------------------------------------------------------------------------------------------
+# stage 4: tests
+
+
+def contrast_vector(contrast: Contrast, mm: ModelMatrix) -> np.ndarray:
+    """Coefficient weights of a contrast (``results(contrast = ...)``).
+
+    Two levels of a factor: ``e_target - e_reference`` over the factor's main-effect columns
+    (the reference level has none): in a design with interactions this is the effect at the
+    reference levels of the other factors. Numeric contrasts name coefficients directly.
+    """
+    c = np.zeros(mm.n_coef)
+    if contrast.is_numeric:
+        for name, weight in contrast.weights:
+            if name not in mm.columns:
+                raise InputError(
+                    f"contrast {contrast.id}: no coefficient '{name}' (coefficients: {mm.columns})"
+                )
+            c[mm.columns.index(name)] += weight
+        return c
+    var = contrast.variable
+    if var not in mm.factors:
+        raise InputError(f"contrast {contrast.id}: '{var}' is not a factor of the design")
+    base = mm.factors[var][0]
+    for level, sign in ((contrast.target, 1.0), (contrast.reference, -1.0)):
+        if level != base:
+            c[mm.columns.index(f"{var}_{level}_vs_{base}".replace(" ", "."))] += sign
+    return c
+
+
+def test_contrast(
+    model: ModelFit, design: PreparedDesign, contrast: Contrast, alpha: float
+) -> pd.DataFrame:
+    """Stage 4: the results() table of one contrast (all genes; NaN for all-zero genes)."""
+    mm = design.full
+    c = contrast_vector(contrast, mm)
+    if model.reduced is not None:
+        df = mm.n_coef - design.reduced.n_coef
+        res = eng.lrt_test(model.full, model.reduced, df, c)
+    else:
+        res = eng.wald_test(model.full, c)
+    pvalue = res.pvalue.copy()
+    cutoff = eng.cooks_cutoff(*mm.matrix.shape)
+    pvalue[model.max_cooks > cutoff] = np.nan
+    nz = model.disp.nonzero
+    n = len(nz)
+    base_mean = model.disp.base_mean.copy()
+    base_mean[nz] = model.base_mean
+    cols = {"baseMean": base_mean}
+    for name, arr in (
+        ("log2FoldChange", res.log2_fold_change),
+        ("lfcSE", res.lfc_se),
+        ("stat", res.stat),
+        ("pvalue", pvalue),
+    ):
+        full = np.full(n, np.nan)
+        full[nz] = arr
+        cols[name] = full
+    filt = eng.independent_filtering(base_mean, cols["pvalue"], alpha)
+    cols["padj"] = filt.padj
+    table = pd.DataFrame(cols)
+    table.attrs["filterThreshold"] = filt.threshold
+    return table
+
+
+# ---------------------------------------------------------------------------------------------
+# stage 5: shrinkage
+
+
+def shrink_normal(
+    model: ModelFit, design: PreparedDesign, contrasts: list[Contrast]
+) -> dict[str, np.ndarray]:
+    """Stage 5: normal-prior shrunken log2 fold changes per two-level contrast (nonzero genes);
+    contrasts it does not apply to (numeric, interaction designs) are left out."""
+    from fmslab.rnaseq.shrink import expanded_contrast, fit_normal_prior
+
+    if any(len(t) > 1 for t in design.full.terms):
+        return {}
+    shrunk = fit_normal_prior(model, design)
+    out = {}
+    for c in contrasts:
+        if c.is_numeric:
+            continue
+        vec = expanded_contrast(c, shrunk.columns)
+        out[c.id] = shrunk.beta @ vec / np.log(2)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
 
 
 def run_de(
@@ -148,14 +376,12 @@ def run_de(
     design: str,
     contrasts: list[Contrast],
     *,
-    r_compatible: bool = True,
+    reduced: str | None = None,
     shrink: bool = True,
     alpha: float = 0.05,
-    n_cpus: int = 1,
-    seed: int = DEFAULT_SEED,
     samples_file=None,
 ) -> DEResult:
-    """Fit the design once and test every contrast.
+    """Fit the design once and test every contrast (R DESeq2 1.38 defaults).
 
     Parameters
     ----------
@@ -164,24 +390,18 @@ def run_de(
     samples
         Sample sheet indexed by sample id; must hold every count column.
     design
-        Formula, e.g. ``"~ sex + time"``.
+        Formula, e.g. ``"~ sex + time"`` or ``"~ sex + time + sex:time"``.
     contrasts
-        Comparisons to test.
-    r_compatible
-        Reproduce R DESeq2 where pydeseq2 differs (module docstring).
+        Comparisons to report (:class:`fmslab.rnaseq.io.Contrast`).
+    reduced
+        Reduced formula: p-values from the likelihood-ratio test of ``design`` against it
+        (``DESeq(test = "LRT", reduced = ...)``); fold changes stay the contrast's.
     shrink
-        Add ``log2FoldChange_shrunk``: normal-prior shrinkage (:mod:`fmslab.rnaseq.shrink`),
-        available for every contrast.
+        Add ``log2FoldChange_shrunk`` (normal prior, ``lfcShrink(type = "normal")``) for
+        two-level contrasts of designs without interactions.
     alpha
-        FDR level used by independent filtering.
-    n_cpus
-        Processes for pydeseq2's per-gene fits.
-    seed
-        Seed of the Monte-Carlo prior variance.
+        FDR level of independent filtering.
     """
-    from pydeseq2.dds import DeseqDataSet
-    from pydeseq2.ds import DeseqStats
-
     if not contrasts:
         raise InputError("at least one contrast is needed")
     missing = [s for s in counts.columns if s not in samples.index]
@@ -190,199 +410,72 @@ def run_de(
             f"sample '{missing[0]}' of the count matrix is not in the sample sheet",
             file=samples_file,
         )
-    meta = prepare_metadata(
-        samples.loc[list(counts.columns)], design, contrasts, samples_file=samples_file
+    prepared = prepare_design(
+        samples.loc[list(counts.columns)],
+        design,
+        contrasts,
+        reduced=reduced,
+        samples_file=samples_file,
     )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        dds = DeseqDataSet(counts=counts.T, metadata=meta, design=design, quiet=True, n_cpus=n_cpus)
-    design_matrix = dds.obsm["design_matrix"].copy()
-    _check_rank(design_matrix, design, samples_file)
-    n_samples, n_coef = design_matrix.shape
-    df = n_samples - n_coef
+    y = counts.to_numpy(dtype=float)
+    x = prepared.full.matrix
+    disp = estimate_dispersions(y, x)
+    log.info(
+        "dispersion prior variance %.4f (%s, %d residual df)",
+        disp.prior_var,
+        disp.prior_method,
+        x.shape[0] - x.shape[1],
+    )
+    model = fit_and_refit(y, prepared, disp)
+    shrunk = shrink_normal(model, prepared, contrasts) if shrink else {}
+    genes = counts.index
+    nz = disp.nonzero
+    results = {}
+    for c in contrasts:
+        table = test_contrast(model, prepared, c, alpha)
+        table.index = genes
+        table.index.name = "gene"
+        if shrink:
+            col = np.full(len(genes), np.nan)
+            if c.id in shrunk:
+                col[nz] = shrunk[c.id]
+            table["log2FoldChange_shrunk"] = col
+        results[c.id] = table
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        dds.fit_size_factors()
-        if r_compatible:
-            _r_dispersions(dds, design_matrix, df, seed)
-        else:
-            dds.fit_genewise_dispersions()
-            dds.fit_dispersion_trend()
-            dds.fit_dispersion_prior()
-            dds.uns["prior_method"] = "pydeseq2_mad"
-            dds.fit_MAP_dispersions()
-        prior = float(dds.uns["prior_disp_var"])
-        method = dds.uns["prior_method"]
-        log.info("dispersion prior variance %.4f (%s, %d residual df)", prior, method, df)
-        dds.fit_LFC()
-        dds.calculate_cooks()
-        if dds.refit_cooks:
-            dds.refit()
-        dds.cooks_outlier()
+    def per_gene(values: np.ndarray) -> np.ndarray:
+        out = np.full(len(genes), np.nan)
+        out[nz] = values
+        return out
 
-        shrunk = _shrunk_betas(dds, design_matrix) if shrink else None
-        results = {}
-        for c in contrasts:
-            st = DeseqStats(
-                dds,
-                contrast=[c.variable, c.target, c.reference],
-                alpha=alpha,
-                quiet=True,
-                n_cpus=n_cpus,
-            )
-            st.summary()
-            res = st.results_df[RESULT_COLUMNS].copy()
-            if shrunk is not None:
-                res["log2FoldChange_shrunk"] = shrunk @ st.contrast_vector / np.log(2)
-            res.index.name = "gene"
-            results[c.id] = res
-
-    cooks = dds.layers["cooks"] if "cooks" in dds.layers else None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns of all-zero genes
-        cooks_max = pd.Series(
-            np.nanmax(cooks, axis=0) if cooks is not None else np.nan, index=dds.var_names
-        )
-    disp = dds.var[
-        ["genewise_dispersions", "fitted_dispersions", "MAP_dispersions", "dispersions"]
-    ].copy()
-    disp.columns = ["dispGeneEst", "dispFit", "dispMAP", "dispersion"]
-    normed = pd.DataFrame(dds.layers["normed_counts"].T, index=dds.var_names, columns=dds.obs_names)
+    dispersions = pd.DataFrame(
+        {
+            "dispGeneEst": per_gene(disp.genewise),
+            "dispFit": per_gene(disp.fitted),
+            "dispMAP": per_gene(disp.map),
+            "dispersion": per_gene(disp.dispersion),
+        },
+        index=genes,
+    )
+    cooks = np.full((len(genes), y.shape[1]), np.nan)
+    cooks[nz] = model.cooks
+    sf = pd.Series(disp.size_factors, index=counts.columns, name="size_factor")
     return DEResult(
         results=results,
-        size_factors=pd.Series(
-            dds.obs["size_factors"].to_numpy(), index=dds.obs_names, name="size_factor"
-        ),
-        dispersions=disp,
-        normalized_counts=normed,
-        cooks_max=cooks_max.rename("maxCooks"),
-        cooks=pd.DataFrame(
-            cooks.T if cooks is not None else np.nan, index=dds.var_names, columns=dds.obs_names
-        ),
-        trend=_trend(dds),
-        design_matrix=design_matrix,
-        prior_disp_var=prior,
-        prior_method=method,
+        size_factors=sf,
+        dispersions=dispersions,
+        normalized_counts=counts / disp.size_factors[None, :],
+        cooks_max=pd.Series(per_gene(model.max_cooks), index=genes, name="maxCooks"),
+        cooks=pd.DataFrame(cooks, index=genes, columns=counts.columns),
+        trend=(disp.trend.asympt_disp, disp.trend.extra_pois),
+        design_matrix=prepared.full.frame(),
+        prior_disp_var=disp.prior_var,
+        prior_method=disp.prior_method,
         parameters={
             "design": design,
+            "reduced": reduced,
             "alpha": alpha,
-            "r_compatible": r_compatible,
             "shrink": shrink,
-            "seed": seed,
-            "residual_df": df,
+            "residual_df": x.shape[0] - x.shape[1],
+            "replaced_genes": int(model.replaced.sum()),
         },
     )
-
-
-def _initial_mu(dds, design_matrix: pd.DataFrame) -> np.ndarray:
-    """Means used for the gene-wise fit, chosen as R and pydeseq2 do (linear model when the
-    design has as many distinct rows as columns, else an NB GLM with the rough dispersions)."""
-    nz = dds.non_zero_idx
-    x = design_matrix.to_numpy(dtype=float)
-    sf = dds.obs["size_factors"].to_numpy()
-    if len(design_matrix.value_counts()) == design_matrix.shape[1]:
-        return dds.inference.lin_reg_mu(
-            counts=dds.X[:, nz], size_factors=sf, design_matrix=x, min_mu=dds.min_mu
-        )
-    _, mu, _, _ = dds.inference.irls(
-        counts=dds.X[:, nz],
-        size_factors=sf,
-        design_matrix=x,
-        disp=dds.var.loc[dds.var["non_zero"], "_MoM_dispersions"].to_numpy(),
-        min_mu=dds.min_mu,
-        beta_tol=dds.beta_tol,
-    )
-    return mu
-
-
-def _r_dispersions(dds, design_matrix: pd.DataFrame, df: int, seed: int) -> None:
-    """Gene-wise, trend, prior and MAP dispersions as R DESeq2 1.38, stored where pydeseq2's
-    later steps (``fit_LFC``, ``calculate_cooks``, ``refit``, ``DeseqStats``) read them."""
-    dds.var["non_zero"] = ~(dds.X == 0).all(axis=0)
-    dds.non_zero_idx = np.arange(dds.n_vars)[dds.var["non_zero"]]
-    dds.non_zero_genes = dds.var_names[dds.var["non_zero"]]
-    dds._fit_MoM_dispersions()
-    nz = dds.var["non_zero"].to_numpy()
-    mu = _initial_mu(dds, design_matrix)
-    dds.layers["_mu_hat"] = np.full((dds.n_obs, dds.n_vars), np.nan)
-    dds.layers["_mu_hat"][:, nz] = mu
-    x = design_matrix.to_numpy(dtype=float)
-    counts = dds.X[:, nz].astype(float)
-    max_disp = float(dds.max_disp)
-    genewise, conv = r_genewise_dispersions(
-        counts,
-        mu,
-        x,
-        dds.var["_MoM_dispersions"].to_numpy()[nz],
-        min_disp=MIN_DISP,
-        max_disp=max_disp,
-    )
-    _put(dds, "genewise_dispersions", genewise, nz)
-    dds.var["_genewise_converged"] = pd.array([pd.NA] * dds.n_vars, dtype="boolean")
-    dds.var.loc[nz, "_genewise_converged"] = conv
-    means = dds.var["_normed_means"].to_numpy()[nz]
-    try:
-        a0, a1 = r_parametric_trend(means, genewise, min_disp=MIN_DISP)
-        dds.uns["trend_coeffs"] = pd.Series([a0, a1], index=["a0", "a1"])
-        dds.uns["disp_function_type"] = "parametric"
-        fitted = a0 + a1 / means
-    except RuntimeError as exc:
-        log.warning("parametric trend failed (%s): mean trend used, as R's fallback", exc)
-        use = genewise > 10 * MIN_DISP
-        from scipy.stats import trim_mean
-
-        dds.uns["mean_disp"] = float(trim_mean(genewise[use], 0.001))
-        dds.uns["disp_function_type"] = "mean"
-        fitted = np.full(len(means), dds.uns["mean_disp"])
-    _put(dds, "fitted_dispersions", fitted, nz)
-    prior, sq, method = estimate_prior_var(genewise, fitted, df, r_compatible=True, seed=seed)
-    dds.uns["_squared_logres"] = sq
-    dds.uns["prior_disp_var"] = np.array(prior)
-    dds.uns["prior_method"] = method
-    out = r_map_dispersions(
-        counts, mu, x, genewise, fitted, prior, sq, min_disp=MIN_DISP, max_disp=max_disp
-    )
-    _put(dds, "MAP_dispersions", out["map"], nz)
-    _put(dds, "dispersions", out["final"], nz)
-    dds.var["_MAP_converged"] = pd.array([pd.NA] * dds.n_vars, dtype="boolean")
-    dds.var.loc[nz, "_MAP_converged"] = out["converged"]
-    dds.var["_outlier_genes"] = False
-    dds.var.loc[nz, "_outlier_genes"] = out["outlier"]
-
-
-def _put(dds, column: str, values: np.ndarray, nz: np.ndarray) -> None:
-    dds.var[column] = np.nan
-    dds.var.loc[nz, column] = values
-
-
-def _shrunk_betas(dds, design_matrix: pd.DataFrame) -> np.ndarray:
-    """Normal-prior shrunk coefficients (natural log), genes x coefficients; NaN for all-zero
-    genes. See :mod:`fmslab.rnaseq.shrink`."""
-    nz = dds.var["non_zero"].to_numpy()
-    lfc = dds.varm["LFC"]
-    lfc = lfc.to_numpy() if hasattr(lfc, "to_numpy") else np.asarray(lfc)
-    base_mean = dds.var["_normed_means"].to_numpy()[nz]
-    weights = 1.0 / (1.0 / base_mean + dds.var["fitted_dispersions"].to_numpy()[nz])
-    prior = np.full(lfc.shape[1], np.inf)
-    for j, name in enumerate(design_matrix.columns):
-        if name != "Intercept":
-            prior[j] = weighted_upper_quantile_variance(lfc[nz, j] / np.log(2), weights)
-    beta, _ = shrink_lfc(
-        dds.X[:, nz],
-        dds.obs["size_factors"].to_numpy(),
-        design_matrix.to_numpy(dtype=float),
-        lfc[nz],
-        dds.var["dispersions"].to_numpy()[nz],
-        prior,
-    )
-    out = np.full(lfc.shape, np.nan)
-    out[nz] = beta
-    return out
-
-
-def _trend(dds) -> tuple[float, float]:
-    if dds.uns.get("disp_function_type") == "parametric":
-        coeffs = dds.uns["trend_coeffs"]
-        return float(coeffs["a0"]), float(coeffs["a1"])
-    return float(dds.uns["mean_disp"]), 0.0

@@ -20,8 +20,6 @@ import pandas as pd
 from fmslab.errors import InputError
 from fmslab.rnaseq.io import Contrast
 
-ENGINES = ("r", "pydeseq2")
-
 
 @dataclass(frozen=True)
 class DERun:
@@ -41,7 +39,7 @@ class DERun:
         ``{contrast id: genes with padj < alpha}``.
     """
 
-    result: Any  # fmslab.rnaseq.de.DEResult (not imported here: pydeseq2 is slow to import)
+    result: Any  # fmslab.rnaseq.de.DEResult (not imported here, to keep this import cheap)
     contrasts: list[Contrast]
     out: Path
     alpha: float
@@ -95,11 +93,11 @@ def run(
     contrasts_table: str | Path | None = None,
     annotation: str | Path | None = None,
     sample_column: str | None = None,
-    engine: str = "r",
+    reduced: str | None = None,
+    unblinding: str | Path | None = None,
     shrink: bool = True,
     alpha: float = 0.05,
     n_cpus: int = 2,
-    seed: int = 2,
     color_by: str | None = None,
     study: str | Path | None = None,
 ) -> DERun:
@@ -120,11 +118,17 @@ def run(
         Output folder.
     annotation
         ``gene_id,gene_name`` table; default: gene names of the counts file, if any.
-    engine
-        ``"r"`` (R DESeq2's behaviour) or ``"pydeseq2"``.
-    shrink, alpha, n_cpus, seed
-        Add ``log2FoldChange_shrunk``; FDR for independent filtering; processes of the per-gene
-        fits; seed of the Monte-Carlo prior variance.
+    reduced
+        Reduced formula: likelihood-ratio test of ``design`` against it (p-values of every
+        contrast are the LRT's; fold changes stay the contrast's).
+    unblinding
+        Unblinding key (``treatment_code,group``) of a blinded study: its ``group`` is joined
+        to the sample sheet in memory (the sheet must have ``treatment_code``), so the design
+        and contrasts can use ``group``; nothing unblinded is written besides the results.
+        Without it, a blinded sheet is analysed by its codes (``treatment_code`` in the design).
+    shrink, alpha, n_cpus
+        Add ``log2FoldChange_shrunk``; FDR for independent filtering; threads of the numerical
+        libraries (BLAS) during the fit.
     color_by
         Sample-sheet column colouring the PCA.
     study
@@ -139,12 +143,15 @@ def run(
     from fmslab.rnaseq.de import run_de
     from fmslab.rnaseq.outputs import long_results, write_de_outputs
 
-    if engine not in ENGINES:
-        raise InputError(f"--engine must be 'r' or 'pydeseq2', got '{engine}'")
     cons = _contrasts(contrasts, contrasts_table)
     counts, samples, out = Path(counts), Path(samples), Path(out)
     count_table, gene_info = io.read_counts(counts)
     sheet = io.read_samples(samples, id_column=sample_column)
+    if unblinding is not None:
+        from fmslab.study import unblind
+        from fmslab.study.blinding import read_unblinding
+
+        sheet = unblind(sheet, read_unblinding(unblinding))
     count_table, sheet = io.match_samples(
         count_table, sheet, counts_file=counts, samples_file=samples
     )
@@ -153,26 +160,29 @@ def run(
         gene_names = io.read_annotation(annotation)["gene_name"]
     elif "gene_name" in gene_info.columns:
         gene_names = gene_info["gene_name"]
-    result = run_de(
-        count_table,
-        sheet,
-        design,
-        cons,
-        r_compatible=engine == "r",
-        shrink=shrink,
-        alpha=alpha,
-        n_cpus=n_cpus,
-        seed=seed,
-        samples_file=samples,
-    )
-    inputs = [Path(p) for p in (counts, samples, contrasts_table, annotation) if p is not None]
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=max(1, n_cpus)):
+        result = run_de(
+            count_table,
+            sheet,
+            design,
+            cons,
+            reduced=reduced,
+            shrink=shrink,
+            alpha=alpha,
+            samples_file=samples,
+        )
+    inputs = [
+        Path(p) for p in (counts, samples, contrasts_table, annotation, unblinding) if p is not None
+    ]
     params = {
         "design": design,
+        "reduced": reduced,
         "contrasts": [c.__dict__ for c in cons],
-        "engine": engine,
+        "unblinded": unblinding is not None,
         "shrink": shrink,
         "alpha": alpha,
-        "seed": seed,
         "n_cpus": n_cpus,
     }
     prov = {
@@ -230,7 +240,8 @@ def run_channels(
     """
     import anndata as ad
 
-    from fmslab.atomic import write_json, write_table, write_with
+    from fmslab.atomic import write_json, write_table
+    from fmslab.figures.export import save_module_figure
     from fmslab.provenance import package_versions, sha256_file
     from fmslab.rnaseq import plots
     from fmslab.rnaseq.channels import ATTRIBUTION, nociceptor_weight, rank_channels
@@ -273,16 +284,13 @@ def run_channels(
         suffix = "" if len(all_ids) == 1 else f"_{cid}"
         write_table(ranked, de_dir / f"channels{suffix}.csv")
         label = pd.Series(ranked["symbol"].to_numpy(), index=ranked["gene"].to_numpy())
-        fig = plots.volcano(res, highlight=label)
-        write_with(
-            de_dir / f"volcano_channels{suffix}.pdf", lambda p, f=fig: f.savefig(p, format="pdf")
+        save_module_figure(
+            plots.volcano(res, highlight=label), de_dir / f"volcano_channels{suffix}"
         )
         top_genes = ranked["gene"].head(top)
         heat = vst.loc[top_genes].set_axis(ranked["symbol"].head(top))
         fig = plots.expression_heatmap(heat, title=f"Top {len(heat)} channels ({cid})")
-        write_with(
-            de_dir / f"channel_heatmap{suffix}.pdf", lambda p, f=fig: f.savefig(p, format="pdf")
-        )
+        save_module_figure(fig, de_dir / f"channel_heatmap{suffix}")
         ranked_by[cid] = ranked
     inputs = [h5] + ([Path(sc_reference)] if sc_reference else [])
     write_json(
@@ -334,9 +342,10 @@ def run_singlecell(
         Output folder (``cells_per_sample.csv``, ``de_<celltype>_<contrast>.csv``,
         ``channel_expression_by_celltype.csv``, ``channel_dotplot.pdf``, ``provenance.json``).
     min_cells, n_cpus
-        Minimum cells per sample x cell type; processes of the per-gene fits.
+        Minimum cells per sample x cell type; threads of the numerical libraries.
     """
-    from fmslab.atomic import write_json, write_table, write_with
+    from fmslab.atomic import write_json, write_table
+    from fmslab.figures.export import save_module_figure
     from fmslab.provenance import package_versions, sha256_file
     from fmslab.rnaseq import plots
     from fmslab.rnaseq.channels import load_channel_set
@@ -360,7 +369,10 @@ def run_singlecell(
     out.mkdir(parents=True, exist_ok=True)
     cells_per_sample = n_cells.reset_index(names="sample")
     write_table(cells_per_sample, out / "cells_per_sample.csv")
-    results = de_per_celltype(pb, sheet, design, cons, n_cpus=n_cpus)
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=max(1, n_cpus)):
+        results = de_per_celltype(pb, sheet, design, cons)
     for ct, res in results.items():
         for cid, table in res.results.items():
             safe = "".join(ch if ch.isalnum() else "_" for ch in ct)
@@ -375,7 +387,7 @@ def run_singlecell(
     write_table(long, out / "channel_expression_by_celltype.csv")
     if genes:
         fig = plots.dot_plot(frac, mean, title="Ion-channel expression by cell type")
-        write_with(out / "channel_dotplot.pdf", lambda p: fig.savefig(p, format="pdf"))
+        save_module_figure(fig, out / "channel_dotplot")
     write_json(
         out / "provenance.json",
         {

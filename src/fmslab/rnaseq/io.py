@@ -34,19 +34,41 @@ NFCORE_META = ["gene_name"]
 
 @dataclass(frozen=True)
 class Contrast:
-    """One comparison: ``target`` vs ``reference`` level of ``variable``."""
+    """One comparison: ``target`` vs ``reference`` level of ``variable``, or a numeric
+    combination of model coefficients (``weights``: ``(coefficient name, weight)`` pairs,
+    names as R DESeq2's ``resultsNames()``)."""
 
     id: str
-    variable: str
-    reference: str
-    target: str
+    variable: str = ""
+    reference: str = ""
+    target: str = ""
+    weights: tuple[tuple[str, float], ...] = ()
+
+    @property
+    def is_numeric(self) -> bool:
+        return bool(self.weights)
 
     @classmethod
     def parse(cls, text: str) -> Contrast:
-        """Parse the CLI form ``VAR,TARGET,REF``."""
+        """Parse the CLI forms ``VAR,TARGET,REF`` (two levels of a factor) or
+        ``coef:NAME[*WEIGHT]+NAME[*WEIGHT]...`` (a numeric contrast of coefficients, e.g.
+        ``coef:time_Day8_vs_Day0+sexMale.timeDay8``)."""
+        if text.startswith("coef:"):
+            weights = []
+            for part in text[5:].split("+"):
+                name, _, w = part.strip().partition("*")
+                try:
+                    weight = float(w) if w else 1.0
+                except ValueError:
+                    raise InputError(f"contrast '{text}': weight '{w}' is not a number") from None
+                if not name:
+                    raise InputError(f"contrast '{text}' has an empty coefficient name")
+                weights.append((name.strip(), weight))
+            ident = "_plus_".join(n for n, _ in weights)
+            return cls(id=ident, weights=tuple(weights))
         parts = [p.strip() for p in text.split(",")]
         if len(parts) != 3 or not all(parts):
-            raise InputError(f"contrast '{text}' must be VAR,TARGET,REF")
+            raise InputError(f"contrast '{text}' must be VAR,TARGET,REF or coef:NAME+NAME")
         var, target, ref = parts
         return cls(id=f"{var}_{target}_vs_{ref}", variable=var, reference=ref, target=target)
 

@@ -11,16 +11,22 @@ def pca_figure(
     scores: pd.DataFrame, variance: pd.Series, groups: pd.Series | None = None
 ) -> Figure:
     """PC1 vs PC2 scatter, coloured by ``groups`` (sample -> label)."""
-    fig = Figure(figsize=(5, 4))
+    from fmslab.figures.groups import GroupStyle
+
+    fig = Figure(figsize=(5, 4), layout="constrained")
     ax = fig.add_subplot()
     if groups is None:
         ax.scatter(scores["PC1"], scores["PC2"], s=30)
     else:
         g = groups.reindex(scores.index).astype(str)
-        for level in sorted(g.unique()):
+        colors = GroupStyle().palette(g.unique())  # the same group colours as every figure
+        for level, color in colors.items():
             sel = g == level
-            ax.scatter(scores.loc[sel, "PC1"], scores.loc[sel, "PC2"], s=30, label=level)
-        ax.legend(fontsize=7, frameon=False)
+            n = int(sel.sum())
+            ax.scatter(scores.loc[sel, "PC1"], scores.loc[sel, "PC2"], s=30, color=color,
+                       label=f"{level} ({n})")  # fmt: skip
+        # outside the axes: a legend never covers a sample
+        ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     ax.set_xlabel(f"PC1 ({100 * variance['PC1']:.0f}% variance)")
     ax.set_ylabel(f"PC2 ({100 * variance['PC2']:.0f}% variance)")
     ax.set_title("PCA of VST counts (500 most variable genes)")

@@ -1,94 +1,101 @@
-"""Normal-prior LFC shrinkage (DESeq2 ``betaPrior`` / ``lfcShrink(type = "normal")`` style).
+"""Normal-prior shrinkage of log fold changes (DESeq2 ``lfcShrink(type = "normal")``).
 
-pydeseq2 0.5.4's ``lfc_shrink`` (apeGLM-type Cauchy prior) fits one scipy optimisation per gene
-(~30 ms/gene, > 10 min for 20,000 genes), so fmslab shrinks with DESeq2's original normal prior,
-fitted for all genes at once:
+As described in Love et al. (2014, "Empirical prior for logarithmic fold changes") and
+DESeq2's ``nbinomWaldTest(betaPrior = TRUE)`` documentation:
 
-1. prior variance of each non-intercept coefficient (log2 scale) by DESeq2's
-   ``matchWeightedUpperQuantileForVariance``: the weighted 95% quantile of ``|MLE LFC|``
-   (genes with ``|LFC| < 10``; weights ``1 / (1 / baseMean + dispFit)``) divided by
-   ``qnorm(0.975)``, squared;
-2. ridge-penalised IRLS of the NB GLM (penalty ``1 / prior_var`` on the natural-log scale; the
-   intercept is left unpenalised, ``1e-6``), started at the MLE, until the deviance changes by
-   less than ``1e-8`` relative (at most 100 iterations).
+1. the model is refitted on the *expanded* model matrix (intercept plus an indicator for every
+   level of every factor, covariates as they are) with a zero-centred normal prior on each
+   non-intercept coefficient;
+2. the prior variance is matched to the MLE fold changes of the standard fit: for every pair of
+   levels of a factor, the weighted 0.95 quantile of the absolute MLE log2 fold change
+   (weights ``1 / (1 / mean(mu) + dispFit)``) divided by ``qnorm(0.975)``, squared; averaged
+   over the pairs, the same for every level of the factor;
+3. the fit is ridge-penalised IRLS (penalty ``1 / prior variance``, intercept ``1e-6``), and a
+   contrast of two levels is ``beta_target - beta_reference``.
 
-Differences from R: R uses an *expanded* model matrix (one column per factor level) for the prior,
-fmslab the treatment-coded design pydeseq2 fits; the shrunk values therefore approximate R's
-``lfcShrink(type = "normal")`` (agreement measured in docs/rnaseq.md) rather than reproduce it.
+Designs with interactions are not shrunk (DESeq2 refuses them for this prior too).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from scipy.stats import norm
+
+from fmslab.rnaseq import engine as eng
+from fmslab.rnaseq.design import expanded_matrix
+
+
+@dataclass
+class ShrunkFit:
+    """Normal-prior fit on the expanded model matrix (natural-log coefficients)."""
+
+    beta: np.ndarray
+    columns: list[str]
+    prior_var_log2: dict[str, float]
 
 
 def weighted_upper_quantile_variance(
     lfc: np.ndarray, weights: np.ndarray, upper_quantile: float = 0.05
 ) -> float:
-    """``(weighted quantile(|lfc|, 1 - q) / qnorm(1 - q / 2))^2`` over finite ``|lfc| < 10``."""
-    use = np.isfinite(lfc) & (np.abs(lfc) < 10) & np.isfinite(weights)
-    if not use.any():
-        return 1e6
+    """``(weighted quantile(|lfc|, 1 - q) / qnorm(1 - q / 2))^2`` over finite values."""
+    use = np.isfinite(lfc) & np.isfinite(weights)
     x = np.abs(lfc[use])
     w = weights[use]
     order = np.argsort(x)
     x, w = x[order], w[order]
-    cw = np.cumsum(w) / w.sum()
+    cw = (np.cumsum(w) - 0.5 * w) / w.sum()
     q = float(np.interp(1 - upper_quantile, cw, x))
     return (q / norm.ppf(1 - upper_quantile / 2)) ** 2
 
 
-def shrink_lfc(
-    counts: np.ndarray,
-    size_factors: np.ndarray,
-    design: np.ndarray,
-    beta_mle: np.ndarray,
-    dispersions: np.ndarray,
-    prior_var_log2: np.ndarray,
-    *,
-    maxit: int = 100,
-    tol: float = 1e-8,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Ridge IRLS for all genes; returns (beta natural log, SE natural log), genes x coefs.
+def prior_variances(model, design) -> dict[str, float]:
+    """Prior variance (log2 scale) of every expanded column (step 2 of the module notes)."""
+    from itertools import combinations
 
-    Parameters
-    ----------
-    counts
-        samples x genes.
-    beta_mle
-        genes x coefficients, natural-log MLE (start values).
-    prior_var_log2
-        Prior variance per coefficient on the log2 scale (``inf`` = unpenalised).
-    """
-    lam = np.where(np.isfinite(prior_var_log2), 1.0 / prior_var_log2, 1e-6) / np.log(2) ** 2
-    ridge = np.diag(lam)
-    beta = np.where(np.isfinite(beta_mle), beta_mle, 0.0).copy()
-    alpha = dispersions[None, :]
-    y = counts.astype(float)
-    off = np.log(size_factors)[:, None]
-    dev_old = np.full(y.shape[1], np.inf)
-    active = np.ones(y.shape[1], dtype=bool)
-    for _ in range(maxit):
-        eta = np.clip(design @ beta.T + off, -30, 30)
-        mu = np.maximum(np.exp(eta), 0.5)
-        w = mu / (1.0 + alpha * mu)
-        z = np.log(mu) - off + (y - mu) / mu
-        xtwx = np.einsum("sg,si,sj->gij", w, design, design) + ridge
-        xtwz = np.einsum("sg,si,sg->gi", w, design, z)
-        new = np.linalg.solve(xtwx, xtwz[..., None])[..., 0]
-        beta[active] = new[active]
-        mu = np.maximum(np.exp(np.clip(design @ beta.T + off, -30, 30)), 0.5)
-        r = 1.0 / dispersions[None, :]
-        dev = -2 * np.sum(y * np.log(np.where(y > 0, mu, 1.0)) - (y + r) * np.log(mu + r), axis=0)
-        active = np.abs(dev - dev_old) / (np.abs(dev) + 0.1) >= tol
-        dev_old = dev
-        if not active.any():
-            break
-    mu = np.maximum(np.exp(np.clip(design @ beta.T + off, -30, 30)), 0.5)
-    w = mu / (1.0 + alpha * mu)
-    xtwx = np.einsum("sg,si,sj->gij", w, design, design)
-    inv = np.linalg.inv(xtwx + ridge)
-    cov = inv @ xtwx @ inv  # sandwich, as DESeq2 with a beta prior
-    se = np.sqrt(np.abs(np.einsum("gii->gi", cov)))
-    return beta, se
+    mm = design.full
+    fit = model.full
+    weights = 1.0 / (1.0 / fit.mu.mean(axis=1) + model.disp.fitted)
+    beta2 = fit.beta / np.log(2)
+    out = {"Intercept": 1e6}
+    for (var,) in mm.terms:
+        if var not in mm.factors:
+            j = mm.columns.index(var)
+            out[var] = weighted_upper_quantile_variance(beta2[:, j], weights)
+            continue
+        levels = mm.factors[var]
+        eff = np.zeros((len(beta2), len(levels)))
+        for k, lev in enumerate(levels[1:], start=1):
+            eff[:, k] = beta2[:, mm.columns.index(f"{var}_{lev}_vs_{levels[0]}".replace(" ", "."))]
+        v = np.mean(
+            [
+                weighted_upper_quantile_variance(eff[:, b] - eff[:, a], weights)
+                for a, b in combinations(range(len(levels)), 2)
+            ]
+        )
+        for lev in levels:
+            out[f"{var}{lev}"] = float(v)
+    return out
+
+
+def fit_normal_prior(model, design) -> ShrunkFit:
+    """Refit every nonzero gene with the normal prior on the expanded model matrix."""
+    xe, names = expanded_matrix(design.full, design.meta)
+    priors = prior_variances(model, design)
+    ridge = np.array([1.0 / priors[n] for n in names]) / np.log(2) ** 2
+    ridge[0] = eng.RIDGE_LOG2 / np.log(2) ** 2
+    sf = model.disp.size_factors
+    y = model.counts
+    start = np.zeros((len(y), len(names)))
+    start[:, 0] = np.log(np.maximum((y / sf[None, :]).mean(axis=1), 1e-8))
+    fit = eng.fit_glm(y, sf, xe, model.disp.dispersion, ridge=ridge, beta_init=start)
+    return ShrunkFit(fit.beta, names, priors)
+
+
+def expanded_contrast(contrast, columns: list[str]) -> np.ndarray:
+    """``e_target - e_reference`` on the expanded columns."""
+    c = np.zeros(len(columns))
+    c[columns.index(f"{contrast.variable}{contrast.target}")] = 1.0
+    c[columns.index(f"{contrast.variable}{contrast.reference}")] = -1.0
+    return c

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -12,10 +13,13 @@ from fmslab.errors import InputError
 from fmslab.skinnerve import responses as R
 from fmslab.skinnerve.channels import CANONICAL_UNIT, MECHANICAL_ROLES, ChannelMap
 from fmslab.skinnerve.io import Reader, Recording, open_recording
+from fmslab.skinnerve.matching import match_templates
 from fmslab.skinnerve.params import Params
-from fmslab.skinnerve.spikes import sort_spikes, unit_quality
+from fmslab.skinnerve.spikes import shift_wave, sort_spikes, unit_quality
 from fmslab.skinnerve.stimuli import find_steps, find_thermal_ramps
 from fmslab.skinnerve.stream import StreamResult, process, read_windows
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -34,15 +38,24 @@ class FileResult:
     roles: dict[str, str]
     pre_samples: int = 0
     snippets: dict[int, tuple[np.ndarray, np.ndarray]] | None = None
+    warnings: list[str] = field(default_factory=list)
+    artefacts: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
-def analyze_recording(
-    rec: Recording, params: Params | None = None, *, file: str | None = None
-) -> FileResult:
-    """Analyse one opened recording (see docs/skinnerve.md for every rule)."""
-    p = params or Params()
-    label = file or rec.path.name
-    res = process(rec, p)
+@dataclass
+class UnitSpikes:
+    """Sorted spikes of a recording: times, labels (1..n; -1 none), templates, per-spike scale."""
+
+    times_s: np.ndarray
+    labels: np.ndarray
+    templates_uv: np.ndarray
+    amplitude: np.ndarray
+    noise_clusters: int = 0
+    merged: int = 0
+
+
+def first_pass_clusters(res: StreamResult, p: Params) -> UnitSpikes:
+    """Stage 1: cluster the threshold crossings of the first pass (:func:`sort_spikes`)."""
     fs = res.fs_hz
     noise = res.noise_uv
     labels, templates, offsets = sort_spikes(
@@ -57,11 +70,220 @@ def analyze_recording(
         min_spikes=p.min_spikes,
         seed=p.seed,
     )
-    templates_uv = templates * noise
     times = (res.spike_samples + offsets) / fs
+    return UnitSpikes(times, labels, templates * noise, np.ones(times.size))
+
+
+def expected_noise_crossings(res: StreamResult, threshold_sd: float) -> float:
+    """Crossings of ``threshold_sd`` (one polarity) that Gaussian noise of the band-passed
+    trace's spectrum makes over the recording: Rice's rate ``sd' / (2 pi sd) exp(-u^2 / 2)``
+    with ``sd'`` the robust SD of the first difference (per sample) and ``sd`` the noise SD."""
+    x = res.filtered_uv
+    step = max(1, x.size // 2_000_000)
+    sub = x[::step] if step > 1 else x
+    sd = res.noise_uv
+    d = np.diff(x[: min(x.size, 2_000_000)])
+    sd_d = float(np.median(np.abs(d)) / 0.6744897501960817) if d.size else 0.0
+    del sub
+    if not sd > 0:
+        return 0.0
+    rate_per_sample = sd_d / (2 * np.pi * sd) * np.exp(-(threshold_sd**2) / 2)
+    return float(rate_per_sample * res.n_samples)
+
+
+def _shape_corr(a: np.ndarray, b: np.ndarray, max_shift: int) -> tuple[float, int]:
+    best, best_s = -1.0, 0
+    na = np.linalg.norm(a)
+    for s_ in range(-max_shift, max_shift + 1):
+        bs = shift_wave(b, s_)
+        den = na * np.linalg.norm(bs)
+        if den > 0:
+            r = float(a @ bs / den)
+            if r > best:
+                best, best_s = r, s_
+    return best, best_s
+
+
+def clean_clusters(res: StreamResult, sp: UnitSpikes, p: Params) -> UnitSpikes:
+    """Stage 2: drop noise clusters, merge over-split clusters.
+
+    A cluster is noise when its template peak is below ``threshold_sd + noise_cluster_margin_sd``
+    noise SDs and it holds no more spikes than noise alone crosses the threshold
+    (``N0 + 3 sqrt(N0) + 3``, N0 from :func:`expected_noise_crossings`). Two clusters are one unit
+    when their shapes correlate >= ``merge_shape_corr`` (best shift up to ``max_shift_ms``), their
+    sizes differ less than 3-fold, and their spikes are never closer than ``refractory_ms`` to
+    each other's more often than 10 % of what two independent trains would show (ISI evidence,
+    needs >= 3 expected) or, with no such coincidence and shapes correlating >=
+    ``merge_same_corr``, 80 % of the smaller's spikes follow one of the larger within 20 ms (a burst
+    with amplitude decrement), or their shapes correlate
+    >= ``merge_same_corr`` at sizes within 25 % (indistinguishable by waveform) without more
+    coincidences than half of chance.
+    """
+    fs = res.fs_hz
+    noise = res.noise_uv
+    labels = sp.labels.copy()
+    templates = list(sp.templates_uv)
+    ids = list(range(1, len(templates) + 1))
+    n0 = expected_noise_crossings(res, p.threshold_sd)
+    dropped = 0
+    for k in list(ids):
+        n = int(np.sum(labels == k))
+        peak = float(np.abs(templates[k - 1]).max()) / noise if noise > 0 else np.inf
+        if peak < p.threshold_sd + p.noise_cluster_margin_sd and n <= n0 + 3 * np.sqrt(n0) + 3:
+            labels[labels == k] = -1
+            ids.remove(k)
+            dropped += 1
+    refr = p.refractory_ms / 1e3
+    dur = res.duration_s
+    max_shift = int(round(p.max_shift_ms * fs / 1e3))
+    times = sp.times_s.copy()
+    merged = 0
+    changed = True
+    while changed and len(ids) > 1:
+        changed = False
+        for i, a in enumerate(ids):
+            for b in ids[i + 1 :]:
+                ta, tb = np.sort(times[labels == a]), np.sort(times[labels == b])
+                amp_a = float(np.abs(templates[a - 1]).max())
+                amp_b = float(np.abs(templates[b - 1]).max())
+                if max(amp_a, amp_b) > 3 * min(amp_a, amp_b):
+                    continue
+                r, shift = _shape_corr(templates[a - 1], templates[b - 1], max_shift)
+                if r < p.merge_shape_corr:
+                    continue
+                j = np.searchsorted(ta, tb)
+                near = np.minimum(
+                    np.abs(tb - ta[np.clip(j - 1, 0, ta.size - 1)]),
+                    np.abs(ta[np.clip(j, 0, ta.size - 1)] - tb),
+                )
+                cross = int(np.sum(near < refr))
+                expected = 2 * refr * ta.size * tb.size / max(dur, 1e-9)
+                big, small = (ta, tb) if amp_a >= amp_b else (tb, ta)
+                jj = np.searchsorted(big, small) - 1
+                follows = (
+                    np.mean((jj >= 0) & (small - big[np.clip(jj, 0, None)] < 0.02))
+                    if small.size
+                    else 0.0
+                )
+                isi_ok = expected >= 3 and cross <= 0.1 * expected
+                burst_ok = cross == 0 and follows >= 0.8 and r >= p.merge_same_corr
+                alike = (
+                    r >= p.merge_same_corr
+                    and max(amp_a, amp_b) <= 1.25 * min(amp_a, amp_b)
+                    and cross <= max(1, 0.5 * expected)
+                )
+                if not (isi_ok or burst_ok or alike):
+                    continue
+                keep, gone = (a, b) if np.sum(labels == a) >= np.sum(labels == b) else (b, a)
+                s_ = shift if keep == a else -shift
+                times[labels == gone] -= s_ / fs
+                labels[labels == gone] = keep
+                ids.remove(gone)
+                merged += 1
+                changed = True
+                break
+            if changed:
+                break
+    # renumber by decreasing template amplitude; templates re-estimated in the matching stage
+    ids.sort(key=lambda k: -float(np.abs(templates[k - 1]).max()))
+    out = np.full(labels.size, -1, dtype=np.int64)
+    for new, k in enumerate(ids, start=1):
+        out[labels == k] = new
+    tpl = (
+        np.array([templates[k - 1] for k in ids])
+        if ids
+        else np.zeros((0, sp.templates_uv.shape[1] if sp.templates_uv.ndim == 2 else 0))
+    )
+    return UnitSpikes(times, out, tpl, np.ones(times.size), dropped, merged)
+
+
+def _mean_waveforms(
+    x: np.ndarray, samples: np.ndarray, labels: np.ndarray, n_units: int, pre: int, post: int
+) -> np.ndarray:
+    out = np.zeros((n_units, pre + post))
+    for k in range(1, n_units + 1):
+        s_ = samples[labels == k]
+        s_ = s_[(s_ - pre >= 0) & (s_ + post <= x.size)]
+        if s_.size:
+            out[k - 1] = x[s_[:, None] + np.arange(-pre, post)[None, :]].mean(axis=0)
+    return out
+
+
+def match_pass(res: StreamResult, sp: UnitSpikes, p: Params) -> UnitSpikes:
+    """Stage 3: template matching of the whole trace with the clean templates
+    (:func:`fmslab.skinnerve.matching.match_templates`), twice: with the first-pass templates, then
+    with templates re-estimated from the matched spikes (first-pass templates of small units are
+    biased upwards: only spikes that noise pushed over the threshold were detected)."""
+    fs = res.fs_hz
+    pre, post = int(round(p.pre_ms * fs / 1e3)), int(round(p.post_ms * fs / 1e3))
+    n_units = len(sp.templates_uv)
+    if n_units == 0 or not p.match:
+        return sp
+    x = res.filtered_uv
+    samples = np.round(sp.times_s * fs).astype(np.int64)
+    templates = _mean_waveforms(x, samples, sp.labels, n_units, pre, post)
+    exclude = np.zeros(x.size, dtype=bool)
+    for a, b in res.blank_spans:
+        exclude[max(0, a - pre) : max(0, b + post)] = True
+    m = None
+    for _it in range(2):
+        m = match_templates(
+            x,
+            templates,
+            pre,
+            threshold_sd=p.match_threshold_sd,
+            amp_min=p.match_amp_min,
+            amp_max=p.match_amp_max,
+            rounds=p.match_rounds,
+            chunk=max(10 * (pre + post), int(p.chunk_s * fs)),
+            exclude=exclude,
+        )
+        new = _mean_waveforms(x, m.sample, m.unit + 1, n_units, pre, post)
+        ok = np.array([np.sum(m.unit == k) >= p.min_spikes for k in range(n_units)])
+        templates = np.where(ok[:, None], new, templates)
+    assert m is not None
+    labels = m.unit + 1
+    counts = np.bincount(labels, minlength=n_units + 1)[1:]
+    keep = [k for k in range(1, n_units + 1) if counts[k - 1] >= p.min_spikes]
+    remap = np.full(n_units + 1, -1, dtype=np.int64)
+    keep.sort(key=lambda k: -float(np.abs(templates[k - 1]).max()))
+    for new_k, k in enumerate(keep, start=1):
+        remap[k] = new_k
+    labels = remap[labels]
+    return UnitSpikes(
+        times_s=(m.sample + m.frac) / fs,
+        labels=labels,
+        templates_uv=np.array([templates[k - 1] for k in keep])
+        if keep
+        else np.zeros((0, pre + post)),
+        amplitude=m.amplitude,
+        noise_clusters=sp.noise_clusters,
+        merged=sp.merged,
+    )
+
+
+def analyze_recording(
+    rec: Recording, params: Params | None = None, *, file: str | None = None
+) -> FileResult:
+    """Analyse one opened recording (see docs/skinnerve.md for every rule)."""
+    p = params or Params()
+    label = file or rec.path.name
+    res = process(rec, p)
+    fs = res.fs_hz
+    noise = res.noise_uv
+    sp = match_pass(res, clean_clusters(res, first_pass_clusters(res, p), p), p)
+    templates_uv = sp.templates_uv
+    times, labels = sp.times_s, sp.labels
     order = np.argsort(times, kind="stable")
     times, labels = times[order], labels[order]
     stim_s = res.stimulus_samples / fs
+    warnings: list[str] = []
+    if not np.any(labels > 0):
+        warnings.append(
+            f"no units: no spike cluster clearly above the noise ({noise:.3g} uV SD; "
+            f"{res.spike_samples.size} threshold crossings, {sp.noise_clusters} noise cluster(s))"
+        )
+        log.warning("%s: %s", label, warnings[-1])
 
     mech_role = next((r for r in MECHANICAL_ROLES if r in res.aux), None)
     if mech_role:
@@ -83,7 +305,7 @@ def analyze_recording(
     base = R.baseline_intervals(res.duration_s, stim_s, steps, ramps, p.baseline_margin_s)
     censored = p.dead_ms / 1e3
 
-    unit_rows, resp_frames = [], []
+    unit_rows, resp_frames, artefact_rows = [], [], []
     for k in range(1, int(labels.max(initial=0)) + 1):
         t = times[labels == k]
         q = unit_quality(
@@ -91,17 +313,45 @@ def analyze_recording(
         )
         lat = R.latency_to_stimuli(t, stim_s, p)
         driven = lat["follow_fraction"] >= p.min_follow_fraction
+        n_followed = lat["follow_fraction"] * lat["n_stimuli"]
+        if (
+            driven
+            and n_followed >= p.artefact_min_stimuli
+            and lat["latency_sd_ms"] < p.artefact_max_jitter_ms
+        ):
+            # locked to the stimulus more tightly than a conducting axon can be: an artefact
+            artefact_rows.append(
+                {"file": label, "cluster": k, **q, **lat, "reason": "latency jitter "
+                 f"{lat['latency_sd_ms'] * 1e3:.1f} us < {p.artefact_max_jitter_ms * 1e3:.0f} us"}
+            )  # fmt: skip
+            labels[labels == k] = 0
+            continue
+        driven = lat["follow_fraction"] >= p.min_follow_fraction
         cv = (
             rec.conduction_distance_mm / lat["latency_ms"]
             if (driven and rec.conduction_distance_mm)
             else np.nan
         )
         spont = R.spontaneous(t, base)
-        mech = R.mechanical_responses(t, steps, spont["spont_rate_hz"])
+        rate_test = R.conservative_rate_hz(spont)
+        mech = R.mechanical_responses(
+            t,
+            steps,
+            rate_test,
+            alpha=p.response_alpha,
+            ramp_min_s=p.ramp_min_s,
+            force_time_s=res.aux_time_s if mech_role else None,
+            force=res.aux[mech_role] if mech_role else None,
+        )
         ms = R.mechanical_summary(mech, p)
         therm = (
             R.thermal_responses(
-                t, ramps, res.aux_time_s, res.aux["temperature"], spont["spont_rate_hz"]
+                t,
+                ramps,
+                res.aux_time_s,
+                res.aux["temperature"],
+                rate_test,
+                alpha=p.response_alpha,
             )
             if "temperature" in res.aux
             else pd.DataFrame()
@@ -202,6 +452,8 @@ def analyze_recording(
         roles=dict(rec.roles),
         pre_samples=int(round(p.pre_ms * fs / 1e3)),
         snippets=snippets,
+        warnings=warnings,
+        artefacts=pd.DataFrame(artefact_rows),
     )
 
 

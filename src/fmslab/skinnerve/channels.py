@@ -54,6 +54,19 @@ CANONICAL_UNIT = {
     "stimulus": "V",
 }
 
+#: whole-word spellings written by acquisition programs (Spike2 writes ' Volt')
+_WORDS = {
+    "volt": "v",
+    "volts": "v",
+    "millivolt": "mv",
+    "millivolts": "mv",
+    "microvolt": "uv",
+    "microvolts": "uv",
+    "celsius": "degc",
+    "micron": "um",
+    "microns": "um",
+}
+
 _SUFFIX = re.compile(r"(?:[_\s]|\(|\[)\s*([A-Za-zµ°]+)\s*[\)\]]?\s*$")
 
 
@@ -69,7 +82,9 @@ def unit_from_name(name: str) -> str | None:
 def unit_factor(role: str, unit: str | None, *, file: str | Path | None, channel: str) -> float:
     """Factor converting ``unit`` to the canonical unit of ``role``; InputError if unknown."""
     table = UNIT_FACTORS[role]
-    key = (unit or "").strip().lower().replace("deg c", "degc")
+    key = (unit or "").replace("\x00", "").strip().lower().replace("deg c", "degc")
+    key = key.replace("μ", "µ")  # Greek mu -> micro sign
+    key = _WORDS.get(key, key)
     if key in table:
         return table[key]
     if role == "nerve" and key == "":

@@ -1,4 +1,4 @@
-"""Reading skin-nerve recordings in chunks: Spike2 (.smr, neo), ABF (pyabf) and plain CSV.
+"""Reading skin-nerve recordings in chunks: Spike2 (.smr/.smrx, neo), ABF (pyabf), NWB, CSV.
 
 Every reader yields consecutive blocks of samples (``iter_chunks``) so that a 30-minute recording is
 never held in memory whole. :func:`open_recording` binds a reader to a :class:`ChannelMap`: it finds
@@ -11,9 +11,11 @@ Episodic ABF files (several sweeps) are read as one trace with the sweeps end to
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -29,7 +31,7 @@ from fmslab.skinnerve.channels import (
 
 log = logging.getLogger(__name__)
 
-SUFFIXES = {".smr": "spike2", ".abf": "abf", ".csv": "csv"}
+SUFFIXES = {".smr": "spike2", ".smrx": "spike2x", ".abf": "abf", ".csv": "csv", ".nwb": "nwb"}
 
 
 class Reader:
@@ -41,6 +43,13 @@ class Reader:
     names: list[str]
     units: list[str]
     segment_starts: np.ndarray
+    #: channel numbers as the acquisition program shows them (Spike2: its channel number, 1-based;
+    #: other formats: 1-based position among the analog channels)
+    numbers: list[int]
+
+    def event_names(self) -> dict[int, str]:
+        """Event/marker channels: number -> name (empty when the format has none)."""
+        return {}
 
     def iter_chunks(
         self, names: list[str], chunk_samples: int
@@ -66,6 +75,7 @@ class AbfReader(Reader):
         self.fs_hz = float(abf.dataRate)
         self.names = list(abf.adcNames)
         self.units = list(abf.adcUnits)
+        self.numbers = list(range(1, len(self.names) + 1))
         n_ch = abf.channelCount
         dtype = np.int16 if abf._nDataFormat == 0 else np.float32
         self.n_samples = int(abf.dataPointCount // n_ch)
@@ -126,6 +136,7 @@ class NeoReader(Reader):
             raise InputError("the file has no analog channels", file=self.path)
         self.names = [str(n) for n in sig["name"]]
         self.units = [str(u) for u in sig["units"]]
+        self.numbers = [_channel_number(i, k) for k, i in enumerate(sig["id"])]
         stream_ids = [str(s) for s in streams["id"]]
         self._chan = {}  # name -> (stream_index, channel index within stream, fs)
         for k, ch in enumerate(sig):
@@ -145,6 +156,17 @@ class NeoReader(Reader):
         self.n_samples = int(sum(self._sizes))
         ev = raw.header["event_channels"]
         self._events = {str(n): i for i, n in enumerate(ev["name"])} if len(ev) else {}
+        self._event_numbers = (
+            {
+                _channel_number(c, k): str(n)
+                for k, (n, c) in enumerate(zip(ev["name"], ev["id"], strict=True))
+            }
+            if len(ev)
+            else {}
+        )
+
+    def event_names(self):
+        return dict(self._event_numbers)
 
     def _read(self, seg: int, name: str, i0: int, i1: int) -> np.ndarray:
         s_idx, c_idx, _fs = self._chan[name]
@@ -190,6 +212,107 @@ class NeoReader(Reader):
         return np.concatenate(times) if times else np.array([])
 
 
+def _channel_number(channel_id: object, position: int) -> int:
+    """1-based channel number from neo's 0-based channel id (Spike2 numbers channels from 1)."""
+    try:
+        return int(str(channel_id)) + 1
+    except ValueError:
+        return position + 1
+
+
+class NwbReader(Reader):
+    """NWB 2 (pynwb): every ``ElectricalSeries`` column and other regularly sampled ``TimeSeries``
+    of ``acquisition`` is a channel; ``AnnotationSeries`` and ``TimeIntervals`` are event channels.
+
+    Values are ``data * conversion + offset`` in the series' ``unit`` (NWB stores volts for
+    ``ElectricalSeries``). Channels at another rate than the fastest are interpolated onto its time
+    base, chunk by chunk. An ``ElectricalSeries`` column is named ``SERIES`` (one column) or
+    ``SERIES[i]``.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        import pynwb
+
+        self.path = Path(path)
+        try:
+            self._io = pynwb.NWBHDF5IO(str(self.path), "r", load_namespaces=True)
+            nwb = self._io.read()
+        except Exception as exc:  # noqa: BLE001 - h5py/hdmf raise many types
+            raise InputError(
+                f"not a readable NWB file ({type(exc).__name__}: {exc})", file=path
+            ) from None
+        self._cols: dict[str, tuple[Any, int | None, float, float, float, float]] = {}
+        self.names, self.units = [], []
+        self._events: dict[str, np.ndarray] = {}
+        for name, obj in sorted(nwb.acquisition.items()):
+            kind = type(obj).__name__
+            if kind == "AnnotationSeries":
+                self._events[name] = np.asarray(obj.timestamps[:], dtype=np.float64)
+                continue
+            if not isinstance(obj, pynwb.TimeSeries) or obj.data is None:
+                continue
+            rate = obj.rate
+            t0 = float(obj.starting_time or 0.0)
+            if rate is None and obj.timestamps is not None and len(obj.timestamps) > 2:
+                ts = np.asarray(obj.timestamps[: min(len(obj.timestamps), 100_000)])
+                d = np.diff(ts)
+                if np.ptp(d) > 1e-3 * np.median(d):
+                    raise InputError(
+                        f"TimeSeries '{name}' is not uniformly sampled", file=path, column=name
+                    )
+                rate, t0 = 1.0 / float(np.median(d)), float(ts[0])
+            if rate is None:
+                continue
+            conv, off = float(obj.conversion), float(getattr(obj, "offset", 0.0) or 0.0)
+            shape = obj.data.shape
+            ncol = 1 if len(shape) == 1 else int(shape[1])
+            for j in range(ncol):
+                label = name if ncol == 1 else f"{name}[{j}]"
+                self._cols[label] = (obj.data, None if len(shape) == 1 else j, rate, t0, conv, off)
+                self.names.append(label)
+                self.units.append(str(obj.unit))
+        if nwb.intervals:
+            for name, table in nwb.intervals.items():
+                self._events[name] = np.asarray(table["start_time"][:], dtype=np.float64)
+        if not self.names:
+            raise InputError("the NWB file has no regularly sampled acquisition series", file=path)
+        self.numbers = list(range(1, len(self.names) + 1))
+        self._main = max(self.names, key=lambda n: self._cols[n][2])
+        data, _j, rate, t0, _c, _o = self._cols[self._main]
+        self.fs_hz = float(rate)
+        self._t0 = t0
+        self.n_samples = int(data.shape[0])
+        self.segment_starts = np.array([0], dtype=np.int64)
+
+    def _read(self, name: str, i0: int, i1: int) -> np.ndarray:
+        data, j, _r, _t0, conv, off = self._cols[name]
+        x = data[i0:i1] if j is None else data[i0:i1, j]
+        return np.asarray(x, dtype=np.float64) * conv + off
+
+    def iter_chunks(self, names, chunk_samples):
+        for start in range(0, self.n_samples, chunk_samples):
+            stop = min(start + chunk_samples, self.n_samples)
+            out = {}
+            for n in names:
+                data, _j, rate, t0, _c, _o = self._cols[n]
+                if n == self._main or (rate == self.fs_hz and t0 == self._t0):
+                    out[n] = self._read(n, start, stop)
+                    continue
+                t = self._t0 + np.arange(start, stop) / self.fs_hz
+                j0 = max(0, int(np.floor((t[0] - t0) * rate)) - 1)
+                j1 = min(int(data.shape[0]), int(np.ceil((t[-1] - t0) * rate)) + 2)
+                out[n] = np.interp(t, t0 + np.arange(j0, j1) / rate, self._read(n, j0, j1))
+            yield start, out
+
+    def event_names(self):
+        return {i + 1: n for i, n in enumerate(sorted(self._events))}
+
+    def event_times(self, name):
+        if name not in self._events:
+            return None
+        return self._events[name] - self._t0
+
+
 class CsvReader(Reader):
     """CSV: a header row, first column ``time_s``, one column per channel; read in row chunks."""
 
@@ -225,6 +348,7 @@ class CsvReader(Reader):
         self._dt = dt
         self._t0 = float(t[0])
         self.names = cols[1:]
+        self.numbers = list(range(1, len(self.names) + 1))
         self.units = [unit_from_name(n) or "" for n in self.names]
         self.n_samples = None
         self.segment_starts = np.array([0], dtype=np.int64)
@@ -275,6 +399,7 @@ class MemoryReader(Reader):
         self._data = data
         self.fs_hz = float(fs_hz)
         self.names = list(data)
+        self.numbers = list(range(1, len(self.names) + 1))
         self.units = [(units or {}).get(n) or unit_from_name(n) or "" for n in self.names]
         self.n_samples = int(len(next(iter(data.values()))))
         self.segment_starts = np.array([0], dtype=np.int64)
@@ -300,6 +425,22 @@ def open_reader(path: str | Path) -> Reader:
         return AbfReader(path)
     if kind == "spike2":
         return NeoReader(path)
+    if kind == "spike2x":
+        # Spike2 9+ (64-bit SON): neo reads it only through CED's sonpy, which CED publishes for
+        # Windows alone; the 32-bit .smr reader cannot parse it
+        try:
+            import sonpy  # noqa: F401
+            from neo.rawio import CedRawIO
+        except ImportError:
+            raise InputError(
+                "Spike2 .smrx (64-bit SON) needs CED's sonpy library, which is not installed "
+                "(CED publishes it for Windows only); in Spike2 use File > Save As with the "
+                "'32-bit .smr' type, or export to NWB",
+                file=path,
+            ) from None
+        return NeoReader(path, rawio_class=CedRawIO)
+    if kind == "nwb":
+        return NwbReader(path)
     if kind == "csv":
         return CsvReader(path)
     raise InputError(f"unsupported file type '{path.suffix}' (use {sorted(SUFFIXES)})", file=path)
@@ -336,6 +477,23 @@ class Recording:
             yield start, {r: block[self.roles[r]] * self.factors[r] for r in roles}
 
 
+def _resolve_channel(reader: Reader, spec: str | int) -> str:
+    """A channel map entry -> channel name: a title as written, else a channel number
+    (``14`` or ``"#14"``: Spike2's channel number; other formats: 1-based position)."""
+    spec_s = str(spec).strip()
+    if spec_s in reader.names or reader.event_times(spec_s) is not None:
+        return spec_s
+    m = re.fullmatch(r"#?(\d+)", spec_s)
+    if m:
+        k = int(m.group(1))
+        if k in reader.numbers:
+            return reader.names[reader.numbers.index(k)]
+        events = reader.event_names()
+        if k in events:
+            return events[k]
+    return spec_s
+
+
 def open_recording(path: str | Path | Reader, cmap: ChannelMap | None = None) -> Recording:
     """Open a recording and resolve its channel roles.
 
@@ -366,20 +524,26 @@ def open_recording(path: str | Path | Reader, cmap: ChannelMap | None = None) ->
                 )
     factors: dict[str, float] = {}
     events: dict[str, np.ndarray] = {}
-    for role, name in roles.items():
+    resolved: dict[str, str] = {}
+    for role, spec in roles.items():
+        name = _resolve_channel(reader, spec)
+        resolved[role] = name
         if name not in reader.names:
             ev = reader.event_times(name)
             if ev is not None and role == "stimulus":
-                events[role] = ev
+                events[role] = np.sort(np.asarray(ev, dtype=np.float64))
                 continue
+            listed = [f"{k}: {n}" for k, n in zip(reader.numbers, reader.names, strict=True)]
+            listed += [f"{k}: {n} (events)" for k, n in reader.event_names().items()]
             raise InputError(
-                f"{role} channel '{name}' is not in the file (channels: {reader.names})",
+                f"{role} channel '{spec}' is not in the file (channels: {listed})",
                 file=reader.path,
-                column=name,
+                column=str(spec),
             )
         file_unit = reader.units[reader.names.index(name)]
-        unit = declared.get(name) or file_unit or unit_from_name(name)
+        unit = declared.get(name) or declared.get(str(spec)) or file_unit or unit_from_name(name)
         factors[role] = unit_factor(role, unit, file=reader.path, channel=name)
+    roles = resolved
     return Recording(
         reader=reader,
         roles=roles,

@@ -33,10 +33,33 @@ class Params:
     opposite_phase_ms: float = 1.5  # an opposite-sign crossing this close is the same spike
     pre_ms: float = 1.0
     post_ms: float = 1.5
-    # stimulus artefact blanking around electrical stimuli
-    blank_pre_ms: float = 0.1
-    blank_post_ms: float = 0.6
-    stimulus_min_interval_ms: float = 5.0
+    # mains hum: notch 50/60 Hz lines found in the first hum_probe_s of the raw nerve
+    notch_hum: bool = True
+    hum_ratio: float = 10.0
+    hum_probe_s: float = 60.0
+    # second detection pass: template matching (matched filter + subtraction)
+    match: bool = True
+    match_threshold_sd: float = 4.5
+    match_amp_min: float = 0.6
+    match_amp_max: float = 2.0
+    match_rounds: int = 3
+    # noise clusters: dropped when not above threshold + margin and not more frequent than the
+    # crossings the noise alone makes
+    noise_cluster_margin_sd: float = 1.5
+    # over-split clusters: merged when their shapes correlate this well and their spikes never
+    # violate each other's refractory period more than chance allows
+    merge_shape_corr: float = 0.9
+    merge_same_corr: float = 0.95
+    # stimulus artefacts: measured on the raw trace around each stimulus
+    blank_pre_ms: float = 0.1  # used when no artefact is seen
+    blank_post_ms: float = 0.6  # used when no artefact is seen
+    artefact_sd: float = 5.0
+    artefact_search_ms: float = 1.0
+    artefact_quiet_ms: float = 0.3
+    artefact_max_ms: float = 5.0
+    artefact_max_jitter_ms: float = 0.02  # an evoked "unit" this locked is an artefact
+    artefact_min_stimuli: int = 10  # ... judged only when it follows at least this many stimuli
+    stimulus_min_interval_ms: float = 0.0
     stimulus_min_v: float = 0.05
     # sorting
     max_clusters: int = 8
@@ -62,6 +85,9 @@ class Params:
     thermal_min_change_c: float = 2.0
     # spontaneous activity: time farther than this from any stimulus
     baseline_margin_s: float = 2.0
+    # a step/ramp is responded when P(N >= n | spontaneous rate) < response_alpha / n_stimuli
+    response_alpha: float = 0.01
+    ramp_min_s: float = 1.0  # a rise slower than this is a ramp (threshold at its first spike)
     # receptor-type rule
     static_rate_min_hz: float = 1.0
     dhair_max_threshold_mn: float = 1.0

@@ -50,7 +50,8 @@ def unit_figure(fr: FileResult, unit_id: int) -> Figure:
     for s in res.stimulus_samples / res.fs_hz:
         ax.axvline(s, color="tab:blue", lw=0.3, alpha=0.5)
     ax.set_ylabel("band-passed nerve (uV)")
-    ax.legend(loc="upper right", fontsize=7)
+    # above the panel: the legend never covers the spike ticks
+    ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncols=2, fontsize=7, frameon=False)
 
     ax = fig.add_subplot(gs[0, 2])
     tpl = fr.templates_uv[unit_id - 1]

@@ -10,8 +10,16 @@ Rules (documented in docs/skinnerve.md):
   *follow fraction* the share of stimuli with one. A unit is electrically driven when it follows at
   least ``min_follow_fraction`` of the stimuli. CV = distance (mm) / latency (ms) in m/s
   (utilisation time is not subtracted, so CV is slightly underestimated).
-- **Responded** (a step or a ramp): at least one spike and more than ``e + 2 sqrt(e)`` where ``e``
-  is the count expected from the unit's spontaneous rate over the stimulus.
+- **Responded** (a step or a ramp): one-sided Poisson test of the stimulus' spike count ``n``
+  against ``e`` = the count expected over the stimulus from the unit's spontaneous rate, taken
+  conservatively as ``(n_baseline + 1) / max(baseline_s, 10 s)`` (one pseudo-spike, so a unit
+  silent in a short baseline is not assumed to have rate 0): responded when ``n >= 1`` and
+  ``P(N >= n | e) < response_alpha / n_stimuli`` (Bonferroni over the unit's steps or ramps, so
+  that chance over many steps does not make a unit "responsive").
+- **Mechanical threshold**: for steps, the smallest responded step; for a continuous ramp (rise
+  longer than ``ramp_min_s``), the force at the first evoked spike of the rise: the first spike
+  during the rise that begins a 0.5-s window holding at least ``max(2, e + 3 sqrt(e) + 1)``
+  spikes (``e`` = spontaneous count in 0.5 s), the force read from the (1 kHz) force trace.
 - **Thermal threshold**: the temperature at the first spike (during the ramp's approach to its
   extreme) that begins a 2-s window holding at least ``max(2, e2 + 3 sqrt(e2) + 1)`` spikes
   (``e2`` = spontaneous count in 2 s), so isolated spontaneous spikes do not set it.
@@ -84,8 +92,29 @@ def _count(t: np.ndarray, a: float, b: float) -> int:
     return int(np.searchsorted(t, b, side="left") - np.searchsorted(t, a, side="left"))
 
 
-def _responded(n: int, expected: float) -> bool:
-    return n >= 1 and n > expected + 2 * np.sqrt(expected)
+def _responded(n: int, expected: float, alpha: float) -> bool:
+    """One-sided Poisson test: ``P(N >= n | expected) < alpha`` (and at least one spike)."""
+    from scipy.stats import poisson
+
+    return bool(n >= 1 and poisson.sf(n - 1, max(expected, 0.0)) < alpha)
+
+
+def conservative_rate_hz(spont: dict[str, float]) -> float:
+    """Spontaneous rate for the response test: ``(n + 1) / max(baseline_s, 10 s)``."""
+    dur = float(spont.get("baseline_s") or 0.0)
+    rate = float(spont.get("spont_rate_hz") or 0.0)
+    n = rate * dur if np.isfinite(rate) else 0.0
+    return (n + 1.0) / max(dur, 10.0)
+
+
+def _first_evoked(spike_s: np.ndarray, a: float, b: float, rate_hz: float) -> float:
+    """First spike in [a, b) that begins a 0.5-s window of >= max(2, e + 3 sqrt(e) + 1) spikes."""
+    need = max(2.0, rate_hz * 0.5 + 3 * np.sqrt(rate_hz * 0.5) + 1)
+    i0, i1 = np.searchsorted(spike_s, [a, b])
+    for ti in spike_s[i0:i1]:
+        if _count(spike_s, ti, ti + 0.5) >= need:
+            return float(ti)
+    return float("nan")
 
 
 def baseline_intervals(
@@ -150,11 +179,21 @@ def train_statistics(spike_s: np.ndarray, duration_s: float) -> dict[str, float]
 
 
 def mechanical_responses(
-    spike_s: np.ndarray, steps: pd.DataFrame, spont_rate_hz: float
+    spike_s: np.ndarray,
+    steps: pd.DataFrame,
+    spont_rate_hz: float,
+    *,
+    alpha: float = 0.01,
+    ramp_min_s: float = 1.0,
+    force_time_s: np.ndarray | None = None,
+    force: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """One row per ramp-and-hold step: dynamic/static spikes, static rate, latency, adaptation."""
+    """One row per ramp-and-hold step: dynamic/static spikes, static rate, latency, adaptation,
+    responded (Poisson test, ``alpha`` split over the steps) and, for a slow ramp, the force at
+    the first evoked spike (``threshold``)."""
     rows = []
     spont = spont_rate_hz if np.isfinite(spont_rate_hz) else 0.0
+    per = alpha / max(len(steps), 1)
     for st in steps.itertuples(index=False):
         dyn = _count(spike_s, st.onset_s, st.ramp_end_s)
         hold = max(st.hold_end_s - st.ramp_end_s, 1e-9)
@@ -172,13 +211,21 @@ def mechanical_responses(
             else np.nan
         )
         expected = spont * (st.offset_s - st.onset_s)
+        is_ramp = (st.ramp_end_s - st.onset_s) >= ramp_min_s
+        thr = np.nan
+        if is_ramp and force is not None and force_time_s is not None:
+            t1 = _first_evoked(spike_s, st.onset_s, st.ramp_end_s, spont)
+            if np.isfinite(t1):
+                thr = abs(float(np.interp(t1, force_time_s, force)) - float(st.rest))
         rows.append(
             {
                 "stimulus": "mechanical",
                 "index": st.step,
+                "kind": "ramp" if is_ramp else "step",
                 "onset_s": st.onset_s,
                 "offset_s": st.offset_s,
                 "amplitude": st.amplitude,
+                "threshold": thr,
                 "dynamic_spikes": dyn,
                 "static_spikes": stat,
                 "total_spikes": total,
@@ -186,7 +233,7 @@ def mechanical_responses(
                 "static_rate_hz": stat / hold,
                 "latency_ms": lat,
                 "adaptation_ratio": second_half / first_half if first_half >= 2 else np.nan,
-                "responded": _responded(total, expected),
+                "responded": _responded(total, expected, per),
             }
         )
     return pd.DataFrame(rows)
@@ -198,10 +245,13 @@ def thermal_responses(
     temp_time_s: np.ndarray,
     temp_c: np.ndarray,
     spont_rate_hz: float,
+    *,
+    alpha: float = 0.01,
 ) -> pd.DataFrame:
     """One row per cold/heat ramp: spikes during the ramp, threshold temperature, response."""
     rows = []
     spont = spont_rate_hz if np.isfinite(spont_rate_hz) else 0.0
+    per = alpha / max(len(ramps), 1)
     need = max(2.0, spont * 2 + 3 * np.sqrt(spont * 2) + 1)
     for r in ramps.itertuples(index=False):
         t = spike_s[(spike_s >= r.onset_s) & (spike_s <= r.offset_s)]
@@ -228,7 +278,7 @@ def thermal_responses(
                 "first_spike_c": float(np.interp(first[0], temp_time_s, temp_c))
                 if first.size
                 else np.nan,
-                "responded": _responded(total, expected) and np.isfinite(thr_t),
+                "responded": _responded(total, expected, per) and np.isfinite(thr_t),
             }
         )
     return pd.DataFrame(rows)
@@ -259,9 +309,15 @@ def mechanical_summary(resp: pd.DataFrame, params: Params) -> dict[str, float]:
         return out
     top = ok.loc[ok["amplitude"].idxmax()]
     evoked = ok["dynamic_spikes"].sum() + ok["static_spikes"].sum()
+    # threshold: smallest responded step; a ramp gives the force at its first evoked spike
+    if "kind" in ok.columns:
+        per_row = np.where(ok["kind"] == "ramp", ok["threshold"], ok["amplitude"])
+    else:
+        per_row = ok["amplitude"].to_numpy()
+    per_row = np.asarray(per_row, dtype=float)
     out.update(
         mech_responsive=True,
-        mech_threshold=float(ok["amplitude"].min()),
+        mech_threshold=float(np.nanmin(per_row)) if np.isfinite(per_row).any() else np.nan,
         static_rate_max_hz=float(top["static_rate_hz"]),
         static_fraction=float(ok["static_spikes"].sum() / evoked) if evoked else np.nan,
         adaptation_ratio=float(np.nanmedian(ok["adaptation_ratio"]))

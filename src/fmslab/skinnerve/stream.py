@@ -22,8 +22,8 @@ from fmslab.errors import InputError
 from fmslab.skinnerve.io import Recording
 from fmslab.skinnerve.params import Params
 from fmslab.skinnerve.spikes import (
+    MAD_TO_SD,
     bandpass_sos,
-    blank,
     detect_peaks,
     drop_opposite_phases,
     extract_waveforms,
@@ -35,13 +35,17 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class StreamResult:
+    """Output of :func:`process`: first-pass detections, the filtered trace, stimuli, aux."""
+
     fs_hz: float
     n_samples: int
     spike_samples: np.ndarray
-    spike_peaks_uv: np.ndarray
     waveforms_uv: np.ndarray
     chunk_noise_uv: np.ndarray
     stimulus_samples: np.ndarray
+    blank_spans: np.ndarray  # (n, 2) first/last blanked sample per stimulus
+    hum_hz: list[float]
+    filtered_uv: np.ndarray  # band-passed (and notched) nerve, float32, blanked spans = 0
     aux_time_s: np.ndarray
     aux: dict[str, np.ndarray] = field(default_factory=dict)
     envelope_uv: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))
@@ -61,8 +65,10 @@ class StreamResult:
         return self.spike_samples / self.fs_hz
 
 
-def stimulus_threshold(rec: Recording, params: Params, chunk: int) -> tuple[float, int] | None:
-    """(threshold, polarity) of the analog stimulus channel; None without one.
+def stimulus_threshold(
+    rec: Recording, params: Params, chunk: int
+) -> tuple[float, int, float] | None:
+    """(threshold, polarity, rest level) of the analog stimulus channel; None without one.
 
     Raises InputError when the channel never departs from its baseline by ``stimulus_min_v``.
     """
@@ -83,12 +89,7 @@ def stimulus_threshold(rec: Recording, params: Params, chunk: int) -> tuple[floa
             column=rec.roles["stimulus"],
         )
     pol = 1 if up >= down else -1
-    return med + pol * 0.5 * max(up, down), pol
-
-
-def _edges(x: np.ndarray, thr: float, pol: int) -> np.ndarray:
-    above = (x > thr) if pol > 0 else (x < thr)
-    return np.flatnonzero(above[1:] & ~above[:-1]) + 1
+    return med + pol * 0.5 * max(up, down), pol, med
 
 
 def _block_reduce(x: np.ndarray, q: int, how: str) -> np.ndarray:
@@ -100,8 +101,214 @@ def _block_reduce(x: np.ndarray, q: int, how: str) -> np.ndarray:
     return np.minimum.reduceat(x, starts).astype(np.float32)
 
 
+def stimulus_samples(rec: Recording, params: Params, chunk: int) -> np.ndarray:
+    """Sample indices of the electrical stimuli (empty without a stimulus channel).
+
+    An event/marker channel gives its times as they are (a 500 Hz train stays 500 Hz). An analog
+    channel gives its edges with hysteresis: a pulse starts where the signal crosses halfway
+    between its median and its extreme, and the next pulse can start only after the signal has
+    come back below a quarter of the way (so ringing on one TTL edge is one pulse, while pulses of
+    a train, each returning to baseline, are all kept). ``stimulus_min_interval_ms`` (default 0)
+    can still merge pulses closer than that.
+    """
+    fs = rec.fs_hz
+    if "stimulus" in rec.event_roles:
+        ev = np.round(rec.event_roles["stimulus"] * fs).astype(np.int64)
+        if ev.size == 0:
+            raise InputError(
+                "no stimulus markers in the stimulus event channel",
+                file=rec.path,
+                column=rec.roles["stimulus"],
+            )
+        return np.unique(ev)
+    thr = stimulus_threshold(rec, params, chunk)
+    if thr is None:
+        return np.zeros(0, dtype=np.int64)
+    level, pol, rest = thr
+    hi_lvl = pol * level
+    lo_lvl = pol * (rest + 0.5 * (level - rest))  # a quarter of the way from rest
+    out: list[int] = []
+    armed = True
+    for start, block in rec.iter_roles(chunk, roles=["stimulus"]):
+        x = pol * block["stimulus"]
+        idx_above = np.flatnonzero(x > hi_lvl)
+        idx_below = np.flatnonzero(x < lo_lvl)
+        i = 0
+        while True:
+            if armed:
+                j = np.searchsorted(idx_above, i)
+                if j >= idx_above.size:
+                    break
+                i = int(idx_above[j])
+                out.append(start + i)
+                armed = False
+            else:
+                j = np.searchsorted(idx_below, i)
+                if j >= idx_below.size:
+                    break
+                i = int(idx_below[j])
+                armed = True
+    st = np.asarray(out, dtype=np.int64)
+    gap = int(round(params.stimulus_min_interval_ms * fs / 1e3))
+    if gap > 0 and st.size > 1:
+        keep = [0]
+        for k in range(1, st.size):
+            if st[k] - st[keep[-1]] >= gap:
+                keep.append(k)
+        st = st[keep]
+    return st
+
+
+@dataclass
+class Prepass:
+    """What the pre-pass learns before filtering: stimuli, artefact extents, mains hum."""
+
+    stimulus_samples: np.ndarray
+    blank_start: np.ndarray  # per stimulus, first blanked sample
+    blank_stop: np.ndarray  # per stimulus, last blanked sample
+    hum_hz: list[float]
+
+
+def _artefact_extent(x: np.ndarray, i0: int, fs: float, params: Params) -> tuple[int, int]:
+    """(first, last) sample of the stimulus artefact around ``x[i0]`` (raw trace).
+
+    Baseline = median of the 3 ms before the stimulus; noise = its MAD / 0.6745. The artefact
+    is where the raw trace departs from the baseline by more than ``artefact_sd`` noise SDs. It
+    starts at the first such sample within ±``artefact_search_ms`` of the marker and ends at the
+    last such sample before the trace stays within the band for ``artefact_quiet_ms``, at most
+    ``artefact_max_ms`` after the marker. Without a departure, ``blank_pre_ms`` before to
+    ``blank_post_ms`` after the marker are blanked.
+    """
+    pre_n = int(round(3e-3 * fs))
+    a = max(0, i0 - pre_n)
+    base_seg = x[a : max(a + 1, i0 - 1)]
+    default = (
+        i0 - int(round(params.blank_pre_ms * fs / 1e3)),
+        i0 + int(round(params.blank_post_ms * fs / 1e3)),
+    )
+    if base_seg.size < 4:
+        return default
+    base = float(np.median(base_seg))
+    sd = max(float(np.median(np.abs(base_seg - base)) / MAD_TO_SD), 1e-9)
+    search = int(round(params.artefact_search_ms * fs / 1e3))
+    max_n = int(round(params.artefact_max_ms * fs / 1e3))
+    quiet = max(1, int(round(params.artefact_quiet_ms * fs / 1e3)))
+    seg = x[max(0, i0 - search) : min(x.size, i0 + max_n + quiet)]
+    off = max(0, i0 - search)
+    out = np.abs(seg - base) > params.artefact_sd * sd
+    hits = np.flatnonzero(out[: 2 * search + 1])
+    if hits.size == 0:
+        return default
+    first = off + int(hits[0])
+    last = first
+    k = first - off
+    while k < out.size:
+        nxt = np.flatnonzero(out[k + 1 : k + 1 + quiet])
+        if nxt.size == 0:
+            break
+        k = k + 1 + int(nxt[-1])
+        last = off + k
+        if last - i0 >= max_n:
+            last = i0 + max_n
+            break
+    return first - 1, last + 1
+
+
+def _hum_frequencies(x: np.ndarray, fs: float, params: Params) -> list[float]:
+    """Mains lines present in ``x`` (raw nerve): 50 or 60 Hz and harmonics up to the band top.
+
+    Welch PSD at 1 Hz resolution; a line is present when its power exceeds ``hum_ratio`` times the
+    median power within ±15 Hz (excluding ±2 Hz). The base frequency (50 or 60) is the one whose
+    fundamental or first harmonics are present; only its harmonics are returned.
+    """
+    if x.size < 2 * int(fs):
+        return []
+    f, pxx = signal.welch(x - np.median(x), fs=fs, nperseg=int(fs))
+    top = min(params.band_high_hz, 0.45 * fs)
+    best: list[float] = []
+    for f0 in (50.0, 60.0):
+        found = []
+        for h in range(1, int(top // f0) + 1):
+            fh = h * f0
+            i = int(round(fh))
+            if i + 16 >= f.size:
+                break
+            near = np.r_[pxx[i - 15 : i - 2], pxx[i + 3 : i + 16]]
+            if pxx[i] > params.hum_ratio * float(np.median(near)):
+                found.append(fh)
+        if len(found) > len(best) and (f0 in found or 2 * f0 in found or 3 * f0 in found):
+            best = found
+    return best
+
+
+def notch_sos(fs: float, freqs: list[float], q: float = 30.0) -> np.ndarray:
+    """Second-order sections of IIR notches (``scipy.signal.iirnotch``) at ``freqs``."""
+    parts = []
+    for f0 in freqs:
+        b, a = signal.iirnotch(f0, q, fs=fs)
+        parts.append(signal.tf2sos(b, a))
+    return np.concatenate(parts) if parts else np.zeros((0, 6))
+
+
+def prepass(rec: Recording, params: Params) -> Prepass:
+    """Stimuli, their artefacts' extents on the raw trace, and mains hum (see docs)."""
+    fs = rec.fs_hz
+    p = params
+    chunk = max(1, int(round(p.chunk_s * fs)))
+    stim = stimulus_samples(rec, p, chunk)
+    b0 = np.zeros(stim.size, dtype=np.int64)
+    b1 = np.zeros(stim.size, dtype=np.int64)
+    hum_parts: list[np.ndarray] = []
+    hum_n = int(p.hum_probe_s * fs)
+    margin = int(round((3e-3 + p.artefact_max_ms / 1e3 + 2e-3) * fs))
+    prev = np.zeros(0)
+    prev0 = 0
+    done = 0
+    for start, block in rec.iter_roles(chunk, roles=["nerve"]):
+        x = block["nerve"]
+        if sum(v.size for v in hum_parts) < hum_n:
+            hum_parts.append(x[: hum_n - sum(v.size for v in hum_parts)].copy())
+        if stim.size:
+            ext = np.concatenate([prev, x])
+            e0 = prev0
+            stop = start + x.size
+            while done < stim.size and stim[done] + margin <= stop:
+                i = int(stim[done] - e0)
+                if i >= 0:
+                    a, b = _artefact_extent(ext, i, fs, p)
+                    b0[done], b1[done] = e0 + a, e0 + b
+                else:
+                    b0[done], b1[done] = stim[done], stim[done]
+                done += 1
+            keep = min(ext.size, 2 * margin)
+            prev, prev0 = ext[-keep:], stop - keep
+        elif sum(v.size for v in hum_parts) >= hum_n:
+            break
+    if stim.size and done < stim.size:  # stimuli in the last few ms
+        ext, e0 = prev, prev0
+        for k in range(done, stim.size):
+            i = int(stim[k] - e0)
+            if 0 <= i < ext.size:
+                a, b = _artefact_extent(ext, i, fs, p)
+                b0[k], b1[k] = e0 + a, e0 + b
+            else:
+                b0[k], b1[k] = stim[k], stim[k]
+    hum = _hum_frequencies(np.concatenate(hum_parts), fs, p) if p.notch_hum and hum_parts else []
+    return Prepass(stimulus_samples=stim, blank_start=b0, blank_stop=b1, hum_hz=hum)
+
+
+def _blank_spans(x: np.ndarray, spans: np.ndarray) -> None:
+    """Replace ``x[a : b + 1]`` by a straight line between its ends, in place, per (a, b) row."""
+    n = x.size
+    for a, b in spans:
+        a, b = max(0, int(a)), min(n - 1, int(b))
+        if b > a:
+            x[a : b + 1] = np.linspace(x[a], x[b], b - a + 1)
+
+
 def process(rec: Recording, params: Params | None = None) -> StreamResult:
-    """Run the chunked pass over ``rec``; see the module docstring."""
+    """Run the pre-pass and the chunked filtering/detection pass over ``rec``; see the module
+    docstring."""
     p = params or Params()
     fs = rec.fs_hz
     q = max(1, int(round(fs / p.aux_rate_hz)))
@@ -110,81 +317,62 @@ def process(rec: Recording, params: Params | None = None) -> StreamResult:
     pre, post = int(round(p.pre_ms * fs / 1e3)), int(round(p.post_ms * fs / 1e3))
     dead = int(round(p.dead_ms * fs / 1e3))
     phase_win = int(round(p.opposite_phase_ms * fs / 1e3))
-    b_pre, b_post = int(round(p.blank_pre_ms * fs / 1e3)), int(round(p.blank_post_ms * fs / 1e3))
-    min_gap = int(round(p.stimulus_min_interval_ms * fs / 1e3))
+    pp = prepass(rec, p)
     sos = bandpass_sos(fs, p.band_low_hz, p.band_high_hz, p.filter_order)
-    thr = stimulus_threshold(rec, p, chunk)
-    ev_samples = (
-        np.round(rec.event_roles["stimulus"] * fs).astype(np.int64)
-        if "stimulus" in rec.event_roles
-        else None
-    )
-    if ev_samples is not None and ev_samples.size == 0:
-        raise InputError(
-            "no stimulus markers in the stimulus event channel",
-            file=rec.path,
-            column=rec.roles["stimulus"],
-        )
+    if pp.hum_hz:
+        sos = np.concatenate([sos, notch_sos(fs, pp.hum_hz)])
+        log.info("%s: mains hum at %s Hz notched", rec.path, pp.hum_hz)
+    spans_all = np.column_stack([pp.blank_start, pp.blank_stop]).astype(np.int64)
     seg_starts = np.asarray(rec.reader.segment_starts, dtype=np.int64)
-    aux_roles = [r for r in rec.analog_roles() if r not in ("nerve",)]
+    seg_spans = np.column_stack([seg_starts - int(2e-3 * fs), seg_starts + int(2e-3 * fs)]).astype(
+        np.int64
+    )[1:]
+    aux_roles = [r for r in rec.analog_roles() if r not in ("nerve", "stimulus")]
+    aux_roles += ["stimulus"] if "stimulus" in rec.analog_roles() else []
 
-    spikes, peaks_uv, waves, noise, stims = [], [], [], [], []
+    spikes, waves, noise = [], [], []
+    filt: list[np.ndarray] = []
     aux: dict[str, list[np.ndarray]] = {r: [] for r in aux_roles}
-    aux_t, env = [], []
-    last_stim = -(10**12)
+    aux_t = []
     n_total = 0
 
     def run(core_start: int, core: dict, left: dict | None, right: dict | None) -> None:
-        nonlocal last_stim, n_total
+        nonlocal n_total
         n_core = core["nerve"].size
         n_left = left["nerve"].size if left else 0
-        ext = {
-            r: np.concatenate(
-                [x for x in ((left or {}).get(r), core[r], (right or {}).get(r)) if x is not None]
-            )
-            for r in core
-        }
+        nerve = np.concatenate(
+            [x for x in ((left or {}).get("nerve"), core["nerve"], (right or {}).get("nerve"))
+             if x is not None]
+        ).astype(np.float64, copy=True)  # fmt: skip
         ext0 = core_start - n_left
         c0, c1 = n_left, n_left + n_core
-        # electrical stimuli in this chunk (all of ext for blanking, the core's for the record)
-        if thr is not None:
-            e = _edges(ext["stimulus"], *thr)
-        elif ev_samples is not None:
-            e = ev_samples[(ev_samples >= ext0) & (ev_samples < ext0 + ext["nerve"].size)] - ext0
-        else:
-            e = np.zeros(0, dtype=np.int64)
-        for s in e[(e >= c0) & (e < c1)]:
-            if ext0 + s - last_stim >= min_gap:
-                stims.append(ext0 + s)
-                last_stim = ext0 + s
-        nerve = ext["nerve"].astype(np.float64, copy=True)
-        blank(nerve, e, b_pre, b_post)
-        seg = seg_starts[(seg_starts > ext0) & (seg_starts < ext0 + nerve.size)] - ext0
-        blank(nerve, seg, int(2e-3 * fs), int(2e-3 * fs))
+        lo, hi = ext0, ext0 + nerve.size
+        sel = (spans_all[:, 1] >= lo) & (spans_all[:, 0] < hi) if spans_all.size else []
+        spans = spans_all[sel] - ext0 if spans_all.size else spans_all
+        _blank_spans(nerve, spans)
+        ss = seg_spans[(seg_spans[:, 1] >= lo) & (seg_spans[:, 0] < hi)] - ext0
+        _blank_spans(nerve, ss)
         xf = signal.sosfiltfilt(sos, nerve)
-        sigma = mad_sigma(xf[c0:c1]) if p.fixed_noise_uv is None else p.fixed_noise_uv
+        blanked = np.zeros(xf.size, dtype=bool)
+        for a, b in np.concatenate([spans, ss]) if len(ss) or len(spans) else []:
+            blanked[max(0, a) : max(0, b + 1)] = True
+        xf[blanked] = 0.0
+        core_f = xf[c0:c1]
+        quiet = core_f[~blanked[c0:c1]]
+        sigma = mad_sigma(quiet) if p.fixed_noise_uv is None else p.fixed_noise_uv
         noise.append(sigma)
         pk = detect_peaks(xf, p.threshold_sd * sigma, dead_samples=dead, polarity=p.polarity)
         pk = drop_opposite_phases(xf, pk, phase_win)
         pk = pk[(pk >= c0) & (pk < c1)]
-        if e.size and pk.size:  # drop detections inside blanked windows
-            j = np.searchsorted(e, pk)
-            lo = np.where(j > 0, e[np.maximum(j - 1, 0)], -(10**9))
-            hi = np.where(j < e.size, e[np.minimum(j, e.size - 1)], 10**12)
-            pk = pk[~((pk - lo <= b_post + 1) | (hi - pk <= b_pre + 1))]
         w, ok = extract_waveforms(xf, pk, pre, post)
         pk = pk[ok]
         spikes.append(ext0 + pk)
-        peaks_uv.append(xf[pk].astype(np.float32))
         waves.append(w)
+        filt.append(core_f.astype(np.float32))
         starts = np.arange(0, n_core, q)
         aux_t.append((core_start + starts + 0.5 * np.minimum(q, n_core - starts)) / fs)
         for r in aux_roles:
             aux[r].append(_block_reduce(core[r], q, "mean"))
-        core_f = xf[c0:c1]
-        env.append(
-            np.column_stack([_block_reduce(core_f, q, "min"), _block_reduce(core_f, q, "max")])
-        )
         n_total += n_core
 
     def tail(prev: dict | None, block: dict) -> dict:
@@ -204,17 +392,23 @@ def process(rec: Recording, params: Params | None = None) -> StreamResult:
     run(pending[0], pending[1], left, None)
 
     n_w = pre + post
+    xf_all = np.concatenate(filt)
+    filt.clear()
     return StreamResult(
         fs_hz=fs,
         n_samples=n_total,
         spike_samples=np.concatenate(spikes).astype(np.int64),
-        spike_peaks_uv=np.concatenate(peaks_uv),
         waveforms_uv=np.concatenate(waves) if waves else np.zeros((0, n_w), np.float32),
         chunk_noise_uv=np.asarray(noise),
-        stimulus_samples=np.asarray(stims, dtype=np.int64),
+        stimulus_samples=pp.stimulus_samples,
+        blank_spans=spans_all,
+        hum_hz=pp.hum_hz,
+        filtered_uv=xf_all,
         aux_time_s=np.concatenate(aux_t),
         aux={r: np.concatenate(v) for r, v in aux.items()},
-        envelope_uv=np.concatenate(env),
+        envelope_uv=np.column_stack(
+            [_block_reduce(xf_all, q, "min"), _block_reduce(xf_all, q, "max")]
+        ),
         segment_starts=seg_starts,
     )
 

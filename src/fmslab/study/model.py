@@ -15,7 +15,16 @@ from fmslab.study.sheets import SHEET_SUFFIXES, read_sheet
 
 STUDY_FILE = "study.yaml"
 REQUIRED_SHEETS = ("donors", "mice", "recordings")
-KNOWN_KEYS = {"name", "description", "sheets", "unblinding", "catalog", "parameters", "groups"}
+KNOWN_KEYS = {
+    "name",
+    "description",
+    "sheets",
+    "unblinding",
+    "catalog",
+    "parameters",
+    "groups",
+    "contrasts",  # planned contrasts of `fmslab compare` (fmslab.compare.design.Contrast)
+}
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,130 @@
+"""Second detection pass: template matching (matched filter) with subtraction of found spikes.
+
+Once the first, threshold-based pass has given templates, every unit's template ``T`` is slid along
+the band-passed trace ``x``: the score ``c(t) = sum_j x[t - pre + j] T[j]`` is the matched-filter
+output (the least-squares amplitude of ``T`` at ``t`` is ``a = c / |T|^2`` and it removes
+``c^2 / |T|^2`` of the signal energy). Its noise SD ``s`` is estimated robustly (MAD) from the
+scores themselves, chunk by chunk. A spike of unit ``k`` is accepted at ``t`` when
+
+- ``c_k(t) / s_k >= threshold_sd`` (``match_threshold_sd``, 5: the matched filter's own SNR),
+- ``a`` lies in ``[amp_min, amp_max]`` (0.5-2 times the template: bursts with amplitude decrement
+  stay in, other units' spikes that only resemble the template at another scale do not),
+- unit ``k`` leaves the smallest residual ``|x - T_k|^2`` at ``t`` of all templates (so that two
+  units of one shape and different size are told apart by size), and ``t`` is the best such
+  position within half a template length.
+
+Accepted spikes are subtracted (``a * T``) and the search is repeated on the residual
+(``rounds`` times), which finds spikes that overlapped a larger one. Spike times are the template's
+alignment point (sub-sample position from a parabola through the score peak).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import signal
+
+from fmslab.skinnerve.spikes import MAD_TO_SD
+
+
+@dataclass
+class Matches:
+    """Spikes found by :func:`match_templates` (one row per spike, sorted by sample)."""
+
+    sample: np.ndarray  # alignment sample (int)
+    frac: np.ndarray  # sub-sample correction in samples (-0.5..0.5)
+    unit: np.ndarray  # index into the templates (0-based)
+    amplitude: np.ndarray  # least-squares scale of the template
+    z: np.ndarray  # matched-filter score / its noise SD
+
+
+def _scores(x: np.ndarray, templates: np.ndarray) -> np.ndarray:
+    """``c[k, i]`` = correlation of ``x[i : i + L]`` with template k (valid part)."""
+    return np.stack([signal.correlate(x, t, mode="valid", method="fft") for t in templates])
+
+
+def match_templates(
+    x: np.ndarray,
+    templates: np.ndarray,
+    pre: int,
+    *,
+    threshold_sd: float = 5.0,
+    amp_min: float = 0.5,
+    amp_max: float = 2.0,
+    rounds: int = 3,
+    chunk: int = 200_000,
+    exclude: np.ndarray | None = None,
+) -> Matches:
+    """Find the spikes of every template in ``x`` (see the module docstring).
+
+    Parameters
+    ----------
+    x
+        Band-passed trace (uV), blanked spans set to 0.
+    templates
+        (n_units, L) mean waveforms in uV, aligned so that sample ``pre`` is the spike time.
+    exclude
+        Boolean mask of samples where no spike may be placed (blanked stimulus artefacts).
+    """
+    n_t, length = templates.shape
+    empty = Matches(*(np.zeros(0, dtype=d) for d in (np.int64, float, np.int64, float, float)))
+    if n_t == 0 or x.size < 2 * length:
+        return empty
+    norms2 = (templates.astype(np.float64) ** 2).sum(axis=1)
+    keep_t = norms2 > 0
+    pad = 2 * length
+    parts = []
+    for c0 in range(0, x.size, chunk):
+        a0, a1 = max(0, c0 - pad), min(x.size, c0 + chunk + pad)
+        res = x[a0:a1].astype(np.float64, copy=True)
+        found = []
+        sd = None
+        for _r in range(max(1, rounds)):
+            c = _scores(res, templates)  # (n_t, n - L + 1); index i -> spike at i + pre
+            if sd is None:  # noise SD of each score from the first round (spikes are sparse)
+                sd = np.median(np.abs(c), axis=1) / MAD_TO_SD
+                sd[sd <= 0] = np.inf
+            z = c / sd[:, None]
+            amp = c / np.where(keep_t, norms2, np.inf)[:, None]
+            # choice among templates: the smallest residual |x - T_k|^2, i.e. the largest
+            # 2 c - |T|^2 (scaled copies of one shape are told apart by their size)
+            gain = np.where(
+                (z >= threshold_sd) & (amp >= amp_min) & (amp <= amp_max) & keep_t[:, None],
+                np.maximum(2 * c - norms2[:, None], 1e-9),
+                0.0,
+            )
+            best = np.argmax(gain, axis=0)
+            g = gain[best, np.arange(gain.shape[1])]
+            if exclude is not None:
+                ex = exclude[a0 + pre : a0 + pre + g.size]
+                g[: ex.size][ex] = 0.0
+            pk, _ = signal.find_peaks(g, height=1e-12, distance=max(1, length // 2))
+            if pk.size == 0:
+                break
+            k = best[pk]
+            a = amp[k, pk]
+            for i, kk, aa in zip(pk, k, a, strict=True):
+                res[i : i + length] -= aa * templates[kk]
+            # sub-sample time from a parabola through the score around its peak
+            cm = c[k, np.maximum(pk - 1, 0)]
+            c0_ = c[k, pk]
+            cp = c[k, np.minimum(pk + 1, c.shape[1] - 1)]
+            den = cm - 2 * c0_ + cp
+            frac = np.where(den < 0, 0.5 * (cm - cp) / np.where(den < 0, den, -1.0), 0.0)
+            found.append(np.column_stack([a0 + pk + pre, np.clip(frac, -0.5, 0.5), k, a, z[k, pk]]))
+        if found:
+            f = np.concatenate(found)
+            f = f[(f[:, 0] >= c0) & (f[:, 0] < min(x.size, c0 + chunk))]
+            parts.append(f)
+    if not parts:
+        return empty
+    f = np.concatenate(parts)
+    f = f[np.argsort(f[:, 0], kind="stable")]
+    return Matches(
+        sample=f[:, 0].astype(np.int64),
+        frac=f[:, 1],
+        unit=f[:, 2].astype(np.int64),
+        amplitude=f[:, 3],
+        z=f[:, 4],
+    )
