@@ -129,7 +129,8 @@ _SPECS = (
             "isi_cv:F adaptation_index:F first_isi_ms:F last_spike_ms:F baseline_mV:F "
             "baseline_sd_mV:F steady_state_mV:F deflection_mV:F peak_deflection_mV:F "
             "sag_ratio:F tau_ms:F ramp_current_at_first_spike_pA:F prepulse_pA:F "
-            "prepulse_deflection_mV:F qc_reasons:T qc_pass:B"
+            "prepulse_deflection_mV:F ahp_slow_depth_mV:F ahp_slow_trough_mV:F ahp_slow_time_ms:F "
+            "qc_reasons:T qc_pass:B"
         ),
         key=("file", "sweep"),
         family="ephys",
@@ -144,7 +145,8 @@ _SPECS = (
             "rheobase_ramp_pA:F fi_slope_Hz_per_pA:F max_firing_rate_hz:F max_spikes:I "
             "spikes_at_2x_rheobase:F stim_2x_rheobase_pA:F threshold_at_rheobase_mV:F "
             "ap_peak_at_rheobase_mV:F half_width_at_rheobase_ms:F ahp_depth_at_rheobase_mV:F "
-            "firing_pattern:T spontaneous_rate_hz:F spontaneous_firing:B qc_pass:B qc_reasons:T"
+            "firing_pattern:T spontaneous_rate_hz:F spontaneous_firing:B pre_step_rate_hz:F qc_pass:B "
+            "qc_reasons:T"
         ),
         key=("file",),
         family="ephys",
@@ -155,7 +157,8 @@ _SPECS = (
         _cols(
             _EPHYS_IDS + "sweep:I spike:I threshold_t_s:F peak_t_s:F threshold_mV:F peak_mV:F "
             "amplitude_mV:F half_width_ms:F upstroke_V_per_s:F downstroke_V_per_s:F "
-            "ahp_trough_mV:F ahp_depth_mV:F ahp_time_ms:F"
+            "ahp_trough_mV:F ahp_depth_mV:F ahp_time_ms:F ahp_slow_trough_mV:F ahp_slow_depth_mV:F "
+            "ahp_slow_time_ms:F"
         ),
         key=("file", "sweep", "spike"),
         family="ephys",
@@ -193,7 +196,7 @@ _SPECS = (
             "file:T unit_id:I stimulus:T index:I onset_s:F offset_s:F amplitude:F "
             "dynamic_spikes:F static_spikes:F total_spikes:I dynamic_rate_hz:F static_rate_hz:F "
             "latency_ms:F adaptation_ratio:F responded:B amplitude_unit:T threshold_c:F "
-            "first_spike_c:F" + _SKIN_META
+            "first_spike_c:F kind:T threshold:F" + _SKIN_META
         ),
         key=("file", "unit_id", "stimulus", "index"),
         family="skinnerve",
@@ -262,7 +265,8 @@ _SPECS = (
         "behaviour_stats",
         _cols(
             "assay:T measure:T test:T day:F group_a:T group_b:T mean_a:F mean_b:F "
-            "difference_b_minus_a:F se:F z:F chi2:F df:I p_value:F p_holm:F ci_low:F ci_high:F "
+            "difference_b_minus_a:F se:F z:F t:F F:F chi2:F df_num:F df:F p_value:F p_holm:F ci_low:F "
+            "ci_high:F contrast:T "
             "n_mice_a:I n_mice_b:I model:T converged:B note:T n_donors:I n_responders:I "
             "n_donors_unclassified:I responder_change_pct:F"
         ),
@@ -277,12 +281,14 @@ _SPECS = (
     TableSpec(
         "compare_stats",
         _cols(
-            "source:T outcome:T kind:T model:T unit:T primary:B reference:T treatment:T "
-            "n_donors_ref:I n_donors_trt:I n_mice_ref:F n_mice_trt:F n_obs_ref:I n_obs_trt:I "
-            "estimate_type:T estimate:F ci_low:F ci_high:F ci_method:T statistic:F df:F p:F q:F "
+            "source:T outcome:T kind:T test:T contrast:T day:F model:T unit:T primary:B "
+            "reference:T treatment:T n_donors_ref:I n_donors_trt:I n_mice_ref:F n_mice_trt:F "
+            "n_obs_ref:I n_obs_trt:I estimate_type:T estimate:F se:F ci_low:F ci_high:F "
+            "ci_method:T statistic:F df_num:F df:F p:F p_adj:F adjustment:T q:F covariates:T "
             "warnings:T"
         ),
-        key=("source", "outcome", "model"),
+        # rows are (model, test, contrast, day) within an outcome; day and contrast may be empty,
+        # so there is no primary key: a run replaces its (source, outcome) pairs whole
         family="compare",
         scope=("source", "outcome"),
         source_columns=("source",),
