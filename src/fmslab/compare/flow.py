@@ -344,7 +344,9 @@ def run(
         if prepared.catalog_path is not None:
             from fmslab.catalog import open_session
 
-            with open_session(prepared.catalog_path, command="compare", parameters=parameters) as cat:
+            with open_session(
+                prepared.catalog_path, command="compare", parameters=parameters
+            ) as cat:
                 if prepared.input_files:
                     cat.record_inputs(prepared.input_files)
                 cat.write_table("compare_stats", stats, replace_on=["source", "outcome"])
