@@ -322,6 +322,16 @@ def conform(spec: TableSpec, df: pd.DataFrame) -> pd.DataFrame:
             f"table '{spec.name}': column '{undeclared[0]}' is not declared "
             f"(declared: {', '.join(spec.column_names)}); declare it in fmslab.catalog_tables"
         )
+    for c in undeclared:  # a sheet's own columns are text; a computed column must be declared
+        values = df[c].dropna()
+        if pd.api.types.is_numeric_dtype(df[c]) or pd.api.types.is_bool_dtype(df[c]) or not all(
+            isinstance(v, str) for v in values
+        ):
+            raise CatalogSchemaError(
+                f"table '{spec.name}': column '{c}' is not declared and holds non-text values "
+                f"(only a sheet's own text columns may be stored undeclared); declare it in "
+                f"fmslab.catalog_tables"
+            )
     missing = [k for k in spec.key if k not in cols]
     if missing and len(df.columns):
         raise CatalogSchemaError(f"table '{spec.name}': key column '{missing[0]}' is missing")

@@ -183,7 +183,7 @@ _SPECS = (
             "static_rate_max_hz:F static_fraction:F adaptation_ratio:F slowly_adapting:B "
             "mech_unit:T von_frey_threshold_mn:F cold_responsive:B cold_threshold_c:F "
             "heat_responsive:B heat_threshold_c:F receptor_type:T evoked_spikes:I "
-            "is_unit_under_study:B figure:T" + _SKIN_META
+            "is_unit_under_study:B figure:T accepted:B review:T" + _SKIN_META
         ),
         key=("file", "unit_id"),
         family="skinnerve",

@@ -92,7 +92,10 @@ def run(
         Output folder; default with ``study``: ``STUDY/results/skinnerve``.
     study
         Study folder: recording rows joined to the tables (by file name), parameters from
-        ``study.yaml`` (``parameters.skinnerve``), catalog.
+        ``study.yaml`` (``parameters.skinnerve``), catalog. A sheet column ``accept`` (yes / no /
+        unit K) is the physiologist's review of the unit figures and is honoured
+        (:func:`fmslab.skinnerve.review.apply_review`): units.csv records it in ``accepted`` and
+        ``review``.
     channels
         Channel-map YAML for all files; default: ``RECORDING.yaml`` beside each recording.
     params
@@ -109,8 +112,9 @@ def run(
     from fmslab.batch import run_batch
     from fmslab.locks import folder_lock
     from fmslab.provenance import RunRecord, sha256_file
-    from fmslab.skinnerve.batch import TABLES, analyze_item
+    from fmslab.skinnerve.batch import CATALOG_TABLES, TABLES, analyze_item
     from fmslab.skinnerve.params import Params
+    from fmslab.skinnerve.review import apply_review
 
     params_d: dict[str, Any] = {}
     meta = pd.DataFrame()
@@ -155,7 +159,7 @@ def run(
         )
         tables: dict[str, pd.DataFrame] = {}
         for name in TABLES:
-            parts = [res[name] for _lbl, res in outcome.results if len(res[name])]
+            parts = [r[name] for _lbl, r in outcome.results if len(r.get(name, ()))]
             df = (
                 pd.concat(parts, ignore_index=True)
                 if parts
@@ -165,6 +169,10 @@ def run(
                 df = df.merge(
                     meta.rename(columns={"unit_id": "recording_unit_id"}), on="file", how="left"
                 )
+            if name == "units" and len(df):
+                # the physiologist's accept/reject column of the sheet (skinnerve.review)
+                sheet = meta[["file", "accept"]] if "accept" in meta.columns else pd.DataFrame()
+                df = apply_review(df, sheet if len(sheet) else pd.DataFrame(columns=["file"]))
             tables[name] = df
             write_table(df, out / f"{name}.csv")
         errors = outcome.failures_frame("file")
@@ -185,7 +193,7 @@ def run(
             with open_session(catalog_path, command=COMMAND, parameters=parameters) as ses:
                 ses.record_inputs(readable)
                 # one transaction replaces every row of the run's files, results and errors together
-                frames = {f"skinnerve_{name}": tables[name] for name in TABLES}
+                frames = {f"skinnerve_{name}": tables[name] for name in CATALOG_TABLES}
                 frames["skinnerve_errors"] = errors.assign(
                     file=[Path(f).name for f in errors["file"]]
                 )
