@@ -19,6 +19,7 @@ daemon that does not come up); a workflow failure on a running cluster is a test
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -163,6 +164,7 @@ def _sacct(env: dict[str, str], ids: list[str]) -> dict[str, str]:
 
 
 def _prepare(root: Path, demo: Path) -> Path:
+    shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)
     shutil.copytree(demo, root / "demo", symlinks=True)
     study = root / "demo" / "study"
@@ -336,3 +338,27 @@ def test_results_equal_a_local_run(runs):
         pd.testing.assert_frame_equal(
             _normalised(ta[name], local), _normalised(tb[name], slurm), obj=f"catalog {name}"
         )
+
+
+WRITERS = ("ephys_day", "skinnerve_day", "behaviour_study", "rnaseq_de", "compare")
+
+
+def test_jobs_wrote_parts_and_only_ingest_wrote_the_catalog(runs):
+    """Each catalog-writing job left one part (its rows + run record); the ingest rules loaded
+    every part; the catalog's runs of those commands are exactly the parts' runs."""
+    study = runs["slurm"]
+    parts = sorted(p for p in (study / "results" / "catalog_parts").iterdir() if p.is_dir())
+    names = [p.name for p in parts if not p.name.startswith(".")]
+    expected = sum(n for r, n in runs["planned"].items() if r in WRITERS)
+    assert len(names) == expected > 0
+    part_runs = {json.loads((p / "part.json").read_text())["run"]["run_id"] for p in parts}
+    with duckdb.connect(str(study / "results" / "fmslab.duckdb"), read_only=True) as con:
+        ingested = {r[0] for r in con.execute("SELECT part FROM ingested_parts").fetchall()}
+        catalog_runs = {
+            r[0]
+            for r in con.execute(
+                "SELECT run_id FROM runs WHERE command <> 'study catalog'"
+            ).fetchall()
+        }
+    assert ingested == set(names)
+    assert catalog_runs == part_runs

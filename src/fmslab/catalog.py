@@ -54,7 +54,7 @@ from fmslab.provenance import RunRecord, now_utc, sha256_file
 
 log = logging.getLogger(__name__)
 
-SYSTEM_TABLES = ("runs", "inputs", "schema_version")
+SYSTEM_TABLES = ("runs", "inputs", "schema_version", "ingested_parts")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 _SCHEMA = """
@@ -324,8 +324,10 @@ def conform(spec: TableSpec, df: pd.DataFrame) -> pd.DataFrame:
         )
     for c in undeclared:  # a sheet's own columns are text; a computed column must be declared
         values = df[c].dropna()
-        if pd.api.types.is_numeric_dtype(df[c]) or pd.api.types.is_bool_dtype(df[c]) or not all(
-            isinstance(v, str) for v in values
+        if (
+            pd.api.types.is_numeric_dtype(df[c])
+            or pd.api.types.is_bool_dtype(df[c])
+            or not all(isinstance(v, str) for v in values)
         ):
             raise CatalogSchemaError(
                 f"table '{spec.name}': column '{c}' is not declared and holds non-text values "
@@ -696,16 +698,29 @@ def open_session(
     parameters: dict[str, Any],
     lock_timeout_s: float = 120.0,
     study_root: str | Path | None = None,
+    defer: bool = False,
 ) -> Iterator[CatalogSession]:
     """Open the catalog for one run; commit its writes and its ``runs`` row at the end.
 
     On an exception the run's writes are rolled back, the run is recorded as ``failed`` with the
     error message, and the exception propagates. ``study_root`` (default: the study folder holding
     the catalog, if any) is what comparison sources are made relative to.
+
+    With ``defer=True`` the catalog is not opened: the run's writes are checked against the declared
+    tables and written as a part beside the catalog, for :func:`fmslab.catalog_parts.ingest` to
+    load later (cluster jobs; see :mod:`fmslab.catalog_parts`).
     """
-    run = RunRecord(command=command, parameters=parameters)
     db_path = Path(db_path)
     root = Path(study_root) if study_root is not None else _infer_study_root(db_path)
+    if defer:
+        from fmslab.catalog_parts import deferred_session
+
+        with deferred_session(
+            db_path, command=command, parameters=parameters, study_root=root
+        ) as ses:
+            yield ses
+        return
+    run = RunRecord(command=command, parameters=parameters)
     with connect(db_path, lock_timeout_s=lock_timeout_s, command=command) as con:
         con.execute("BEGIN TRANSACTION")
         try:
@@ -718,6 +733,50 @@ def open_session(
             run.finish("failed")
             _insert_run(con, run, f"{type(exc).__name__}: {exc}")
             raise
+
+
+# --- deferred writes (fmslab.catalog_parts) --------------------------------------------------
+@contextmanager
+def scratch_session(
+    run: RunRecord, study_root: str | Path | None = None
+) -> Iterator[CatalogSession]:
+    """A session on an empty in-memory catalog: checks writes exactly as a real one, keeps nothing."""
+    con = duckdb.connect(":memory:")
+    try:
+        _ensure_schema(con, Path(":memory:"))
+        con.execute("BEGIN TRANSACTION")
+        root = Path(study_root) if study_root is not None else None
+        yield CatalogSession(con=con, run=run, db_path=Path(":memory:"), study_root=root)
+    finally:
+        con.close()
+
+
+def record_run(con: duckdb.DuckDBPyConnection, run: RunRecord, message: str | None) -> None:
+    """Insert (or replace) a run's row in ``runs``."""
+    _insert_run(con, run, message)
+
+
+def insert_inputs(con: duckdb.DuckDBPyConnection, run_id: str, inputs: pd.DataFrame) -> None:
+    """Record a run's inputs (``path, size_bytes, mtime_ns, sha256``) in ``inputs``."""
+    rows = [
+        (run_id, str(r.path), int(r.size_bytes), int(r.mtime_ns), str(r.sha256))
+        for r in inputs.itertuples(index=False)
+    ]
+    if rows:
+        con.executemany("INSERT INTO inputs VALUES (?, ?, ?, ?, ?)", rows)
+
+
+def ingested_part_ids(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """Names of the parts already loaded (creating the ``ingested_parts`` table if needed)."""
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS ingested_parts ("
+        "part VARCHAR PRIMARY KEY, run_id VARCHAR, ingested_at TIMESTAMPTZ)"
+    )
+    return {r[0] for r in con.execute("SELECT part FROM ingested_parts").fetchall()}
+
+
+def mark_part_ingested(con: duckdb.DuckDBPyConnection, part: str, run_id: str) -> None:
+    con.execute("INSERT INTO ingested_parts VALUES (?, ?, ?)", [part, run_id, now_utc()])
 
 
 def query(db_path: str | Path, sql: str, *, lock_timeout_s: float = 120.0) -> pd.DataFrame:

@@ -60,6 +60,7 @@ def run(
     stats_on: str = "value",
     progress: bool = False,
     lock_timeout_s: float = 120.0,
+    defer_catalog: bool = False,
 ) -> BehaviourRun:
     """Score behaviour sheets and, with ``study``, store the tables in its catalog.
 
@@ -157,7 +158,12 @@ def run(
         run_id = None
         if st is not None:
             run_id = store_in_catalog(
-                result, st, inputs=inputs, parameters=parameters, lock_timeout_s=lock_timeout_s
+                result,
+                st,
+                inputs=inputs,
+                parameters=parameters,
+                lock_timeout_s=lock_timeout_s,
+                defer=defer_catalog,
             )
     return BehaviourRun(
         result=result,

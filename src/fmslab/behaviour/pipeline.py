@@ -455,12 +455,17 @@ def store_in_catalog(
     inputs: list[str | Path],
     parameters: dict[str, Any],
     lock_timeout_s: float = 120.0,
+    defer: bool = False,
 ) -> str:
     """Store the result and error tables in the study catalog (whole tables replaced); return run id."""
     from fmslab.catalog import open_session
 
     with open_session(
-        study.catalog_path, command=COMMAND, parameters=parameters, lock_timeout_s=lock_timeout_s
+        study.catalog_path,
+        command=COMMAND,
+        parameters=parameters,
+        lock_timeout_s=lock_timeout_s,
+        defer=defer,
     ) as cat:
         cat.record_inputs([p for p in inputs if Path(p).is_file()])
         # the sheets are scored together: every behaviour table (errors included) is replaced

@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from fmslab.cli.common import defer_catalog_option
+
 app = typer.Typer(
     help="Passive-transfer behaviour: von Frey up-down and other pain assays.", no_args_is_help=True
 )
@@ -80,6 +82,7 @@ def analyze(
             help="Ignore the unblinding key: groups stay treatment codes until the comparison step."
         ),
     ] = False,
+    defer_catalog: bool = defer_catalog_option(),
 ) -> None:
     """Score sheets: per-trial, per-mouse-day, per-mouse tables, vonfrey.csv, statistics, figure.
 
@@ -104,6 +107,7 @@ def analyze(
         stats_on=stats_on,
         progress=state(ctx).progress,
         lock_timeout_s=lock_timeout,
+        defer_catalog=defer_catalog,
     )
     result = done.result
     msg = (

@@ -22,6 +22,17 @@ class State:
         return self.verbosity >= 0
 
 
+DEFER_CATALOG_HELP = (
+    "Do not open the study catalog: write this run's rows as a part in "
+    "STUDY/results/catalog_parts/ for 'fmslab study ingest' (cluster jobs)."
+)
+
+
+def defer_catalog_option() -> bool:
+    """The ``--defer-catalog`` option of every command that writes the catalog."""
+    return typer.Option(False, "--defer-catalog", help=DEFER_CATALOG_HELP)
+
+
 def state(ctx: typer.Context) -> State:
     obj = ctx.find_root().obj
     return obj if isinstance(obj, State) else State()

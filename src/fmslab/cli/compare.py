@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from fmslab.cli.common import defer_catalog_option
+
 app = typer.Typer(
     help="Patient vs control IgG comparisons respecting donor > mouse > cell nesting.",
     no_args_is_help=True,
@@ -82,6 +84,7 @@ def compare(
     adjust: Annotated[
         str, typer.Option(help="Correction across planned contrasts (holm, bonferroni, ...).")
     ] = "holm",
+    defer_catalog: bool = defer_catalog_option(),
 ) -> None:
     """Compare k >= 2 groups on one or more outcomes by planned contrasts; write stats.csv and
     provenance.json to --out.
@@ -112,6 +115,7 @@ def compare(
         day_model=day_model,
         spline_df=spline_df,
         adjust=adjust,
+        defer_catalog=defer_catalog,
     )
     for row in done.primary.itertuples():
         name = row.contrast if isinstance(row.contrast, str) else ""

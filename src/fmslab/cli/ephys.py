@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from fmslab.cli.common import defer_catalog_option
+
 app = typer.Typer(
     help="Current-clamp excitability of DRG neurons (ABF and other formats).", no_args_is_help=True
 )
@@ -36,6 +38,7 @@ def analyze(
     allow_failures: bool = typer.Option(
         False, "--allow-failures", help="Exit 0 even when some files could not be analysed."
     ),
+    defer_catalog: bool = defer_catalog_option(),
 ) -> None:
     """Per-sweep and per-cell features of current-clamp recordings (sweeps.csv, cells.csv, ...).
 
@@ -54,6 +57,7 @@ def analyze(
         progress=state(ctx).progress,
         figures=figures,
         stimulus=stimulus,
+        defer_catalog=defer_catalog,
     )
     res = done.result
     cols = [

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from fmslab.cli.common import defer_catalog_option
+
 app = typer.Typer(
     help="Transcriptomics: differential expression and candidate ion channels.",
     no_args_is_help=True,
@@ -34,6 +36,7 @@ def de_command(
     n_cpus: int = typer.Option(2, help="Threads of the numerical libraries."),
     color_by: str | None = typer.Option(None, help="Sample-sheet column colouring the PCA."),
     study: Path | None = typer.Option(None, help="Study root: store rnaseq_de_results."),
+    defer_catalog: bool = defer_catalog_option(),
 ) -> None:
     """Differential expression with DESeq2 column names; writes OUT/de_results.csv and more."""
     from fmslab.rnaseq import run
@@ -54,6 +57,7 @@ def de_command(
         n_cpus=n_cpus,
         color_by=color_by,
         study=study,
+        defer_catalog=defer_catalog,
     )
     for cid, n_sig in done.n_significant.items():
         typer.echo(f"{cid}: {n_sig} genes padj < {done.alpha}; results in {done.out}")

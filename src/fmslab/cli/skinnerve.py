@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from fmslab.cli.common import defer_catalog_option
+
 app = typer.Typer(
     help="Skin-nerve single-afferent recordings: spikes, conduction velocity, responses.",
     no_args_is_help=True,
@@ -32,6 +34,7 @@ def analyze(
     allow_failures: bool = typer.Option(
         False, "--allow-failures", help="Exit 0 even when some files could not be analysed."
     ),
+    defer_catalog: bool = defer_catalog_option(),
 ) -> None:
     """Detect and sort spikes, measure CV and responses; write units/responses/spikes tables.
 
@@ -49,6 +52,7 @@ def analyze(
         params=params_file,
         n_jobs=jobs,
         progress=state(ctx).progress,
+        defer_catalog=defer_catalog,
     )
     STDERR.print(
         f"skinnerve: {done.n_analysed} file(s), {len(done.units)} unit(s), "

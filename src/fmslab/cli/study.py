@@ -83,3 +83,36 @@ def query(
         typer.echo(df.to_csv(index=False), nl=False)
     else:
         print_frame(df)
+
+
+@app.command()
+def ingest(
+    study: StudyArg,
+    db: Annotated[
+        Path | None, typer.Option(help="Catalog file (default STUDY/results/fmslab.duckdb).")
+    ] = None,
+    lock_timeout: Annotated[
+        float, typer.Option(help="Seconds to wait for another run holding the catalog.")
+    ] = 120.0,
+) -> None:
+    """Load the catalog parts of deferred runs (--defer-catalog) into the catalog.
+
+    The only writer in a cluster workflow: parts already loaded are skipped, so it can run any
+    number of times, also after a crash halfway. Exit code 1 when a loaded run had failed."""
+    from fmslab.catalog_parts import ingest as run_ingest
+    from fmslab.study.model import load_study
+
+    path = db or load_study(study).catalog_path
+    report = run_ingest(path, lock_timeout_s=lock_timeout)
+    STDERR.print(
+        f"catalog {path}: {len(report.ingested)} part(s) ingested, {report.already} already in it"
+        + (
+            f", {report.removed_tmp} abandoned temporary part(s) removed"
+            if report.removed_tmp
+            else ""
+        )
+    )
+    for line in report.failed_runs:
+        STDERR.print(f"[yellow]failed run:[/] {line}")
+    if report.failed_runs:
+        raise typer.Exit(1)

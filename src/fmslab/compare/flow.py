@@ -214,6 +214,7 @@ def run(
     day_model: str = "factor",
     spline_df: int = 3,
     adjust: str = "holm",
+    defer_catalog: bool = False,
 ) -> CompareRun:
     """Compare two groups on one or more outcomes; write ``stats.csv``, ``data.csv`` and
     ``provenance.json`` to ``out`` and, with a study, ``compare_stats`` to its catalog.
@@ -345,7 +346,10 @@ def run(
             from fmslab.catalog import open_session
 
             with open_session(
-                prepared.catalog_path, command="compare", parameters=parameters
+                prepared.catalog_path,
+                command="compare",
+                parameters=parameters,
+                defer=defer_catalog,
             ) as cat:
                 if prepared.input_files:
                     cat.record_inputs(prepared.input_files)

@@ -323,13 +323,16 @@ def store_in_catalog(
     files: list[Path],
     *,
     parameters: dict[str, Any],
+    defer: bool = False,
 ) -> None:
     """Record one analysis run in a study catalog: its inputs' hashes and the tables
     ``ephys_sweeps``, ``ephys_cells``, ``ephys_spikes`` and ``ephys_errors`` (every row of the
     run's files replaced in all four tables, in one transaction; other files' rows kept)."""
     from fmslab.catalog import open_session
 
-    with open_session(catalog_path, command="ephys analyze", parameters=parameters) as ses:
+    with open_session(
+        catalog_path, command="ephys analyze", parameters=parameters, defer=defer
+    ) as ses:
         ses.record_inputs([f for f in files if Path(f).is_file()])
         # the run's scope is every file it was given, analysed or failed: a file that failed
         # before and succeeds now leaves no error row behind, and vice versa

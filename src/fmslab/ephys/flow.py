@@ -93,6 +93,7 @@ def run(
     progress: bool = False,
     figures: bool = True,
     stimulus: str | Path | None = None,
+    defer_catalog: bool = False,
 ) -> EphysRun:
     """Analyse current-clamp recordings and, with ``study``, store the tables in its catalog.
 
@@ -176,5 +177,6 @@ def run(
                 catalog_path,
                 files,
                 parameters={"out": str(out), "files": [str(f) for f in files]},
+                defer=defer_catalog,
             )
     return EphysRun(result=res, files=files, out=out, catalog_path=catalog_path)

@@ -100,6 +100,7 @@ def run(
     n_cpus: int = 2,
     color_by: str | None = None,
     study: str | Path | None = None,
+    defer_catalog: bool = False,
 ) -> DERun:
     """Differential expression of a counts table; outputs in ``out``, catalog with ``study``.
 
@@ -197,7 +198,9 @@ def run(
     if study is not None:
         from fmslab.catalog import open_session
 
-        with open_session(_catalog_of(study), command="rnaseq de", parameters=params) as cat:
+        with open_session(
+            _catalog_of(study), command="rnaseq de", parameters=params, defer=defer_catalog
+        ) as cat:
             cat.record_inputs(inputs)
             cat.write_table(
                 "rnaseq_de_results", long_results(result, gene_names), replace_on=["contrast"]

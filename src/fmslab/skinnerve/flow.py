@@ -80,6 +80,7 @@ def run(
     params: Mapping[str, Any] | str | Path | None = None,
     n_jobs: int | None = None,
     progress: bool = False,
+    defer_catalog: bool = False,
 ) -> SkinnerveRun:
     """Analyse skin-nerve recordings and, with ``study``, store the tables in its catalog.
 
@@ -190,7 +191,9 @@ def run(
         if catalog_path is not None:
             from fmslab.catalog import open_session
 
-            with open_session(catalog_path, command=COMMAND, parameters=parameters) as ses:
+            with open_session(
+                catalog_path, command=COMMAND, parameters=parameters, defer=defer_catalog
+            ) as ses:
                 ses.record_inputs(readable)
                 # one transaction replaces every row of the run's files, results and errors together
                 frames = {f"skinnerve_{name}": tables[name] for name in CATALOG_TABLES}
