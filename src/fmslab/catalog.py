@@ -324,8 +324,10 @@ def conform(spec: TableSpec, df: pd.DataFrame) -> pd.DataFrame:
         )
     for c in undeclared:  # a sheet's own columns are text; a computed column must be declared
         values = df[c].dropna()
-        if pd.api.types.is_numeric_dtype(df[c]) or pd.api.types.is_bool_dtype(df[c]) or not all(
-            isinstance(v, str) for v in values
+        if (
+            pd.api.types.is_numeric_dtype(df[c])
+            or pd.api.types.is_bool_dtype(df[c])
+            or not all(isinstance(v, str) for v in values)
         ):
             raise CatalogSchemaError(
                 f"table '{spec.name}': column '{c}' is not declared and holds non-text values "

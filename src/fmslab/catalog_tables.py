@@ -177,7 +177,7 @@ _SPECS = (
         _cols(
             "file:T unit_id:I n_spikes:I amplitude_uv:F snr:F isi_violations:I "
             "isi_violation_fraction:F contamination:F contamination_local:F latency_ms:F "
-            "latency_sd_ms:F follow_fraction:F n_stimuli:I electrically_driven:B cv_m_s:F "
+            "latency_sd_ms:F latency_peak_ms:F follow_fraction:F n_stimuli:I electrically_driven:B cv_m_s:F "
             "fibre_class:T baseline_s:F spont_rate_hz:F spont_isi_cv:F rate_hz:F isi_cv:F "
             "mech_responsive:B mech_threshold:F sr_slope_spikes_per_unit:F sr_r:F "
             "static_rate_max_hz:F static_fraction:F adaptation_ratio:F slowly_adapting:B "
@@ -205,7 +205,7 @@ _SPECS = (
     ),
     TableSpec(
         "skinnerve_spikes",
-        _cols("file:T unit_id:I time_s:F" + _SKIN_META),
+        _cols("file:T unit_id:I time_s:F amplitude_uv:F" + _SKIN_META),
         key=("file", "unit_id", "time_s"),
         family="skinnerve",
         scope=("file",),
@@ -223,7 +223,8 @@ _SPECS = (
         "behaviour_trials",
         _cols(
             "sheet:T row:I mouse_id:T day:F assay:T side:T trial:I cutoff_s:T measure:T unit:T "
-            "raw_value:F cutoff:F flag:T cutoff_source:T value:F at_cutoff:B outlier:B" + _BEH_META
+            "raw_value:F cutoff:F flag:T cutoff_source:T duration_s:F distance_cm_per_min:F value:F "
+            "at_cutoff:B outlier:B" + _BEH_META
         ),
         key=("sheet", "row"),
         family="behaviour",
