@@ -8,7 +8,18 @@ from typing import Annotated
 import typer
 
 import fmslab
-from fmslab.cli import behaviour, compare, demo, ephys, figures, report, rnaseq, skinnerve, study
+from fmslab.cli import (
+    behaviour,
+    compare,
+    demo,
+    donors,
+    ephys,
+    figures,
+    report,
+    rnaseq,
+    skinnerve,
+    study,
+)
 from fmslab.cli.common import State
 from fmslab.errors import FmslabError
 from fmslab.logs import STDERR, configure_logging
@@ -28,6 +39,7 @@ for _module, _name in [
     (behaviour, "behaviour"),
     (rnaseq, "rnaseq"),
     (compare, "compare"),
+    (donors, "donors"),
     (figures, "figures"),
     (report, "report"),
     (demo, "demo"),
