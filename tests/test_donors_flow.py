@@ -84,3 +84,13 @@ def test_study_without_analyses_is_refused(sample_study, tmp_path):
 
     with pytest.raises(InputError, match="no outcome could be analysed per donor"):
         run(sample_study, out=tmp_path / "out")
+
+
+def test_report_has_a_donors_section(donors_run, tmp_path):
+    from fmslab.report import build_report
+
+    _demo, study, _done = donors_run
+    html = build_report(study, tmp_path / "report").index.read_text()
+    assert '<section id="donors">' in html
+    assert 'id="tbl-donor_effects"' in html
+    assert "p_transfer" in html

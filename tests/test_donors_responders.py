@@ -37,6 +37,15 @@ def test_probability_against_t_table():
     assert all("nominal false-call rate 0.05" in r for r in out["rule"])
 
 
+def test_control_donor_spread_widens_the_rule():
+    """pred_se 0.6 and a control-donor variance 0.64 combine to SD 1.0: the same probability
+    as pred_se 1 alone (between the t10 quantiles of the first test)."""
+    table = _table([-3.0], [0.6]).assign(var_donor=0.64)
+    p = call_responders(table)["p_transfer"].iloc[0]
+    assert 0.99 < p < 0.995
+    assert p == pytest.approx(call_responders(_table([-3.0], [1.0]))["p_transfer"].iloc[0])
+
+
 def test_minimal_important_change_shifts_the_bound():
     """With mic = 2, an effect of -3 (SE 1) is 1 SE beyond it: P between 0.8 and 0.9
     (t10 quantiles 0.879 and 1.372)."""
@@ -64,15 +73,19 @@ def _null_study(rng, n_per_group=6, mice=3, cells=4):
     return pd.DataFrame(rows, columns=["donor_id", "mouse_id", "group", "rheobase_pA"])
 
 
+N_NULL_STUDIES = 100
+
+
 @pytest.mark.slow
 def test_false_call_rate_on_null_donors():
-    """No transfer at all (patients = controls): patient donors called transferrers at most at
-    the nominal 5 % (plus Monte Carlo error: 200 studies x 6 donors, binomial SE 0.9 %; shrinkage
-    makes the rule conservative)."""
+    """No transfer at all (patient donors drawn like the control donors): patient donors are
+    called at most at the nominal 5 % plus Monte Carlo error (100 studies x 6 donors; calls
+    within a study are correlated through the shared fixed effect, so the binomial SE 0.9 % is
+    taken x 1.5, and 3 of those allowed)."""
     rng = np.random.default_rng(7)
     calls = []
-    for _ in range(200):
+    for _ in range(N_NULL_STUDIES):
         eff = donor_effects(_null_study(rng), "rheobase_pA", reference="HC", n_boot=20)
         out = call_responders(eff)
         calls += list(out.loc[out["group"] == "FMS", "call"] == "transferrer")
-    assert np.mean(calls) < 0.05 + 3 * 0.009
+    assert np.mean(calls) < 0.05 + 3 * 1.5 * 0.009

@@ -53,6 +53,7 @@ EFFECT_COLUMNS = [
     "boot_high",
     "boot_se",
     "sd_total",
+    "var_donor",
     "confidence",
     "warnings",
 ]
@@ -304,6 +305,7 @@ def donor_effects(
                 "boot_high": hi,
                 "boot_se": bse,
                 "sd_total": sd_total,
+                "var_donor": float(fit.variances["donor"]),
                 "confidence": confidence,
                 "warnings": "; ".join(notes),
             }

@@ -44,6 +44,7 @@ class DonorsRun:
     effects: pd.DataFrame
     profile: pd.DataFrame
     concordance: pd.DataFrame
+    clinical: pd.DataFrame
     skipped: list[str]
     out: Path
 
@@ -70,7 +71,7 @@ def run(
         Study folder (catalog tables from the analyses, unblinding key, mice sheet).
     out
         Output folder: ``donor_effects.csv``, ``donor_profile.csv``, ``donor_concordance.csv``,
-        ``donor_heatmap.png`` and ``provenance.json``.
+        ``donor_clinical.csv``, ``donor_heatmap.png`` and ``provenance.json``.
     jobs
         ``(table, outcomes, mouse level or None, row filter)``; default :data:`DEFAULT_JOBS`.
         A table absent from the catalog is skipped with a warning.
@@ -144,11 +145,14 @@ def run(
     effects = call_responders(pd.concat(parts, ignore_index=True), alpha=alpha, mic=mic)
     profile = donor_profile(effects)
     conc = concordance(effects)
+    clinical = _clinical(study, effects, seed)
     out.mkdir(parents=True, exist_ok=True)
+    write_table(clinical, out / "donor_clinical.csv")
     write_table(effects, out / "donor_effects.csv")
     write_table(profile, out / "donor_profile.csv")
     write_table(conc, out / "donor_concordance.csv")
     outputs = ["donor_effects.csv", "donor_profile.csv", "donor_concordance.csv"]
+    outputs.append("donor_clinical.csv")
     if figure:
         from fmslab.donors.profile import plot_profile_heatmap
         from fmslab.figures.export import save_figure
@@ -190,4 +194,17 @@ def run(
             "outputs": outputs,
         },
     )
-    return DonorsRun(effects, profile, conc, skipped, out)
+    return DonorsRun(effects, profile, conc, clinical, skipped, out)
+
+
+def _clinical(study: Path, effects: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """Clinical association with the study's donors sheet (empty when it cannot be read)."""
+    from fmslab.donors.clinical import clinical_association
+    from fmslab.study import load_study
+
+    try:
+        donors = load_study(study).donors
+    except FmslabError as exc:
+        log.warning("donors: no clinical association (donors sheet: %s)", exc)
+        donors = pd.DataFrame({"donor_id": []})
+    return clinical_association(effects, donors, seed=seed)

@@ -2,17 +2,18 @@
 
 Rule, for an outcome whose hypersensitive direction is ``s`` (``-1``: lower is more sensitive,
 e.g. a withdrawal threshold or rheobase; ``+1``: higher, e.g. firing rate) and a minimal
-important change ``mic >= 0`` (outcome units, default 0)::
+important change ``mic >= 0`` (outcome units, default 0): the donor is compared with the range of
+the control donors, i.e. with a new control donor whose effect is ``u_c ~ N(0, s2_donor)``::
 
-    P_d = P(s * effect_d > mic) = F_t((s * effect_shrunken_d - mic) / pred_se_d; pred_df)
+    P_d = P(s * (effect_d - u_c) > mic)
+        = F_t((s * effect_shrunken_d - mic) / sqrt(pred_se_d^2 + s2_donor); pred_df)
 
-(the prediction distribution of the donor's effect, :mod:`fmslab.donors.effects`). A donor is
-called a *transferrer* when ``P_d >= 1 - alpha``: equivalently, the one-sided ``1 - alpha``
-prediction bound lies beyond ``mic`` in the hypersensitive direction. For a donor whose true
-effect is at most ``mic`` the nominal chance of a false call is at most ``alpha``; the table also
-reports how many control donors are called (an empirical false-call count). An outcome without a
-declared direction (``s = 0``) is judged two-sided: ``P_d = P(|effect_d| > mic)`` approximated by
-the larger tail, called at ``1 - alpha / 2``.
+(the prediction distribution of the donor's effect, :mod:`fmslab.donors.effects`, widened by the
+between-control-donor spread). A donor is called a *transferrer* when ``P_d >= 1 - alpha``. A
+donor drawn from the control donors' distribution is called with a nominal probability ``alpha``
+(one-sided); the table also reports how many control donors are called (an empirical
+false-call count). An outcome without a declared direction (``s = 0``) is judged two-sided:
+``P_d`` is the larger tail, called at ``1 - alpha / 2``.
 """
 
 from __future__ import annotations
@@ -74,7 +75,8 @@ def call_responders(
     if (m < 0).any():
         raise ValueError("a minimal important change must be >= 0")
     est = out["effect_shrunken"].to_numpy(float)
-    se = out["pred_se"].to_numpy(float)
+    spread = out["var_donor"].to_numpy(float) if "var_donor" in out else 0.0
+    se = np.sqrt(out["pred_se"].to_numpy(float) ** 2 + spread)
     df = out["pred_df"].to_numpy(float)
     with np.errstate(divide="ignore", invalid="ignore"):
         up = stats.t.cdf((est - m) / se, df)
@@ -90,11 +92,11 @@ def call_responders(
     )
     out["rule"] = [
         (
-            f"P({'-' if si < 0 else ''}effect > {mi:g}) >= {lv:g}"
+            f"P({'-' if si < 0 else ''}(effect - control donor) > {mi:g}) >= {lv:g}"
             if si != 0
-            else f"P(|effect| > {mi:g}) >= {lv:g} (two-sided, no declared direction)"
+            else f"P(|effect - control donor| > {mi:g}) >= {lv:g} (two-sided, no direction)"
         )
-        + f"; nominal false-call rate {alpha:g} per donor without effect"
+        + f"; nominal false-call rate {alpha:g} per donor like the control donors"
         for si, mi, lv in zip(s, m, level, strict=True)
     ]
     is_control = out["group"] == out["reference"]
