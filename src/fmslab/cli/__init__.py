@@ -14,6 +14,7 @@ from fmslab.cli import (
     demo,
     donors,
     ephys,
+    export,
     figures,
     report,
     rnaseq,
@@ -45,6 +46,8 @@ for _module, _name in [
     (demo, "demo"),
 ]:
     app.add_typer(_module.app, name=_name)
+# a single command with a positional STUDY (a group would not take options after it)
+app.command(name="export")(export.export)
 
 
 def _version(value: bool) -> None:
