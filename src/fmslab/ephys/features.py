@@ -72,6 +72,7 @@ SWEEP_COLUMNS = (
     "ramp_current_at_first_spike_pA",
     "prepulse_pA",
     "prepulse_deflection_mV",
+    "prepulse_tau_ms",
 )
 
 
@@ -229,6 +230,10 @@ def _features(sweep: Sweep, sp: SpikeTable, has_stim: bool) -> dict[str, float |
         pre = v[_window(max(0.0, st.prepulse_start_s - 0.1), st.prepulse_start_s, dt, n)]
         if w.size >= 10 and pre.size:
             f["prepulse_deflection_mV"] = float(np.mean(w[int(0.8 * w.size) :]) - np.median(pre))
+            pre_spikes = (pk_t >= st.prepulse_start_s) & (pk_t <= st.prepulse_end_s)
+            if st.prepulse_pA < 0 and not pre_spikes.any():
+                # a hyperpolarising prepulse charges the membrane like a test step
+                f["prepulse_tau_ms"] = fit_tau_ms(w[: int(np.argmin(w)) + 1], dt)
     return f
 
 
