@@ -152,9 +152,10 @@ def analyze_task(task: Task) -> dict[str, Any]:
     warning row (``warnings``: file, figure, reason); the file's tables are kept.
     """
     from fmslab.ephys.analysis import analyze_reader
-    from fmslab.ephys.io import open_recording
+    from fmslab.ephys.io import check_recording_path, open_recording
     from fmslab.ephys.spikes import SpikeParams
 
+    check_recording_path(task.path)  # a loop or a directory is a refusal, not an OSError
     sha = sha256_file(task.path)
     stim_sha = sha256_file(task.stimulus) if task.stimulus is not None else ""
     key = cache_key(
