@@ -8,7 +8,18 @@ from typing import Annotated
 import typer
 
 import fmslab
-from fmslab.cli import behaviour, compare, demo, ephys, figures, report, rnaseq, skinnerve, study
+from fmslab.cli import (
+    behaviour,
+    compare,
+    demo,
+    ephys,
+    export,
+    figures,
+    report,
+    rnaseq,
+    skinnerve,
+    study,
+)
 from fmslab.cli.common import State
 from fmslab.errors import FmslabError
 from fmslab.logs import STDERR, configure_logging
@@ -33,6 +44,8 @@ for _module, _name in [
     (demo, "demo"),
 ]:
     app.add_typer(_module.app, name=_name)
+# a single command with a positional STUDY (a group would not take options after it)
+app.command(name="export")(export.export)
 
 
 def _version(value: bool) -> None:

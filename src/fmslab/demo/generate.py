@@ -33,7 +33,14 @@ import fmslab
 from fmslab.atomic import write_bytes, write_json
 from fmslab.demo.analyses import STEPS, StepContext, StepOutcome, run_steps
 from fmslab.demo.behaviour import FILAMENT_SET, generate_behaviour
-from fmslab.demo.design import DOSE_MG, INJECTION_DAYS, TISSUE_DAY, DemoConfig, build_design
+from fmslab.demo.design import (
+    DOSE_MG,
+    INJECTION_DAYS,
+    TISSUE_DAY,
+    DemoConfig,
+    build_design,
+    date_of_birth,
+)
 from fmslab.demo.ephys import generate_ephys
 from fmslab.demo.rnaseq import PLANTED_CHANNEL, generate_rnaseq
 from fmslab.demo.skinnerve import generate_skinnerve
@@ -141,9 +148,23 @@ def generate_demo(
     put(study, "behaviour/filaments.csv", _csv_bytes(behaviour.filaments))
 
     donors = design.donors.assign(group="blinded")[["donor_id", "group", "igg_batch", "sex", "age"]]
-    mice = design.mice.assign(strain="C57BL/6J", dose_mg=DOSE_MG, injection_days=INJECTION_DAYS)
+    mice = design.mice.assign(
+        strain="C57BL/6J",
+        dose_mg=DOSE_MG,
+        injection_days=INJECTION_DAYS,
+        date_of_birth=[date_of_birth(i) for i in range(len(design.mice))],
+    )
     mice = mice[
-        ["mouse_id", "sex", "strain", "treatment_code", "dose_mg", "injection_days", "cohort"]
+        [
+            "mouse_id",
+            "sex",
+            "strain",
+            "treatment_code",
+            "dose_mg",
+            "injection_days",
+            "cohort",
+            "date_of_birth",
+        ]
     ]
     recordings = pd.concat(
         [ephys.recordings, behaviour.recordings, skin.recordings, rna.recordings], ignore_index=True
