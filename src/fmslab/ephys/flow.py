@@ -93,6 +93,7 @@ def run(
     progress: bool = False,
     figures: bool = True,
     stimulus: str | Path | None = None,
+    figure_pdf: bool = False,
 ) -> EphysRun:
     """Analyse current-clamp recordings and, with ``study``, store the tables in its catalog.
 
@@ -111,7 +112,9 @@ def run(
     qc
         QC criteria YAML; default: the packaged ``ephys_qc.yaml``.
     n_jobs, progress, figures
-        Worker processes (default: all cores), progress bar, per-cell PNG/PDF figures.
+        Worker processes (default: all cores), progress bar, per-cell PNG figures.
+    figure_pdf
+        Also a vector PDF of every cell's figure.
     stimulus
         The file holding the injected current of the (single) recording's sweeps, for formats
         that store it separately; for several recordings use a sheet column ``stimulus_file``
@@ -159,6 +162,7 @@ def run(
         raise InputError("an output folder is required without a study")
     out = Path(out)
     stimuli = _stimulus_files(files, stimulus, sheet_df, sheet)
+<<<<<<< HEAD
     with folder_lock(out, command="ephys analyze"):  # one run at a time writes a folder
         res = analyze_paths(
             files,
@@ -169,6 +173,22 @@ def run(
             progress=progress,
             figures=figures,
             stimuli=stimuli,
+=======
+    res = analyze_paths(
+        files,
+        out,
+        sheet=sheet_df,
+        qc=load_qc(qc),
+        n_jobs=n_jobs,
+        progress=progress,
+        figures=figures,
+        figure_pdf=figure_pdf,
+        stimuli=stimuli,
+    )
+    if catalog_path is not None:
+        store_in_catalog(
+            res, catalog_path, files, parameters={"out": str(out), "files": [str(f) for f in files]}
+>>>>>>> main
         )
         if catalog_path is not None:
             store_in_catalog(
