@@ -162,7 +162,6 @@ def run(
         raise InputError("an output folder is required without a study")
     out = Path(out)
     stimuli = _stimulus_files(files, stimulus, sheet_df, sheet)
-<<<<<<< HEAD
     with folder_lock(out, command="ephys analyze"):  # one run at a time writes a folder
         res = analyze_paths(
             files,
@@ -172,23 +171,8 @@ def run(
             n_jobs=n_jobs,
             progress=progress,
             figures=figures,
+            figure_pdf=figure_pdf,
             stimuli=stimuli,
-=======
-    res = analyze_paths(
-        files,
-        out,
-        sheet=sheet_df,
-        qc=load_qc(qc),
-        n_jobs=n_jobs,
-        progress=progress,
-        figures=figures,
-        figure_pdf=figure_pdf,
-        stimuli=stimuli,
-    )
-    if catalog_path is not None:
-        store_in_catalog(
-            res, catalog_path, files, parameters={"out": str(out), "files": [str(f) for f in files]}
->>>>>>> main
         )
         if catalog_path is not None:
             store_in_catalog(
