@@ -129,7 +129,7 @@ _SPECS = (
             "isi_cv:F adaptation_index:F first_isi_ms:F last_spike_ms:F baseline_mV:F "
             "baseline_sd_mV:F steady_state_mV:F deflection_mV:F peak_deflection_mV:F "
             "sag_ratio:F tau_ms:F ramp_current_at_first_spike_pA:F prepulse_pA:F "
-            "prepulse_deflection_mV:F ahp_slow_depth_mV:F ahp_slow_trough_mV:F ahp_slow_time_ms:F "
+            "prepulse_deflection_mV:F prepulse_tau_ms:F ahp_slow_depth_mV:F ahp_slow_trough_mV:F ahp_slow_time_ms:F "
             "qc_reasons:T qc_pass:B"
         ),
         key=("file", "sweep"),
@@ -141,7 +141,7 @@ _SPECS = (
         _cols(
             _EPHYS_IDS + "reader:T format_version:T vm_channel:I vm_channel_name:T "
             "sample_rate_hz:F stim_source:T gap_free:B protocol:T n_sweeps:I rmp_mV:F "
-            "rin_MOhm:F rin_method:T tau_ms:F capacitance_pF:F rheobase_pA:F "
+            "rin_MOhm:F rin_method:T tau_ms:F tau_method:T capacitance_pF:F rheobase_pA:F "
             "rheobase_ramp_pA:F fi_slope_Hz_per_pA:F max_firing_rate_hz:F max_spikes:I "
             "spikes_at_2x_rheobase:F stim_2x_rheobase_pA:F threshold_at_rheobase_mV:F "
             "ap_peak_at_rheobase_mV:F half_width_at_rheobase_ms:F ahp_depth_at_rheobase_mV:F "
