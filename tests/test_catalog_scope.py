@@ -239,11 +239,15 @@ def test_types_are_fixed_and_tables_are_not_rebuilt(tmp_path):
 
 def test_open_tables_take_sheet_columns_as_text(tmp_path):
     db = tmp_path / "c.duckdb"
-    mice = pd.DataFrame({"mouse_id": ["M1"], "sex": ["F"], "cohort": [3], "dose_mg": ["0.5"]})
+    mice = pd.DataFrame({"mouse_id": ["M1"], "sex": ["F"], "cohort": ["3"], "dose_mg": ["0.5"]})
     with open_session(db, command="t", parameters={}) as cat:
         cat.write_scope("study", {"mice": mice}, scope=None)
     got = query(db, "SELECT cohort, dose_mg FROM mice")
     assert got["cohort"].tolist() == ["3"] and got["dose_mg"].tolist() == [0.5]
+    # a computed (non-text) column is never stored undeclared, even in an open table
+    with pytest.raises(CatalogSchemaError, match="'weight_g' is not declared and holds non-text"):
+        with open_session(db, command="t", parameters={}) as cat:
+            cat.write_scope("study", {"mice": mice.assign(weight_g=[21.5])}, scope=None)
 
 
 def test_newer_catalog_is_refused(tmp_path):

@@ -38,7 +38,8 @@ def test_analyze_folder_with_sheet_and_a_bad_file(abf_dir, tmp_path):
         }
     ).to_csv(sheet, index=False)
     out = tmp_path / "out"
-    _run(str(data), "--out", str(out), "--sheet", str(sheet), "--jobs", "2", "--allow-failures")
+    _run(str(data), "--out", str(out), "--sheet", str(sheet), "--jobs", "2", "--pdf",
+         "--allow-failures")  # fmt: skip
 
     sweeps = pd.read_csv(out / "sweeps.csv")
     cells = pd.read_csv(out / "cells.csv")

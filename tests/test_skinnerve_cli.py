@@ -102,6 +102,7 @@ def test_analyze_study_with_a_bad_file(sample_study: Path, abf_dir: Path) -> Non
             str(out),
             "--jobs",
             "1",
+            "--allow-failures",
         ],
     )
     assert res.exit_code == 0, res.output

@@ -129,7 +129,7 @@ _SPECS = (
             "isi_cv:F adaptation_index:F first_isi_ms:F last_spike_ms:F baseline_mV:F "
             "baseline_sd_mV:F steady_state_mV:F deflection_mV:F peak_deflection_mV:F "
             "sag_ratio:F tau_ms:F ramp_current_at_first_spike_pA:F prepulse_pA:F "
-            "prepulse_deflection_mV:F ahp_slow_depth_mV:F ahp_slow_trough_mV:F ahp_slow_time_ms:F "
+            "prepulse_deflection_mV:F prepulse_tau_ms:F ahp_slow_depth_mV:F ahp_slow_trough_mV:F ahp_slow_time_ms:F "
             "qc_reasons:T qc_pass:B"
         ),
         key=("file", "sweep"),
@@ -141,7 +141,7 @@ _SPECS = (
         _cols(
             _EPHYS_IDS + "reader:T format_version:T vm_channel:I vm_channel_name:T "
             "sample_rate_hz:F stim_source:T gap_free:B protocol:T n_sweeps:I rmp_mV:F "
-            "rin_MOhm:F rin_method:T tau_ms:F capacitance_pF:F rheobase_pA:F "
+            "rin_MOhm:F rin_method:T tau_ms:F tau_method:T capacitance_pF:F rheobase_pA:F "
             "rheobase_ramp_pA:F fi_slope_Hz_per_pA:F max_firing_rate_hz:F max_spikes:I "
             "spikes_at_2x_rheobase:F stim_2x_rheobase_pA:F threshold_at_rheobase_mV:F "
             "ap_peak_at_rheobase_mV:F half_width_at_rheobase_ms:F ahp_depth_at_rheobase_mV:F "
@@ -177,7 +177,7 @@ _SPECS = (
         _cols(
             "file:T unit_id:I n_spikes:I amplitude_uv:F snr:F isi_violations:I "
             "isi_violation_fraction:F contamination:F contamination_local:F latency_ms:F "
-            "latency_sd_ms:F follow_fraction:F n_stimuli:I electrically_driven:B cv_m_s:F "
+            "latency_sd_ms:F latency_peak_ms:F follow_fraction:F n_stimuli:I electrically_driven:B cv_m_s:F "
             "fibre_class:T baseline_s:F spont_rate_hz:F spont_isi_cv:F rate_hz:F isi_cv:F "
             "mech_responsive:B mech_threshold:F sr_slope_spikes_per_unit:F sr_r:F "
             "static_rate_max_hz:F static_fraction:F adaptation_ratio:F slowly_adapting:B "
@@ -205,7 +205,7 @@ _SPECS = (
     ),
     TableSpec(
         "skinnerve_spikes",
-        _cols("file:T unit_id:I time_s:F" + _SKIN_META),
+        _cols("file:T unit_id:I time_s:F amplitude_uv:F" + _SKIN_META),
         key=("file", "unit_id", "time_s"),
         family="skinnerve",
         scope=("file",),
@@ -223,7 +223,8 @@ _SPECS = (
         "behaviour_trials",
         _cols(
             "sheet:T row:I mouse_id:T day:F assay:T side:T trial:I cutoff_s:T measure:T unit:T "
-            "raw_value:F cutoff:F flag:T cutoff_source:T value:F at_cutoff:B outlier:B" + _BEH_META
+            "raw_value:F cutoff:F flag:T cutoff_source:T duration_s:F distance_cm_per_min:F value:F "
+            "at_cutoff:B outlier:B" + _BEH_META
         ),
         key=("sheet", "row"),
         family="behaviour",

@@ -28,7 +28,8 @@ def analyze(
     qc: Path = typer.Option(
         None, "--qc", help="QC criteria YAML (default: packaged ephys_qc.yaml)."
     ),
-    figures: bool = typer.Option(True, "--figures/--no-figures", help="Per-cell PNG/PDF figures."),
+    figures: bool = typer.Option(True, "--figures/--no-figures", help="Per-cell PNG figures."),
+    pdf: bool = typer.Option(False, "--pdf", help="Also a vector PDF of every cell's figure."),
     stimulus: Path = typer.Option(
         None,
         "--stimulus",
@@ -57,6 +58,7 @@ def analyze(
         progress=state(ctx).progress,
         figures=figures,
         stimulus=stimulus,
+        figure_pdf=pdf,
         defer_catalog=defer_catalog,
     )
     res = done.result

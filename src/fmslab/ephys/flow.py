@@ -93,6 +93,7 @@ def run(
     progress: bool = False,
     figures: bool = True,
     stimulus: str | Path | None = None,
+    figure_pdf: bool = False,
     defer_catalog: bool = False,
 ) -> EphysRun:
     """Analyse current-clamp recordings and, with ``study``, store the tables in its catalog.
@@ -112,7 +113,9 @@ def run(
     qc
         QC criteria YAML; default: the packaged ``ephys_qc.yaml``.
     n_jobs, progress, figures
-        Worker processes (default: all cores), progress bar, per-cell PNG/PDF figures.
+        Worker processes (default: all cores), progress bar, per-cell PNG figures.
+    figure_pdf
+        Also a vector PDF of every cell's figure.
     stimulus
         The file holding the injected current of the (single) recording's sweeps, for formats
         that store it separately; for several recordings use a sheet column ``stimulus_file``
@@ -169,6 +172,7 @@ def run(
             n_jobs=n_jobs,
             progress=progress,
             figures=figures,
+            figure_pdf=figure_pdf,
             stimuli=stimuli,
         )
         if catalog_path is not None:
