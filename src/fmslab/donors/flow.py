@@ -72,7 +72,8 @@ def run(
         Study folder (catalog tables from the analyses, unblinding key, mice sheet).
     out
         Output folder: ``donor_effects.csv``, ``donor_profile.csv``, ``donor_concordance.csv``,
-        ``donor_clinical.csv``, ``donor_heatmap.png`` and ``provenance.json``.
+        ``donor_clinical.csv``, ``donor_prediction.csv``, ``donor_heatmap.png``,
+        ``donor_cards/DONOR.png`` (one page per donor) and ``provenance.json``.
     jobs
         ``(table, outcomes, mouse level or None, row filter)``; default :data:`DEFAULT_JOBS`.
         A table absent from the catalog is skipped with a warning.
@@ -87,7 +88,7 @@ def run(
     n_boot, seed
         Hierarchical bootstrap of the unshrunken effects.
     figure
-        Write the donors x outcomes heat map.
+        Write the donors x outcomes heat map and one card per donor.
 
     Returns
     -------
@@ -156,15 +157,20 @@ def run(
     outputs = ["donor_effects.csv", "donor_profile.csv", "donor_concordance.csv"]
     outputs += ["donor_clinical.csv", "donor_prediction.csv"]
     if figure:
-        from fmslab.donors.profile import plot_profile_heatmap
+        import matplotlib.pyplot as plt
+
+        from fmslab.donors.profile import plot_donor_card, plot_profile_heatmap
         from fmslab.figures.export import save_figure
 
         fig = plot_profile_heatmap(effects)
         save_figure(fig, out / "donor_heatmap", formats=("png",))
-        import matplotlib.pyplot as plt
-
         plt.close(fig)
         outputs.append("donor_heatmap.png")
+        for donor in sorted(effects["donor_id"].unique()):
+            fig = plot_donor_card(effects, donor)
+            save_figure(fig, out / "donor_cards" / donor, formats=("png",))
+            plt.close(fig)
+            outputs.append(f"donor_cards/{donor}.png")
     parameters: dict[str, Any] = {
         "study": str(study),
         "jobs": [list(j[:1]) + [list(j[1])] + list(j[2:]) for j in (jobs or DEFAULT_JOBS)],
