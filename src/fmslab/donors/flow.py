@@ -101,6 +101,7 @@ def run(
     from fmslab.donors.effects import donor_effects
     from fmslab.donors.profile import concordance, donor_profile
     from fmslab.donors.responders import call_responders
+    from fmslab.figures.vocabulary import unit_of
     from fmslab.provenance import RunRecord
 
     study = Path(study)
@@ -139,7 +140,7 @@ def run(
                 skipped.append(f"{table}.{outcome}: {exc}")
                 log.warning("donors: %s.%s skipped: %s", table, outcome, exc)
                 continue
-            parts.append(eff.assign(table=table))
+            parts.append(eff.assign(source_table=table, unit=unit_of(outcome)))
     if not parts:
         raise InputError(
             "no outcome could be analysed per donor: " + "; ".join(skipped), file=study
@@ -189,7 +190,7 @@ def run(
         with open_session(catalog_path, command="donors", parameters=parameters) as cat:
             if inputs:
                 cat.record_inputs(inputs)
-            cat.write_table("donor_effects", effects, replace_on=["table", "outcome"])
+            cat.write_table("donor_effects", effects, replace_on=["source_table", "outcome"])
             record = cat.run
     record.finish("ok")
     write_json(
