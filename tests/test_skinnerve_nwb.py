@@ -66,3 +66,17 @@ def test_not_an_nwb_file_is_refused(tmp_path: Path) -> None:
     bad.write_bytes(b"not hdf5")
     with pytest.raises(InputError, match="bad.nwb.*not a readable NWB file"):
         open_recording(bad)
+
+
+def test_smrx_without_sonpy_is_refused_with_the_reason(tmp_path: Path) -> None:
+    pytest.importorskip("neo")
+    try:
+        import sonpy  # noqa: F401
+
+        pytest.skip("sonpy is installed: .smrx is read through neo's CedRawIO")
+    except ImportError:
+        pass
+    f = tmp_path / "rec.smrx"
+    f.write_bytes(b"\0" * 64)
+    with pytest.raises(InputError, match=r"rec.smrx.*needs CED's sonpy.*32-bit \.smr"):
+        open_recording(f)
