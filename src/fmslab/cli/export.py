@@ -41,6 +41,14 @@ def export(
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace an earlier export in --out.")
     ] = False,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Then run nwbinspector, the DANDI checks and frictionless on it; exit code 1 "
+            "on an error or CRITICAL message.",
+        ),
+    ] = False,
 ) -> None:
     """Write STUDY as a self-describing package a data hub can take (see docs/export.md).
 
@@ -71,3 +79,13 @@ def export(
         highlight=False,
         soft_wrap=True,
     )
+    if check:
+        from fmslab.cli.common import print_frame
+        from fmslab.export.checks import check_export
+
+        problems = check_export(res.out)
+        if len(problems):
+            print_frame(problems, title=f"{len(problems)} validator message(s)")
+        if problems["importance"].isin(["ERROR", "CRITICAL"]).any():
+            raise typer.Exit(1)
+        STDERR.print("validators: no errors (nwbinspector, DANDI checks, frictionless)")

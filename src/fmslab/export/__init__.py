@@ -4,7 +4,7 @@ Public API (imported on first use, so ``import fmslab.export`` stays cheap):
 
 - :func:`run` (:mod:`fmslab.export.flow`) — ``fmslab export STUDY --out DIR``: the whole export;
   returns an :class:`ExportResult`. See docs/export.md.
-- :func:`dandi_problems`, :func:`datapackage_problems`, :func:`inspect_nwb`
+- :func:`check_export`, :func:`dandi_problems`, :func:`datapackage_problems`, :func:`inspect_nwb`
   (:mod:`fmslab.export.checks`) — the validators a data hub runs, applied to an export.
 """
 
@@ -18,6 +18,7 @@ _LAZY = {
     "dandi_problems": "fmslab.export.checks",
     "datapackage_problems": "fmslab.export.checks",
     "inspect_nwb": "fmslab.export.checks",
+    "check_export": "fmslab.export.checks",
 }
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, _LAZY)

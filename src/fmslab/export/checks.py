@@ -157,3 +157,34 @@ def datapackage_problems(out: Path) -> list[str]:
         return []
     out = [f"{task.name}: {err.message}" for task in report.tasks for err in task.errors]
     return out + [err.message for err in report.errors]
+
+
+def check_export(out: Path) -> pd.DataFrame:
+    """Every validator on an export: tool, file, importance, message (empty frame: all clear).
+
+    nwbinspector messages at BEST_PRACTICE_VIOLATION and above are listed (the skin-nerve files'
+    Allen-atlas location message included: see docs/export.md).
+    """
+    out = Path(out)
+    rows = [
+        {"tool": "frictionless", "file": "datapackage.json", "importance": "ERROR", "message": m}
+        for m in datapackage_problems(out)
+    ]
+    nwb_root = out / "nwb"
+    if nwb_root.is_dir():
+        rows += [
+            {"tool": "dandi", "file": "nwb/", "importance": "ERROR", "message": m}
+            for m in dandi_problems(nwb_root)
+        ]
+        msgs = inspect_nwb(sorted(nwb_root.rglob("*.nwb")))
+        bad = msgs[msgs["importance"].isin(["ERROR", "CRITICAL", "BEST_PRACTICE_VIOLATION"])]
+        for r in bad.itertuples(index=False):
+            rows.append(
+                {
+                    "tool": "nwbinspector",
+                    "file": Path(r.file).relative_to(out).as_posix(),
+                    "importance": r.importance,
+                    "message": f"{r.check}: {r.message}",
+                }
+            )
+    return pd.DataFrame(rows, columns=["tool", "file", "importance", "message"])

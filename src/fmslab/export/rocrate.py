@@ -132,9 +132,13 @@ def _add_runs(crate, catalog, files, fm, study, result, ps) -> None:
 
     runs = catalog.get("runs", pd.DataFrame())
     inputs = catalog.get("inputs", pd.DataFrame(columns=["run_id", "path", "sha256"]))
-    key_path = str(study.unblinding_path) if study.unblinding_path else None
-    if not result.unblinded and key_path is not None:
-        inputs = inputs[inputs["path"].astype(str) != key_path]
+    key = Path(study.unblinding_path) if study.unblinding_path else None
+    if not result.unblinded and key is not None:
+        # by path and by content: the catalog may have recorded the key under another path
+        drop = inputs["path"].astype(str) == str(key)
+        if key.is_file():
+            drop |= inputs["sha256"].astype(str) == sha256_file(key)
+        inputs = inputs[~drop]
     tables_of: dict[str, list] = {}
     for rel, entity in files.items():
         if rel.startswith("tables/") and rel.endswith(".csv"):
