@@ -31,12 +31,15 @@ def test_tables_written_and_catalogued(donors_run):
     from fmslab.catalog import query
 
     _demo, study, done = donors_run
-    for name in ("donor_effects.csv", "donor_profile.csv", "donor_concordance.csv"):
+    names = ("donor_effects.csv", "donor_profile.csv", "donor_concordance.csv")
+    for name in names + ("donor_clinical.csv", "donor_prediction.csv"):
         assert (done.out / name).is_file()
     assert (done.out / "donor_heatmap.png").stat().st_size > 1000
     stored = query(study / "results" / "fmslab.duckdb", "SELECT * FROM donor_effects")
     assert len(stored) == len(done.effects)
     assert set(stored["outcome"]) == set(done.effects["outcome"])
+    # two patient donors: the predictive model is not fitted, and says why
+    assert done.prediction["warnings"].str.contains("too few").all()
     # every outcome the comparisons use and the demo produces
     assert {"rheobase_pA", "mech_threshold", "mean_post_pct"} <= set(done.effects["outcome"])
 

@@ -73,19 +73,19 @@ def _null_study(rng, n_per_group=6, mice=3, cells=4):
     return pd.DataFrame(rows, columns=["donor_id", "mouse_id", "group", "rheobase_pA"])
 
 
-N_NULL_STUDIES = 100
+N_NULL_STUDIES = 60
 
 
 @pytest.mark.slow
 def test_false_call_rate_on_null_donors():
     """No transfer at all (patient donors drawn like the control donors): patient donors are
-    called at most at the nominal 5 % plus Monte Carlo error (100 studies x 6 donors; calls
-    within a study are correlated through the shared fixed effect, so the binomial SE 0.9 % is
-    taken x 1.5, and 3 of those allowed)."""
+    called at most at the nominal 5 % plus Monte Carlo error (60 studies x 6 donors; calls
+    within a study are correlated through the shared fixed effect, so the binomial SE 1.15 % is
+    taken x 1.5, and 3 of those allowed). Measured: 1.7 % over 100 studies (docs/donors.md)."""
     rng = np.random.default_rng(7)
     calls = []
     for _ in range(N_NULL_STUDIES):
         eff = donor_effects(_null_study(rng), "rheobase_pA", reference="HC", n_boot=20)
         out = call_responders(eff)
         calls += list(out.loc[out["group"] == "FMS", "call"] == "transferrer")
-    assert np.mean(calls) < 0.05 + 3 * 1.5 * 0.009
+    assert np.mean(calls) < 0.05 + 3 * 1.5 * 0.0115

@@ -24,6 +24,15 @@ NOT_SCORES = ("donor_id", "group", "treatment_code", "potency", "baseline_re", "
 FEW_DONORS = 6
 
 
+def score_columns(donors: pd.DataFrame) -> list[str]:
+    """Numeric columns of a donors sheet that are not identifiers or design (:data:`NOT_SCORES`)."""
+    return [
+        c
+        for c in donors.columns
+        if c not in NOT_SCORES and pd.api.types.is_numeric_dtype(donors[c])
+    ]
+
+
 def permutation_spearman(
     x: np.ndarray, y: np.ndarray, *, n_permutations: int = 10000, seed: int = 0
 ) -> tuple[float, float, int]:
@@ -80,11 +89,7 @@ def clinical_association(
     eff = eff[eff["group"] != eff["reference"]]
     sheet = donors.assign(donor_id=donors["donor_id"].astype(str)).drop_duplicates("donor_id")
     if scores is None:
-        scores = [
-            c
-            for c in sheet.columns
-            if c not in NOT_SCORES and pd.api.types.is_numeric_dtype(sheet[c])
-        ]
+        scores = score_columns(sheet)
     rows = []
     for outcome, sub in eff.groupby("outcome", sort=False):
         joined = sub.merge(sheet, on="donor_id", how="left")

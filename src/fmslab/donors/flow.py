@@ -45,6 +45,7 @@ class DonorsRun:
     profile: pd.DataFrame
     concordance: pd.DataFrame
     clinical: pd.DataFrame
+    prediction: pd.DataFrame
     skipped: list[str]
     out: Path
 
@@ -145,14 +146,15 @@ def run(
     effects = call_responders(pd.concat(parts, ignore_index=True), alpha=alpha, mic=mic)
     profile = donor_profile(effects)
     conc = concordance(effects)
-    clinical = _clinical(study, effects, seed)
+    clinical, prediction = _clinical(study, effects, seed)
     out.mkdir(parents=True, exist_ok=True)
     write_table(clinical, out / "donor_clinical.csv")
+    write_table(prediction, out / "donor_prediction.csv")
     write_table(effects, out / "donor_effects.csv")
     write_table(profile, out / "donor_profile.csv")
     write_table(conc, out / "donor_concordance.csv")
     outputs = ["donor_effects.csv", "donor_profile.csv", "donor_concordance.csv"]
-    outputs.append("donor_clinical.csv")
+    outputs += ["donor_clinical.csv", "donor_prediction.csv"]
     if figure:
         from fmslab.donors.profile import plot_profile_heatmap
         from fmslab.figures.export import save_figure
@@ -194,12 +196,17 @@ def run(
             "outputs": outputs,
         },
     )
-    return DonorsRun(effects, profile, conc, clinical, skipped, out)
+    return DonorsRun(effects, profile, conc, clinical, prediction, skipped, out)
 
 
-def _clinical(study: Path, effects: pd.DataFrame, seed: int) -> pd.DataFrame:
-    """Clinical association with the study's donors sheet (empty when it cannot be read)."""
-    from fmslab.donors.clinical import clinical_association
+def _clinical(study: Path, effects: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Clinical association and cross-validated prediction with the study's donors sheet.
+
+    Prediction, per outcome: the label is the responder call of the patient donors, the
+    predictors every clinical score of the sheet (:func:`fmslab.donors.predict.predict_transfer`).
+    """
+    from fmslab.donors.clinical import clinical_association, score_columns
+    from fmslab.donors.predict import predict_transfer
     from fmslab.study import load_study
 
     try:
@@ -207,4 +214,17 @@ def _clinical(study: Path, effects: pd.DataFrame, seed: int) -> pd.DataFrame:
     except FmslabError as exc:
         log.warning("donors: no clinical association (donors sheet: %s)", exc)
         donors = pd.DataFrame({"donor_id": []})
-    return clinical_association(effects, donors, seed=seed)
+    assoc = clinical_association(effects, donors, seed=seed)
+    scores = score_columns(donors)
+    rows = []
+    patients = effects[effects["group"] != effects["reference"]]
+    for outcome, sub in patients.groupby("outcome", sort=False):
+        if not scores:
+            rows.append(pd.DataFrame([{"outcome": outcome, "warnings": "no clinical scores"}]))
+            continue
+        labels = (sub.set_index("donor_id")["call"] == "transferrer").astype(int)
+        res = predict_transfer(labels, donors, scores, seed=seed)
+        rows.append(res.to_frame().assign(outcome=outcome))
+    prediction = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame({"outcome": []})
+    prediction = prediction[["outcome"] + [c for c in prediction.columns if c != "outcome"]]
+    return assoc, prediction

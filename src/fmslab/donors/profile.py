@@ -70,7 +70,7 @@ def concordance(effects: pd.DataFrame) -> pd.DataFrame:
     for a, b in itertools.combinations(list(dict.fromkeys(effects["outcome"])), 2):
         both = z[[a, b]].dropna().index
         rho = np.nan
-        if len(both) >= 3:
+        if len(both) >= 3 and z.loc[both, a].nunique() > 1 and z.loc[both, b].nunique() > 1:
             rho = float(stats.spearmanr(z.loc[both, a], z.loc[both, b]).statistic)
         ca, cb = call.loc[both, a], call.loc[both, b]
         rows.append(

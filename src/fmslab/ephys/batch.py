@@ -345,16 +345,21 @@ def store_in_catalog(
     parameters: dict[str, Any],
 ) -> None:
     """Record one analysis run in a study catalog: its inputs' hashes and the tables
-    ``ephys_sweeps``, ``ephys_cells``, ``ephys_spikes`` and ``ephys_errors`` (rows of the same
-    files replaced, other files' rows kept)."""
+    ``ephys_sweeps``, ``ephys_cells``, ``ephys_spikes`` and ``ephys_errors`` (every row of the
+    run's files replaced in all four tables, in one transaction; other files' rows kept)."""
     from fmslab.catalog import open_session
 
     with open_session(catalog_path, command="ephys analyze", parameters=parameters) as ses:
-        ses.record_inputs(files)
-        for name, df in (
-            ("ephys_sweeps", result.sweeps),
-            ("ephys_cells", result.cells),
-            ("ephys_spikes", result.spikes),
-            ("ephys_errors", result.errors),
-        ):
-            ses.write_table(name, df, replace_on=["file"])
+        ses.record_inputs([f for f in files if Path(f).is_file()])
+        # the run's scope is every file it was given, analysed or failed: a file that failed
+        # before and succeeds now leaves no error row behind, and vice versa
+        ses.write_scope(
+            "ephys",
+            {
+                "ephys_sweeps": result.sweeps,
+                "ephys_cells": result.cells,
+                "ephys_spikes": result.spikes,
+                "ephys_errors": result.errors,
+            },
+            scope={"file": sorted({Path(f).name for f in files})},
+        )
