@@ -39,7 +39,14 @@ from fmslab.demo.analyses import (  # unblinded_sample_sheet: re-exported (publi
     unblinded_sample_sheet,  # noqa: F401
 )
 from fmslab.demo.behaviour import FILAMENT_SET, generate_behaviour
-from fmslab.demo.design import DOSE_MG, INJECTION_DAYS, TISSUE_DAY, DemoConfig, build_design
+from fmslab.demo.design import (
+    COMORBID_CONTRASTS,
+    DOSE_MG,
+    INJECTION_DAYS,
+    TISSUE_DAY,
+    DemoConfig,
+    build_design,
+)
 from fmslab.demo.ephys import generate_ephys
 from fmslab.demo.rnaseq import PLANTED_CHANNEL, generate_rnaseq
 from fmslab.demo.skinnerve import generate_skinnerve
@@ -188,6 +195,13 @@ def generate_demo(
             "tissue_day": TISSUE_DAY,
         },
     }
+    if cfg.design == "comorbid":  # k groups: their order and the planned contrasts
+        config["description"] += (
+            " Comorbid design: FMS, RA_FMS (rheumatoid arthritis with FMS) and RA_noFMS (without)"
+            " donors besides HC; FMS and RA_FMS IgG carry the planted effects, RA_noFMS IgG not."
+        )
+        config["groups"] = {"order": list(cfg.groups)}
+        config["contrasts"] = [dict(c) for c in COMORBID_CONTRASTS]
     put(study, "study.yaml", yaml.safe_dump(config, sort_keys=False).encode())
 
     key = design.donors[["treatment_code", "group", "donor_id"]].sort_values("treatment_code")
@@ -208,7 +222,9 @@ def generate_demo(
     put(truth, f"{t}/rnaseq_samples.csv", _csv_bytes(rna.samples))
     summary = {
         "config": cfg.to_dict(),
-        "groups": {"patient": "FMS", "control": "HC"},
+        "groups": {"patient": "FMS", "control": "HC"}
+        if cfg.design == "two_group"
+        else {"all": list(cfg.groups), "transfer": list(cfg.transfer_groups), "control": "HC"},
         "planted": {
             "ephys": "patient IgG scales Kdr and M-type K conductances by exp(-0.35 * donor "
             "potency): lower rheobase",
