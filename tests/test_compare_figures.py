@@ -79,3 +79,16 @@ def test_time_course_marks_days_with_adjusted_p_below_alpha() -> None:
     assert (merged["mark"] != "").any()  # the planted FMS effect at the peak is marked
     texts = {t.get_text() for t in fig.axes[0].texts}
     assert {"*", "**", "***"} & texts
+
+
+def test_forest_panel_in_a_composed_figure(k4) -> None:
+    from fmslab.figures.compose import build_figure
+
+    df, st = k4
+    spec = {"name": "f", "layout": ["ab"], "panels": {
+        "a": {"type": "superplot", "table": "data", "value": "rheobase_pA"},
+        "b": {"type": "forest", "table": "stats", "outcomes": ["rheobase_pA"]},
+    }}  # fmt: skip
+    fig, sources = build_figure(spec, {"data": df, "stats": st}.__getitem__)
+    lmm = st[(st.test == "contrast") & (st.model == "lmm")]
+    assert sources["b"]["estimate"].tolist() == lmm["estimate"].tolist()

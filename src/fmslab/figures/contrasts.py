@@ -62,6 +62,7 @@ def forest_plot(
     outcomes: Sequence[str] | None = None,
     contrasts: Sequence[str] | None = None,
     model: str = "lmm",
+    ax: Axes | None = None,
     width: str | float = "single",
     height_mm: float | None = None,
 ) -> Figure:
@@ -75,6 +76,8 @@ def forest_plot(
         Which outcomes (panels, top down) and contrasts (rows, top down); default: table order.
     model
         ``lmm`` (containment df, the primary), ``lmm_satterthwaite``, ``welch_donor_means``, ...
+    ax
+        Draw the first outcome into this Axes (a panel of a composed figure).
 
     Each row is labelled with the contrast name and its adjusted p (``p_adj``; the correction is
     in the table's ``adjustment`` column).
@@ -84,8 +87,11 @@ def forest_plot(
     names = list(contrasts) if contrasts else list(dict.fromkeys(rows["contrast"]))
     height = height_mm or 12 + 8 * len(names) * len(outs)
     with house_style():
-        fig = plt.figure(figsize=figure_size(width, height), layout="constrained")
-        axes = fig.subplots(len(outs), 1, squeeze=False)[:, 0]
+        if ax is not None:
+            fig, axes, outs = ax.figure, [ax], outs[:1]
+        else:
+            fig = plt.figure(figsize=figure_size(width, height), layout="constrained")
+            axes = fig.subplots(len(outs), 1, squeeze=False)[:, 0]
         for ax, outcome in zip(axes, outs, strict=True):
             sub = rows[rows["outcome"] == outcome].set_index("contrast")
             sub = sub.reindex([n for n in names if n in sub.index])
