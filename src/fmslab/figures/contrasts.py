@@ -50,9 +50,11 @@ def _planned(stats: pd.DataFrame, model: str, test: str = "contrast") -> pd.Data
 
 
 def _p_text(row: pd.Series) -> str:
-    p = row.get("p_adj", np.nan)
-    if not np.isfinite(p):
-        p = row.get("p", np.nan)
+    """``p (holm) = 0.03`` from ``p_adj``/``adjustment``, else the raw ``p``."""
+    p, how = row.get("p_adj", np.nan), str(row.get("adjustment", "") or "")
+    if np.isfinite(p) and how and not how.startswith("none"):
+        return f"p ({how.split()[0]}) = {p:.2g}"
+    p = row.get("p", np.nan)
     return f"p = {p:.2g}" if np.isfinite(p) else ""
 
 
@@ -103,7 +105,7 @@ def forest_plot(
             ax.axvline(0.0, color="0.5", lw=0.7, ls="--")
             ax.set_yticks(y, [f"{c}   {_p_text(r)}" for c, r in sub.iterrows()])
             ax.set_xlabel(f"difference in {axis_label(outcome)}")
-            ax.set_title(outcome, loc="left", fontsize="medium")
+            ax.set_title(axis_label(outcome), loc="left", fontsize="medium")
             _record(ax, sub.reset_index()[["contrast", "estimate", "ci_low", "ci_high", "p"]
                                           + (["p_adj"] if "p_adj" in sub else [])])  # fmt: skip
     return fig
