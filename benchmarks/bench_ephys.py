@@ -1,9 +1,18 @@
-"""Throughput of fmslab vs eFEL vs IPFX on the same current-clamp sweeps; fmslab's 2-core scaling.
+"""Throughput of fmslab vs eFEL vs IPFX on the same current-clamp sweeps; fmslab's 2-core scaling;
+and the end-to-end comparison of whole processes.
 
-Run (fmslab's venv; eFEL 5.7.34 and IPFX 2.1.2 live in their own venv, called as a subprocess)::
+End to end (fmslab's venv with eFEL 5.7.34 installed; about 5 minutes on 2 cores)::
 
-    PYTHONPATH=src /tmp/v1/bin/python benchmarks/bench_ephys.py \
-        --other-python /tmp/bench-ephys/bin/python
+    PYTHONPATH=src nice -n 10 python benchmarks/bench_ephys.py --end-to-end --copies 24
+
+runs, one after the other on the same 144 files (24 distinct copies of the six reference files,
+2880 sweeps): ``fmslab ephys analyze`` with its defaults (figures, all cores, fresh output folder),
+the same with ``--no-figures``, and an eFEL batch (:func:`efel_batch`: pyabf reading, 20 features
+per sweep, a CSV), each as a whole process, and prints the wall times and ratios.
+
+Per-sweep throughput (eFEL 5.7.34 and IPFX 2.1.2 in their own venv, called as a subprocess)::
+
+    PYTHONPATH=src python benchmarks/bench_ephys.py --other-python /tmp/bench-ephys/bin/python
 
 The sweeps are those of the six reference files in ../shared/data/ephys/abf (120 sweeps, 20 kHz and
 10 kHz, 1-3 s each), read once and written to an .npz file that every tool reads, so all three
@@ -235,7 +244,9 @@ def efel_batch(in_dir: Path, out_csv: Path) -> None:
             t_ms = abf.sweepX * 1e3
             c = abf.sweepC
             change = np.flatnonzero(np.diff(c) != 0)
-            start, end = (t_ms[change[0] + 1], t_ms[change[-1] + 1]) if change.size else (0, t_ms[-1])
+            start, end = (
+                (t_ms[change[0] + 1], t_ms[change[-1] + 1]) if change.size else (0, t_ms[-1])
+            )
             amp = float(np.median(c[change[0] + 1 : change[-1]])) if change.size > 1 else 0.0
             trace = {
                 "T": t_ms,
@@ -315,6 +326,53 @@ def batch_scaling(abf_dir: Path, copies: int) -> tuple[dict[int, float], int]:
     return times, len(paths)
 
 
+def make_copies(abf_dir: Path, dest: Path, copies: int) -> int:
+    """``copies`` copies of the six reference files, each with a distinct 24-byte tail after the
+    ABF data (pyabf reads by the header's offsets and ignores it): every copy has its own SHA-256,
+    so fmslab's content cache cannot serve one copy's result for another. Returns the sweeps."""
+    import pyabf
+
+    dest.mkdir(parents=True, exist_ok=True)
+    n = 0
+    for f in FILES:
+        data = (abf_dir / f"{f}.abf").read_bytes()
+        n += pyabf.ABF(str(abf_dir / f"{f}.abf"), loadData=False).sweepCount * copies
+        for c in range(copies):
+            (dest / f"{f}_c{c:03d}.abf").write_bytes(data + f"fmslab-bench-copy-{c:06d}".encode())
+    return n
+
+
+def timed(cmd: list[str]) -> float:
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, capture_output=True, text=True)
+    return time.perf_counter() - t0
+
+
+def end_to_end(abf_dir: Path, copies: int) -> dict[str, float]:
+    """Whole processes, one run each, same files: ``fmslab ephys analyze`` (default: figures,
+    all cores, fresh output folder and cache), the same with ``--no-figures``, and the eFEL batch
+    (:func:`efel_batch`, one process)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "in"
+        n_sweeps = make_copies(abf_dir, src, copies)
+        fm = [sys.executable, "-m", "fmslab", "-q", "ephys", "analyze", str(src)]
+        load0 = os.getloadavg()[0]
+        t = {
+            "fmslab": timed([*fm, "--out", str(Path(tmp) / "o1")]),
+            "fmslab_no_figures": timed([*fm, "--out", str(Path(tmp) / "o2"), "--no-figures"]),
+            "efel": timed(
+                [sys.executable, str(HERE), "--efel-batch", str(src), str(Path(tmp) / "e.csv")]
+            ),
+        }
+        errors = (Path(tmp) / "o1" / "errors.csv").read_text().strip().splitlines()
+        assert len(errors) == 1, errors  # header only: every copy analysed
+        n_png = len(list((Path(tmp) / "o1" / "figures").glob("*.png")))
+        assert n_png == len(FILES) * copies, n_png
+    t |= {"files": len(FILES) * copies, "sweeps": n_sweeps, "load_before": load0}
+    t["load_after"] = os.getloadavg()[0]
+    return t
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument(
@@ -325,6 +383,12 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5, help="passes over the sweeps per tool")
     ap.add_argument("--copies", type=int, default=24, help="copies of each file in the batch test")
     ap.add_argument("--batch-only", action="store_true", help="only the 1- vs 2-worker batch test")
+    ap.add_argument(
+        "--end-to-end",
+        action="store_true",
+        help="only the whole-process comparison: fmslab ephys analyze (with and without figures) "
+        "vs an eFEL batch of 20 features, same files",
+    )
     ap.add_argument("--worker", choices=sorted(TOOLS), help=argparse.SUPPRESS)
     ap.add_argument("--efel-batch", type=Path, nargs=2, help=argparse.SUPPRESS)
     ap.add_argument("--npz", type=Path, help=argparse.SUPPRESS)
@@ -336,6 +400,18 @@ def main() -> None:
         worker(a.worker, a.npz, a.repeats)
         return
     abf_dir = SHARED / "data" / "ephys" / "abf"
+    if a.end_to_end:
+        t = end_to_end(abf_dir, a.copies)
+        print(
+            f"end to end, {t['files']} files, {t['sweeps']} sweeps, {os.cpu_count()} CPUs, load "
+            f"average {t['load_before']:.1f} before / {t['load_after']:.1f} after:\n"
+            f"  fmslab ephys analyze (figures)  {t['fmslab']:8.1f} s\n"
+            f"  fmslab ephys analyze --no-figures {t['fmslab_no_figures']:6.1f} s\n"
+            f"  eFEL batch, 20 features          {t['efel']:8.1f} s\n"
+            f"  ratio eFEL / fmslab: {t['efel'] / t['fmslab']:.2f} with figures, "
+            f"{t['efel'] / t['fmslab_no_figures']:.2f} without"
+        )
+        return
     print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     if not a.batch_only:
         tools(abf_dir, a)

@@ -4,13 +4,23 @@ Run (from the repository root)::
 
     PYTHONPATH=src python benchmarks/bench_skinnerve.py accuracy   # precision/recall table
     PYTHONPATH=src python benchmarks/bench_skinnerve.py speed      # 30-min recording
+    PYTHONPATH=src python benchmarks/bench_skinnerve.py independent  # SpikeInterface ground truth
+
+``independent`` generates one-channel recordings with SpikeInterface
+(:func:`fmslab.skinnerve.validation.si_recording`: unit under study at band-passed SNR 4, 5, 6, 8,
+a 1.8x larger and a 0.5x smaller unit, bursts, refractory periods, amplitude drift, hum, drift;
+60 s each, seeds 1-3) and scores fmslab and the plain 5-MAD threshold detector on the unit under
+study with SpikeInterface's comparison (0.5 ms).
 
 ``accuracy`` simulates the default protocol (151 s, five units) at several noise levels and seeds,
 analyses each with default parameters and prints per-unit precision / recall (mean over seeds).
 ``speed`` writes a 30-minute, 20 kHz single-channel ABF1 recording (pyabf's writer) with the
-default units firing, then times ``analyze_file`` on it in a fresh process and records its peak
-memory: peak RSS (VmHWM) of that process after imports and after the run and, in a second
-run, tracemalloc's peak of Python/numpy allocations. ``--minutes`` changes the length (run 10 and
+default units firing, then runs the whole per-file step on it in a fresh process, on one core
+(``OMP/OPENBLAS/MKL_NUM_THREADS=1``): ``skinnerve.batch.analyze_item`` = reading, both detection
+passes, sorting, all tables and every figure saved as PNG. It records the wall and CPU time (on a
+shared machine the CPU time of the one-core process is the comparable number), the same without
+figures (``analyze_file`` alone, a second run) and the peak RSS (VmHWM) of the process after
+imports and after the end-to-end run. ``--minutes`` changes the length (run 10 and
 30 to see that memory does not grow with it).
 """
 
@@ -21,7 +31,6 @@ import resource
 import sys
 import tempfile
 import time
-import tracemalloc
 from dataclasses import replace
 from pathlib import Path
 
@@ -73,6 +82,33 @@ def accuracy(noise_levels: list[float], seeds: list[int]) -> pd.DataFrame:
     return pd.concat(rows, ignore_index=True)
 
 
+def independent(snrs: list[float], seeds: list[int]) -> pd.DataFrame:
+    from fmslab.skinnerve.analysis import analyze_recording
+    from fmslab.skinnerve.channels import ChannelMap
+    from fmslab.skinnerve.io import MemoryReader, open_recording
+    from fmslab.skinnerve.validation import mad_baseline, si_recording, si_scores
+
+    rows = []
+    for snr in snrs:
+        for seed in seeds:
+            gt = si_recording(snr, seed)
+            rec = open_recording(
+                MemoryReader({"nerve_uV": gt.trace_uv}, gt.fs_hz),
+                ChannelMap(roles={"nerve": "nerve_uV"}),
+            )
+            fr = analyze_recording(rec)
+            ours = si_scores(gt, fr.spikes).set_index("unit")
+            base = si_scores(gt, mad_baseline(gt), units=["target"]).set_index("unit")
+            row = {"snr_bp": snr, "seed": seed, "n_units": len(fr.units)}
+            for k in ("precision", "recall", "f1"):
+                row[f"fmslab_{k}"] = ours.loc["target", k]
+                row[f"mad5_{k}"] = base.loc["target", k]
+            row["larger_unit_f1"] = ours.loc["other1", "f1"]
+            rows.append(row)
+            print(f"snr {snr} seed {seed}: done", file=sys.stderr)
+    return pd.DataFrame(rows)
+
+
 def speed(minutes: float = 30.0, fs: float = 20000.0) -> dict[str, float]:
     from fmslab.skinnerve.simulate import DEFAULT_UNITS, template
 
@@ -95,13 +131,17 @@ def speed(minutes: float = 30.0, fs: float = 20000.0) -> dict[str, float]:
         gen_s = time.perf_counter() - t0
         # analyse in a fresh process so that its peak RSS is the analysis' alone
         import json
+        import os
         import subprocess
 
+        env = {**os.environ, **{k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                                                  "MKL_NUM_THREADS")}}  # fmt: skip
         child = subprocess.run(
             [sys.executable, __file__, "_analyze", str(path)],
             check=True,
             capture_output=True,
             text=True,
+            env=env,
         )
         stats = json.loads(child.stdout.strip().splitlines()[-1])
         size_mb = path.stat().st_size / 1e6
@@ -111,7 +151,7 @@ def speed(minutes: float = 30.0, fs: float = 20000.0) -> dict[str, float]:
         "file_mb": size_mb,
         "generate_s": gen_s,
         **stats,
-        "realtime_factor": minutes * 60 / stats["analyze_s"],
+        "realtime_factor_cpu": minutes * 60 / stats["analyze_cpu_s"],
     }
 
 
@@ -131,27 +171,36 @@ def _analyze_child(path: str) -> None:
     import json
 
     import elephant.statistics  # noqa: F401 - imports counted in the baseline RSS
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.figure  # noqa: F401
     import neo  # noqa: F401
 
     from fmslab.skinnerve.analysis import analyze_file
+    from fmslab.skinnerve.batch import analyze_item
+    from fmslab.skinnerve.params import Params
 
     rss0 = _vm_hwm_mb()
-    t0 = time.perf_counter()
-    fr = analyze_file(path)
-    run_s = time.perf_counter() - t0
-    rss1 = _vm_hwm_mb()
-    # a second, traced run: Python/numpy allocations only (tracemalloc slows it down)
-    tracemalloc.start()
+    with tempfile.TemporaryDirectory() as out:
+        t0, c0 = time.perf_counter(), time.process_time()
+        tables = analyze_item((path, None, Params().to_dict(), out, Path(path).name))
+        run_s, run_cpu_s = time.perf_counter() - t0, time.process_time() - c0
+        rss1 = _vm_hwm_mb()
+        n_figs = len(list((Path(out) / "figures").glob("*.png")))
+    t0, c0 = time.perf_counter(), time.process_time()
     analyze_file(path)
-    _cur, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
+    analysis_s, analysis_cpu_s = time.perf_counter() - t0, time.process_time() - c0
     out = {
         "analyze_s": run_s,
-        "n_spikes": len(fr.spikes),
-        "n_units": len(fr.units),
+        "analyze_cpu_s": run_cpu_s,
+        "analysis_without_figures_s": analysis_s,
+        "analysis_without_figures_cpu_s": analysis_cpu_s,
+        "n_figures": n_figs,
+        "n_spikes": len(tables["spikes"]),
+        "n_units": len(tables["units"]),
         "rss_after_imports_mb": rss0,
         "peak_rss_mb": rss1,
-        "peak_traced_alloc_mb": peak / 1e6,
     }
     print(json.dumps(out))
 
@@ -161,7 +210,7 @@ def main() -> None:
         _analyze_child(sys.argv[2])
         return
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("what", choices=["accuracy", "speed"])
+    ap.add_argument("what", choices=["accuracy", "speed", "independent"])
     ap.add_argument("--noise", type=float, nargs="+", default=[5.0, 10.0, 15.0, 20.0])
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     ap.add_argument("--minutes", type=float, default=30.0)
@@ -191,6 +240,11 @@ def main() -> None:
             if _has_tabulate()
             else summary.round(2).to_string()
         )
+    elif a.what == "independent":
+        df = independent([4.0, 5.0, 6.0, 8.0], a.seeds)
+        if a.out:
+            df.to_csv(a.out, index=False)
+        print(df.groupby("snr_bp").mean(numeric_only=True).drop(columns="seed").round(3))
     else:
         for k, v in speed(a.minutes).items():
             print(f"{k}: {v:.3f}" if isinstance(v, float) else f"{k}: {v}")

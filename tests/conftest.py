@@ -60,7 +60,11 @@ class ExternalData:
         if self.mirror is not None:
             path = self.mirror / name
             if not path.is_file():
-                pytest.skip(f"external test data {name} not in the mirror {self.mirror}: {HOW}")
+                pytest.skip(
+                    f"external test data {name} not in the mirror {self.mirror}: complete the "
+                    f"mirror (names and SHA-256 in tests/external/registry.csv), or unset {ENV} "
+                    "(then ../shared/data or a pooch download is used)"
+                )
             sha = hashlib.sha256(path.read_bytes()).hexdigest()
             if sha != entry["sha256"]:
                 pytest.fail(f"{path}: SHA-256 {sha} differs from the registry ({entry['sha256']})")

@@ -10,7 +10,7 @@ import pandas as pd
 
 from fmslab.ephys.batch import analyze_paths
 from fmslab.ephys.io import open_recording
-from fmslab.ephys.plots import envelope, plot_cell
+from fmslab.ephys.plots import CELL_FIGSIZE, envelope, plot_cell
 
 
 def test_failed_figure_is_a_warning_and_tables_stay(abf_dir, tmp_path, monkeypatch):
@@ -79,23 +79,24 @@ def test_reused_canvas_draws_the_same_figure(abf_dir):
     import io
 
     from matplotlib.figure import Figure
+    from PIL import Image
 
     from fmslab.ephys.analysis import analyze_file_tables
 
     def png(fig):
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=50)
-        return buf.getvalue()
+        return np.asarray(Image.open(buf))
 
     cells = []
     for name in ("File_axon_5.abf", "171116sh_0018.abf"):
         t = analyze_file_tables(abf_dir / name)
         sw = open_recording(abf_dir / name).sweep(int(t["sweeps"]["n_spikes_total"].idxmax()))
         cells.append((name, [("x", sw)], t["sweeps"], t["cells"].iloc[0].to_dict(), t["spikes"]))
-    canvas = Figure(figsize=(12, 3.6), layout="constrained")
+    canvas = Figure(figsize=CELL_FIGSIZE)  # as the batch worker's canvas
     n, e, s, c, sp = cells[0]
     plot_cell(n, e, s, c, fig=canvas, spikes=sp)
     n, e, s, c, sp = cells[1]
     reused = png(plot_cell(n, e, s, c, fig=canvas, spikes=sp))
     fresh = png(plot_cell(n, e, s, c, spikes=sp))
-    assert reused == fresh
+    np.testing.assert_array_equal(reused, fresh)

@@ -160,3 +160,49 @@ def test_de_cli_bad_sample_sheet(inputs):
     assert r.returncode == 2
     missing = pd.read_csv(inputs / "samples.csv")["sample"].iloc[-1]
     assert missing in r.stderr and "not in the sample sheet" in r.stderr
+
+
+def test_blinded_sheet_by_key_or_by_codes(inputs, tmp_path):
+    # A blinded study's sheet carries treatment codes only. `--unblinding KEY` joins the key's
+    # group in memory; analysing by codes needs no key. Both must give exactly the numbers of
+    # the unblinded sheet (the same fit on the same factor, relabelled).
+    from fmslab.rnaseq import run
+
+    sheet = pd.read_csv(inputs / "samples.csv")
+    codes = {"Day0": "T16", "Day8": "T19"}
+    blinded = sheet.assign(treatment_code=sheet["time"].map(codes)).drop(columns="time")
+    blinded.to_csv(tmp_path / "blinded.csv", index=False)
+    key = pd.DataFrame({"treatment_code": list(codes.values()), "group": list(codes)})
+    key.to_csv(tmp_path / "key.csv", index=False)
+    counts = inputs / "counts.csv"
+    plain = run(
+        counts,
+        inputs / "samples.csv",
+        "~ sex + time",
+        ["time,Day8,Day0"],
+        out=tmp_path / "plain",
+        shrink=False,
+    )
+    keyed = run(
+        counts,
+        tmp_path / "blinded.csv",
+        "~ sex + group",
+        ["group,Day8,Day0"],
+        out=tmp_path / "keyed",
+        unblinding=tmp_path / "key.csv",
+        shrink=False,
+    )
+    coded = run(
+        counts,
+        tmp_path / "blinded.csv",
+        "~ sex + treatment_code",
+        ["treatment_code,T19,T16"],
+        out=tmp_path / "coded",
+        shrink=False,
+    )
+    ref = plain.result.results["time_Day8_vs_Day0"]
+    for other, cid in ((keyed, "group_Day8_vs_Day0"), (coded, "treatment_code_T19_vs_T16")):
+        pd.testing.assert_frame_equal(other.result.results[cid], ref, check_exact=False, rtol=1e-12)
+    prov = json.loads((tmp_path / "keyed" / "provenance.json").read_text())
+    assert prov["parameters"]["unblinded"] is True
+    assert not any("unblind" in p.name for p in (tmp_path / "keyed").rglob("*.csv"))

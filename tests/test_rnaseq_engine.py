@@ -101,3 +101,44 @@ def test_independent_filtering_keeps_genes_above_threshold():
     assert np.isnan(res.padj[mean < res.threshold]).all()
     assert np.isfinite(res.padj[mean > res.threshold]).all()
     assert res.threshold > 0
+
+
+def test_prepare_design_refuses_bad_designs():
+    from fmslab.errors import InputError
+    from fmslab.rnaseq.de import prepare_design
+
+    sheet = pd.DataFrame({"g": list("aabb"), "batch": list("xxyy")}, index=list("ABCD"))
+    con = [Contrast("b", "g", "a", "b")]
+    with pytest.raises(InputError, match="rank deficient"):
+        prepare_design(sheet, "~ batch + g", con)  # batch is g relabelled
+    with pytest.raises(InputError, match="not a sample-sheet column"):
+        prepare_design(sheet, "~ age + g", con)
+    sheet["sex"] = list("fmfm")
+    with pytest.raises(InputError, match="must drop terms"):
+        prepare_design(sheet, "~ sex + g", con, reduced="~ batch")
+    ok = prepare_design(sheet, "~ sex + g", con, reduced="~ sex")
+    assert ok.full.columns == ["Intercept", "sex_m_vs_f", "g_b_vs_a"]
+    assert ok.reduced.columns == ["Intercept", "sex_m_vs_f"]
+
+
+def test_outlier_count_replaced_by_trimmed_mean():
+    # Two groups of 7 (cells >= 7: replacement applies). Gene 0 has one count 100x its group;
+    # the replacement is trunc(20%-trimmed mean of normalised counts * size factor) (hand
+    # calculation below), the other genes are untouched.
+    from fmslab.rnaseq.de import estimate_dispersions, fit_and_refit, prepare_design
+
+    rng = np.random.default_rng(4)
+    sheet = pd.DataFrame({"g": ["a"] * 7 + ["b"] * 7}, index=[f"s{i}" for i in range(14)])
+    prepared = prepare_design(sheet, "~ g", [Contrast("b", "g", "a", "b")])
+    mu = rng.uniform(50, 500, size=(300, 1)) * np.exp(rng.normal(0, 0.2, size=(1, 14)))
+    counts = rng.negative_binomial(10, 10 / (10 + mu)).astype(float)
+    counts[0, 3] = counts[0].max() * 100
+    disp = estimate_dispersions(counts, prepared.full.matrix)
+    model = fit_and_refit(counts, prepared, disp)
+    assert model.replaced[0]
+    sf = disp.size_factors
+    from scipy.stats import trim_mean
+
+    expected = np.trunc(trim_mean(counts[0] / sf, 0.2) * sf[3])
+    assert model.counts[0, 3] == expected
+    assert (model.counts[~model.replaced] == counts[~model.replaced]).all()

@@ -215,12 +215,13 @@ def test_spontaneous_and_train_statistics_by_hand() -> None:
     sp = spontaneous(spikes, base)
     # 7 baseline spikes (21.0 is in the step) over 20 s; ISIs inside intervals: 1, 1, 2, 1
     assert sp["spont_rate_hz"] == pytest.approx(7 / 20)
-    isi = np.array([1.0, 1.0, 2.0, 1.0])
-    assert sp["spont_isi_cv"] == pytest.approx(isi.std() / isi.mean())  # elephant: ddof 0
+    # one definition (fmslab.spiketrains): sample SD, ddof=1: by hand, mean 1.25, SD
+    # sqrt((3 * 0.0625 + 0.5625) / 3) = 0.5 -> CV 0.4
+    assert sp["spont_isi_cv"] == pytest.approx(0.4)
     ts = train_statistics(spikes, 30.0)
     assert ts["rate_hz"] == pytest.approx(8 / 30)
     d = np.diff(spikes)
-    assert ts["isi_cv"] == pytest.approx(d.std() / d.mean())
+    assert ts["isi_cv"] == pytest.approx(d.std(ddof=1) / d.mean())
 
 
 def test_local_rate_sum_equals_n2_over_t_when_stationary() -> None:
@@ -236,3 +237,21 @@ def test_local_rate_sum_equals_n2_over_t_when_stationary() -> None:
     # (spikes lying exactly on a window edge may fall either way in floating point: 0.1 %)
     assert local_rate_sum(b, 1.0) == pytest.approx(10 * per_burst, rel=1e-3)
     assert 10 * per_burst > 6 * 1000**2 / 91.0  # far above N^2/T
+
+
+def test_fast_unit_latency_from_the_raw_onset() -> None:
+    # planted: one Abeta unit at 25 m/s over 25 mm -> 1.000 ms from the pulse to its onset (the
+    # simulator places the onset, 10 % of the peak on the raw waveform, at the latency). Timing at
+    # the band-passed peak instead was 0.2 ms late here (CV -17 %); the raw-onset latency must be
+    # within 0.03 ms (< 1 sample at 20 kHz, CV error < 3 %)
+    from fmslab.skinnerve.simulate import UnitSpec
+
+    unit = UnitSpec("fast", 80.0, "neg", 0.25, 25.0, 0.5, receptor_type="")
+    cfg = replace(quick_config(thermal=False), units=(unit,))
+    s = simulate(cfg, seed=3)
+    fr = analyze_recording(_rec(s))
+    row = fr.units.iloc[0]
+    assert row["follow_fraction"] == 1.0
+    assert row["latency_ms"] == pytest.approx(1.0, abs=0.03)
+    assert row["latency_peak_ms"] > row["latency_ms"] + 0.1
+    assert row["cv_m_s"] == pytest.approx(25.0, rel=0.03)

@@ -3,8 +3,8 @@
 pyabf ships a writer, ``pyabf.abfWriter.writeABF1(sweepData, filename, sampleRateHz, units)``,
 but it writes one channel, no command channel and no epoch table; its four header blocks end
 before the ABF1 "extended" header fields (epochs at byte 2308), so those are read from the data
-section; and it packs every sample in a Python loop. This writer follows the same ABF1 header
-layout (field offsets as read by ``pyabf.abf1.headerV1.HeaderV1``) and adds: several ADC channels
+section; and it packs every sample in a Python loop. This writer writes the ABF1 file format's
+header fields at their documented byte offsets (the ones pyabf's ABF1 reader reads) and adds: several ADC channels
 (interleaved samples), per-channel units, names and scaling, a DAC epoch table (so
 ``abf.sweepC`` reconstructs the command), the recording date and a 6144-byte header (the ABF 1.8
 header size) so that the extended fields are real, and a synch array (sweep starts and

@@ -166,15 +166,6 @@ def step_rnaseq(ctx: StepContext) -> str:
     return f"{len(table)} genes, {done.result.size_factors.size} samples, {n_sig} at padj < 0.05{top_txt}"
 
 
-def unblinded_sample_sheet(layout) -> pd.DataFrame:
-    """RNA-seq sample sheet with the true ``group`` joined from the key (the contrast needs it)."""
-    from fmslab.study import unblind
-    from fmslab.study.blinding import read_unblinding
-
-    sheet = pd.read_csv(layout.study / "rnaseq" / "samples.csv")
-    return unblind(sheet, read_unblinding(layout.key))
-
-
 # --------------------------------------------------------------------------------------------
 # 5. comparisons (the only place the key is joined to the catalog tables)
 # --------------------------------------------------------------------------------------------

@@ -31,13 +31,7 @@ import yaml
 
 import fmslab
 from fmslab.atomic import write_bytes, write_json
-from fmslab.demo.analyses import (  # unblinded_sample_sheet: re-exported (public before)
-    STEPS,
-    StepContext,
-    StepOutcome,
-    run_steps,
-    unblinded_sample_sheet,  # noqa: F401
-)
+from fmslab.demo.analyses import STEPS, StepContext, StepOutcome, run_steps
 from fmslab.demo.behaviour import FILAMENT_SET, generate_behaviour
 from fmslab.demo.design import (
     COMORBID_CONTRASTS,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from fmslab.ephys.cell import cell_features
@@ -69,7 +70,7 @@ def analyze_reader(
     qc = qc or load_qc()
     info = reader.info()
     rows: list[dict[str, Any]] = []
-    spike_frames: list[pd.DataFrame] = []
+    spike_parts: list[dict[str, np.ndarray]] = []
     problems: list[str] = []
     for sw in reader:
         if sw.stimulus.kind == "unknown" and sw.stimulus.reason:
@@ -78,17 +79,21 @@ def analyze_reader(
         rows.append({"file": path.name, "sweep": sw.index, **res.features})
         k = len(res.spikes)
         if k:
-            spike_frames.append(
-                pd.DataFrame(
-                    {"file": path.name, "sweep": sw.index, "spike": range(k)}
-                    | {c: res.spikes[c] for c in SPIKE_TABLE_COLUMNS}
-                )
+            spike_parts.append(
+                {"sweep": np.full(k, sw.index), "spike": np.arange(k)}
+                | {c: res.spikes[c] for c in SPIKE_TABLE_COLUMNS}
             )
     sweeps = pd.DataFrame(rows, columns=["file", "sweep", *SWEEP_COLUMNS])
-    spikes = (
-        pd.concat(spike_frames, ignore_index=True)
-        if spike_frames
-        else pd.DataFrame(columns=["file", "sweep", "spike", *SPIKE_TABLE_COLUMNS])
+    # one table built from all sweeps' arrays (a frame per sweep costs more than its spikes)
+    spikes = pd.DataFrame(
+        {
+            "file": path.name,
+            **{
+                c: np.concatenate([p[c] for p in spike_parts]) if spike_parts else []
+                for c in ("sweep", "spike", *SPIKE_TABLE_COLUMNS)
+            },
+        },
+        columns=["file", "sweep", "spike", *SPIKE_TABLE_COLUMNS],
     )
     cell = cell_features(sweeps)
     sweeps = sweep_qc(sweeps, float(cell["rmp_mV"]), qc)

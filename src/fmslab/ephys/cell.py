@@ -5,7 +5,9 @@
 * ``rin_MOhm``: slope of the steady-state V-I relation over subthreshold steps of <= 0 pA (plus a
   fixed prepulse, when the protocol has one), by least squares; mV/pA = GOhm. Steps where V did
   not follow the current (:func:`responds`) are left out.
-* ``tau_ms``: median of the per-sweep exponential fits of hyperpolarising steps.
+* ``tau_ms``: median of the per-sweep exponential fits of hyperpolarising steps; when the
+  protocol has none but a fixed hyperpolarising prepulse (18711001: -100 pA before every test
+  step), the median of the fits of the prepulse's charging curve (``tau_method`` says which).
 * ``capacitance_pF`` = tau / Rin.
 * ``rheobase_pA``: the smallest depolarising step (> 0 pA) whose in-step firing rate exceeds the
   cell's own firing before the step (``pre_step_rate_hz``: spikes before the step onset per second,
@@ -84,6 +86,10 @@ def cell_features(sweeps: pd.DataFrame) -> dict[str, float | str | int]:
     out["rin_MOhm"] = _lsq_slope(x[ok], y[ok]) * 1e3
     out["rin_method"] = method if ok.sum() >= 2 else "none"
     taus = steps.loc[steps["stim_pA"] < 0, "tau_ms"].dropna()
+    out["tau_method"] = "steps" if len(taus) else "none"
+    if not len(taus) and "prepulse_tau_ms" in sweeps:
+        taus = sweeps["prepulse_tau_ms"].dropna()
+        out["tau_method"] = "prepulse" if len(taus) else "none"
     out["tau_ms"] = float(taus.median()) if len(taus) else NAN
     rin = float(out["rin_MOhm"])
     tau = float(out["tau_ms"])

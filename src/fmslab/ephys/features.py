@@ -15,6 +15,7 @@ import numpy as np
 
 from fmslab.ephys.io import Stimulus, Sweep
 from fmslab.ephys.spikes import SpikeParams, SpikeTable, detect_spikes
+from fmslab.spiketrains import isi_cv
 
 NAN = float("nan")
 #: spikes peaking up to this long after a brief pulse ends count as its response
@@ -71,6 +72,7 @@ SWEEP_COLUMNS = (
     "ramp_current_at_first_spike_pA",
     "prepulse_pA",
     "prepulse_deflection_mV",
+    "prepulse_tau_ms",
 )
 
 
@@ -203,7 +205,7 @@ def _features(sweep: Sweep, sp: SpikeTable, has_stim: bool) -> dict[str, float |
         isi = np.diff(sp["peak_t_s"][sel]) * 1e3
         f["isi_mean_ms"] = float(isi.mean())
         f["first_isi_ms"] = float(isi[0])
-        f["isi_cv"] = float(isi.std(ddof=1) / isi.mean()) if isi.size >= 2 else NAN
+        f["isi_cv"] = isi_cv(isi)  # fmslab.spiketrains: sample SD (ddof=1) / mean
         if isi.size >= 2:
             # mean relative change of consecutive ISIs (IPFX "adapt", eFEL adaptation_index)
             f["adaptation_index"] = float(np.mean(np.diff(isi) / (isi[1:] + isi[:-1])))
@@ -228,6 +230,10 @@ def _features(sweep: Sweep, sp: SpikeTable, has_stim: bool) -> dict[str, float |
         pre = v[_window(max(0.0, st.prepulse_start_s - 0.1), st.prepulse_start_s, dt, n)]
         if w.size >= 10 and pre.size:
             f["prepulse_deflection_mV"] = float(np.mean(w[int(0.8 * w.size) :]) - np.median(pre))
+            pre_spikes = (pk_t >= st.prepulse_start_s) & (pk_t <= st.prepulse_end_s)
+            if st.prepulse_pA < 0 and not pre_spikes.any():
+                # a hyperpolarising prepulse charges the membrane like a test step
+                f["prepulse_tau_ms"] = fit_tau_ms(w[: int(np.argmin(w)) + 1], dt)
     return f
 
 

@@ -241,8 +241,19 @@ class AbfReader:
 
     # -- channels -------------------------------------------------------------------------
     def _raw(self, sweep: int, channel: int) -> np.ndarray:
-        self._abf.setSweep(sweep, channel=channel)
-        return np.array(self._abf.sweepY, dtype=np.float64)  # a copy: the cursor's buffer is reused
+        """The scaled samples of one sweep and channel (a copy).
+
+        Fixed-length sweeps are sliced from pyabf's scaled data array directly: ``setSweep``
+        would also build the sweep's command waveform, which costs more than the slice.
+        """
+        abf = self._abf
+        if not self.variable_length:
+            n = int(abf.sweepPointCount)
+            row = abf.data[channel]
+            if row.size >= (sweep + 1) * n:
+                return np.array(row[sweep * n : (sweep + 1) * n], dtype=np.float64)
+        abf.setSweep(sweep, channel=channel)
+        return np.array(abf.sweepY, dtype=np.float64)  # a copy: the cursor's buffer is reused
 
     def _find_vm(self) -> int:
         try:

@@ -121,6 +121,11 @@ def rheobase_text(cell: dict) -> str:
     return "no rheobase (no AP evoked)"
 
 
+#: size (inches) and fixed panel margins of the per-cell figure
+CELL_FIGSIZE = (12.0, 3.6)
+CELL_GRID = {"left": 0.055, "right": 0.99, "bottom": 0.15, "top": 0.87, "wspace": 0.3}
+
+
 def plot_cell(
     name: str,
     examples: list[tuple[str, Sweep]],
@@ -136,10 +141,11 @@ def plot_cell(
     without detecting the spikes again.
     """
     if fig is None:
-        fig = Figure(figsize=(12, 3.6), layout="constrained")
+        fig = Figure(figsize=CELL_FIGSIZE)
     else:
         fig.clear()
-    axs = fig.subplots(1, 3, width_ratios=[2, 1, 1])
+    # fixed margins: a layout engine would measure every text twice per saved format
+    axs = fig.subplots(1, 3, width_ratios=[2, 1, 1], gridspec_kw=CELL_GRID)
     thr = None
     if spikes is not None and len(spikes):
         thr = {int(k): g["threshold_t_s"].to_numpy(float) for k, g in spikes.groupby("sweep")}

@@ -86,13 +86,17 @@ def _value_label(data: pd.DataFrame, value: str) -> str:
     return axis_label(value)
 
 
+def _singular(noun: str) -> str:
+    return {"mice": "mouse"}.get(noun, noun[:-1] if noun.endswith("s") else noun)
+
+
 def _n_text(sub: pd.DataFrame, columns: Sequence[tuple[str, str]]) -> str:
     """ "3 donors, 6 mice, 24 cells" for the id columns present in ``sub``."""
     parts = []
     for col, noun in columns:
         if col in sub.columns:
             n = int(sub[col].nunique()) if col else len(sub)
-            parts.append(f"{n} {noun if n != 1 else noun.rstrip('s')}")
+            parts.append(f"{n} {noun if n != 1 else _singular(noun)}")
     return ", ".join(parts)
 
 
@@ -156,7 +160,7 @@ def superplot(
                 g
                 + "\n"
                 + _n_text(sub, [(c, n) for c, n in ((donor, "donors"), (mouse, "mice")) if c])
-                + f"\n{len(sub)} {cell}"
+                + f"\n{len(sub)} {cell if len(sub) != 1 else _singular(cell)}"
             )
             jitter = x + rng.uniform(-0.22, 0.22, len(sub))
             for u, su in sub.assign(_x=jitter).groupby(key, sort=False):

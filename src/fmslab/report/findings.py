@@ -80,7 +80,7 @@ def _p_text(row: dict[str, Any]) -> str:
     """``p = 0.02``, with the planned-contrast adjustment when the table has one."""
     text = format_p(row.get("p"))
     adj, how = row.get("p_adj"), row.get("adjustment")
-    if _finite(adj) and how and str(how).lower() not in ("none", "nan", ""):
+    if _finite(adj) and how and not str(how).lower().startswith(("none", "nan")):
         text += f", {how}-adjusted {format_p(adj)}"
     return text
 
@@ -147,7 +147,7 @@ def _confidence(ci_method: str) -> str:
 #: Model messages and what they mean for a reader.
 _PLAIN = (
     (r"singular fit: '([^']+)' variance estimated at 0",
-     "The mixed model found no variation between {0}s beyond the residual (singular fit); the "
+     "The mixed model found no variation between {0} beyond the residual (singular fit); the "
      "estimate is then close to a test on the means."),
     (r"fit failed: ([^;]+)", "The model could not be fitted ({0}); no p-value from it."),
     (r"did not converge|ConvergenceWarning: Maximum Likelihood",
@@ -155,6 +155,10 @@ _PLAIN = (
     (r"no degrees of freedom", "One donor per group: no test of the difference is possible."),
     (r"not estimable", "The odds ratio cannot be estimated (a group has no or only positive rows)."),
 )  # fmt: skip
+
+
+def _plural(noun: str) -> str:
+    return {"mouse": "mice", "donor": "donors", "cell": "cells", "unit": "units"}.get(noun, noun)
 
 
 def plain_warnings(row: dict[str, Any]) -> list[str]:
@@ -171,7 +175,7 @@ def plain_warnings(row: dict[str, Any]) -> list[str]:
     for pattern, text in _PLAIN:
         m = re.search(pattern, raw)
         if m:
-            out.append(text.format(*(g.removesuffix("_id") for g in m.groups())))
+            out.append(text.format(*(_plural(g.removesuffix("_id")) for g in m.groups())))
     return out
 
 

@@ -21,6 +21,10 @@ FOREST_MODEL = "bootstrap_hedges_g"
 LIMIT = 5.0
 
 
+def _given(x: object) -> bool:
+    return x is not None and not (isinstance(x, float) and math.isnan(x)) and str(x) != ""
+
+
 def forest_rows(stats: pd.DataFrame | None) -> pd.DataFrame:
     """The rows the forest shows: one standardised effect with a finite CI per outcome."""
     if stats is None or not len(stats) or "model" not in stats.columns:
@@ -62,6 +66,9 @@ def forest_svg(stats: pd.DataFrame | None, *, width: int = 720) -> str:
         y = top + row_h * i + row_h / 2
         table = Path(str(getattr(r, "source", "")).split(":")[-1]).stem
         label = f"{name_of(str(r.outcome))} ({table})" if table else name_of(str(r.outcome))
+        extra = [str(getattr(r, c)) for c in ("contrast", "day") if _given(getattr(r, c, None))]
+        if extra:  # several contrasts or days of one outcome: say which row this is
+            label += " " + ", ".join(extra)
         label = label if len(label) <= 38 else label[:37] + "\u2026"
         parts.append(
             f'<text x="{label_w - 8}" y="{y + 4:.1f}" text-anchor="end" font-size="12">'

@@ -49,9 +49,9 @@ JSON_COLUMNS = ("parameters", "versions")
 RUN_COLUMNS = ("run_id", "command", "status", "started_at", "finished_at", "parameters", "versions",
                "platform", "message")  # fmt: skip
 #: Columns of a finding's primary-row table.
-FINDING_COLUMNS = ("outcome", "model", "treatment", "reference", "n_donors_trt", "n_donors_ref",
-                   "n_mice_trt", "n_mice_ref", "n_obs_trt", "n_obs_ref", "estimate_type",
-                   "estimate", "ci_low", "ci_high", "df", "p", "q")  # fmt: skip
+#: (the counts are in the sentence; the whole row is in Statistics)
+FINDING_COLUMNS = ("outcome", "model", "contrast", "day", "treatment", "reference", "estimate_type",
+                   "estimate", "ci_low", "ci_high", "df", "p", "p_adj", "q")  # fmt: skip
 #: Which analyses honour the qc_overrides sheet (shown in the QC section).
 HONOURED_BY = (
     "fmslab compare (excluded rows are left out before any statistic and listed in its output)",
@@ -231,6 +231,7 @@ class _Builder:
                     f'<div class="finding" id="finding-{i}" data-key="{esc(f.key)}" '
                     f'data-outcome="{esc(f.outcome)}" data-source="{esc(f.source)}">'
                     f'<p class="sentence">{esc(f.sentence)}</p>'
+                    f'<p class="note">Compared table: {esc(f.source.removeprefix("catalog:"))}</p>'
                     + (f'<ul class="warnings">{warn}</ul>' if warn else "")
                     + table_html(
                         row, table_id=f"tbl-finding_{i}", max_rows=1, csv_href=None, wrap_columns=()
@@ -295,9 +296,14 @@ class _Builder:
             parts.append(f'<p class="fail">Cell panels not built: {esc(exc)}</p>')
         if cells:
             parts.append("<h3>Cells (current clamp)</h3>" + self._cells_html(cells))
-        units = unit_views(
-            d.tables, self.results, overrides=overrides, groups=self.grouping.by_mouse
-        )
+        try:
+            units = unit_views(
+                d.tables, self.results, overrides=overrides, groups=self.grouping.by_mouse
+            )
+        except Exception as exc:  # as for cells: said on the page, the report goes on
+            log.warning("report: unit panels skipped (%s: %s)", type(exc).__name__, exc)
+            units = []
+            parts.append(f'<p class="fail">Unit panels not built: {esc(exc)}</p>')
         if units:
             parts.append("<h3>Units (skin-nerve)</h3>" + self._units_html(units))
         if not parts:

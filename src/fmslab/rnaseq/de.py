@@ -12,7 +12,9 @@ result; the numerics are in :mod:`fmslab.rnaseq.engine` (no pydeseq2 object is u
    cells with >= 7 samples and refit of those genes (dispersions re-estimated against the same
    trend and prior), as ``DESeq(minReplicatesForReplace = 7)``;
 4. :func:`test_contrast` - Wald test of a contrast (two levels of a factor, or a numeric
-   combination of coefficients) or the likelihood-ratio test against a reduced formula;
+   combination of coefficients) or the likelihood-ratio test against a reduced formula; genes
+   without counts in either level of a two-level contrast get fold change 0, statistic 0 and
+   p-value 1, as in ``results()``;
    Cook's filtering (genes with a Cook's distance above the 0.99 quantile of F(p, m - p) in a
    sample of a cell with >= 3 samples get NA p-values); independent filtering and BH;
 5. :func:`shrink_normal` - normal-prior shrunken fold changes (:mod:`.shrink`) in the column
@@ -151,11 +153,11 @@ def prepare_design(
     _check_rank(full, design, samples_file)
     red = None
     if reduced is not None:
-        red = model_matrix(reduced, meta)
-        if not set(red.columns) < set(full.columns):
+        extra = set(design_variables(reduced)) - set(design_variables(design))
+        red = None if extra else model_matrix(reduced, meta)
+        if red is None or not set(red.columns) < set(full.columns):
             raise InputError(
-                f"reduced design '{reduced}' must drop terms of '{design}' (coefficients "
-                f"{red.columns} vs {full.columns})",
+                f"reduced design '{reduced}' must drop terms of '{design}' and add none",
                 file=samples_file,
             )
     return PreparedDesign(meta, full, red)
@@ -320,7 +322,14 @@ def test_contrast(
         res = eng.lrt_test(model.full, model.reduced, df, c)
     else:
         res = eng.wald_test(model.full, c)
-    pvalue = res.pvalue.copy()
+    lfc, stat, pvalue = res.log2_fold_change.copy(), res.stat.copy(), res.pvalue.copy()
+    if not contrast.is_numeric:
+        # as results(): no counts in either group -> fold change 0, statistic 0, p-value 1
+        groups = (
+            design.meta[contrast.variable].astype(str).isin([contrast.target, contrast.reference])
+        )
+        empty = model.counts[:, groups.to_numpy()].sum(axis=1) == 0
+        lfc[empty], stat[empty], pvalue[empty] = 0.0, 0.0, 1.0
     cutoff = eng.cooks_cutoff(*mm.matrix.shape)
     pvalue[model.max_cooks > cutoff] = np.nan
     nz = model.disp.nonzero
@@ -329,9 +338,9 @@ def test_contrast(
     base_mean[nz] = model.base_mean
     cols = {"baseMean": base_mean}
     for name, arr in (
-        ("log2FoldChange", res.log2_fold_change),
+        ("log2FoldChange", lfc),
         ("lfcSE", res.lfc_se),
-        ("stat", res.stat),
+        ("stat", stat),
         ("pvalue", pvalue),
     ):
         full = np.full(n, np.nan)
@@ -363,7 +372,9 @@ def shrink_normal(
         if c.is_numeric:
             continue
         vec = expanded_contrast(c, shrunk.columns)
-        out[c.id] = shrunk.beta @ vec / np.log(2)
+        groups = design.meta[c.variable].astype(str).isin([c.target, c.reference])
+        empty = model.counts[:, groups.to_numpy()].sum(axis=1) == 0
+        out[c.id] = np.where(empty, 0.0, shrunk.beta @ vec / np.log(2))
     return out
 
 

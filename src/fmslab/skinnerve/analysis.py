@@ -17,7 +17,7 @@ from fmslab.skinnerve.matching import match_templates
 from fmslab.skinnerve.params import Params
 from fmslab.skinnerve.spikes import shift_wave, sort_spikes, unit_quality
 from fmslab.skinnerve.stimuli import find_steps, find_thermal_ramps
-from fmslab.skinnerve.stream import StreamResult, process, read_windows
+from fmslab.skinnerve.stream import StreamResult, process, read_raw_windows, read_windows
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,8 @@ class FileResult:
     snippets: dict[int, tuple[np.ndarray, np.ndarray]] | None = None
     warnings: list[str] = field(default_factory=list)
     artefacts: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: unit id -> (n, pre + post) individual band-passed waveforms (up to 100, for the figures)
+    examples: dict[int, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass
@@ -224,7 +226,7 @@ def match_pass(res: StreamResult, sp: UnitSpikes, p: Params) -> UnitSpikes:
     templates = _mean_waveforms(x, samples, sp.labels, n_units, pre, post)
     exclude = np.zeros(x.size, dtype=bool)
     for a, b in res.blank_spans:
-        exclude[max(0, a - pre) : max(0, b + post)] = True
+        exclude[max(0, a) : max(0, b + 1)] = True  # no spike placed inside a blanked span
     m = None
     for _it in range(2):
         m = match_templates(
@@ -276,6 +278,7 @@ def analyze_recording(
     times, labels = sp.times_s, sp.labels
     order = np.argsort(times, kind="stable")
     times, labels = times[order], labels[order]
+    scale = sp.amplitude[order] if sp.amplitude.size == times.size else np.ones(times.size)
     stim_s = res.stimulus_samples / fs
     warnings: list[str] = []
     if not np.any(labels > 0):
@@ -327,6 +330,10 @@ def analyze_recording(
             labels[labels == k] = 0
             continue
         driven = lat["follow_fraction"] >= p.min_follow_fraction
+        lat["latency_peak_ms"] = lat["latency_ms"]
+        if driven:
+            shift = _onset_before_alignment_ms(rec, t, stim_s, lat, p)
+            lat["latency_ms"] = lat["latency_peak_ms"] - shift if np.isfinite(shift) else np.nan
         cv = (
             rec.conduction_distance_mm / lat["latency_ms"]
             if (driven and rec.conduction_distance_mm)
@@ -437,7 +444,20 @@ def analyze_recording(
         units.loc[max(range(len(keys)), key=keys.__getitem__), "is_unit_under_study"] = True
     responses = pd.concat(resp_frames, ignore_index=True) if resp_frames else pd.DataFrame()
     keep = labels > 0
-    spikes = pd.DataFrame({"file": label, "unit_id": labels[keep], "time_s": times[keep]})
+    peak_uv = np.array([float(np.abs(t).max()) for t in templates_uv]) if len(templates_uv) else []
+    spikes = pd.DataFrame(
+        {
+            "file": label,
+            "unit_id": labels[keep],
+            "time_s": times[keep],
+            # the spike's size: its least-squares scale times the template's peak
+            "amplitude_uv": scale[keep] * np.asarray(peak_uv)[labels[keep] - 1]
+            if keep.any()
+            else np.zeros(0),
+        }
+    )
+    examples = _example_waveforms(res, spikes, p)
+    res.filtered_uv = np.zeros(0, dtype=np.float32)  # the full trace is not needed any more
     snippets = read_windows(rec, _snippet_windows(spikes, steps, stim_s, res.duration_s), p)
     return FileResult(
         file=label,
@@ -454,7 +474,70 @@ def analyze_recording(
         snippets=snippets,
         warnings=warnings,
         artefacts=pd.DataFrame(artefact_rows),
+        examples=examples,
     )
+
+
+def _onset_before_alignment_ms(
+    rec: Recording, t: np.ndarray, stim_s: np.ndarray, lat: dict, p: Params
+) -> float:
+    """How long before its alignment point (the band-passed extreme) a unit's spike starts on the
+    raw trace, in ms.
+
+    The raw nerve is averaged around the unit's evoked spikes (up to 50, first spike in the
+    latency window after each stimulus); baseline = median of the average 1.0-0.6 ms before the
+    alignment point; the raw peak = the extreme within ±0.3 ms of it; the onset = walking back from
+    that peak, where the deviation from baseline falls to 10 % of the peak's (linear
+    interpolation between samples).
+    """
+    fs = rec.fs_hz
+    centre = lat["latency_peak_ms"] / 1e3
+    win = max(p.latency_window_ms, 0.05 * lat["latency_peak_ms"]) / 1e3
+    ts = np.sort(t)
+    ev = []
+    for s_ in stim_s:
+        i0, i1 = np.searchsorted(ts, [s_ + centre - win, s_ + centre + win])
+        if i1 > i0:
+            ev.append(ts[i0])
+    if len(ev) < 3:
+        return float("nan")
+    ev = np.asarray(ev[:: max(1, len(ev) // 50)])
+    raw = read_raw_windows(rec, ev, 1.5, 1.0)
+    if len(raw) < 3:
+        return float("nan")
+    avg = raw.mean(axis=0)
+    pre = int(round(1.5e-3 * fs))
+    base = float(np.median(avg[pre - int(round(1.0e-3 * fs)) : pre - int(round(0.6e-3 * fs))]))
+    d = avg - base
+    r = max(1, int(round(0.3e-3 * fs)))
+    k = pre - r + int(np.argmax(np.abs(d[pre - r : pre + r + 1])))
+    peak = d[k]
+    level = 0.1 * abs(peak)
+    j = k
+    while j > 0 and np.sign(d[j]) == np.sign(peak) and abs(d[j]) > level:
+        j -= 1
+    # interpolate between j (at or below the level) and j + 1 (above it)
+    y0, y1 = abs(d[j]) * (np.sign(d[j]) == np.sign(peak)), abs(d[j + 1])
+    frac = (level - y0) / (y1 - y0) if y1 > y0 else 0.0
+    onset = j + float(np.clip(frac, 0.0, 1.0))
+    return (pre - onset) / fs * 1e3
+
+
+def _example_waveforms(
+    res: StreamResult, spikes: pd.DataFrame, p: Params, n_max: int = 100
+) -> dict[int, np.ndarray]:
+    """Up to ``n_max`` individual waveforms per unit (evenly spread over the recording)."""
+    fs = res.fs_hz
+    pre, post = int(round(p.pre_ms * fs / 1e3)), int(round(p.post_ms * fs / 1e3))
+    x = res.filtered_uv
+    out = {}
+    for k, g in spikes.groupby("unit_id"):
+        s_ = np.round(g["time_s"].to_numpy() * fs).astype(np.int64)
+        s_ = s_[(s_ - pre >= 0) & (s_ + post <= x.size)]
+        if s_.size > n_max:
+            s_ = s_[np.linspace(0, s_.size - 1, n_max).astype(int)]
+        out[int(k)] = x[s_[:, None] + np.arange(-pre, post)[None, :]].astype(np.float32)
+    return out
 
 
 def _snippet_windows(

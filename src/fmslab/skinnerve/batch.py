@@ -16,7 +16,9 @@ from fmslab.errors import InputError
 
 log = logging.getLogger(__name__)
 
-TABLES = ("units", "responses", "spikes")
+TABLES = ("units", "responses", "spikes", "artefacts", "warnings")
+#: the tables stored in the study catalog (artefacts and warnings stay in their CSV files)
+CATALOG_TABLES = ("units", "responses", "spikes")
 STEP = "skinnerve.analyze"
 
 
@@ -61,10 +63,18 @@ def analyze_item(item: tuple[str, str | None, dict[str, Any], str, str]) -> dict
         fig = unit_figure(fr, int(k))
         name = f"{stem}_unit{int(k)}.png"
         write_with(fig_dir / name, lambda p, fig=fig: fig.savefig(p, format="png", dpi=90))
+        fig.clear()  # release the artists now, not at the next garbage collection
         figs.append(name)
     fig = stimulus_figure(fr)
     write_with(fig_dir / f"{stem}_stimuli.png", lambda p: fig.savefig(p, format="png", dpi=90))
-    tables = {"units": fr.units, "responses": fr.responses, "spikes": fr.spikes}
+    fig.clear()
+    tables = {
+        "units": fr.units,
+        "responses": fr.responses,
+        "spikes": fr.spikes,
+        "artefacts": fr.artefacts,
+        "warnings": pd.DataFrame({"file": label, "warning": fr.warnings}),
+    }
     for df in tables.values():
         if len(df) or "file" in df.columns:
             df["file"] = label

@@ -36,14 +36,14 @@ from fmslab.errors import InputError
 ROLES = ("nerve", "force", "displacement", "pressure", "temperature", "stimulus")
 MECHANICAL_ROLES = ("force", "displacement", "pressure")
 
-# role -> canonical unit -> {accepted unit spelling: factor to canonical}
-UNIT_FACTORS: dict[str, dict[str, float]] = {
-    "nerve": {"uv": 1.0, "µv": 1.0, "mv": 1e3, "v": 1e6, "nv": 1e-3, "pa": 1.0, "na": 1e3},
-    "force": {"mn": 1.0, "n": 1e3, "g": 9.80665, "mg": 9.80665e-3, "un": 1e-3, "µn": 1e-3},
-    "displacement": {"um": 1.0, "µm": 1.0, "mm": 1e3, "nm": 1e-3, "m": 1e6},
-    "pressure": {"mmhg": 1.0, "kpa": 7.50062, "pa": 7.50062e-3},
-    "temperature": {"degc": 1.0, "c": 1.0, "°c": 1.0, "celsius": 1.0},
-    "stimulus": {"v": 1.0, "mv": 1e-3, "": 1.0},
+#: force units (not in :mod:`fmslab.units`, which holds every other unit): spelling -> mN
+FORCE_FACTORS: dict[str, float] = {
+    "mn": 1.0,
+    "n": 1e3,
+    "g": 9.80665,
+    "mg": 9.80665e-3,
+    "un": 1e-3,
+    "µn": 1e-3,
 }
 CANONICAL_UNIT = {
     "nerve": "uV",
@@ -54,19 +54,6 @@ CANONICAL_UNIT = {
     "stimulus": "V",
 }
 
-#: whole-word spellings written by acquisition programs (Spike2 writes ' Volt')
-_WORDS = {
-    "volt": "v",
-    "volts": "v",
-    "millivolt": "mv",
-    "millivolts": "mv",
-    "microvolt": "uv",
-    "microvolts": "uv",
-    "celsius": "degc",
-    "micron": "um",
-    "microns": "um",
-}
-
 _SUFFIX = re.compile(r"(?:[_\s]|\(|\[)\s*([A-Za-zµ°]+)\s*[\)\]]?\s*$")
 
 
@@ -75,22 +62,48 @@ def unit_from_name(name: str) -> str | None:
     m = _SUFFIX.search(name)
     if not m:
         return None
+    from fmslab.units import try_parse_unit
+
     unit = m.group(1)
-    return unit if any(unit.lower() in f for f in UNIT_FACTORS.values()) else None
+    known = unit.lower() in FORCE_FACTORS or try_parse_unit(unit) is not None
+    return unit if known else None
+
+
+#: role -> (quantity in fmslab.units, factor from that quantity's canonical unit to the role's)
+_ROLE_QUANTITY: dict[str, dict[str, float]] = {
+    "nerve": {"voltage": 1e3, "current": 1.0},  # mV -> uV; pA taken as is (detection is scale-free)
+    "stimulus": {"voltage": 1e-3},  # mV -> V
+    "displacement": {"length": 1.0},
+    "pressure": {"pressure": 1.0},
+    "temperature": {"temperature": 1.0},
+}
 
 
 def unit_factor(role: str, unit: str | None, *, file: str | Path | None, channel: str) -> float:
-    """Factor converting ``unit`` to the canonical unit of ``role``; InputError if unknown."""
-    table = UNIT_FACTORS[role]
-    key = (unit or "").replace("\x00", "").strip().lower().replace("deg c", "degc")
-    key = key.replace("μ", "µ")  # Greek mu -> micro sign
-    key = _WORDS.get(key, key)
-    if key in table:
-        return table[key]
-    if role == "nerve" and key == "":
+    """Factor converting ``unit`` to the canonical unit of ``role``; InputError if unknown.
+
+    Unit strings are parsed by :mod:`fmslab.units` (the package's one unit table: ``' Volt'``,
+    ``'mV'``, ``'µV'``/``'μV'``, ``'mmHg'``, ``'um'``, ``'degC'``, ...); force units (mN, N, g),
+    which that table does not hold, by :data:`FORCE_FACTORS`. An empty unit is taken as uV for the
+    nerve and V for the stimulus.
+    """
+    from fmslab.units import try_parse_unit
+
+    text = (unit or "").replace("\x00", "").strip()
+    if role == "force":
+        key = text.lower().replace("μ", "µ")
+        if key in FORCE_FACTORS:
+            return FORCE_FACTORS[key]
+    elif not text and role in ("nerve", "stimulus"):
         return 1.0  # unitless nerve signals are taken as uV; spike detection is scale-free
+    else:
+        parsed = try_parse_unit(text)
+        allowed = _ROLE_QUANTITY[role]
+        if parsed is not None and parsed.quantity in allowed:
+            return parsed.scale * allowed[parsed.quantity]
     raise InputError(
-        f"unit '{unit}' of the {role} channel is not one of {sorted(k for k in table if k)} "
+        f"unit '{unit}' of the {role} channel is not a unit of "
+        f"{'force (mN, N, g, mg, uN)' if role == 'force' else ' or '.join(_ROLE_QUANTITY[role])} "
         f"(canonical {CANONICAL_UNIT[role]}); give it in the channel map's units: section",
         file=file,
         column=channel,

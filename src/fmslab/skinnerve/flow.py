@@ -91,7 +91,10 @@ def run(
         Output folder; default with ``study``: ``STUDY/results/skinnerve``.
     study
         Study folder: recording rows joined to the tables (by file name), parameters from
-        ``study.yaml`` (``parameters.skinnerve``), catalog.
+        ``study.yaml`` (``parameters.skinnerve``), catalog. A sheet column ``accept`` (yes / no /
+        unit K) is the physiologist's review of the unit figures and is honoured
+        (:func:`fmslab.skinnerve.review.apply_review`): units.csv records it in ``accepted`` and
+        ``review``.
     channels
         Channel-map YAML for all files; default: ``RECORDING.yaml`` beside each recording.
     params
@@ -107,8 +110,9 @@ def run(
     from fmslab.atomic import write_json, write_table
     from fmslab.batch import run_batch
     from fmslab.provenance import RunRecord, sha256_file
-    from fmslab.skinnerve.batch import TABLES, analyze_item
+    from fmslab.skinnerve.batch import CATALOG_TABLES, TABLES, analyze_item
     from fmslab.skinnerve.params import Params
+    from fmslab.skinnerve.review import apply_review
 
     params_d: dict[str, Any] = {}
     meta = pd.DataFrame()
@@ -152,7 +156,7 @@ def run(
     )
     tables: dict[str, pd.DataFrame] = {}
     for name in TABLES:
-        parts = [res[name] for _lbl, res in outcome.results if len(res[name])]
+        parts = [r[name] for _lbl, r in outcome.results if len(r.get(name, ()))]
         df = (
             pd.concat(parts, ignore_index=True)
             if parts
@@ -162,6 +166,10 @@ def run(
             df = df.merge(
                 meta.rename(columns={"unit_id": "recording_unit_id"}), on="file", how="left"
             )
+        if name == "units" and len(df):
+            # the physiologist's accept/reject column of the sheet (skinnerve.review)
+            sheet = meta[["file", "accept"]] if "accept" in meta.columns else pd.DataFrame()
+            df = apply_review(df, sheet if len(sheet) else pd.DataFrame(columns=["file"]))
         tables[name] = df
         write_table(df, out / f"{name}.csv")
     errors = outcome.failures_frame("file")
@@ -181,7 +189,7 @@ def run(
 
         with open_session(catalog_path, command=COMMAND, parameters=parameters) as ses:
             ses.record_inputs(readable)
-            for name in TABLES:
+            for name in CATALOG_TABLES:
                 if len(tables[name]):
                     ses.write_table(f"skinnerve_{name}", tables[name], replace_on=["file"])
     return SkinnerveRun(

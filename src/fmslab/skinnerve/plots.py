@@ -12,56 +12,79 @@ from fmslab.skinnerve.analysis import FileResult
 from fmslab.skinnerve.channels import CANONICAL_UNIT
 
 
+def _decimate_envelope(t: np.ndarray, env: np.ndarray, n_max: int = 3000):
+    """Min/max envelope reduced to at most ``n_max`` bins (what a screen can show)."""
+    if env.shape[0] <= n_max:
+        return t, env
+    q = int(np.ceil(env.shape[0] / n_max))
+    starts = np.arange(0, env.shape[0], q)
+    return (
+        t[starts],
+        np.column_stack(
+            [np.minimum.reduceat(env[:, 0], starts), np.maximum.reduceat(env[:, 1], starts)]
+        ),
+    )
+
+
+def _ticks(ax, times: np.ndarray, y: float, color: str, n_max: int = 4000, **kw) -> None:
+    if times.size > n_max:  # evenly thinned: the figure shows where the unit fires, not each spike
+        times = times[np.linspace(0, times.size - 1, n_max).astype(int)]
+    ax.plot(times, np.full(times.size, y), "|", color=color, **kw)
+
+
 def unit_figure(fr: FileResult, unit_id: int) -> Figure:
-    """Four panels for one unit of one recording (plus its waveform)."""
+    """The figure a physiologist checks a unit with (see docs/skinnerve.md, "Unit figure").
+
+    Overview (band-passed envelope, spikes of this and other units, stimuli), stimulus channels,
+    overlaid individual waveforms of the unit and of its neighbours, a full-rate window, amplitude
+    over time, ISI histogram with refractory violations, raster per step, response per step and
+    the latency raster to electrical stimuli. Drawn from decimated traces and at most 100
+    waveforms per unit, so its cost does not grow with the recording's length.
+    """
     res = fr.stream
     spk = fr.spikes
-    t_unit = spk.loc[spk["unit_id"] == unit_id, "time_s"].to_numpy()
-    t_other = spk.loc[spk["unit_id"] != unit_id, "time_s"].to_numpy()
-    fig = Figure(figsize=(11, 9), layout="constrained")
-    gs = fig.add_gridspec(3, 3)
+    mine = spk["unit_id"] == unit_id
+    t_unit = spk.loc[mine, "time_s"].to_numpy()
+    t_other = spk.loc[~mine, "time_s"].to_numpy()
+    fig = Figure(figsize=(12, 12), layout="constrained")
+    gs = fig.add_gridspec(4, 3)
     row = fr.units.loc[fr.units["unit_id"] == unit_id].iloc[0]
     fig.suptitle(
         f"{fr.file} unit {unit_id}: {row['receptor_type']}, CV {row['cv_m_s']:.2f} m/s, "
         f"SNR {row['snr']:.1f}, n={int(row['n_spikes'])}"
+        + (" (unit under study)" if bool(row.get("is_unit_under_study", False)) else "")
     )
+    stim = res.stimulus_samples / res.fs_hz
 
     ax = fig.add_subplot(gs[0, :2])
-    env = res.envelope_uv
-    ta = res.aux_time_s
+    ta, env = _decimate_envelope(res.aux_time_s, res.envelope_uv)
     ax.fill_between(ta, env[:, 0], env[:, 1], color="0.5", lw=0, step="mid")
     ymax = float(np.nanmax(np.abs(env))) if env.size else 1.0
-    ax.plot(
-        t_other,
-        np.full(t_other.size, 1.05 * ymax),
-        "|",
-        color="tab:gray",
-        ms=6,
-        label="other units",
-    )
-    ax.plot(
-        t_unit,
-        np.full(t_unit.size, 1.15 * ymax),
-        "|",
-        color="tab:red",
-        ms=8,
-        label=f"unit {unit_id}",
-    )
-    for s in res.stimulus_samples / res.fs_hz:
-        ax.axvline(s, color="tab:blue", lw=0.3, alpha=0.5)
+    _ticks(ax, t_other, 1.05 * ymax, "tab:gray", ms=6, label="other units")
+    _ticks(ax, t_unit, 1.15 * ymax, "tab:red", ms=8, label=f"unit {unit_id}")
+    if stim.size:
+        ax.vlines(stim, -ymax, ymax, color="tab:blue", lw=0.3, alpha=0.5)
     ax.set_ylabel("band-passed nerve (uV)")
-    # above the panel: the legend never covers the spike ticks
-    ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncols=2, fontsize=7, frameon=False)
+    ax.legend(loc="upper right", fontsize=7)
+    ax.set_title("whole recording (min/max envelope)", fontsize=9)
 
     ax = fig.add_subplot(gs[0, 2])
-    tpl = fr.templates_uv[unit_id - 1]
-    tw = (np.arange(tpl.size) - fr.pre_samples) / res.fs_hz * 1e3
+    pre = fr.pre_samples
+    n_w = fr.templates_uv.shape[1] if fr.templates_uv.ndim == 2 else 0
+    tw = (np.arange(n_w) - pre) / res.fs_hz * 1e3
+    ex = fr.examples or {}
+    for k, w in ex.items():
+        if k != unit_id and len(w):
+            ax.plot(tw, w[:30].T, color="0.75", lw=0.4)
     for k, other in enumerate(fr.templates_uv, start=1):
-        if k != unit_id:
-            ax.plot(tw, other, color="0.8", lw=0.8)
-    ax.plot(tw, tpl, color="tab:red", lw=2)
+        if k != unit_id and k in set(fr.units["unit_id"]):
+            ax.plot(tw, other, color="0.4", lw=1.0)
+    if unit_id in ex and len(ex[unit_id]):
+        ax.plot(tw, ex[unit_id].T, color="tab:red", lw=0.3, alpha=0.4)
+    ax.plot(tw, fr.templates_uv[unit_id - 1], color="darkred", lw=2)
     ax.set_xlabel("ms")
-    ax.set_ylabel("template (uV)")
+    ax.set_ylabel("uV")
+    ax.set_title("waveforms: unit (red), neighbours (grey)", fontsize=9)
 
     ax = fig.add_subplot(gs[1, :2], sharex=fig.axes[0])
     if not fr.mech_role and "temperature" not in res.aux:
@@ -73,14 +96,15 @@ def unit_figure(fr: FileResult, unit_id: int) -> Figure:
             va="center",
             transform=ax.transAxes,
         )
+    tx = res.aux_time_s
+    step = max(1, tx.size // 5000)
     if fr.mech_role:
-        ax.plot(ta, res.aux[fr.mech_role], color="tab:green", lw=0.8)
+        ax.plot(tx[::step], res.aux[fr.mech_role][::step], color="tab:green", lw=0.8)
         ax.set_ylabel(f"{fr.mech_role} ({CANONICAL_UNIT[fr.mech_role]})")
     if "temperature" in res.aux:
         ax2 = ax.twinx()
-        ax2.plot(ta, res.aux["temperature"], color="tab:purple", lw=0.8)
+        ax2.plot(tx[::step], res.aux["temperature"][::step], color="tab:purple", lw=0.8)
         ax2.set_ylabel("temperature (degC)")
-    ax.set_xlabel("time (s)")
 
     ax = fig.add_subplot(gs[1, 2])
     snip = (fr.snippets or {}).get(unit_id)
@@ -88,26 +112,46 @@ def unit_figure(fr: FileResult, unit_id: int) -> Figure:
         ts, xs = snip
         ax.plot(ts, xs, color="0.3", lw=0.5)
         lo, hi = ts[0], ts[-1]
-        mine = t_unit[(t_unit >= lo) & (t_unit <= hi)]
-        others = t_other[(t_other >= lo) & (t_other <= hi)]
-        ymax = float(np.abs(xs).max())
-        ax.plot(others, np.full(others.size, 1.1 * ymax), "v", color="tab:gray", ms=4)
-        ax.plot(mine, np.full(mine.size, 1.1 * ymax), "v", color="tab:red", ms=5)
+        m_ = t_unit[(t_unit >= lo) & (t_unit <= hi)]
+        o_ = t_other[(t_other >= lo) & (t_other <= hi)]
+        ym = float(np.abs(xs).max())
+        ax.plot(o_, np.full(o_.size, 1.1 * ym), "v", color="tab:gray", ms=4)
+        ax.plot(m_, np.full(m_.size, 1.1 * ym), "v", color="tab:red", ms=5)
         for st in fr.steps.itertuples(index=False):
             if st.onset_s < hi and st.offset_s > lo:
                 ax.axvspan(
                     max(st.onset_s, lo), min(st.hold_end_s, hi), color="tab:olive", alpha=0.15
                 )
-        for s in res.stimulus_samples / res.fs_hz:
-            if lo <= s <= hi:
-                ax.axvline(s, color="tab:blue", lw=0.6)
+        for s_ in stim[(stim >= lo) & (stim <= hi)]:
+            ax.axvline(s_, color="tab:blue", lw=0.6)
         ax.set_xlabel("time (s)")
         ax.set_ylabel("band-passed (uV), full rate")
         ax.set_title("trace with detected spikes", fontsize=9)
     else:
         ax.set_axis_off()
 
-    ax = fig.add_subplot(gs[2, 0])
+    ax = fig.add_subplot(gs[2, :2], sharex=fig.axes[0])
+    amp = spk.loc[mine, "amplitude_uv"].to_numpy() if "amplitude_uv" in spk else np.zeros(0)
+    if amp.size:
+        sel = np.linspace(0, amp.size - 1, min(amp.size, 5000)).astype(int)
+        ax.plot(t_unit[sel], amp[sel], ".", color="tab:red", ms=2)
+        ax.set_ylim(0, 1.1 * float(np.nanmax(amp)) if np.isfinite(amp).any() else 1)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("spike amplitude (uV)")
+    ax.set_title("amplitude over time (drift, bursts, a second unit show here)", fontsize=9)
+
+    ax = fig.add_subplot(gs[2, 2])
+    isi_ms = np.diff(np.sort(t_unit)) * 1e3
+    refr = float(row.get("isi_violations", 0))
+    bins = np.arange(0, 50.5, 0.5)
+    ax.hist(isi_ms[isi_ms < 50], bins=bins, color="0.3")
+    thr_ms = 1.5
+    ax.axvspan(0, thr_ms, color="tab:red", alpha=0.2)
+    ax.set_xlabel("ISI (ms)")
+    ax.set_ylabel("count")
+    ax.set_title(f"ISI: {int(refr)} < {thr_ms} ms (refractory violations)", fontsize=9)
+
+    ax = fig.add_subplot(gs[3, 0])
     steps = fr.steps
     for i, st in enumerate(steps.itertuples(index=False)):
         sel = t_unit[(t_unit >= st.onset_s - 0.5) & (t_unit <= st.offset_s + 0.5)] - st.onset_s
@@ -125,7 +169,7 @@ def unit_figure(fr: FileResult, unit_id: int) -> Figure:
     ax.set_ylabel(f"step ({CANONICAL_UNIT.get(fr.mech_role or '', '')})")
     ax.set_title("raster per step", fontsize=9)
 
-    ax = fig.add_subplot(gs[2, 1])
+    ax = fig.add_subplot(gs[3, 1])
     resp = fr.responses
     mech = (
         resp[(resp["unit_id"] == unit_id) & (resp["stimulus"] == "mechanical")]
@@ -138,25 +182,29 @@ def unit_figure(fr: FileResult, unit_id: int) -> Figure:
         ax.plot(
             mech["amplitude"], mech["dynamic_spikes"], "^--", color="tab:green", label="dynamic"
         )
+        hit = mech[mech["responded"].astype(bool)]
+        ax.plot(hit["amplitude"], hit["total_spikes"], "o", mfc="none", mec="tab:red", ms=10,
+                label="responded (Poisson test)")  # fmt: skip
         if (mech["amplitude"] > 0).all():
             ax.set_xscale("log")
         ax.legend(fontsize=7)
     ax.set_xlabel(f"step amplitude ({CANONICAL_UNIT.get(fr.mech_role or '', '')})")
     ax.set_ylabel("spikes")
-    ax.set_title("stimulus-response", fontsize=9)
+    ax.set_title("response per step", fontsize=9)
 
-    ax = fig.add_subplot(gs[2, 2])
-    stim = res.stimulus_samples / res.fs_hz
+    ax = fig.add_subplot(gs[3, 2])
     if stim.size:
         lat_max = float(row["latency_ms"]) * 2 if np.isfinite(row["latency_ms"]) else 100.0
-        for i, s in enumerate(stim):
-            rel = (t_unit[(t_unit > s) & (t_unit < s + lat_max / 1e3)] - s) * 1e3
+        tu = np.sort(t_unit)
+        for i, s_ in enumerate(stim):
+            a_, b_ = np.searchsorted(tu, [s_, s_ + lat_max / 1e3])
+            rel = (tu[a_:b_] - s_) * 1e3
             ax.plot(rel, np.full(rel.size, i + 1), "|", color="k", ms=5)
         ax.set_xlabel("latency after electrical stimulus (ms)")
         ax.set_ylabel("stimulus #")
     else:
         ax.text(0.5, 0.5, "no electrical stimuli", ha="center", va="center", transform=ax.transAxes)
-    ax.set_title("electrical latency", fontsize=9)
+    ax.set_title("latency raster", fontsize=9)
     return fig
 
 
@@ -166,8 +214,9 @@ def stimulus_figure(fr: FileResult) -> Figure:
     roles = list(res.aux)
     fig = Figure(figsize=(11, 2.2 * max(1, len(roles)) + 1), layout="constrained")
     axes = fig.subplots(max(1, len(roles)), 1, sharex=True, squeeze=False)[:, 0]
+    step = max(1, res.aux_time_s.size // 5000)  # decimated: a screen shows ~5000 points
     for ax, role in zip(axes, roles, strict=False):
-        ax.plot(res.aux_time_s, res.aux[role], lw=0.7, color="k")
+        ax.plot(res.aux_time_s[::step], res.aux[role][::step], lw=0.7, color="k")
         ax.set_ylabel(f"{role} ({CANONICAL_UNIT[role]})")
         if role == fr.mech_role:
             for st in fr.steps.itertuples(index=False):
@@ -181,9 +230,9 @@ def stimulus_figure(fr: FileResult) -> Figure:
                     color="tab:blue" if r.kind == "cold" else "tab:red",
                     alpha=0.2,
                 )
-        if role == "stimulus":
-            for s in res.stimulus_samples / res.fs_hz:
-                ax.axvline(s, color="tab:red", lw=0.6)
+        if role == "stimulus" and res.stimulus_samples.size:
+            ax.vlines(res.stimulus_samples / res.fs_hz, 0, 1, transform=ax.get_xaxis_transform(),
+                      color="tab:red", lw=0.6)  # fmt: skip
     for s in res.segment_starts[1:] / res.fs_hz:
         for ax in axes:
             ax.axvline(s, color="0.7", lw=0.5, ls=":")

@@ -157,6 +157,20 @@ def template(spec: UnitSpec, fs_hz: float) -> np.ndarray:
     return spec.amplitude_uv * y / np.abs(y).max()
 
 
+def onset_to_peak_s(spec: UnitSpec, fs_hz: float) -> float:
+    """Time from the spike's onset to its main peak (s): the onset is where, walking back from
+    the peak, |waveform| falls to 10 % of the peak (linear interpolation), the same rule the
+    analysis applies to the raw trace. The electrical latency of a unit is to its onset."""
+    y = np.abs(template(spec, fs_hz))
+    k = int(round(0.6e-3 * fs_hz))
+    level = 0.1 * y[k]
+    j = k
+    while j > 0 and y[j] > level:
+        j -= 1
+    frac = (level - y[j]) / (y[j + 1] - y[j]) if y[j + 1] > y[j] else 0.0
+    return (k - (j + frac)) / fs_hz
+
+
 def _protocol_signals(
     cfg: SimConfig, n: int
 ) -> tuple[np.ndarray, np.ndarray, list[dict], np.ndarray]:
@@ -303,7 +317,13 @@ def simulate(config: SimConfig | None = None, seed: int = 0) -> Simulation:
         latency = None
         if spec.cv_m_s is not None and spec.electrical and len(pulses):
             latency = cfg.conduction_distance_mm / spec.cv_m_s / 1e3  # mm / (m/s) -> ms -> s
-            evoked = pulses + latency + rng.normal(0, cfg.latency_jitter_ms / 1e3, len(pulses))
+            # the latency is to the spike's onset; spike times are its main peak
+            evoked = (
+                pulses
+                + latency
+                + onset_to_peak_s(spec, fs)
+                + rng.normal(0, cfg.latency_jitter_ms / 1e3, len(pulses))
+            )
         spont = _poisson_times(_rate(spec, force, temp, fs, cfg.protocol), rng)
         spont = spont[spont < duration - 0.01]
         spont = _refractory(spont, evoked, cfg.refractory_ms / 1e3)

@@ -453,3 +453,30 @@ def read_windows(
         keep = (t >= t0) & (t < t1)
         out[k] = (t[keep], xf[keep].astype(np.float32))
     return out
+
+
+def read_raw_windows(
+    rec: Recording, centres_s: np.ndarray, before_ms: float, after_ms: float, chunk_s: float = 10.0
+) -> np.ndarray:
+    """Raw (unfiltered) nerve samples around each centre, (n, before + after), in one pass that
+    stops after the last window; windows not fully inside the recording are dropped."""
+    fs = rec.fs_hz
+    c = np.sort(np.round(np.asarray(centres_s) * fs).astype(np.int64))
+    b, a = int(round(before_ms * fs / 1e3)), int(round(after_ms * fs / 1e3))
+    c = c[c - b >= 0]
+    if c.size == 0:
+        return np.zeros((0, a + b))
+    out = np.full((c.size, a + b), np.nan)
+    prev = np.zeros(0)
+    prev0 = 0
+    for start, block in rec.iter_roles(max(1, int(chunk_s * fs)), roles=["nerve"]):
+        x = np.concatenate([prev, block["nerve"]])
+        x0 = prev0
+        stop = start + block["nerve"].size
+        for i in np.flatnonzero((c + a <= stop) & (c - b >= x0) & np.isnan(out[:, 0])):
+            out[i] = x[c[i] - b - x0 : c[i] + a - x0]
+        keep = min(x.size, a + b)
+        prev, prev0 = x[-keep:], stop - keep
+        if stop >= c[-1] + a:
+            break
+    return out[~np.isnan(out[:, 0])]
