@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 
 import pandas as pd
 import pytest
@@ -20,6 +21,15 @@ def _square_or_fail(x: int) -> int:
     return x * x
 
 
+_LINE = _square_or_fail.__code__.co_firstlineno + 2
+
+
+def _input_error(x: int) -> int:
+    from fmslab.errors import InputError
+
+    raise InputError("truncated", file="x.abf", sweep=3)
+
+
 @pytest.mark.parametrize("n_jobs", [1, 2])
 def test_batch_collects_results_and_failures_in_order(n_jobs):
     out = run_batch(_square_or_fail, range(1, 8), n_jobs=n_jobs, progress=False)
@@ -30,7 +40,17 @@ def test_batch_collects_results_and_failures_in_order(n_jobs):
     ]
     frame = out.failures_frame()
     assert list(frame.columns) == ["file", "error_type", "message"]
-    assert frame["message"].tolist() == ["item 3 is divisible by 3", "item 6 is divisible by 3"]
+    # an exception fmslab did not raise on purpose is named, with where it came from
+    assert frame["message"].tolist() == [
+        f"could not be processed: unexpected ValueError in test_batch_atomic.py:{_LINE} "
+        f"(_square_or_fail): item {i} is divisible by 3"
+        for i in (3, 6)
+    ]
+
+
+def test_batch_keeps_fmslab_messages_verbatim():
+    out = run_batch(_input_error, [1], n_jobs=1, progress=False)
+    assert out.failures[0].message == "x.abf, sweep 3: truncated"
 
 
 def test_atomic_write_leaves_old_file_on_failure(tmp_path):
@@ -73,3 +93,38 @@ def test_result_cache_round_trip(tmp_path):
     df = pd.DataFrame({"sweep": [0, 1], "n_spikes": [0, 3]})
     cache.put("ephys", key, {"sweeps": df})
     pd.testing.assert_frame_equal(cache.get("ephys", key)["sweeps"], df)
+
+
+def test_outputs_get_the_umask_not_mkstemp_0600(tmp_path):
+    import os
+
+    old = os.umask(0o027)
+    try:
+        a = write_table(pd.DataFrame({"a": [1]}), tmp_path / "a.csv")
+        b = write_json(tmp_path / "b.json", {"x": 1})
+    finally:
+        os.umask(old)
+    assert (a.stat().st_mode & 0o777) == 0o640 and (b.stat().st_mode & 0o777) == 0o640
+    old = os.umask(0o002)
+    try:
+        c = write_table(pd.DataFrame({"a": [1]}), tmp_path / "c.parquet")
+    finally:
+        os.umask(old)
+    assert (c.stat().st_mode & 0o777) == 0o664
+
+
+def test_temporary_file_of_a_killed_writer_is_removed_by_the_next_write(tmp_path):
+    import subprocess
+    import sys
+
+    # a pid that is certainly dead: a child that has exited
+    child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                           capture_output=True, text=True, check=True)  # fmt: skip
+    dead = int(child.stdout)
+    stale = tmp_path / f".out.csv.{dead}.abc123.tmp"
+    stale.write_text("half")
+    alive = tmp_path / f".out.csv.{os.getpid()}.zzz.tmp"  # a live writer's file is kept
+    alive.write_text("in progress")
+    write_table(pd.DataFrame({"a": [1]}), tmp_path / "out.csv")
+    assert not stale.exists() and alive.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [alive.name, "out.csv"]

@@ -24,19 +24,24 @@ def test_table_round_trip_with_types(tmp_path):
         {
             "file": ["a.abf", "a.abf", "b.abf"],
             "sweep": np.array([0, 1, 0], dtype=np.int64),
-            "rheobase_pA": [50.0, np.nan, 125.5],
-            "passed": [True, False, True],
-            "reason": pd.array(["", "drift > 5 mV", pd.NA], dtype="string"),
+            "stim_pA": [50.0, np.nan, 125.5],
+            "qc_pass": [True, False, True],
+            "qc_reasons": pd.array(["", "drift > 5 mV", pd.NA], dtype="string"),
         }
     )
     with open_session(db, command="test", parameters={"x": 1}) as cat:
         cat.write_table("ephys_sweeps", df)
-    back = query(db, "SELECT * EXCLUDE (run_id) FROM ephys_sweeps ORDER BY file, sweep")
-    pd.testing.assert_frame_equal(
-        back.drop(columns="reason"), df.drop(columns="reason"), check_dtype=False
+    back = query(
+        db,
+        "SELECT file, sweep, stim_pA, qc_pass, qc_reasons FROM ephys_sweeps ORDER BY file, sweep",
     )
-    assert back["reason"].tolist()[:2] == ["", "drift > 5 mV"] and pd.isna(back["reason"][2])
-    assert back["sweep"].dtype.kind == "i" and back["passed"].dtype == bool
+    pd.testing.assert_frame_equal(
+        back.drop(columns="qc_reasons"), df.drop(columns="qc_reasons"), check_dtype=False
+    )
+    assert back["qc_reasons"].tolist()[:2] == ["", "drift > 5 mV"] and pd.isna(
+        back["qc_reasons"][2]
+    )
+    assert back["sweep"].dtype.kind == "i" and back["qc_pass"].dtype == bool
     runs = query(db, "SELECT command, status, parameters::VARCHAR AS p, versions FROM runs")
     assert runs.loc[0, "command"] == "test" and runs.loc[0, "status"] == "ok"
     assert '"x": 1' in runs.loc[0, "p"] and "duckdb" in runs.loc[0, "versions"]
@@ -44,27 +49,29 @@ def test_table_round_trip_with_types(tmp_path):
 
 def test_replace_on_keeps_other_rows(tmp_path):
     db = tmp_path / "c.duckdb"
-    first = pd.DataFrame({"file": ["a", "b"], "value": [1.0, 2.0]})
+    first = pd.DataFrame({"file": ["a", "b"], "rmp_mV": [1.0, 2.0]})
     with open_session(db, command="t", parameters={}) as cat:
-        cat.write_table("t", first)
+        cat.write_table("ephys_cells", first)
     with open_session(db, command="t", parameters={}) as cat:
-        cat.write_table("t", pd.DataFrame({"file": ["b"], "value": [20.0]}), replace_on=["file"])
-    out = query(db, "SELECT file, value FROM t ORDER BY file")
-    assert out.to_dict("list") == {"file": ["a", "b"], "value": [1.0, 20.0]}
+        cat.write_table(
+            "ephys_cells", pd.DataFrame({"file": ["b"], "rmp_mV": [20.0]}), replace_on=["file"]
+        )
+    out = query(db, "SELECT file, rmp_mV FROM ephys_cells ORDER BY file")
+    assert out.to_dict("list") == {"file": ["a", "b"], "rmp_mV": [1.0, 20.0]}
 
 
 def test_failed_run_rolls_back_and_is_recorded(tmp_path):
     db = tmp_path / "c.duckdb"
     with open_session(db, command="t", parameters={}) as cat:
-        cat.write_table("t", pd.DataFrame({"v": [1]}))
+        cat.write_table("ephys_cells", pd.DataFrame({"file": ["a"], "n_sweeps": [1]}))
     with pytest.raises(RuntimeError):
         with open_session(db, command="t", parameters={}) as cat:
-            cat.write_table("t", pd.DataFrame({"v": [2, 3]}))
-            cat.write_table("other", pd.DataFrame({"v": [9]}))
+            cat.write_table("ephys_cells", pd.DataFrame({"file": ["b", "c"], "n_sweeps": [2, 3]}))
+            cat.write_table("ephys_errors", pd.DataFrame({"file": ["d"], "message": ["x"]}))
             raise RuntimeError("analysis crashed")
-    assert query(db, "SELECT v FROM t")["v"].tolist() == [1]
+    assert query(db, "SELECT n_sweeps FROM ephys_cells")["n_sweeps"].tolist() == [1]
     assert (
-        "other"
+        "ephys_errors"
         not in query(db, "SELECT table_name FROM information_schema.tables")["table_name"].tolist()
     )
     runs = query(db, "SELECT status, message FROM runs ORDER BY started_at")
@@ -131,7 +138,8 @@ from fmslab.catalog import open_session
 db, tag = sys.argv[1], sys.argv[2]
 for i in range(15):
     with open_session(db, command="writer", parameters={"tag": tag, "i": i}) as cat:
-        cat.write_table("shared", pd.DataFrame({"tag": [tag] * 50, "i": list(range(50))}), replace_on=["tag"])
+        rows = pd.DataFrame({"contrast": [tag] * 50, "gene": [f"g{j}" for j in range(50)]})
+        cat.write_table("rnaseq_de_results", rows, replace_on=["contrast"])
 """
 
 
@@ -152,7 +160,7 @@ def test_concurrent_writers_serialise_without_corruption(tmp_path):
         assert p.returncode == 0, err.decode()
     with duckdb.connect(str(db), read_only=True) as con:
         counts = con.execute(
-            "SELECT tag, count(*) FROM shared GROUP BY tag ORDER BY tag"
+            "SELECT contrast, count(*) FROM rnaseq_de_results GROUP BY contrast ORDER BY contrast"
         ).fetchall()
         runs = con.execute("SELECT status, count(*) FROM runs GROUP BY status").fetchall()
     assert counts == [("A", 50), ("B", 50)]

@@ -81,9 +81,10 @@ def test_compare_catalog_table_unblinds_and_stores(sample_study: Path, tmp_path:
     summary = catalog_study(sample_study, export=False)
     cells = pd.DataFrame(
         {
+            "file": [f"c{i}.abf" for i in range(6)],
             "cell_id": ["M01_c1", "M01_c2", "M02_c1", "M03_c1", "M03_c2", "M04_c1"],
             "mouse_id": ["M01", "M01", "M02", "M03", "M03", "M04"],
-            "rmp_mv": [-60.0, -61.0, -58.0, -55.0, -54.0, -57.0],
+            "rmp_mV": [-60.0, -61.0, -58.0, -55.0, -54.0, -57.0],
         }
     )
     with open_session(summary.db_path, command="test", parameters={}) as cat:
@@ -97,7 +98,7 @@ def test_compare_catalog_table_unblinds_and_stores(sample_study: Path, tmp_path:
             "--study",
             str(sample_study),
             "--outcome",
-            "rmp_mv",
+            "rmp_mV",
             "--out",
             str(out),
             "--n-boot",

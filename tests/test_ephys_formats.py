@@ -223,6 +223,10 @@ def test_explicit_stimulus_file(test_data, tmp_path):
     [
         (lambda p: p.mkdir(), "a directory, not a recording"),
         (lambda p: p.symlink_to(p.with_name("missing.abf")), "dangling symbolic link"),
+        (
+            lambda p: (p.with_name("y.abf").symlink_to(p), p.symlink_to(p.with_name("y.abf"))),
+            "symbolic-link loop",
+        ),
         (lambda p: p.write_bytes(b""), "pyabf cannot read it"),
     ],
 )
@@ -231,6 +235,26 @@ def test_odd_paths_are_refused(tmp_path, make, message):
     make(p)
     with pytest.raises(InputError, match=message):
         open_recording(p)
+
+
+def test_batch_refuses_a_symlink_loop_and_goes_on(abf_dir, tmp_path):
+    from fmslab.ephys.batch import analyze_paths
+
+    (tmp_path / "a.abf").symlink_to(tmp_path / "b.abf")
+    (tmp_path / "b.abf").symlink_to(tmp_path / "a.abf")
+    good = tmp_path / "File_axon_5.abf"
+    good.write_bytes((abf_dir / "File_axon_5.abf").read_bytes())
+    res = analyze_paths(
+        [tmp_path / "a.abf", good], tmp_path / "out", n_jobs=1, progress=False, figures=False
+    )
+    assert list(res.cells["file"]) == ["File_axon_5.abf"]
+    assert res.errors.to_dict("records") == [
+        {
+            "file": "a.abf",
+            "error_type": "InputError",
+            "message": f"{tmp_path / 'a.abf'}: symbolic-link loop",
+        }
+    ]
 
 
 def test_truncated_abf_is_refused_not_a_traceback(abf_dir, tmp_path):

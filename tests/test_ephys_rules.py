@@ -156,3 +156,31 @@ def test_threshold_of_a_spike_riding_the_charging_transient(abf_dir, tau_ms, amp
     assert len(got) == 1
     assert abs(int(got.threshold_index[0]) - (n0 + k)) <= 1
     assert abs(got.threshold_mV[0] - trace[n0 + k]) < 1.2
+
+
+def test_kinked_ap_on_a_plateau_that_repolarises_half_way(abf_dir):
+    """A real AP (171116sh_0018's rheobase spike: threshold kink, ~330 V/s upstroke) that falls
+    only 40 % of its height and then stays on a depolarised plateau (entering depolarisation
+    block) is an AP; the same excursion rising at 10 V/s (a block oscillation, no fast upstroke)
+    is not. Both constructed from the real trace: the AP up to 40 % repolarisation, then flat."""
+    from fmslab.ephys.io import open_recording
+    from fmslab.ephys.spikes import SpikeParams, detect_spikes
+
+    sw = open_recording(abf_dir / "171116sh_0018.abf").sweep(6)
+    dt, v = sw.dt_s, sw.v_mV
+    real = detect_spikes(v, dt, edges_s=sw.edges_s)
+    t0, pk = int(real.threshold_index[0]), int(real.peak_index[0])
+    height = v[pk] - v[t0]
+    fall_end = pk + int(np.flatnonzero(v[pk:] < v[pk] - 0.4 * height)[0])
+    pre = v[t0 - int(0.02 / dt) : t0]
+    ap = v[t0:fall_end]
+    trace = np.r_[pre, ap, np.full(int(0.05 / dt), ap[-1])]
+    got = detect_spikes(trace, dt)
+    assert len(got) == 1
+    assert got.peak_mV[0] == pytest.approx(v[pk])
+    # the rule is what counts it: with the plain 50 % criterion it is not a spike
+    assert len(detect_spikes(trace, dt, SpikeParams(kinked_fall_fraction=0.5))) == 0
+    # slow rise (10 V/s) to the same peak, same partial fall and plateau: no spike
+    rise = np.linspace(v[t0], v[pk], int((v[pk] - v[t0]) / 10.0 / (dt * 1e3)))
+    slow = np.r_[pre, rise, v[pk:fall_end], np.full(int(0.05 / dt), ap[-1])]
+    assert len(detect_spikes(slow, dt)) == 0

@@ -197,7 +197,9 @@ def test_figures_build_reads_catalog_tables(sample_study: Path, tmp_path: Path) 
             "group": ["HC", "HC", "FMS", "FMS"],
             "mouse_id": ["M03", "M03", "M01", "M01"],
             "day": [0, 1, 0, 1],
-            "threshold_g": [1.0, 1.1, 1.0, 0.5],
+            "assay": ["von_frey"] * 4,
+            "measure": ["threshold_g"] * 4,
+            "value": [1.0, 1.1, 1.0, 0.5],
         }
     )
     with open_session(db, command="test", parameters={}) as cat:
@@ -205,11 +207,11 @@ def test_figures_build_reads_catalog_tables(sample_study: Path, tmp_path: Path) 
     spec = tmp_path / "f.yaml"
     spec.write_text(
         "figures:\n  - name: b\n    panels:\n"
-        "      a: {type: time_course, table: behaviour_mouse_day, x: day, value: threshold_g}\n"
+        "      a: {type: time_course, table: behaviour_mouse_day, x: day, value: value}\n"
     )
     res = CliRunner().invoke(app, ["figures", "build", str(spec), "--study", str(sample_study)])
     assert res.exit_code == 0, res.output
     panel = pd.read_csv(tmp_path / "figures" / "b_panel_a.csv").set_index(["group", "day"])
-    assert panel.loc[("FMS", 1), "mean_threshold_g"] == pytest.approx(0.5)
+    assert panel.loc[("FMS", 1), "mean_value"] == pytest.approx(0.5)
     prov = json.loads((tmp_path / "figures" / "provenance.json").read_text())
     assert prov["catalog_tables"] == ["behaviour_mouse_day"]

@@ -142,3 +142,15 @@ def test_outlier_count_replaced_by_trimmed_mean():
     expected = np.trunc(trim_mean(counts[0] / sf, 0.2) * sf[3])
     assert model.counts[0, 3] == expected
     assert (model.counts[~model.replaced] == counts[~model.replaced]).all()
+
+
+def test_weighted_quantile_is_quantile_of_repeated_sample():
+    # Integer frequency weights: the same as numpy's type-7 quantile of the expanded sample.
+    from fmslab.rnaseq.shrink import weighted_quantile
+
+    rng = np.random.default_rng(8)
+    x = rng.normal(size=40)
+    w = rng.integers(1, 5, size=40).astype(float)
+    expanded = np.repeat(x, w.astype(int))
+    for p in (0.05, 0.5, 0.95):
+        assert weighted_quantile(x, w, p) == pytest.approx(np.quantile(expanded, p), rel=1e-12)

@@ -60,6 +60,7 @@ def test_analyze_study_with_a_bad_file(sample_study: Path, abf_dir: Path) -> Non
             str(out),
             "--jobs",
             "1",
+            "--allow-failures",  # u2.csv is broken on purpose
         ],
     )
     assert res.exit_code == 0, res.output
@@ -101,6 +102,7 @@ def test_analyze_study_with_a_bad_file(sample_study: Path, abf_dir: Path) -> Non
             str(out),
             "--jobs",
             "1",
+            "--allow-failures",
         ],
     )
     assert res.exit_code == 0, res.output
@@ -129,7 +131,7 @@ def test_day_channel_file_and_wrong_rate(tmp_path: Path) -> None:
     }))  # fmt: skip
     out = tmp_path / "out"
     args = ["-q", "skinnerve", "analyze", str(csv), str(tmp_path / "b.csv")]
-    args += ["--channels", str(day), "--out", str(out), "--jobs", "1"]
+    args += ["--channels", str(day), "--out", str(out), "--jobs", "1", "--allow-failures"]
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 0, res.output
     errors = pd.read_csv(out / "errors.csv")

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import logging
 import os
+import traceback
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 import pandas as pd
 
+from fmslab.errors import FmslabError, IncompleteRunError
 from fmslab.progress import progress_bar
 
 log = logging.getLogger(__name__)
@@ -52,11 +55,33 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def describe_unexpected(exc: BaseException) -> str:
+    """A one-line reason for an exception fmslab did not raise on purpose.
+
+    Names the exception, its message and the innermost place it came from, so that an error row
+    says more than ``list index out of range``; fmslab's own errors keep their message.
+    """
+    if isinstance(exc, FmslabError):
+        return str(exc)
+    if isinstance(exc, OSError) and exc.strerror:
+        # a folder or a dangling/looping symlink named like a recording, a permission problem
+        return f"cannot be read: {exc.strerror.lower()}" + (
+            f" ({exc.filename})" if exc.filename else ""
+        )
+    where = ""
+    tb = traceback.extract_tb(exc.__traceback__)
+    if tb:
+        last = tb[-1]
+        where = f" in {Path(last.filename).name}:{last.lineno} ({last.name})"
+    text = str(exc) or "no message"
+    return f"could not be processed: unexpected {type(exc).__name__}{where}: {text}"
+
+
 def _call(func: Callable[[Any], R], item: Any) -> tuple[bool, Any]:
     try:
         return True, func(item)
     except Exception as exc:  # noqa: BLE001 - the batch reports every failure
-        return False, Failure(str(item), type(exc).__name__, str(exc))
+        return False, Failure(str(item), type(exc).__name__, describe_unexpected(exc))
 
 
 def run_batch(
@@ -105,7 +130,8 @@ def run_batch(
                     try:
                         slots[i] = fut.result()
                     except Exception as exc:  # noqa: BLE001 - a worker died (e.g. out of memory)
-                        slots[i] = (False, Failure(str(seq[i]), type(exc).__name__, str(exc)))
+                        reason = f"the worker process died ({type(exc).__name__}: {exc})"
+                        slots[i] = (False, Failure(str(seq[i]), type(exc).__name__, reason))
                     advance(label=label(seq[i]))
     outcome: BatchOutcome[R] = BatchOutcome()
     for item, slot in zip(seq, slots, strict=True):
@@ -118,3 +144,65 @@ def run_batch(
             outcome.failures.append(value)
             log.warning("%s failed: %s: %s", value.item, value.error_type, value.message)
     return outcome
+
+
+def require_some_analysed(
+    what: str,
+    *,
+    asked: int,
+    skipped: list[tuple[str, str]],
+    unit: str = "file",
+    max_listed: int = 10,
+) -> None:
+    """Raise :class:`~fmslab.errors.IncompleteRunError` when a run did less than it was asked.
+
+    Parameters
+    ----------
+    what
+        The command, e.g. ``"ephys analyze"``.
+    asked
+        How many items the run was given (0: it was given nothing to analyse).
+    skipped
+        ``(item, reason)`` of every item not analysed (failed, unreadable, not a recording...).
+    unit
+        What an item is (``file``, ``sheet``, ``test``), for the message.
+
+    The message says how many of the asked items were analysed and lists the skipped ones with
+    their reasons (the first ``max_listed``; all of them are in the run's errors table).
+    """
+    if asked and not skipped:
+        return
+    if not asked:
+        raise IncompleteRunError(f"{what}: nothing to analyse (0 {unit}s given)")
+    done = asked - len(skipped)
+    shown = "; ".join(f"{item}: {reason}" for item, reason in skipped[:max_listed])
+    more = f"; and {len(skipped) - max_listed} more" if len(skipped) > max_listed else ""
+    head = (
+        f"{what}: nothing analysed: all {asked} {unit}(s) skipped"
+        if done <= 0
+        else f"{what}: {done} of {asked} {unit}(s) analysed, {len(skipped)} skipped"
+    )
+    raise IncompleteRunError(f"{head}: {shown}{more}", skipped=skipped)
+
+
+def skipped_items(outcome: BatchOutcome[Any]) -> list[tuple[str, str]]:
+    """``(item, reason)`` of every failure of a batch."""
+    return [(f.item, f.message) for f in outcome.failures]
+
+
+def check_analysed(
+    what: str,
+    *,
+    asked: int,
+    skipped: list[tuple[str, str]],
+    unit: str = "file",
+    allow_failures: bool = False,
+) -> None:
+    """:func:`require_some_analysed`, or only a warning with ``allow_failures`` (workflows, whose
+    failed items are kept in the catalog's errors tables)."""
+    try:
+        require_some_analysed(what, asked=asked, skipped=skipped, unit=unit)
+    except IncompleteRunError as exc:
+        if not allow_failures:
+            raise
+        log.warning("%s", exc)

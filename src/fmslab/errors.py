@@ -47,3 +47,27 @@ class InputError(FmslabError):
 
 class CatalogBusyError(FmslabError):
     """The study catalog is locked by another fmslab process for longer than the timeout."""
+
+
+class StudyInvalidError(InputError):
+    """A study failed validation; ``problems`` holds every error the validator found."""
+
+    def __init__(
+        self, reason: str, *, file: str | Path | None = None, problems: list | None = None
+    ):
+        self.problems = list(problems or [])
+        super().__init__(reason, file=file)
+
+
+class IncompleteRunError(FmslabError):
+    """A command analysed nothing, or less than it was asked to: says what was skipped and why.
+
+    The outputs of what *was* analysed are written before this is raised; the command exits with
+    ``exit_code`` (1) rather than the 2 of bad input.
+    """
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, skipped: list[tuple[str, str]] | None = None):
+        self.skipped = list(skipped or [])
+        super().__init__(message)

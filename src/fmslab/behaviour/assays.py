@@ -40,34 +40,40 @@ ASSAYS: dict[str, AssaySpec] = {
     )
 }
 
-ALIASES = {
-    "von_frey": "vonfrey",
-    "vf": "vonfrey",
-    "vonfrey_updown": "vonfrey",
-    "up_down": "vonfrey",
-    "updown": "vonfrey",
-    "vonfrey_chaplan": "vonfrey",
-    "sudo": "vonfrey_sudo",
-    "von_frey_sudo": "vonfrey_sudo",
-    "cold": "cold_plate",
-    "coldplate": "cold_plate",
-    "tailflick": "tail_flick",
-    "paw_pressure": "randall_selitto",
-    "randall_sellito": "randall_selitto",
-    "grip": "grip_strength",
-    "acetone_score": "acetone",
-    "locomotion": "locomotor",
-    "locomotor_activity": "locomotor",
-    "open_field": "locomotor",
-    "plantar": "hargreaves",
+#: The one alias table: canonical assay -> the other spellings labs use for it. Matching ignores
+#: case, blanks, hyphens and underscores (``Von Frey``, ``von-frey``, ``VON_FREY`` are one name),
+#: so only spellings that differ in letters are listed. ``docs/behaviour.md`` shows this table.
+ALIAS_TABLE: dict[str, tuple[str, ...]] = {
+    "vonfrey": (
+        "von_frey", "vf", "vonfrey_updown", "von_frey_up_down", "vonfrey_up_down",
+        "von_frey_updown", "up_down", "updown", "up_down_von_frey", "vf_updown", "vf_up_down",
+        "vonfrey_chaplan", "von_frey_chaplan", "chaplan", "mechanical_threshold",
+        "von_frey_filaments", "vonfrey_filaments",
+    ),
+    "vonfrey_sudo": ("sudo", "von_frey_sudo", "simplified_up_down", "sudo_von_frey", "vf_sudo"),
+    "hargreaves": ("plantar", "plantar_test", "radiant_heat", "hargreaves_test"),
+    "cold_plate": ("cold", "coldplate", "cold_plate_test"),
+    "tail_flick": ("tailflick", "tail_flick_test"),
+    "randall_selitto": ("paw_pressure", "randall_sellito", "randall_selito", "paw_pressure_test"),
+    "grip_strength": ("grip", "grip_test"),
+    "acetone": ("acetone_score", "acetone_test"),
+    "locomotor": ("locomotion", "locomotor_activity", "open_field", "open_field_test"),
+}  # fmt: skip
+
+
+def _squash(name: str) -> str:
+    return "".join(ch for ch in str(name).strip().lower() if ch not in " -_\t")
+
+
+#: Every accepted spelling (squashed) -> canonical assay name.
+ALIASES: dict[str, str] = {
+    _squash(alias): canon for canon, aliases in ALIAS_TABLE.items() for alias in (canon, *aliases)
 }
 
 
 def canonical_assay(name: str) -> str | None:
-    """The canonical assay name for ``name`` (case, blanks and hyphens ignored), or None."""
-    key = "_".join(str(name).strip().lower().replace("-", " ").split())
-    key = ALIASES.get(key, key)
-    return key if key in ASSAYS else None
+    """The canonical assay name for ``name`` (case, blanks, hyphens, underscores ignored), or None."""
+    return ALIASES.get(_squash(name))
 
 
 def assay_spec(name: str) -> AssaySpec:

@@ -94,13 +94,14 @@ def run(
     BehaviourRun
     """
     from fmslab.behaviour.pipeline import analyze_sheets, store_in_catalog, write_outputs
+    from fmslab.locks import folder_lock
 
     st = None
     bparams: dict[str, Any] = {}
     if study is not None:
-        from fmslab.study import load_study
+        from fmslab.study.validate import load_validated_study
 
-        st = load_study(study, unblinding=None if blind else unblinding)
+        st = load_validated_study(study, unblinding=None if blind else unblinding)
         if blind:
             st = dataclasses.replace(st, unblinding_path=None)
         bparams = (st.config.get("parameters") or {}).get("behaviour") or {}
@@ -151,12 +152,13 @@ def run(
     if key is not None:
         inputs.append(Path(key))
     out = Path(out)
-    write_outputs(result, out, inputs=inputs, parameters=parameters)
-    run_id = None
-    if st is not None:
-        run_id = store_in_catalog(
-            result, st, inputs=inputs, parameters=parameters, lock_timeout_s=lock_timeout_s
-        )
+    with folder_lock(out, command="behaviour analyze"):  # one run at a time writes a folder
+        write_outputs(result, out, inputs=inputs, parameters=parameters)
+        run_id = None
+        if st is not None:
+            run_id = store_in_catalog(
+                result, st, inputs=inputs, parameters=parameters, lock_timeout_s=lock_timeout_s
+            )
     return BehaviourRun(
         result=result,
         sheets=sheet_paths,

@@ -50,6 +50,7 @@ CATALOG_TABLES = {
     "behaviour_mouse": "mice",
     "vonfrey": "vonfrey",
     "behaviour_stats": "stats",
+    "behaviour_errors": "errors",
 }
 
 
@@ -455,15 +456,14 @@ def store_in_catalog(
     parameters: dict[str, Any],
     lock_timeout_s: float = 120.0,
 ) -> str:
-    """Store the five result tables in the study catalog (whole tables replaced); return run id."""
+    """Store the result and error tables in the study catalog (whole tables replaced); return run id."""
     from fmslab.catalog import open_session
 
     with open_session(
         study.catalog_path, command=COMMAND, parameters=parameters, lock_timeout_s=lock_timeout_s
     ) as cat:
         cat.record_inputs([p for p in inputs if Path(p).is_file()])
-        for table, attr in CATALOG_TABLES.items():
-            df = getattr(result, attr)
-            if len(df):
-                cat.write_table(table, df)
+        # the sheets are scored together: every behaviour table (errors included) is replaced
+        frames = {table: getattr(result, attr) for table, attr in CATALOG_TABLES.items()}
+        cat.write_scope("behaviour", frames, scope=None)
         return cat.run.run_id

@@ -258,6 +258,7 @@ def read_behaviour_sheet(path: str | Path, sets: dict[str, FilamentSet]) -> Shee
     path = Path(path)
     name = path.name
     df = read_sheet_table(path)
+    _check_reading_columns(df, path)
     problems: list[Problem] = []
     meta = [c for c in META_COLUMNS if c in df.columns]
     extras = {
@@ -347,6 +348,30 @@ def read_behaviour_sheet(path: str | Path, sets: dict[str, FilamentSet]) -> Shee
         problems += check_meta(trials, meta, name)
         vonfrey = unscore_dropped_tests(vonfrey, set(trials["row"]))
     return SheetData(sheet=name, trials=trials, vonfrey=vonfrey, problems=problems_frame(problems))
+
+
+def _check_reading_columns(df: pd.DataFrame, path: Path) -> None:
+    """Refuse a sheet whose assays' reading column is absent (e.g. a misspelled ``pattern``).
+
+    Without it every row of the assay would go unscored; the message names the column the sheet
+    lacks and, when one is close, the column it probably meant.
+    """
+    import difflib
+
+    assays = {canonical_assay(a) for a in df["assay"].dropna().unique()} - {None}
+    for assay in sorted(assays):
+        spec = ASSAYS[assay]
+        if spec.reading in df.columns or (not spec.updown and "value" in df.columns):
+            continue
+        unused = [c for c in df.columns if c not in KNOWN_COLUMNS]
+        close = difflib.get_close_matches(spec.reading, unused, n=1, cutoff=0.6)
+        hint = f" (is '{close[0]}' meant to be '{spec.reading}'?)" if close else ""
+        alt = "" if spec.updown else " or a 'value' column"
+        raise InputError(
+            f"{assay} rows need a '{spec.reading}' column{alt}; the sheet has none{hint}",
+            file=path,
+            column=spec.reading,
+        )
 
 
 def score_vonfrey(

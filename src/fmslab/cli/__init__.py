@@ -8,7 +8,19 @@ from typing import Annotated
 import typer
 
 import fmslab
-from fmslab.cli import behaviour, compare, demo, ephys, figures, report, rnaseq, skinnerve, study
+from fmslab.cli import (
+    behaviour,
+    compare,
+    demo,
+    donors,
+    ephys,
+    export,
+    figures,
+    report,
+    rnaseq,
+    skinnerve,
+    study,
+)
 from fmslab.cli.common import State
 from fmslab.errors import FmslabError
 from fmslab.logs import STDERR, configure_logging
@@ -28,11 +40,14 @@ for _module, _name in [
     (behaviour, "behaviour"),
     (rnaseq, "rnaseq"),
     (compare, "compare"),
+    (donors, "donors"),
     (figures, "figures"),
     (report, "report"),
     (demo, "demo"),
 ]:
     app.add_typer(_module.app, name=_name)
+# a single command with a positional STUDY (a group would not take options after it)
+app.command(name="export")(export.export)
 
 
 def _version(value: bool) -> None:
@@ -64,10 +79,22 @@ def root(
 
 
 def main() -> None:
-    """Entry point: run the app; expected errors become one clear line and exit code 2."""
+    """Entry point: run the app; errors become one clear line: exit code 2 for bad input, 1 for a
+    run that analysed less than asked, 3 for an unexpected exception (traceback with -vv)."""
     try:
         app()
     except FmslabError as exc:
         logging.getLogger("fmslab").debug("traceback", exc_info=True)
         STDERR.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        raise SystemExit(2) from None
+        raise SystemExit(getattr(exc, "exit_code", 2)) from None
+    except Exception as exc:  # noqa: BLE001 - no traceback reaches the user, even for a bug
+        from fmslab.batch import describe_unexpected
+
+        logging.getLogger("fmslab").debug("traceback", exc_info=True)
+        STDERR.print(
+            f"[bold red]error:[/] {describe_unexpected(exc)} (an input fmslab does not recognise, "
+            f"or a bug: run with -vv for the traceback and report it)",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise SystemExit(3) from None

@@ -71,8 +71,20 @@ def analyze(
     lock_timeout: Annotated[
         float, typer.Option(help="Seconds to wait for the catalog lock.")
     ] = 120.0,
+    allow_failures: Annotated[
+        bool, typer.Option(help="Exit 0 even when some sheets or rows could not be scored.")
+    ] = False,
+    blind: Annotated[
+        bool,
+        typer.Option(
+            help="Ignore the unblinding key: groups stay treatment codes until the comparison step."
+        ),
+    ] = False,
 ) -> None:
-    """Score sheets: per-trial, per-mouse-day, per-mouse tables, vonfrey.csv, statistics, figure."""
+    """Score sheets: per-trial, per-mouse-day, per-mouse tables, vonfrey.csv, statistics, figure.
+
+    Exits with code 1, listing what was skipped and why, when a sheet or a row could not be scored
+    (unless --allow-failures)."""
     from fmslab.behaviour import run
     from fmslab.behaviour.assays import parse_cutoffs
     from fmslab.cli.common import state
@@ -83,6 +95,7 @@ def analyze(
         out=out,
         study=study,
         unblinding=unblinding,
+        blind=blind,
         filaments=filaments,
         cutoffs=parse_cutoffs(cutoff),
         baseline_max_day=baseline_max_day,
@@ -103,6 +116,25 @@ def analyze(
     STDERR.print(msg, highlight=False)
     for r in result.donor_groups.itertuples() if len(result.donor_groups) else []:
         STDERR.print(f"{r.assay}: {r.summary}", highlight=False)
+    from fmslab.batch import check_analysed
+
+    errors = result.errors
+    names = [Path(s).name for s in done.sheets]
+    used = set(result.trials["sheet"]) if len(result.trials) else set()
+    failed = [
+        (n, next(iter(errors.loc[errors["sheet"] == n, "reason"].astype(str)), "no usable rows"))
+        for n in names
+        if n not in used
+    ]
+    check_analysed("behaviour analyze", asked=len(names), skipped=failed, unit="sheet",
+                   allow_failures=allow_failures)  # fmt: skip
+    rows = errors[errors["row"].notna() & errors["sheet"].isin(used)]
+    skipped = [(f"{r.sheet} row {r.row}", str(r.reason)) for r in rows.itertuples()]
+    asked = len(set(zip(result.trials["sheet"], result.trials["row"], strict=True)) | {
+        (r.sheet, r.row) for r in rows.itertuples()
+    })  # fmt: skip
+    check_analysed("behaviour analyze", asked=asked, skipped=skipped, unit="row",
+                   allow_failures=allow_failures)  # fmt: skip
 
 
 @app.command()
@@ -148,3 +180,5 @@ def threshold(
     r = func(pattern, first, sets[filament_set], last_filament_g=last)
     value = "" if r.threshold_g != r.threshold_g else f"{r.threshold_g:.4g}"
     typer.echo(f"threshold_g={value}\tflag={r.flag}\tbound={r.bound}\t{r.detail}")
+    if not value:  # no silent success: an unscored sequence is an error
+        raise FmslabError(f"not scored ({r.flag}): {r.detail}")

@@ -26,15 +26,22 @@ def analyze(
     qc: Path = typer.Option(
         None, "--qc", help="QC criteria YAML (default: packaged ephys_qc.yaml)."
     ),
-    figures: bool = typer.Option(True, "--figures/--no-figures", help="Per-cell PNG/PDF figures."),
+    figures: bool = typer.Option(True, "--figures/--no-figures", help="Per-cell PNG figures."),
+    pdf: bool = typer.Option(False, "--pdf", help="Also a vector PDF of every cell's figure."),
     stimulus: Path = typer.Option(
         None,
         "--stimulus",
         help="File with the injected current of the (one) recording's sweeps, for formats that "
         "store it separately (sheet column stimulus_file for several).",
     ),
+    allow_failures: bool = typer.Option(
+        False, "--allow-failures", help="Exit 0 even when some files could not be analysed."
+    ),
 ) -> None:
-    """Per-sweep and per-cell features of current-clamp recordings (sweeps.csv, cells.csv, ...)."""
+    """Per-sweep and per-cell features of current-clamp recordings (sweeps.csv, cells.csv, ...).
+
+    Exits with code 1, listing the files skipped and why, when fewer files were analysed than
+    given (unless --allow-failures)."""
     from fmslab.cli.common import print_frame, state
     from fmslab.ephys import run
 
@@ -48,6 +55,7 @@ def analyze(
         progress=state(ctx).progress,
         figures=figures,
         stimulus=stimulus,
+        figure_pdf=pdf,
     )
     res = done.result
     cols = [
@@ -68,6 +76,14 @@ def analyze(
         print_frame(res.errors, title=f"{len(res.errors)} files failed (errors.csv)")
     if len(res.warnings):
         print_frame(res.warnings, title=f"{len(res.warnings)} figures failed (warnings.csv)")
+    from fmslab.batch import check_analysed
+
+    skipped = list(
+        zip(res.errors["file"].astype(str), res.errors["message"].astype(str), strict=True)
+    )
+    check_analysed(
+        "ephys analyze", asked=len(done.files), skipped=skipped, allow_failures=allow_failures
+    )
 
 
 @app.command()

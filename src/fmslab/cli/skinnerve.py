@@ -29,8 +29,14 @@ def analyze(
     ),
     params_file: Path | None = typer.Option(None, "--params", help="YAML of analysis parameters."),
     jobs: int | None = typer.Option(None, "--jobs", help="Worker processes (default: all cores)."),
+    allow_failures: bool = typer.Option(
+        False, "--allow-failures", help="Exit 0 even when some files could not be analysed."
+    ),
 ) -> None:
-    """Detect and sort spikes, measure CV and responses; write units/responses/spikes tables."""
+    """Detect and sort spikes, measure CV and responses; write units/responses/spikes tables.
+
+    Exits with code 1, listing the files skipped and why, when fewer files were analysed than
+    given (unless --allow-failures)."""
     from fmslab.cli.common import state
     from fmslab.logs import STDERR
     from fmslab.skinnerve import run
@@ -47,6 +53,14 @@ def analyze(
     STDERR.print(
         f"skinnerve: {done.n_analysed} file(s), {len(done.units)} unit(s), "
         f"{len(done.errors)} failure(s) -> {done.out}"
+    )
+    from fmslab.batch import check_analysed
+
+    skipped = list(
+        zip(done.errors["file"].astype(str), done.errors["message"].astype(str), strict=True)
+    )
+    check_analysed(
+        "skinnerve analyze", asked=len(done.files), skipped=skipped, allow_failures=allow_failures
     )
 
 

@@ -264,6 +264,7 @@ def run(
     from fmslab.atomic import write_json, write_table
     from fmslab.compare import Hierarchy, compare_outcomes
     from fmslab.compare.io import file_hashes
+    from fmslab.locks import folder_lock
     from fmslab.provenance import RunRecord
 
     if ci_method.lower() not in CI_METHODS:
@@ -332,33 +333,36 @@ def run(
     cols = list(dict.fromkeys(cols))
     cols += [c for c in covariates if c in data.columns and c not in cols]
     cols += [c for c in data.columns if c not in cols and c.split("=")[0] in present]
-    write_table(data[cols], out / "data.csv")
-    write_table(stats, out / "stats.csv")
-    excluded = prepared.excluded.assign(source=source) if len(prepared.excluded) else None
-    if excluded is not None:  # what the reviewers' qc_overrides left out, and why
-        write_table(excluded, out / "excluded.csv")
-    else:
-        (out / "excluded.csv").unlink(missing_ok=True)  # nothing left out by this run
-    if prepared.catalog_path is not None:
-        from fmslab.catalog import open_session
+    with folder_lock(out, command="compare"):  # one run at a time writes a folder
+        write_table(data[cols], out / "data.csv")
+        write_table(stats, out / "stats.csv")
+        excluded = prepared.excluded.assign(source=source) if len(prepared.excluded) else None
+        if excluded is not None:  # what the reviewers' qc_overrides left out, and why
+            write_table(excluded, out / "excluded.csv")
+        else:
+            (out / "excluded.csv").unlink(missing_ok=True)  # nothing left out by this run
+        if prepared.catalog_path is not None:
+            from fmslab.catalog import open_session
 
-        with open_session(prepared.catalog_path, command="compare", parameters=parameters) as cat:
-            if prepared.input_files:
-                cat.record_inputs(prepared.input_files)
-            cat.write_table("compare_stats", stats, replace_on=["source", "outcome"])
-            record = cat.run
-    record.finish("ok")
-    write_json(
-        out / "provenance.json",
-        {
-            **record.to_dict(),
-            "inputs_sha256": file_hashes(prepared.input_files),
-            "source": source,
-            "catalog": str(prepared.catalog_path) if prepared.catalog_path else None,
-            "outputs": ["stats.csv", "data.csv"]
-            + (["excluded.csv"] if excluded is not None else []),
-        },
-    )
+            with open_session(
+                prepared.catalog_path, command="compare", parameters=parameters
+            ) as cat:
+                if prepared.input_files:
+                    cat.record_inputs(prepared.input_files)
+                cat.write_table("compare_stats", stats, replace_on=["source", "outcome"])
+                record = cat.run
+        record.finish("ok")
+        write_json(
+            out / "provenance.json",
+            {
+                **record.to_dict(),
+                "inputs_sha256": file_hashes(prepared.input_files),
+                "source": source,
+                "catalog": str(prepared.catalog_path) if prepared.catalog_path else None,
+                "outputs": ["stats.csv", "data.csv"]
+                + (["excluded.csv"] if excluded is not None else []),
+            },
+        )
     return CompareRun(
         stats=stats,
         data=data,

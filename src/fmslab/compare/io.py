@@ -11,8 +11,8 @@ from fmslab.catalog import connect, read_table
 from fmslab.errors import InputError
 from fmslab.provenance import sha256_file
 from fmslab.study.blinding import read_unblinding
-from fmslab.study.model import load_study
 from fmslab.study.overrides import apply_overrides, load_study_overrides
+from fmslab.study.validate import load_validated_study
 
 
 @dataclass
@@ -49,7 +49,7 @@ def load_inputs(table: str, *, study: Path | None = None, unblinding: Path | Non
     catalog_path = None
     st = None
     if study is not None:
-        st = load_study(study, unblinding=unblinding)
+        st = load_validated_study(study, unblinding=unblinding)
         mice = st.mice
         catalog_path = st.catalog_path
         unblinding = unblinding or st.unblinding_path

@@ -185,6 +185,12 @@ def build_design(cfg: DemoConfig) -> Design:
     return Design(donors=donors_df, mice=pd.DataFrame(mice))
 
 
+def date_of_birth(index: int) -> str:
+    """ISO date of birth of the ``index``-th mouse: 8 to 10 weeks old at day 0 (no random draw,
+    so the other simulated files do not change)."""
+    return (STUDY_START - timedelta(days=56 + index % 15)).isoformat()
+
+
 def study_date(day: int) -> str:
     """ISO date of study day ``day`` (day 0 = first injection)."""
     return (STUDY_START + timedelta(days=int(day))).isoformat()

@@ -40,6 +40,7 @@ from fmslab.demo.design import (
     TISSUE_DAY,
     DemoConfig,
     build_design,
+    date_of_birth,
 )
 from fmslab.demo.ephys import generate_ephys
 from fmslab.demo.rnaseq import PLANTED_CHANNEL, generate_rnaseq
@@ -148,9 +149,23 @@ def generate_demo(
     put(study, "behaviour/filaments.csv", _csv_bytes(behaviour.filaments))
 
     donors = design.donors.assign(group="blinded")[["donor_id", "group", "igg_batch", "sex", "age"]]
-    mice = design.mice.assign(strain="C57BL/6J", dose_mg=DOSE_MG, injection_days=INJECTION_DAYS)
+    mice = design.mice.assign(
+        strain="C57BL/6J",
+        dose_mg=DOSE_MG,
+        injection_days=INJECTION_DAYS,
+        date_of_birth=[date_of_birth(i) for i in range(len(design.mice))],
+    )
     mice = mice[
-        ["mouse_id", "sex", "strain", "treatment_code", "dose_mg", "injection_days", "cohort"]
+        [
+            "mouse_id",
+            "sex",
+            "strain",
+            "treatment_code",
+            "dose_mg",
+            "injection_days",
+            "cohort",
+            "date_of_birth",
+        ]
     ]
     recordings = pd.concat(
         [ephys.recordings, behaviour.recordings, skin.recordings, rna.recordings], ignore_index=True

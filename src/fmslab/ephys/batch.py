@@ -54,6 +54,8 @@ class Task:
     #: a file holding the injected current of this recording's sweeps (formats that store it
     #: separately), or None
     stimulus: Path | None = None
+    #: image formats of the per-cell figure
+    figure_formats: tuple[str, ...] = ("png",)
 
 
 def code_fingerprint() -> str:
@@ -69,7 +71,12 @@ def code_fingerprint() -> str:
 
 
 def _figures(
-    reader, sweeps: pd.DataFrame, cell: dict[str, Any], fig_dir: Path, spikes: pd.DataFrame
+    reader,
+    sweeps: pd.DataFrame,
+    cell: dict[str, Any],
+    fig_dir: Path,
+    spikes: pd.DataFrame,
+    formats: tuple[str, ...] = ("png",),
 ) -> None:
     from fmslab.ephys.plots import plot_cell
 
@@ -93,31 +100,33 @@ def _figures(
         picks.append((f"sweep {int(sweeps.loc[j, 'sweep'])}", int(sweeps.loc[j, "sweep"])))
     examples = [(label, reader.sweep(s)) for label, s in picks]
     fig = plot_cell(path.name, examples, sweeps, cell, fig=_canvas(), spikes=spikes)
-    save_cell_figure(fig, fig_dir / path.stem)
+    save_cell_figure(fig, fig_dir / path.stem, formats)
 
 
-def save_cell_figure(fig, stem: Path) -> None:
-    """``STEM.png`` (110 dpi, fast zlib level 1: the figure is redrawn far more often than it is
-    stored) and ``STEM.pdf``, in the house style (TrueType fonts, no dates in the metadata)."""
+def save_cell_figure(fig, stem: Path, formats: tuple[str, ...] = ("png",)) -> None:
+    """``STEM.png`` (110 dpi, fast zlib level 1) and, when asked, ``STEM.pdf``, in the house style
+    (TrueType fonts, no dates in the metadata)."""
     from fmslab.figures.style import house_style
 
     with house_style():
-        write_with(
-            stem.with_suffix(".png"),
-            lambda p: fig.savefig(
-                p,
-                format="png",
-                dpi=110,
-                metadata={"Software": None},
-                pil_kwargs={"compress_level": 1},
-            ),
-        )
-        write_with(
-            stem.with_suffix(".pdf"),
-            lambda p: fig.savefig(
-                p, format="pdf", metadata={"CreationDate": None, "Producer": None}
-            ),
-        )
+        if "png" in formats:
+            write_with(
+                stem.with_suffix(".png"),
+                lambda p: fig.savefig(
+                    p,
+                    format="png",
+                    dpi=110,
+                    metadata={"Software": None},
+                    pil_kwargs={"compress_level": 1},
+                ),
+            )
+        if "pdf" in formats:
+            write_with(
+                stem.with_suffix(".pdf"),
+                lambda p: fig.savefig(
+                    p, format="pdf", metadata={"CreationDate": None, "Producer": None}
+                ),
+            )
 
 
 @functools.lru_cache(maxsize=1)
@@ -143,9 +152,10 @@ def analyze_task(task: Task) -> dict[str, Any]:
     warning row (``warnings``: file, figure, reason); the file's tables are kept.
     """
     from fmslab.ephys.analysis import analyze_reader
-    from fmslab.ephys.io import open_recording
+    from fmslab.ephys.io import check_recording_path, open_recording
     from fmslab.ephys.spikes import SpikeParams
 
+    check_recording_path(task.path)  # a loop or a directory is a refusal, not an OSError
     sha = sha256_file(task.path)
     stim_sha = sha256_file(task.stimulus) if task.stimulus is not None else ""
     key = cache_key(
@@ -177,7 +187,14 @@ def analyze_task(task: Task) -> dict[str, Any]:
         if not (cached and png.is_file()):
             try:
                 reader = reader or open_recording(task.path, stimulus=task.stimulus)
-                _figures(reader, sweeps, cells.iloc[0].to_dict(), task.figure_dir, tables["spikes"])
+                _figures(
+                    reader,
+                    sweeps,
+                    cells.iloc[0].to_dict(),
+                    task.figure_dir,
+                    tables["spikes"],
+                    task.figure_formats,
+                )
             except Exception as exc:  # noqa: BLE001 - a figure never costs the file's results
                 log.warning("%s: cell figure failed: %s", task.path.name, exc)
                 warn.append(figure_warning(task.path.name, "cell summary", exc))
@@ -215,6 +232,7 @@ def analyze_paths(
     n_jobs: int | None = None,
     progress: bool = True,
     figures: bool = True,
+    figure_pdf: bool = False,
     cache_root: Path | None = None,
     use_cache: bool = True,
     stimuli: dict[str, Path] | None = None,
@@ -225,6 +243,7 @@ def analyze_paths(
     others (``cell_id``, ``mouse_id``, ...) which are copied into both tables. Results are reused
     for files whose content, parameters and code are unchanged (``cache_root``, default
     ``out_dir/.cache``); ``use_cache=False`` analyses every file afresh and stores nothing.
+    Figures are one PNG per cell (``figure_pdf=True`` adds a vector PDF of each).
     ``stimuli`` maps a file name to the file holding its injected current (formats that store
     it separately; an Igor ``*_Ch0_*`` wave is found without it).
     """
@@ -252,8 +271,9 @@ def analyze_paths(
     cache_root = (cache_root or out_dir / ".cache") if use_cache else None
     code = code_fingerprint()
     stimuli = stimuli or {}
+    fmts = ("png", "pdf") if figure_pdf else ("png",)
     tasks = [
-        Task(Path(p), params, qc, cache_root, fig_dir, code, stimuli.get(Path(p).name))
+        Task(Path(p), params, qc, cache_root, fig_dir, code, stimuli.get(Path(p).name), fmts)
         for p in paths
     ]
     outcome = run_batch(
@@ -325,16 +345,21 @@ def store_in_catalog(
     parameters: dict[str, Any],
 ) -> None:
     """Record one analysis run in a study catalog: its inputs' hashes and the tables
-    ``ephys_sweeps``, ``ephys_cells``, ``ephys_spikes`` and ``ephys_errors`` (rows of the same
-    files replaced, other files' rows kept)."""
+    ``ephys_sweeps``, ``ephys_cells``, ``ephys_spikes`` and ``ephys_errors`` (every row of the
+    run's files replaced in all four tables, in one transaction; other files' rows kept)."""
     from fmslab.catalog import open_session
 
     with open_session(catalog_path, command="ephys analyze", parameters=parameters) as ses:
-        ses.record_inputs(files)
-        for name, df in (
-            ("ephys_sweeps", result.sweeps),
-            ("ephys_cells", result.cells),
-            ("ephys_spikes", result.spikes),
-            ("ephys_errors", result.errors),
-        ):
-            ses.write_table(name, df, replace_on=["file"])
+        ses.record_inputs([f for f in files if Path(f).is_file()])
+        # the run's scope is every file it was given, analysed or failed: a file that failed
+        # before and succeeds now leaves no error row behind, and vice versa
+        ses.write_scope(
+            "ephys",
+            {
+                "ephys_sweeps": result.sweeps,
+                "ephys_cells": result.cells,
+                "ephys_spikes": result.spikes,
+                "ephys_errors": result.errors,
+            },
+            scope={"file": sorted({Path(f).name for f in files})},
+        )

@@ -93,6 +93,7 @@ def run(
     progress: bool = False,
     figures: bool = True,
     stimulus: str | Path | None = None,
+    figure_pdf: bool = False,
 ) -> EphysRun:
     """Analyse current-clamp recordings and, with ``study``, store the tables in its catalog.
 
@@ -111,7 +112,9 @@ def run(
     qc
         QC criteria YAML; default: the packaged ``ephys_qc.yaml``.
     n_jobs, progress, figures
-        Worker processes (default: all cores), progress bar, per-cell PNG/PDF figures.
+        Worker processes (default: all cores), progress bar, per-cell PNG figures.
+    figure_pdf
+        Also a vector PDF of every cell's figure.
     stimulus
         The file holding the injected current of the (single) recording's sweeps, for formats
         that store it separately; for several recordings use a sheet column ``stimulus_file``
@@ -128,14 +131,15 @@ def run(
     """
     from fmslab.ephys.batch import analyze_paths, expand_paths, store_in_catalog
     from fmslab.ephys.qc import load_qc
+    from fmslab.locks import folder_lock
 
     sheet_df = read_sheet(sheet) if isinstance(sheet, str | Path) else sheet
     files = expand_paths(list(paths)) if paths else []
     catalog_path = None
     if study is not None:
-        from fmslab.study import load_study
+        from fmslab.study.validate import load_validated_study
 
-        st = load_study(study)
+        st = load_validated_study(study)
         recs = st.recordings_of("ephys_cc")
         if not files:
             files = [Path(p) for p in recs["abs_path"]]
@@ -145,24 +149,36 @@ def run(
             sheet_df = recs[keep].rename(columns={"protocol": "protocol_sheet"})
         out = out if out is not None else st.results_dir / "ephys"
         catalog_path = st.catalog_path
+    if paths and not files:
+        from fmslab.ephys.batch import RECORDING_SUFFIXES
+
+        raise InputError(
+            f"no recordings ({', '.join(RECORDING_SUFFIXES)}) in "
+            + ", ".join(str(p) for p in paths)
+        )
     if not files:
         raise InputError("nothing to analyse: give files/folders or a study with ephys_cc rows")
     if out is None:
         raise InputError("an output folder is required without a study")
     out = Path(out)
     stimuli = _stimulus_files(files, stimulus, sheet_df, sheet)
-    res = analyze_paths(
-        files,
-        out,
-        sheet=sheet_df,
-        qc=load_qc(qc),
-        n_jobs=n_jobs,
-        progress=progress,
-        figures=figures,
-        stimuli=stimuli,
-    )
-    if catalog_path is not None:
-        store_in_catalog(
-            res, catalog_path, files, parameters={"out": str(out), "files": [str(f) for f in files]}
+    with folder_lock(out, command="ephys analyze"):  # one run at a time writes a folder
+        res = analyze_paths(
+            files,
+            out,
+            sheet=sheet_df,
+            qc=load_qc(qc),
+            n_jobs=n_jobs,
+            progress=progress,
+            figures=figures,
+            figure_pdf=figure_pdf,
+            stimuli=stimuli,
         )
+        if catalog_path is not None:
+            store_in_catalog(
+                res,
+                catalog_path,
+                files,
+                parameters={"out": str(out), "files": [str(f) for f in files]},
+            )
     return EphysRun(result=res, files=files, out=out, catalog_path=catalog_path)

@@ -1090,6 +1090,33 @@ def _stimulus_file_currents(
     return out
 
 
+def check_recording_path(path: str | Path) -> Path:
+    """``path`` if it is a readable regular file; else an :class:`InputError` saying what it is
+    (a dangling symbolic link, a symbolic-link loop, a directory, missing, unreadable)."""
+    p = Path(path)
+    try:
+        if p.is_symlink():
+            try:
+                p.resolve(strict=True)
+            except RuntimeError as exc:  # Python < 3.13 reports loops as RuntimeError
+                raise InputError("symbolic-link loop", file=str(p)) from exc
+            except OSError as exc:
+                loop = getattr(exc, "errno", None) == 40  # ELOOP
+                msg = "symbolic-link loop" if loop else "dangling symbolic link"
+                raise InputError(msg, file=str(p)) from exc
+        if p.is_dir():
+            raise InputError("a directory, not a recording", file=str(p))
+        if not p.is_file():
+            raise InputError("file not found", file=str(p))
+        with open(p, "rb"):
+            pass
+    except InputError:
+        raise
+    except OSError as exc:
+        raise InputError(f"cannot read the file ({exc.strerror or exc})", file=str(p)) from exc
+    return p
+
+
 def open_recording(
     path: str | Path, stimulus: str | Path | None = None
 ) -> AbfReader | MemoryReader:
@@ -1105,13 +1132,7 @@ def open_recording(
     InputError
         The file cannot be read with certainty (the message says why).
     """
-    p = Path(path)
-    if p.is_symlink() and not p.exists():
-        raise InputError("dangling symbolic link", file=str(p))
-    if p.is_dir():
-        raise InputError("a directory, not a recording", file=str(p))
-    if not p.is_file():
-        raise InputError("file not found", file=str(p))
+    p = check_recording_path(path)
     suffix = p.suffix.lower()
     if suffix == ".abf":
         return AbfReader(p)

@@ -16,7 +16,8 @@ Detection (all thresholds are :class:`SpikeParams` fields, defaults in brackets)
    dV/dt minimum at the kink where the spike takes off, which is where the spike begins - the fast
    charging is not the spike's onset.
 4. A candidate is a spike when (a) peak - threshold >= ``min_height_mV`` [15 mV], (b) V falls by at
-   least ``min_fall_fraction`` [50 %] of that height within ``max_fall_ms`` [100 ms] after the peak,
+   least ``min_fall_fraction`` [50 %] of that height within ``max_fall_ms`` [100 ms] after the peak
+   (``kinked_fall_fraction`` [30 %] for a kinked AP with an upstroke >= 20 V/s on a plateau),
    before it rises 20 % of the height above the peak again (an AP repolarises; a notch on the way up to a larger
    spike, a charge to a plateau or a small rebound from an AHP does not) and (c) its upstroke is
    >= ``min_upstroke_V_per_s``, and (e) its peak reaches ``min_peak_mV`` [-30 mV]: abortive spikelets
@@ -53,6 +54,10 @@ class SpikeParams:
     #: an action potential's peak reaches at least this (abortive spikelets do not)
     min_peak_mV: float = -30.0
     min_fall_fraction: float = 0.5
+    #: a kinked AP on a depolarised plateau may fall only this fraction of its height ...
+    kinked_fall_fraction: float = 0.3
+    #: ... when its upstroke is at least this fast (block oscillations rise at a few V/s)
+    kinked_min_upstroke_V_per_s: float = 20.0
     #: the peak is the highest sample until V stays below it for this long
     peak_window_ms: float = 1.0
     max_fall_ms: float = 100.0
@@ -233,10 +238,16 @@ def find_threshold(tr: Trace, run_start: int, peak: int, earliest: int) -> tuple
     return c + int(np.argmin(dv[c : u + 1])), u
 
 
-def repolarises(tr: Trace, thr: int, pk: int) -> bool:
-    """Stage 4: an action potential's shape: height >= ``min_height_mV``, upstroke >=
-    ``min_upstroke_V_per_s``, peak >= ``min_peak_mV``, and V falls by ``min_fall_fraction`` of the
-    height within ``max_fall_ms`` before it climbs 20 % of the height above the peak again."""
+def repolarises(tr: Trace, thr: int, pk: int, up: int | None = None) -> bool:
+    """Stage 4: an action potential's shape: height >= ``min_height_mV``, peak >= ``min_peak_mV``,
+    and V falls by ``min_fall_fraction`` of the height within ``max_fall_ms`` before it climbs 20 %
+    of the height above the peak again.
+
+    A kinked AP on a depolarised plateau (the membrane entering depolarisation block) may
+    repolarise only part of the way: it still counts when it falls by ``kinked_fall_fraction``
+    of its height and has what a block oscillation lacks, a fast upstroke (>=
+    ``kinked_min_upstroke_V_per_s``) taking off from a kink (dV/dt at the threshold below a
+    quarter of the upstroke)."""
     v, p = tr.v, tr.params
     height = v[pk] - v[thr]
     if height < p.min_height_mV or v[pk] < p.min_peak_mV:
@@ -245,7 +256,15 @@ def repolarises(tr: Trace, thr: int, pk: int) -> bool:
     above = np.flatnonzero(after[1:] > v[pk] + 0.2 * height)  # 20 %: noise on broad peaks
     if above.size:
         after = after[: above[0] + 1]
-    return after.size >= 2 and (v[pk] - after.min()) >= p.min_fall_fraction * height
+    if after.size < 2:
+        return False
+    fall = v[pk] - after.min()
+    if fall >= p.min_fall_fraction * height:
+        return True
+    if up is None or fall < p.kinked_fall_fraction * height:
+        return False
+    fast = tr.dv[up] >= p.kinked_min_upstroke_V_per_s
+    return bool(fast and tr.dv[thr] < 0.25 * tr.dv[up])
 
 
 def _edge_before(tr: Trace, i: int, pre_n: int) -> int | None:
@@ -295,7 +314,7 @@ def find_candidates(tr: Trace) -> list[Candidate]:
             continue
         pk = find_peak(tr, b)
         thr, u = find_threshold(tr, a, pk, last_peak + 1)
-        if tr.dv[u] < tr.params.min_upstroke_V_per_s or not repolarises(tr, thr, pk):
+        if tr.dv[u] < tr.params.min_upstroke_V_per_s or not repolarises(tr, thr, pk, u):
             continue
         cand = off_charging_transient(tr, Candidate(thr, u, pk))
         if cand is None:

@@ -36,6 +36,11 @@ def export_table(
             file=str(catalog_path),
         )
     write_table(df, Path(out))
+    # comparisons of this file are stored under the table's name (fmslab.catalog.normalise_source)
+    from fmslab.atomic import write_json
+    from fmslab.catalog import source_sidecar
+
+    write_json(source_sidecar(out), {"catalog_table": table, "where": where})
     return df
 
 

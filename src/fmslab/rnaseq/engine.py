@@ -429,19 +429,17 @@ class Trend:
 
 def _gamma_identity_glm(y: np.ndarray, z: np.ndarray, start: np.ndarray) -> np.ndarray:
     """Gamma GLM with identity link ``E y = b0 + b1 z`` by IRLS (weights ``1 / mu^2``),
-    from ``start`` until the deviance changes by less than 1e-8 relative to the previous one (the
-    first comparison is with the deviance at ``start``), at most 25 iterations (R's
-    ``glm.control``); a step that makes a fitted value non-positive is halved, as R's
-    ``glm.fit`` does."""
+    from ``start`` until the deviance changes by less than 1e-8 relative to the previous
+    iteration's (at least two iterations, at most 100); a step that makes a fitted value
+    non-positive is halved, as R's ``glm.fit`` does."""
     design = np.column_stack([np.ones_like(z), z])
     coef = start.astype(float)
 
     def deviance(mu):
         return 2.0 * np.sum(-np.log(y / mu) + (y - mu) / mu)
 
-    mu0 = design @ coef
-    dev_old = deviance(mu0) if np.all(mu0 > 0) else np.inf
-    for _ in range(25):
+    dev_old = np.inf
+    for _ in range(100):
         mu = design @ coef
         if np.any(mu <= 0):
             raise RuntimeError("non-positive fitted dispersion in the trend fit")

@@ -78,9 +78,9 @@ def _contrasts(contrasts: Sequence[str | Contrast], table: str | Path | None) ->
 
 
 def _catalog_of(study: str | Path) -> Path:
-    from fmslab.study import load_study
+    from fmslab.study.validate import load_validated_study
 
-    return load_study(study).catalog_path
+    return load_validated_study(study).catalog_path
 
 
 def run(

@@ -121,7 +121,14 @@ def read_counts(path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     else:
         data = raw.set_index(cols[0])
         info = pd.DataFrame(index=data.index)
-    data.index = data.index.astype(str)
+    ids = pd.Series(data.index, dtype=object)
+    empty = ids.isna() | (ids.astype(str).str.strip() == "")
+    if empty.any():
+        # pandas reads an empty id as NaN, which would become a gene called 'nan'
+        raise InputError(
+            "gene id is empty", file=path, row=int(empty.to_numpy().argmax()) + 2, column=cols[0]
+        )
+    data.index = ids.astype(str).str.strip().to_numpy()  # 'Scn9a ' is 'Scn9a': duplicates show
     info.index = data.index
     data.index.name = info.index.name = "gene"
     return validate_counts(data, path), info

@@ -7,8 +7,9 @@ DESeq2's ``nbinomWaldTest(betaPrior = TRUE)`` documentation:
    level of every factor, covariates as they are) with a zero-centred normal prior on each
    non-intercept coefficient;
 2. the prior variance is matched to the MLE fold changes of the standard fit: for every pair of
-   levels of a factor, the weighted 0.95 quantile of the absolute MLE log2 fold change
-   (weights ``1 / (1 / mean(mu) + dispFit)``) divided by ``qnorm(0.975)``, squared; averaged
+   levels of a factor, the weighted 0.95 quantile (frequency weights
+   ``1 / (1 / mean(mu) + dispFit)``, :func:`weighted_quantile`) of the absolute MLE log2 fold
+   change (genes with ``|LFC| < 10``) divided by ``qnorm(0.975)``, squared; averaged
    over the pairs, the same for every level of the factor;
 3. the fit is ridge-penalised IRLS (penalty ``1 / prior variance``, intercept ``1e-6``), and a
    contrast of two levels is ``beta_target - beta_reference``.
@@ -36,17 +37,31 @@ class ShrunkFit:
     prior_var_log2: dict[str, float]
 
 
+def weighted_quantile(x: np.ndarray, w: np.ndarray, prob: float) -> float:
+    """Quantile of ``x`` with frequency weights ``w``: the type-7 quantile of the sample in which
+    each value appears ``w`` times (position ``1 + (sum(w) - 1) * prob``, linear between the
+    values at the two neighbouring integer positions)."""
+    order = np.argsort(x)
+    x, w = x[order], w[order]
+    n = w.sum()
+    pos = 1 + (n - 1) * prob
+    lo = max(np.floor(pos), 1.0)
+    hi = min(lo + 1, n)
+    cw = np.cumsum(w)
+
+    def at(k: float) -> float:
+        return float(x[min(np.searchsorted(cw, k, side="left"), len(x) - 1)])
+
+    frac = pos % 1
+    return (1 - frac) * at(lo) + frac * at(hi)
+
+
 def weighted_upper_quantile_variance(
     lfc: np.ndarray, weights: np.ndarray, upper_quantile: float = 0.05
 ) -> float:
-    """``(weighted quantile(|lfc|, 1 - q) / qnorm(1 - q / 2))^2`` over finite values."""
-    use = np.isfinite(lfc) & np.isfinite(weights)
-    x = np.abs(lfc[use])
-    w = weights[use]
-    order = np.argsort(x)
-    x, w = x[order], w[order]
-    cw = (np.cumsum(w) - 0.5 * w) / w.sum()
-    q = float(np.interp(1 - upper_quantile, cw, x))
+    """``(weighted quantile(|lfc|, 1 - q) / qnorm(1 - q / 2))^2`` over finite ``|lfc| < 10``."""
+    use = np.isfinite(lfc) & np.isfinite(weights) & (np.abs(lfc) < 10)
+    q = weighted_quantile(np.abs(lfc[use]), weights[use], 1 - upper_quantile)
     return (q / norm.ppf(1 - upper_quantile / 2)) ** 2
 
 

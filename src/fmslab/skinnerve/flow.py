@@ -4,7 +4,8 @@
 Each recording is analysed by :func:`fmslab.skinnerve.batch.analyze_item` (spikes, units,
 responses, figures; cached by content), the per-file tables are joined with the study's recording
 rows, written to ``out`` with ``errors.csv`` and ``provenance.json``, and stored in the study
-catalog as ``skinnerve_units``, ``skinnerve_responses`` and ``skinnerve_spikes``.
+catalog as ``skinnerve_units``, ``skinnerve_responses``, ``skinnerve_spikes`` and
+``skinnerve_errors`` (the rows of the run's files replaced in all four, in one transaction).
 """
 
 from __future__ import annotations
@@ -109,6 +110,7 @@ def run(
     """
     from fmslab.atomic import write_json, write_table
     from fmslab.batch import run_batch
+    from fmslab.locks import folder_lock
     from fmslab.provenance import RunRecord, sha256_file
     from fmslab.skinnerve.batch import CATALOG_TABLES, TABLES, analyze_item
     from fmslab.skinnerve.params import Params
@@ -119,9 +121,9 @@ def run(
     catalog_path = None
     files = [Path(p) for p in paths] if paths else []
     if study is not None:
-        from fmslab.study import load_study
+        from fmslab.study.validate import load_validated_study
 
-        st = load_study(study)
+        st = load_validated_study(study)
         params_d.update((st.config.get("parameters") or {}).get("skinnerve") or {})
         rows = st.recordings_of("skinnerve")
         meta = rows.drop(columns=["abs_path"]).assign(file=[Path(p).name for p in rows["abs_path"]])
@@ -146,52 +148,58 @@ def run(
         "channels": str(channels) if channels else "RECORDING.yaml beside each file",
     }
     record = RunRecord(command=COMMAND, parameters=parameters)
-    outcome = run_batch(
-        analyze_item,
-        items,
-        n_jobs=n_jobs,
-        description="skin-nerve",
-        progress=progress,
-        label=lambda it: it[0],
-    )
-    tables: dict[str, pd.DataFrame] = {}
-    for name in TABLES:
-        parts = [r[name] for _lbl, r in outcome.results if len(r.get(name, ()))]
-        df = (
-            pd.concat(parts, ignore_index=True)
-            if parts
-            else pd.DataFrame(columns=["file", "unit_id"])
+    with folder_lock(out, command=COMMAND):  # one run at a time writes a folder
+        outcome = run_batch(
+            analyze_item,
+            items,
+            n_jobs=n_jobs,
+            description="skin-nerve",
+            progress=progress,
+            label=lambda it: it[0],
         )
-        if len(meta) and len(df):
-            df = df.merge(
-                meta.rename(columns={"unit_id": "recording_unit_id"}), on="file", how="left"
+        tables: dict[str, pd.DataFrame] = {}
+        for name in TABLES:
+            parts = [r[name] for _lbl, r in outcome.results if len(r.get(name, ()))]
+            df = (
+                pd.concat(parts, ignore_index=True)
+                if parts
+                else pd.DataFrame(columns=["file", "unit_id"])
             )
-        if name == "units" and len(df):
-            # the physiologist's accept/reject column of the sheet (skinnerve.review)
-            sheet = meta[["file", "accept"]] if "accept" in meta.columns else pd.DataFrame()
-            df = apply_review(df, sheet if len(sheet) else pd.DataFrame(columns=["file"]))
-        tables[name] = df
-        write_table(df, out / f"{name}.csv")
-    errors = outcome.failures_frame("file")
-    write_table(errors, out / "errors.csv")
-    record.finish("ok" if not len(errors) else "partial")
-    readable = [p for p in files if p.is_file()]
-    write_json(
-        out / "provenance.json",
-        {
-            **record.to_dict(),
-            "inputs": [{"path": str(p.resolve()), "sha256": sha256_file(p)} for p in readable],
-            "outputs": [f"{n}.csv" for n in TABLES] + ["errors.csv", "figures/"],
-        },
-    )
-    if catalog_path is not None:
-        from fmslab.catalog import open_session
+            if len(meta) and len(df):
+                df = df.merge(
+                    meta.rename(columns={"unit_id": "recording_unit_id"}), on="file", how="left"
+                )
+            if name == "units" and len(df):
+                # the physiologist's accept/reject column of the sheet (skinnerve.review)
+                sheet = meta[["file", "accept"]] if "accept" in meta.columns else pd.DataFrame()
+                df = apply_review(df, sheet if len(sheet) else pd.DataFrame(columns=["file"]))
+            tables[name] = df
+            write_table(df, out / f"{name}.csv")
+        errors = outcome.failures_frame("file")
+        write_table(errors, out / "errors.csv")
+        record.finish("ok" if not len(errors) else "partial")
+        readable = [p for p in files if p.is_file()]
+        write_json(
+            out / "provenance.json",
+            {
+                **record.to_dict(),
+                "inputs": [{"path": str(p.resolve()), "sha256": sha256_file(p)} for p in readable],
+                "outputs": [f"{n}.csv" for n in TABLES] + ["errors.csv", "figures/"],
+            },
+        )
+        if catalog_path is not None:
+            from fmslab.catalog import open_session
 
-        with open_session(catalog_path, command=COMMAND, parameters=parameters) as ses:
-            ses.record_inputs(readable)
-            for name in CATALOG_TABLES:
-                if len(tables[name]):
-                    ses.write_table(f"skinnerve_{name}", tables[name], replace_on=["file"])
+            with open_session(catalog_path, command=COMMAND, parameters=parameters) as ses:
+                ses.record_inputs(readable)
+                # one transaction replaces every row of the run's files, results and errors together
+                frames = {f"skinnerve_{name}": tables[name] for name in CATALOG_TABLES}
+                frames["skinnerve_errors"] = errors.assign(
+                    file=[Path(f).name for f in errors["file"]]
+                )
+                ses.write_scope(
+                    "skinnerve", frames, scope={"file": sorted({p.name for p in files})}
+                )
     return SkinnerveRun(
         tables=tables,
         errors=errors,

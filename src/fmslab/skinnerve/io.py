@@ -331,7 +331,16 @@ class CsvReader(Reader):
             )
         if len(head) < 3:
             raise InputError("fewer than 3 samples", file=self.path)
-        t = head["time_s"].to_numpy(dtype=float)
+        t_num = pd.to_numeric(head["time_s"], errors="coerce")
+        if t_num.isna().any():
+            row = int(np.flatnonzero(t_num.isna().to_numpy())[0]) + 2
+            raise InputError(
+                f"time_s '{head['time_s'].iloc[row - 2]}' is not a number",
+                file=self.path,
+                row=row,
+                column="time_s",
+            )
+        t = t_num.to_numpy(dtype=float)
         dt = float(np.median(np.diff(t)))
         if not dt > 0:
             raise InputError("time_s does not increase", file=self.path, column="time_s")

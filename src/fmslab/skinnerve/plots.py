@@ -46,8 +46,11 @@ def unit_figure(fr: FileResult, unit_id: int) -> Figure:
     mine = spk["unit_id"] == unit_id
     t_unit = spk.loc[mine, "time_s"].to_numpy()
     t_other = spk.loc[~mine, "time_s"].to_numpy()
-    fig = Figure(figsize=(12, 12), layout="constrained")
-    gs = fig.add_gridspec(4, 3)
+    # fixed margins instead of a layout engine: constrained layout redraws the 12 axes several
+    # times and cost most of the figure's time
+    fig = Figure(figsize=(12, 12))
+    gs = fig.add_gridspec(4, 3, left=0.07, right=0.95, bottom=0.05, top=0.93, hspace=0.42,
+                          wspace=0.45)  # fmt: skip
     row = fr.units.loc[fr.units["unit_id"] == unit_id].iloc[0]
     fig.suptitle(
         f"{fr.file} unit {unit_id}: {row['receptor_type']}, CV {row['cv_m_s']:.2f} m/s, "

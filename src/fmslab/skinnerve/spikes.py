@@ -36,16 +36,6 @@ def mad_sigma(x: np.ndarray) -> float:
     return float(np.median(np.abs(x)) / MAD_TO_SD) if x.size else float("nan")
 
 
-def blank(x: np.ndarray, starts: np.ndarray, pre: int, post: int) -> None:
-    """Replace ``x[s-pre : s+post]`` by a straight line between its ends, in place."""
-    n = x.size
-    for s in np.asarray(starts, dtype=np.int64):
-        a, b = max(0, s - pre), min(n - 1, s + post)
-        if b <= a:
-            continue
-        x[a : b + 1] = np.linspace(x[a], x[b], b - a + 1)
-
-
 def detect_peaks(
     xf: np.ndarray, threshold: float, *, dead_samples: int, polarity: str = "both"
 ) -> np.ndarray:

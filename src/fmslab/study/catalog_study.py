@@ -74,11 +74,17 @@ def catalog_study(
             sha = dict(zip(recorded["path"], recorded["sha256"], strict=True))
             recordings = study.recordings.copy()
             recordings["sha256"] = [sha[str(study.resolve(p))] for p in recordings["path"]]
-            cat.write_table("donors", study.donors)
-            cat.write_table("mice", study.mice)
-            cat.write_table("recordings", recordings)
-            cat.write_table("validation", problems_frame(problems))
-            cat.write_table("qc_overrides", overrides)  # reviewers' decisions, kept with the run
+            cat.write_scope(
+                "study",
+                {
+                    "donors": study.donors,
+                    "mice": study.mice,
+                    "recordings": recordings,
+                    "validation": problems_frame(problems),
+                    "qc_overrides": overrides,  # reviewers' decisions, kept with the run
+                },
+                scope=None,
+            )
         sheets = ["donors", "mice", "recordings"] + ["qc_overrides"] * (overrides_file is not None)
         tables = {t: len(cat.read_table(t)) for t in sheets}
         if export:

@@ -6,6 +6,9 @@ Cells are read as text so that validation, not the reader, decides what a value 
 
 from __future__ import annotations
 
+import csv
+import io
+import logging
 from pathlib import Path
 
 import pandas as pd
@@ -13,6 +16,50 @@ import pandas as pd
 from fmslab.errors import InputError
 
 SHEET_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx", ".xlsm")
+
+log = logging.getLogger(__name__)
+
+
+def _decode(path: Path) -> str:
+    """The sheet's text: UTF-8 (with or without BOM), else Windows-1252 (Excel's "CSV" on Windows,
+    a superset of Latin-1 for letters), said in the log."""
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        try:
+            text = raw.decode("cp1252")
+        except UnicodeDecodeError:
+            raise InputError(
+                f"not UTF-8 text (byte {exc.start}) nor Windows-1252/Latin-1; save it as UTF-8 CSV",
+                file=path,
+            ) from None
+        log.warning("%s: not UTF-8; read as Windows-1252 (Latin-1)", path)
+        return text
+
+
+def _check_row_lengths(text: str, sep: str, path: Path) -> None:
+    """Refuse a row with more filled cells than the header has columns.
+
+    pandas would silently turn the first column into an index and shift every value one column
+    left: a wrong number that looks right.
+    """
+    rows = csv.reader(io.StringIO(text), delimiter=sep)
+    header = next(rows, None)
+    if not header:
+        return
+    width = len(header)
+    while width and not header[width - 1].strip():
+        width -= 1
+    for n, row in enumerate(rows, start=2):
+        extra = [c for c in row[width:] if c.strip()]
+        if extra:
+            raise InputError(
+                f"{len(row)} cells but the header has {width} column(s) (extra value "
+                f"{extra[0]!r}); a cell holds a '{sep}' or a header is missing",
+                file=path,
+                row=n,
+            )
 
 
 def read_sheet(path: str | Path, *, sheet_name: str | int = 0) -> pd.DataFrame:
@@ -31,14 +78,26 @@ def read_sheet(path: str | Path, *, sheet_name: str | int = 0) -> pd.DataFrame:
         The file is missing, unreadable, of an unknown type, or has duplicated column names.
     """
     path = Path(path)
+    if path.is_dir():
+        raise InputError("is a folder, not a sheet", file=path)
     if not path.is_file():
         raise InputError("file not found", file=path)
     suffix = path.suffix.lower()
     try:
-        if suffix == ".csv":
-            df = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
-        elif suffix in (".tsv", ".txt"):
-            df = pd.read_csv(path, dtype=str, sep="\t", keep_default_na=False)
+        if suffix in (".csv", ".tsv", ".txt"):
+            sep = "," if suffix == ".csv" else "\t"
+            text = _decode(path)
+            if not text.strip():
+                raise InputError("empty file (no header row)", file=path)
+            _check_row_lengths(text, sep, path)
+            df = pd.read_csv(
+                io.StringIO(text),
+                dtype=str,
+                sep=sep,
+                keep_default_na=False,
+                skipinitialspace=True,
+                index_col=False,
+            )
         elif suffix in (".xlsx", ".xlsm"):
             df = pd.read_excel(path, dtype=str, sheet_name=sheet_name, keep_default_na=False)
         else:

@@ -174,8 +174,14 @@ def check_references(
                 )
             path = row.get("path", pd.NA)
             if not pd.isna(path):
-                target = (root / str(path)).resolve()
-                if not target.exists():
+                try:
+                    target = (root / str(path)).resolve()
+                except (OSError, RuntimeError):  # a symlink loop
+                    problems.append(Problem(f, f"symlink loop: {path}", sheet_row(idx), "path"))
+                    continue
+                if (root / str(path)).is_symlink() and not target.exists():
+                    problems.append(Problem(f, f"dangling symlink: {path}", sheet_row(idx), "path"))
+                elif not target.exists():
                     problems.append(Problem(f, f"file not found: {path}", sheet_row(idx), "path"))
                 elif not target.is_file():
                     problems.append(Problem(f, f"not a file: {path}", sheet_row(idx), "path"))
@@ -273,3 +279,35 @@ def _display(path: Path, root: Path) -> str:
 
 def is_valid(problems: list[Problem]) -> bool:
     return not any(p.severity == "error" for p in problems)
+
+
+def load_validated_study(
+    root: str | Path, *, unblinding: str | Path | None = None, max_listed: int = 10
+):
+    """Validate a study and load it; stop on its errors with the validator's messages.
+
+    What every ``--study`` command does first: a study with a missing ``modality`` or ``path``
+    column, a misspelled ``mouse_id``, an unknown mouse or a missing file is refused before any
+    analysis, with every error listed (the first ``max_listed`` in the message, all of them in
+    ``problems``). Warnings do not stop it.
+
+    Raises
+    ------
+    StudyInvalidError
+        The study has errors.
+    """
+    from fmslab.errors import StudyInvalidError
+    from fmslab.study.model import load_study
+
+    problems = validate_study(root, unblinding=unblinding)
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:
+        listed = "; ".join(str(p).removeprefix("error: ") for p in errors[:max_listed])
+        more = f"; and {len(errors) - max_listed} more" if len(errors) > max_listed else ""
+        raise StudyInvalidError(
+            f"the study is invalid ({len(errors)} error(s); 'fmslab study validate' lists them): "
+            f"{listed}{more}",
+            file=root,
+            problems=errors,
+        )
+    return load_study(root, unblinding=unblinding)
