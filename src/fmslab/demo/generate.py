@@ -34,6 +34,7 @@ from fmslab.atomic import write_bytes, write_json
 from fmslab.demo.analyses import STEPS, StepContext, StepOutcome, run_steps
 from fmslab.demo.behaviour import FILAMENT_SET, generate_behaviour
 from fmslab.demo.design import (
+    COMORBID_CONTRASTS,
     DOSE_MG,
     INJECTION_DAYS,
     TISSUE_DAY,
@@ -215,6 +216,13 @@ def generate_demo(
             },
         },
     }
+    if cfg.design == "comorbid":  # k groups: their order and the planned contrasts
+        config["description"] += (
+            " Comorbid design: FMS, RA_FMS (rheumatoid arthritis with FMS) and RA_noFMS (without)"
+            " donors besides HC; FMS and RA_FMS IgG carry the planted effects, RA_noFMS IgG not."
+        )
+        config["groups"] = {"order": list(cfg.groups)}
+        config["contrasts"] = [dict(c) for c in COMORBID_CONTRASTS]
     put(study, "study.yaml", yaml.safe_dump(config, sort_keys=False).encode())
 
     key = design.donors[["treatment_code", "group", "donor_id"]].sort_values("treatment_code")
@@ -235,7 +243,9 @@ def generate_demo(
     put(truth, f"{t}/rnaseq_samples.csv", _csv_bytes(rna.samples))
     summary = {
         "config": cfg.to_dict(),
-        "groups": {"patient": "FMS", "control": "HC"},
+        "groups": {"patient": "FMS", "control": "HC"}
+        if cfg.design == "two_group"
+        else {"all": list(cfg.groups), "transfer": list(cfg.transfer_groups), "control": "HC"},
         "planted": {
             "ephys": "patient IgG scales Kdr and M-type K conductances by exp(-0.35 * donor "
             "potency): lower rheobase",
