@@ -157,3 +157,35 @@ def test_natural_spline_spans_r_ns() -> None:
     ours = np.column_stack([np.ones(6), natural_spline_basis(x, np.array([1.0, 5.0]), (0.0, 14.0))])
     coef, *_ = np.linalg.lstsq(ours, r_ns, rcond=None)
     assert np.abs(ours @ coef - r_ns).max() < 1e-6  # R printed to 7 digits
+
+
+def test_analytic_reml_hessian_matches_finite_differences() -> None:
+    from fmslab.compare.design import build_design
+    from fmslab.compare.engine import _lower_codes
+    from fmslab.compare.lmm import fit_mixed, reml_deviance
+
+    df = pd.read_csv(DATA / "design_invitro.csv")
+    des = build_design(df, group="group", groups=["HC", "FMS", "RA_FMS"], reference="HC",
+                       covariates=["igg_batch"], top="donor_id")  # fmt: skip
+    codes, names, _ = _lower_codes(df, ("donor_id", "dish_id"))
+    fit = fit_mixed(df["rheobase_pA"].to_numpy(float), des.x, des.names,
+                    df["donor_id"].to_numpy(), codes, names)  # fmt: skip
+    fit.satterthwaite(des.contrast_row(Contrast("FMS", "HC")))  # computes the analytic Hessian
+    s = fit.var_vector
+    h = 1e-4 * s
+    n = len(s)
+    fd = np.zeros((n, n))
+    for i in range(n):
+        for j in range(n):
+
+            def dev(a: float, b: float, i: int = i, j: int = j) -> float:
+                t = s.copy()
+                t[i] += a
+                t[j] += b
+                return reml_deviance(fit.data, t, blockwise=True)
+
+            fd[i, j] = (dev(h[i], h[j]) - dev(h[i], -h[j]) - dev(-h[i], h[j])
+                        + dev(-h[i], -h[j])) / (4 * h[i] * h[j])  # fmt: skip
+    # central differences with a 1e-4 relative step: measured agreement 1.3e-5 (truncation error
+    # of the differences; the analytic form is exact)
+    assert np.allclose(2 * np.linalg.inv(fd), fit._cov_s, rtol=1e-4)

@@ -72,3 +72,16 @@ def test_ridge_logistic_equals_scikit_learn():
     beta = fit_ridge_logistic(x, y, 0.7)
     np.testing.assert_allclose(beta[0], ref.intercept_[0], atol=1e-5)
     np.testing.assert_allclose(beta[1:], ref.coef_[0], atol=1e-5)
+
+
+def test_new_donor_probability_follows_its_score():
+    """Informative FIQR: a new donor at the top of the FIQR range is predicted to transfer
+    (> 0.5), one at the bottom not (< 0.5); intervals contain their estimates."""
+    from fmslab.donors.predict import predict_new_donor
+
+    rng = np.random.default_rng(3)
+    sheet, label = _donors(rng, 30, informative=True)
+    hi = predict_new_donor(label, sheet, ["FIQR"], {"FIQR": 70.0}, n_boot=200)
+    lo = predict_new_donor(label, sheet, ["FIQR"], {"FIQR": 35.0}, n_boot=200)
+    assert hi[0] > 0.5 > lo[0]
+    assert hi[1] <= hi[0] <= hi[2] and lo[1] <= lo[0] <= lo[2]

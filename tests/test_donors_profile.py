@@ -60,3 +60,20 @@ def test_heatmap_returns_figure():
     values = np.asarray(ax.collections[0].get_array()).reshape(4, 2)
     assert values[0, 0] == pytest.approx(2.0)  # D1 (FMS), outcome a, signed
     plt.close(fig)
+
+
+def test_donor_card_marks_the_donor():
+    from fmslab.donors.profile import plot_donor_card
+
+    eff = _effects().assign(
+        pred_low=lambda d: d["effect_shrunken"] - 1, pred_high=lambda d: d["effect_shrunken"] + 1
+    )
+    fig = plot_donor_card(eff, "D1")
+    ax = fig.axes[0]
+    # the donor's point: outcome a, z = -4 / 2 * (-1) = 2
+    marks = [line for line in ax.lines if line.get_marker() == "D"]
+    assert [m.get_xdata()[0] for m in marks] == [2.0, 3.0]
+    assert "D1 (FMS)" in ax.get_title()
+    plt.close(fig)
+    with pytest.raises(ValueError, match="not in the effect table"):
+        plot_donor_card(eff, "nobody")

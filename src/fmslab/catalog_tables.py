@@ -294,6 +294,22 @@ _SPECS = (
         scope=("source", "outcome"),
         source_columns=("source",),
     ),
+    # --- donors (fmslab donors): one (source_table, outcome) is one scope -----------------------
+    TableSpec(
+        "donor_effects",
+        _cols(
+            "source_table:T outcome:T donor_id:T group:T reference:T unit:T n_mice:I n_obs:I "
+            "effect_shrunken:F pred_se:F pred_low:F pred_high:F pred_df:F fixed_effect:F "
+            "random_effect:F effect_raw:F boot_low:F boot_high:F boot_se:F sd_total:F "
+            "var_donor:F confidence:F warnings:T direction:I mic:F p_transfer:F call:T rule:T "
+            "controls_called:I n_controls:I"
+        ),
+        # effects, intervals, sd_total and mic are in the outcome's unit (the unit column);
+        # var_donor in its square
+        key=("source_table", "outcome", "donor_id"),
+        family="donors",
+        scope=("source_table", "outcome"),
+    ),
     # --- rnaseq: one contrast is one scope ----------------------------------------------------
     TableSpec(
         "rnaseq_de_results",

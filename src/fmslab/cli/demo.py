@@ -42,6 +42,13 @@ def demo(
     jobs: Annotated[
         int | None, typer.Option("--jobs", help="Worker processes (default: all cores).")
     ] = None,
+    design: Annotated[
+        str,
+        typer.Option(
+            help="two_group (FMS, HC) or comorbid (FMS, HC, RA_FMS, RA_noFMS; planted: FMS and "
+            "RA_FMS IgG transfer the effect, RA_noFMS does not; planned contrasts in study.yaml)."
+        ),
+    ] = "two_group",
 ) -> None:
     """Write a simulated passive-transfer study with known ground truth, catalog and analyse it.
 
@@ -51,11 +58,16 @@ def demo(
     OUT/study/results/report/index.html); a failed step is reported and the others still run,
     and the command then exits with code 1.
     """
-    from fmslab.demo.design import DemoConfig
+    from fmslab.demo.design import DESIGNS, DemoConfig
     from fmslab.demo.generate import generate_demo, run_demo_analyses
+    from fmslab.errors import InputError
     from fmslab.study.catalog_study import catalog_study
 
-    cfg = DemoConfig.make(seed=seed, n_donors_per_group=n_donors_per_group, small=small)
+    if design not in DESIGNS:
+        raise InputError(f"--design must be one of {', '.join(DESIGNS)}, not '{design}'")
+    cfg = DemoConfig.make(
+        seed=seed, n_donors_per_group=n_donors_per_group, small=small, design=design
+    )
     show = state(ctx).progress
     t0 = time.perf_counter()
     result = generate_demo(

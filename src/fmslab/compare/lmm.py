@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 from scipy import linalg, optimize, stats
 from statsmodels.regression.mixed_linear_model import MixedLM, VCSpec
+from threadpoolctl import threadpool_limits
 
 #: A variance component below this fraction of the total variance is called a singular fit.
 SINGULAR_REL_TOL = 1e-6
@@ -249,6 +250,10 @@ class MixedFit:
     def _prepare(self) -> None:
         if self._grads is not None:
             return
+        with threadpool_limits(1, user_api="blas"):  # small matrices: threads only cost
+            self._prepare_inner()
+
+    def _prepare_inner(self) -> None:
         s = self.var_vector
         got = _pieces(self.data, s, keep=True)
         if got is None:
@@ -469,6 +474,13 @@ def fit_mixed(
         (``level_names`` + ``residual``), the REML log-likelihood and warnings (statsmodels'
         warnings, which optimiser won, singular fits).
     """
+    # the matrices are small (rows of one donor, units of one study): multi-threaded BLAS only
+    # adds overhead (5x slower on a loaded 2-core machine), so BLAS runs single-threaded here
+    with threadpool_limits(1, user_api="blas"):
+        return _fit_mixed(y, x, names, top, lower, level_names, top_random, statsmodels_start)
+
+
+def _fit_mixed(y, x, names, top, lower, level_names, top_random, statsmodels_start) -> MixedFit:
     y = np.asarray(y, float)
     x = np.asarray(x, float)
     top = np.asarray(top).astype(str)

@@ -244,6 +244,24 @@ def step_compare(ctx: StepContext) -> str:
 # --------------------------------------------------------------------------------------------
 
 
+def _figures_yaml(ctx: StepContext) -> str:
+    """The default spec; with more than two groups (``--design comorbid``) the study's group
+    order and a forest plot of the planned contrasts replace the two-group estimation plot."""
+    groups = ctx.study().config.get("groups") or []
+    groups = groups.get("order") or [] if isinstance(groups, dict) else groups
+    if len(groups) <= 2:
+        return DEFAULT_FIGURES_YAML
+    two = """      a: {type: superplot, table: ../compare/ephys_cells/data.csv, value: rheobase_pA,
+          order: [HC, FMS], stats: ../compare/ephys_cells/stats.csv}
+      b: {type: estimation, table: ../compare/ephys_cells/data.csv, value: rheobase_pA,
+          reference: HC}
+"""
+    k = """      a: {type: superplot, table: ../compare/ephys_cells/data.csv, value: rheobase_pA}
+      b: {type: forest, table: ../compare/ephys_cells/stats.csv, outcomes: [rheobase_pA]}
+"""
+    return DEFAULT_FIGURES_YAML.replace(two, k)
+
+
 def step_figures(ctx: StepContext) -> str:
     """``fmslab figures build`` of the demo's figures.yaml into STUDY/results/figures/."""
     from fmslab.atomic import write_text
@@ -252,7 +270,7 @@ def step_figures(ctx: StepContext) -> str:
     fig_dir = ctx.study().results_dir / "figures"
     spec = fig_dir / "figures.yaml"
     if not spec.is_file():
-        write_text(spec, DEFAULT_FIGURES_YAML)
+        write_text(spec, _figures_yaml(ctx))
     build_figures(spec, out=fig_dir, study=ctx.study_root)
     return f"{spec} -> {len(list(fig_dir.glob('*.pdf')))} PDF figure(s)"
 

@@ -21,6 +21,25 @@ import numpy as np
 import pandas as pd
 
 PATIENT, CONTROL = "FMS", "HC"
+
+#: Study designs of ``fmslab demo --design``: the groups, in study order (reference first), and
+#: which of them transfer the IgG effect (their donors get a potency; the others potency 0).
+DESIGNS: dict[str, dict[str, tuple[str, ...]]] = {
+    "two_group": {"groups": (CONTROL, PATIENT), "transfer": (PATIENT,)},
+    # fibromyalgia with and without rheumatoid arthritis: FMS and RA_FMS transfer the effect,
+    # RA_noFMS (arthritis without fibromyalgia) does not
+    "comorbid": {
+        "groups": (CONTROL, PATIENT, "RA_FMS", "RA_noFMS"),
+        "transfer": (PATIENT, "RA_FMS"),
+    },
+}
+#: Planned contrasts written to the comorbid study's study.yaml (target, reference).
+COMORBID_CONTRASTS = (
+    {"name": "RA_FMS vs RA_noFMS", "target": "RA_FMS", "reference": "RA_noFMS"},
+    {"name": "RA_FMS vs HC", "target": "RA_FMS", "reference": "HC"},
+    {"name": "FMS vs HC", "target": "FMS", "reference": "HC"},
+    {"name": "RA_noFMS vs HC", "target": "RA_noFMS", "reference": "HC"},
+)
 INJECTION_DAYS = "0,1,2,3"
 DOSE_MG = 8.0
 STUDY_START = date(2026, 3, 2)
@@ -41,13 +60,34 @@ class DemoConfig:
     n_genes: int = 3000
     skinnerve_rate_hz: float = 10000.0
     small: bool = False
+    design: str = "two_group"
+
+    def __post_init__(self) -> None:
+        if self.design not in DESIGNS:
+            raise ValueError(f"unknown demo design '{self.design}' (known: {', '.join(DESIGNS)})")
+
+    @property
+    def groups(self) -> tuple[str, ...]:
+        """Groups of the design, reference first."""
+        return DESIGNS[self.design]["groups"]
+
+    @property
+    def transfer_groups(self) -> tuple[str, ...]:
+        """Groups whose IgG transfers the effect (planted truth)."""
+        return DESIGNS[self.design]["transfer"]
 
     @classmethod
     def make(
-        cls, *, seed: int = 1, n_donors_per_group: int | None = None, small: bool = False
+        cls,
+        *,
+        seed: int = 1,
+        n_donors_per_group: int | None = None,
+        small: bool = False,
+        design: str = "two_group",
     ) -> DemoConfig:
         if small:
             return cls(
+                design=design,
                 seed=seed,
                 n_donors_per_group=n_donors_per_group or 2,
                 behaviour_mice_per_donor=1,
@@ -59,7 +99,7 @@ class DemoConfig:
                 n_genes=800,
                 small=True,
             )
-        return cls(seed=seed, n_donors_per_group=n_donors_per_group or 3)
+        return cls(seed=seed, n_donors_per_group=n_donors_per_group or 3, design=design)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -88,12 +128,16 @@ class Design:
 
 
 def build_design(cfg: DemoConfig) -> Design:
-    """Donors (half patient), one blinded code per donor, and the two mouse cohorts."""
+    """Donors (``n_donors_per_group`` per group of the design), one blinded code per donor, and
+    the two mouse cohorts. Donors of a transferring group get a potency, the others 0."""
     rng = rng_for(cfg.seed, "design")
     n = cfg.n_donors_per_group
-    groups = [PATIENT] * n + [CONTROL] * n
-    order = rng.permutation(2 * n)  # donor numbers do not reveal the group
-    codes = rng.choice(np.arange(10, 100), size=2 * n, replace=False)
+    if cfg.design == "two_group":  # the original order: the two-group demo stays byte-identical
+        groups = [PATIENT] * n + [CONTROL] * n
+    else:
+        groups = [g for g in cfg.groups for _ in range(n)]
+    order = rng.permutation(len(groups))  # donor numbers do not reveal the group
+    codes = rng.choice(np.arange(10, 100), size=len(groups), replace=False)
     donors = []
     for i, k in enumerate(order):
         group = groups[k]
@@ -102,13 +146,18 @@ def build_design(cfg: DemoConfig) -> Design:
                 "donor_id": f"D{i + 1:02d}",
                 "group": group,
                 "treatment_code": f"T{codes[i]:02d}",
-                "potency": float(np.exp(rng.normal(0.0, 0.25))) if group == PATIENT else 0.0,
+                "potency": (
+                    float(np.exp(rng.normal(0.0, 0.25))) if group in cfg.transfer_groups else 0.0
+                ),
                 "baseline_re": float(rng.normal(0.0, 0.05)),
                 "sex": "F" if rng.random() < 0.8 else "M",
                 "age": int(rng.integers(25, 65)),
                 "igg_batch": f"B{1 + i % 2}",
                 "FIQR": round(
-                    float(rng.uniform(55, 85) if group == PATIENT else rng.uniform(0, 10)), 1
+                    float(
+                        rng.uniform(55, 85) if group in cfg.transfer_groups else rng.uniform(0, 10)
+                    ),
+                    1,
                 ),
             }
         )

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from fmslab.demo.design import PATIENT, TISSUE_DAY, DemoConfig, Design, rng_for, study_date
+from fmslab.demo.design import TISSUE_DAY, DemoConfig, Design, rng_for, study_date
 
 PLANTED_CHANNEL = "Scn11a"
 PLANTED_LOG2FC = 1.0
@@ -135,7 +135,7 @@ def generate_rnaseq(design: Design, cfg: DemoConfig) -> RnaseqOutput:
         # within each group, pairs of samples alternate between batch A and B
         batch = "A" if (rank_in_group[j] // 2) % 2 == 0 else "B"
         size = float(np.exp(rng.normal(0, 0.2)))
-        log2m = lfc_group * (mouse["group"] == PATIENT) + lfc_batch * (batch == "B")
+        log2m = lfc_group * (mouse["group"] in cfg.transfer_groups) + lfc_batch * (batch == "B")
         mu = size * base * 2.0**log2m
         mu = np.where(female, mu if mouse["sex"] == "F" else 2.0, mu)
         mu = np.where(male, mu if mouse["sex"] == "M" else 1.0, mu)

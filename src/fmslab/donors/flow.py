@@ -72,7 +72,8 @@ def run(
         Study folder (catalog tables from the analyses, unblinding key, mice sheet).
     out
         Output folder: ``donor_effects.csv``, ``donor_profile.csv``, ``donor_concordance.csv``,
-        ``donor_clinical.csv``, ``donor_heatmap.png`` and ``provenance.json``.
+        ``donor_clinical.csv``, ``donor_prediction.csv``, ``donor_heatmap.png``,
+        ``donor_cards/DONOR.png`` (one page per donor) and ``provenance.json``.
     jobs
         ``(table, outcomes, mouse level or None, row filter)``; default :data:`DEFAULT_JOBS`.
         A table absent from the catalog is skipped with a warning.
@@ -87,7 +88,7 @@ def run(
     n_boot, seed
         Hierarchical bootstrap of the unshrunken effects.
     figure
-        Write the donors x outcomes heat map.
+        Write the donors x outcomes heat map and one card per donor.
 
     Returns
     -------
@@ -100,6 +101,7 @@ def run(
     from fmslab.donors.effects import donor_effects
     from fmslab.donors.profile import concordance, donor_profile
     from fmslab.donors.responders import call_responders
+    from fmslab.figures.vocabulary import unit_of
     from fmslab.provenance import RunRecord
 
     study = Path(study)
@@ -138,7 +140,7 @@ def run(
                 skipped.append(f"{table}.{outcome}: {exc}")
                 log.warning("donors: %s.%s skipped: %s", table, outcome, exc)
                 continue
-            parts.append(eff.assign(table=table))
+            parts.append(eff.assign(source_table=table, unit=unit_of(outcome)))
     if not parts:
         raise InputError(
             "no outcome could be analysed per donor: " + "; ".join(skipped), file=study
@@ -156,15 +158,20 @@ def run(
     outputs = ["donor_effects.csv", "donor_profile.csv", "donor_concordance.csv"]
     outputs += ["donor_clinical.csv", "donor_prediction.csv"]
     if figure:
-        from fmslab.donors.profile import plot_profile_heatmap
+        import matplotlib.pyplot as plt
+
+        from fmslab.donors.profile import plot_donor_card, plot_profile_heatmap
         from fmslab.figures.export import save_figure
 
         fig = plot_profile_heatmap(effects)
         save_figure(fig, out / "donor_heatmap", formats=("png",))
-        import matplotlib.pyplot as plt
-
         plt.close(fig)
         outputs.append("donor_heatmap.png")
+        for donor in sorted(effects["donor_id"].unique()):
+            fig = plot_donor_card(effects, donor)
+            save_figure(fig, out / "donor_cards" / donor, formats=("png",))
+            plt.close(fig)
+            outputs.append(f"donor_cards/{donor}.png")
     parameters: dict[str, Any] = {
         "study": str(study),
         "jobs": [list(j[:1]) + [list(j[1])] + list(j[2:]) for j in (jobs or DEFAULT_JOBS)],
@@ -183,7 +190,7 @@ def run(
         with open_session(catalog_path, command="donors", parameters=parameters) as cat:
             if inputs:
                 cat.record_inputs(inputs)
-            cat.write_table("donor_effects", effects, replace_on=["table", "outcome"])
+            cat.write_table("donor_effects", effects, replace_on=["source_table", "outcome"])
             record = cat.run
     record.finish("ok")
     write_json(

@@ -166,3 +166,52 @@ def predict_transfer(
     return PredictionResult(
         list(scores), n, n_pos, auc, float(low), float(high), p_perm, n_permutations, preds, notes
     )
+
+
+def predict_new_donor(
+    labels: pd.Series,
+    donors: pd.DataFrame,
+    scores: list[str],
+    new: dict[str, float],
+    *,
+    c: float = 1.0,
+    n_boot: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float, float]:
+    """Predicted probability of transfer for a new donor given only its clinical scores.
+
+    The model of :func:`predict_transfer` fitted on all labelled donors; the interval is the
+    percentile interval of the prediction over bootstrap resamples of the donors (refitted each
+    time; resamples with one class only are skipped).
+
+    Returns
+    -------
+    (probability, low, high)
+    """
+    sheet = donors.assign(donor_id=donors["donor_id"].astype(str)).set_index("donor_id")
+    lab = labels.astype(float).rename("label")
+    lab.index = lab.index.astype(str)
+    data = sheet[list(scores)].join(lab, how="inner").dropna()
+    y = data["label"].to_numpy(int)
+    x = data[list(scores)].to_numpy(float)
+    xn = np.array([float(new[s]) for s in scores])
+    if len(set(y)) < 2:
+        raise ValueError("labels of one class only: no model")
+
+    def fit_predict(xs: np.ndarray, ys: np.ndarray) -> float:
+        mu, sd = xs.mean(axis=0), xs.std(axis=0, ddof=1)
+        sd[~(sd > 0)] = 1.0
+        beta = fit_ridge_logistic((xs - mu) / sd, ys, c)
+        return float(1.0 / (1.0 + np.exp(-(beta[0] + ((xn - mu) / sd) @ beta[1:]))))
+
+    est = fit_predict(x, y)
+    rng = np.random.default_rng(seed)
+    boots = []
+    for _ in range(n_boot):
+        idx = rng.integers(0, len(y), len(y))
+        if len(set(y[idx])) == 2:
+            boots.append(fit_predict(x[idx], y[idx]))
+    alpha = (1 - confidence) / 2
+    low, high = np.quantile(boots, [alpha, 1 - alpha])
+    return est, float(low), float(high)

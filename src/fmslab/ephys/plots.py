@@ -155,6 +155,9 @@ def plot_cell(
     if examples:
         plot_phase(examples[0][1], ax=axs[1])
     plot_fi(sweeps, ax=axs[2])
+    for ax in axs:
+        # at most ~5 labelled ticks per axis: tick labels are most of a figure's drawing time
+        ax.locator_params(nbins=4)
     rheo_txt = rheobase_text(cell)
     fig.suptitle(
         f"{name}: {rheo_txt}, Rin {cell.get('rin_MOhm', np.nan):.0f} MOhm, "

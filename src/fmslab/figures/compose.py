@@ -33,7 +33,7 @@ import yaml
 from matplotlib.figure import Figure
 
 from fmslab.errors import InputError
-from fmslab.figures import plots
+from fmslab.figures import contrasts, plots
 from fmslab.figures.groups import GroupStyle
 from fmslab.figures.style import figure_size, house_style
 
@@ -46,6 +46,8 @@ PLOTS: dict[str, Callable[..., Figure]] = {
     "example_traces": plots.example_traces,
     "volcano": plots.volcano,
     "heatmap": plots.heatmap,
+    # planned contrasts of k groups from a compare stats.csv (fmslab.figures.contrasts)
+    "forest": contrasts.forest_plot,
 }
 _RESERVED = {"type", "table", "where", "index", "columns", "stats", "highlight_table",
              "highlight_column", "highlight_label"}  # fmt: skip
