@@ -6,8 +6,8 @@ Model, for an outcome ``y`` of row ``i`` (cell, unit or mouse) in mouse ``m`` of
     u_d ~ N(0, s2_donor),  v_dm ~ N(0, s2_mouse),  e_idm ~ N(0, s2_resid)
 
 with one fixed effect ``b_g`` per non-reference group (treatment coding, the control-IgG group
-is the intercept), fitted by REML (statsmodels ``MixedLM``, as lme4's
-``lmer(y ~ group + (1 | donor) + (1 | donor:mouse))``).
+is the intercept), fitted by REML with the compare engine (:func:`fmslab.compare.lmm.fit_mixed`),
+as lme4's ``lmer(y ~ group + (1 | donor) + (1 | donor:mouse))``.
 
 The *shrunken* effect of donor ``d`` is ``b_g(d) + u_d`` (its group's fixed effect plus its
 predicted random effect, i.e. the donor's expected mouse mean relative to the control group).
