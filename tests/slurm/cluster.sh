@@ -39,6 +39,9 @@ for b in munged mariadbd slurmdbd slurmctld slurmd sacctmgr; do
 done
 stop
 mkdir -p "$dir"/{state,spool,log,db,munge} /run/munge
+# the munge and mysql users must reach their files (mktemp -d and pytest make 0700 folders)
+chmod 0755 "$dir"
+p="$dir"; while [ "$p" != / ]; do p=$(dirname "$p"); [ -O "$p" ] && chmod o+x "$p"; done
 
 # munge: one key for this machine (created if absent), daemon as the munge user
 if [ ! -s /etc/munge/munge.key ]; then
