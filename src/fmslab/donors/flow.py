@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from fmslab.errors import FmslabError, InputError
@@ -36,6 +37,12 @@ DEFAULT_JOBS: list[tuple[str, list[str], str | None, str | None]] = [
 ]
 
 
+#: Columns of ``donor_predictions.csv`` and the catalog table ``donor_predictions``.
+LOO_COLUMNS = [
+    "outcome", "donor_id", "label", "p_loo", "auc_loo", "auc_low", "auc_high", "p_permutation",
+]  # fmt: skip
+
+
 @dataclass(frozen=True)
 class DonorsRun:
     """What :func:`run` produced: per-donor effects with calls, the profile, the concordance,
@@ -48,6 +55,8 @@ class DonorsRun:
     prediction: pd.DataFrame
     skipped: list[str]
     out: Path
+    loo: pd.DataFrame | None = None  # per donor: outcome, donor_id, label, p_loo (+ AUC)
+    clinical_lmm: pd.DataFrame | None = None  # score as donor-level covariate, per outcome
 
 
 def run(
@@ -72,7 +81,8 @@ def run(
         Study folder (catalog tables from the analyses, unblinding key, mice sheet).
     out
         Output folder: ``donor_effects.csv``, ``donor_profile.csv``, ``donor_concordance.csv``,
-        ``donor_clinical.csv``, ``donor_prediction.csv``, ``donor_heatmap.png``,
+        ``donor_clinical.csv``, ``donor_clinical_lmm.csv``, ``donor_prediction.csv``,
+        ``donor_predictions.csv``, ``donor_heatmap.png``, ``donor_calibration/OUTCOME.png``,
         ``donor_cards/DONOR.png`` (one page per donor) and ``provenance.json``.
     jobs
         ``(table, outcomes, mouse level or None, row filter)``; default :data:`DEFAULT_JOBS`.
@@ -106,7 +116,7 @@ def run(
 
     study = Path(study)
     out = Path(out)
-    parts, skipped, inputs = [], [], []
+    parts, skipped, inputs, datasets = [], [], [], []
     catalog_path = None
     for table, outcomes, mouse, where in jobs or DEFAULT_JOBS:
         levels = ["donor_id"] + ([mouse] if mouse else [])
@@ -141,6 +151,7 @@ def run(
                 log.warning("donors: %s.%s skipped: %s", table, outcome, exc)
                 continue
             parts.append(eff.assign(source_table=table, unit=unit_of(outcome)))
+            datasets.append((outcome, data, ref, mouse))
     if not parts:
         raise InputError(
             "no outcome could be analysed per donor: " + "; ".join(skipped), file=study
@@ -148,18 +159,22 @@ def run(
     effects = call_responders(pd.concat(parts, ignore_index=True), alpha=alpha, mic=mic)
     profile = donor_profile(effects)
     conc = concordance(effects)
-    clinical, prediction = _clinical(study, effects, seed)
+    clinical, prediction, loo, models = _clinical(study, effects, datasets, seed)
     out.mkdir(parents=True, exist_ok=True)
     write_table(clinical, out / "donor_clinical.csv")
     write_table(prediction, out / "donor_prediction.csv")
+    write_table(loo, out / "donor_predictions.csv")
+    write_table(models, out / "donor_clinical_lmm.csv")
     write_table(effects, out / "donor_effects.csv")
     write_table(profile, out / "donor_profile.csv")
     write_table(conc, out / "donor_concordance.csv")
     outputs = ["donor_effects.csv", "donor_profile.csv", "donor_concordance.csv"]
-    outputs += ["donor_clinical.csv", "donor_prediction.csv"]
+    outputs += ["donor_clinical.csv", "donor_clinical_lmm.csv", "donor_prediction.csv"]
+    outputs += ["donor_predictions.csv"]
     if figure:
         import matplotlib.pyplot as plt
 
+        from fmslab.donors.calibration import calibration_figures
         from fmslab.donors.profile import plot_donor_card, plot_profile_heatmap
         from fmslab.figures.export import save_figure
 
@@ -167,6 +182,10 @@ def run(
         save_figure(fig, out / "donor_heatmap", formats=("png",))
         plt.close(fig)
         outputs.append("donor_heatmap.png")
+        for outcome, fig in calibration_figures(loo):
+            save_figure(fig, out / "donor_calibration" / outcome, formats=("png",))
+            plt.close(fig)
+            outputs.append(f"donor_calibration/{outcome}.png")
         for donor in sorted(effects["donor_id"].unique()):
             fig = plot_donor_card(effects, donor)
             save_figure(fig, out / "donor_cards" / donor, formats=("png",))
@@ -191,6 +210,8 @@ def run(
             if inputs:
                 cat.record_inputs(inputs)
             cat.write_table("donor_effects", effects, replace_on=["source_table", "outcome"])
+            if len(loo):
+                cat.write_table("donor_predictions", loo, replace_on=["outcome"])
             record = cat.run
     record.finish("ok")
     write_json(
@@ -203,27 +224,34 @@ def run(
             "outputs": outputs,
         },
     )
-    return DonorsRun(effects, profile, conc, clinical, prediction, skipped, out)
+    return DonorsRun(effects, profile, conc, clinical, prediction, skipped, out, loo, models)
 
 
-def _clinical(study: Path, effects: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _clinical(
+    study: Path, effects: pd.DataFrame, datasets: list, seed: int
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Clinical association and cross-validated prediction with the study's donors sheet.
 
     Prediction, per outcome: the label is the responder call of the patient donors, the
     predictors every clinical score of the sheet (:func:`fmslab.donors.predict.predict_transfer`).
+    Returns the association, the one-row-per-outcome prediction summary, the per-donor
+    leave-one-out probabilities (:data:`LOO_COLUMNS`) and the mixed models with each score as a
+    donor-level covariate (:mod:`fmslab.donors.covariate`; ``datasets``: ``(outcome, data,
+    reference, mouse level)`` per analysed outcome).
     """
-    from fmslab.donors.clinical import clinical_association, score_columns
+    from fmslab.donors.clinical import clinical_association, numeric_scores, score_columns
+    from fmslab.donors.covariate import COVARIATE_COLUMNS, score_models
     from fmslab.donors.predict import predict_transfer
     from fmslab.study import load_study
 
     try:
-        donors = load_study(study).donors
+        donors = numeric_scores(load_study(study).donors)
     except FmslabError as exc:
         log.warning("donors: no clinical association (donors sheet: %s)", exc)
         donors = pd.DataFrame({"donor_id": []})
     assoc = clinical_association(effects, donors, seed=seed)
     scores = score_columns(donors)
-    rows = []
+    rows, loo = [], []
     patients = effects[effects["group"] != effects["reference"]]
     for outcome, sub in patients.groupby("outcome", sort=False):
         if not scores:
@@ -232,6 +260,23 @@ def _clinical(study: Path, effects: pd.DataFrame, seed: int) -> tuple[pd.DataFra
         labels = (sub.set_index("donor_id")["call"] == "transferrer").astype(int)
         res = predict_transfer(labels, donors, scores, seed=seed)
         rows.append(res.to_frame().assign(outcome=outcome))
+        if np.isfinite(res.auc):
+            loo.append(
+                res.predictions.assign(
+                    outcome=outcome, auc_loo=res.auc, auc_low=res.auc_low,
+                    auc_high=res.auc_high, p_permutation=res.p_permutation,
+                )
+            )  # fmt: skip
     prediction = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame({"outcome": []})
     prediction = prediction[["outcome"] + [c for c in prediction.columns if c != "outcome"]]
-    return assoc, prediction
+    loo_df = pd.concat(loo, ignore_index=True) if loo else pd.DataFrame(columns=LOO_COLUMNS)
+    loo_df["donor_id"] = loo_df["donor_id"].astype(str)
+    models = [
+        score_models(data, outcome, donors, scores, reference=ref, mouse=mouse)
+        for outcome, data, ref, mouse in datasets
+        if scores
+    ]
+    models_df = (
+        pd.concat(models, ignore_index=True) if models else pd.DataFrame(columns=COVARIATE_COLUMNS)
+    )
+    return assoc, prediction, loo_df[LOO_COLUMNS], models_df
