@@ -101,6 +101,11 @@ def test_noise_scores_permutation_test_holds_its_level():
     assert (p_sig <= 0.05).sum() >= 15, p_sig
 
 
+#: A new donor with every score 1.5 patient SDs above (HIGH) or below (LOW) the patient mean.
+HIGH = {k: v[0] + 1.5 * v[1] for k, v in SCORES.items()}
+LOW = {k: v[0] - 1.5 * v[1] for k, v in SCORES.items()}
+
+
 def _run_variant(tmp_path, seed: int, signal: float):
     from fmslab.demo.generate import generate_demo, run_demo_analyses
     from fmslab.donors import run
@@ -114,7 +119,7 @@ def _run_variant(tmp_path, seed: int, signal: float):
     done = run(
         demo.layout.study, out=demo.layout.out / "donors", unblinding=demo.layout.key,
         jobs=[("behaviour_mouse", ["mean_post_pct"], None, "assay == 'vonfrey'")],
-        n_boot=100, figure=False,
+        n_boot=100, figure=False, new_donor=HIGH,
     )  # fmt: skip
     truth = pd.read_csv(demo.layout.truth / "donors.csv").set_index("donor_id")
     rule = json.loads((demo.layout.truth / "clinical_rule.json").read_text())
@@ -136,8 +141,15 @@ def test_donor_effects_recover_the_planted_potency_and_transferrers(tmp_path):
       0.05; measured 0), and at least 6 of the 12 transferring donors are (measured 9: with two
       mice per donor the rule is conservative, docs/donors.md);
     - the flow's prediction from the clinical scores (r = 0.6) has the called donors as labels
-      and reports a finite LOO AUC with its permutation p.
+      and reports a finite LOO AUC with its permutation p;
+    - a new donor with every score 1.5 patient SDs above the mean gets a higher predicted
+      probability of transfer than one 1.5 SDs below (the scores carry the potency), each inside
+      its own interval, and the flow's `--new-donor` row equals the function's.
     """
+    from fmslab.donors.clinical import numeric_scores
+    from fmslab.donors.predict import predict_new_from_calls
+    from fmslab.study import load_study
+
     false_calls = hits = n_transfer = n_null = 0
     for seed in (1, 2):
         eff, done = _run_variant(tmp_path, seed, 0.6)
@@ -151,7 +163,19 @@ def test_donor_effects_recover_the_planted_potency_and_transferrers(tmp_path):
         n_null += int((~eff["transfers"]).sum())
         pred = done.prediction.iloc[0]
         assert pred["scores"] == ",".join(SCORES)  # age, sex, batch are not clinical scores
-        assert pred["n_donors"] == 10
+        assert pred["n_donors"] == 10 and np.isfinite(pred["auc_loo"])
+        sheet = numeric_scores(load_study(done.out.parent / "study").donors)
+        hi = predict_new_from_calls(done.effects, sheet, HIGH, n_boot=100).iloc[0]
+        lo = predict_new_from_calls(done.effects, sheet, LOW, n_boot=100).iloc[0]
+        assert hi["p_transfer"] > lo["p_transfer"], (hi, lo)
+        for r in (hi, lo):
+            assert r["p_low"] <= r["p_transfer"] <= r["p_high"]
+        assert done.new_donor.iloc[0]["p_transfer"] == pytest.approx(hi["p_transfer"])
+        if seed == 1:  # the report's Donors section shows the calibration plot
+            from fmslab.report import build_report
+
+            html = build_report(done.out.parent / "study", tmp_path / "report").index.read_text()
+            assert 'alt="calibration plot mean_post_pct"' in html
     assert (n_transfer, n_null) == (12, 28)
     assert false_calls <= 3, false_calls
     assert hits >= 6, hits

@@ -37,6 +37,9 @@ DEFAULT_JOBS: list[tuple[str, list[str], str | None, str | None]] = [
 ]
 
 
+#: (table, outcome, row filter) of the repeated outcome whose per-donor time course is drawn.
+COURSE_JOB: tuple[str, str, str | None] = ("behaviour_mouse_day", "value", "assay == 'vonfrey'")
+
 #: Columns of ``donor_predictions.csv`` and the catalog table ``donor_predictions``.
 LOO_COLUMNS = [
     "outcome", "donor_id", "label", "p_loo", "auc_loo", "auc_low", "auc_high", "p_permutation",
@@ -57,6 +60,8 @@ class DonorsRun:
     out: Path
     loo: pd.DataFrame | None = None  # per donor: outcome, donor_id, label, p_loo (+ AUC)
     clinical_lmm: pd.DataFrame | None = None  # score as donor-level covariate, per outcome
+    time_course: pd.DataFrame | None = None  # per day and donor (fmslab.donors.timecourse)
+    new_donor: pd.DataFrame | None = None  # predicted transfer of a new donor
 
 
 def run(
@@ -72,6 +77,9 @@ def run(
     n_boot: int = 1000,
     seed: int = 0,
     figure: bool = True,
+    course: tuple[str, str, str | None] | None = COURSE_JOB,
+    new_donor: dict[str, float] | None = None,
+    new_donor_outcome: str | None = None,
 ) -> DonorsRun:
     """Per-donor effects, responder calls and the donor profile of a study.
 
@@ -98,7 +106,15 @@ def run(
     n_boot, seed
         Hierarchical bootstrap of the unshrunken effects.
     figure
-        Write the donors x outcomes heat map and one card per donor.
+        Write the donors x outcomes heat map, the calibration plots and one page per donor.
+    course
+        ``(table, outcome, row filter)`` of the repeated outcome whose per-donor time course is
+        predicted (:mod:`fmslab.donors.timecourse`; default :data:`COURSE_JOB`, the von Frey
+        threshold per mouse and day); None: no time course. An absent table is skipped.
+    new_donor, new_donor_outcome
+        Clinical scores of a new donor (``{score: value}``): its predicted probability of
+        transfer, with interval, from the patient donors' calls on ``new_donor_outcome``
+        (default: the first outcome with both classes) -> ``donor_new_prediction.csv``.
 
     Returns
     -------
@@ -152,6 +168,7 @@ def run(
                 continue
             parts.append(eff.assign(source_table=table, unit=unit_of(outcome)))
             datasets.append((outcome, data, ref, mouse))
+    tc, observed = _time_course(study, unblinding, reference, course, confidence, skipped)
     if not parts:
         raise InputError(
             "no outcome could be analysed per donor: " + "; ".join(skipped), file=study
@@ -165,17 +182,36 @@ def run(
     write_table(prediction, out / "donor_prediction.csv")
     write_table(loo, out / "donor_predictions.csv")
     write_table(models, out / "donor_clinical_lmm.csv")
+    if tc is not None:
+        write_table(tc, out / "donor_time_course.csv")
+        outputs_extra = ["donor_time_course.csv"]
+    else:
+        outputs_extra = []
+    new_pred = None
+    if new_donor:
+        from fmslab.donors.clinical import numeric_scores
+        from fmslab.donors.predict import predict_new_from_calls
+        from fmslab.study import load_study
+
+        sheet = numeric_scores(load_study(study).donors)
+        new_pred = predict_new_from_calls(
+            effects, sheet, new_donor, outcome=new_donor_outcome, confidence=confidence,
+            n_boot=n_boot, seed=seed,
+        )  # fmt: skip
+        write_table(new_pred, out / "donor_new_prediction.csv")
+        outputs_extra.append("donor_new_prediction.csv")
     write_table(effects, out / "donor_effects.csv")
     write_table(profile, out / "donor_profile.csv")
     write_table(conc, out / "donor_concordance.csv")
     outputs = ["donor_effects.csv", "donor_profile.csv", "donor_concordance.csv"]
     outputs += ["donor_clinical.csv", "donor_clinical_lmm.csv", "donor_prediction.csv"]
-    outputs += ["donor_predictions.csv"]
+    outputs += ["donor_predictions.csv", *outputs_extra]
     if figure:
         import matplotlib.pyplot as plt
 
         from fmslab.donors.calibration import calibration_figures
-        from fmslab.donors.profile import plot_donor_card, plot_profile_heatmap
+        from fmslab.donors.profile import plot_profile_heatmap
+        from fmslab.donors.timecourse import plot_donor_page
         from fmslab.figures.export import save_figure
 
         fig = plot_profile_heatmap(effects)
@@ -187,7 +223,10 @@ def run(
             plt.close(fig)
             outputs.append(f"donor_calibration/{outcome}.png")
         for donor in sorted(effects["donor_id"].unique()):
-            fig = plot_donor_card(effects, donor)
+            fig = plot_donor_page(
+                effects, donor, course=tc, observed=observed,
+                course_outcome=course[1] if course else "value",
+            )  # fmt: skip
             save_figure(fig, out / "donor_cards" / donor, formats=("png",))
             plt.close(fig)
             outputs.append(f"donor_cards/{donor}.png")
@@ -201,6 +240,9 @@ def run(
         "mic": dict(mic or {}),
         "n_boot": n_boot,
         "seed": seed,
+        "course": list(course) if course else None,
+        "new_donor": dict(new_donor or {}),
+        "new_donor_outcome": new_donor_outcome,
     }
     record = RunRecord(command="donors", parameters=parameters)
     if catalog_path is not None:
@@ -224,7 +266,42 @@ def run(
             "outputs": outputs,
         },
     )
-    return DonorsRun(effects, profile, conc, clinical, prediction, skipped, out, loo, models)
+    return DonorsRun(
+        effects, profile, conc, clinical, prediction, skipped, out, loo, models, tc, new_pred
+    )
+
+
+def _time_course(
+    study: Path,
+    unblinding: str | Path | None,
+    reference: str | None,
+    course: tuple[str, str, str | None] | None,
+    confidence: float,
+    skipped: list[str],
+) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """The per-donor predicted time course of ``course`` (None when absent or not wanted)."""
+    from fmslab.compare import load_comparison_data
+    from fmslab.compare.design import default_reference
+    from fmslab.donors.timecourse import donor_time_course
+
+    if course is None:
+        return None, None
+    table, outcome, where = course
+    try:
+        prepared = load_comparison_data(
+            table, study=study, unblinding=unblinding, levels=["donor_id", "mouse_id"], where=where
+        )
+        data = prepared.data
+        ref = reference or default_reference(sorted(data["group"].dropna().astype(str).unique()))
+        tc = donor_time_course(data, outcome, reference=ref, confidence=confidence)
+    except FmslabError as exc:
+        skipped.append(f"time course {table}.{outcome}: {exc}")
+        log.warning("donors: time course %s skipped: %s", table, exc)
+        return None, None
+    if not len(tc):
+        skipped.append(f"time course {table}.{outcome}: no day with 2 control donors")
+        return None, None
+    return tc, data
 
 
 def _clinical(
