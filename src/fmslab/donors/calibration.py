@@ -137,8 +137,10 @@ def plot_calibration(
                 )  # fmt: skip
         pos = ok[ok["label"] == 1]["p_loo"]
         neg = ok[ok["label"] == 0]["p_loo"]
-        ax.plot(pos, np.full(len(pos), 1.03), "|", color="C3", ms=6, label="transferring donor")
-        ax.plot(neg, np.full(len(neg), -0.03), "|", color="C0", ms=6, label="not transferring")
+        ax.plot(
+            pos, np.full(len(pos), 1.03), "|", color="#b2182b", ms=6, label="transferring donor"
+        )
+        ax.plot(neg, np.full(len(neg), -0.03), "|", color="#2166ac", ms=6, label="not transferring")
         if auc is not None and np.isfinite(auc[0]):
             ax.text(
                 0.03, 0.90, f"LOO AUC {auc[0]:.2f} [{auc[1]:.2f}, {auc[2]:.2f}]",
@@ -162,6 +164,6 @@ def calibration_figures(loo: pd.DataFrame) -> list[tuple[str, Figure]]:
     for outcome, sub in loo.groupby("outcome", sort=False):
         first = sub.iloc[0]
         auc = tuple(float(first[c]) for c in ("auc_loo", "auc_low", "auc_high"))
-        title = f"{outcome}: calibration of transfer predicted from clinical scores"
+        title = f"{outcome}: calibration (clinical scores)"
         figs.append((str(outcome), plot_calibration(sub, title=title, auc=auc)))
     return figs

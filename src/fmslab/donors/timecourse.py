@@ -116,11 +116,13 @@ def plot_time_course_panel(
     ax.plot(band["day"], band["control_mean"], color="0.55", lw=0.8, label="control mean")
     if observed is not None and len(observed):
         obs = observed[observed[donor].astype(str) == donor_id]
-        ax.plot(obs[day], obs[outcome], "o", color="C3", ms=2.5, alpha=0.6, lw=0,
+        ax.plot(obs[day], obs[outcome], "o", color="#b2182b", ms=2.5, alpha=0.6, lw=0,
                 label="its mice (observed)")  # fmt: skip
     if len(me):
-        ax.fill_between(me["day"], me["pred_low"], me["pred_high"], color="C3", alpha=0.18, lw=0)
-        ax.plot(me["day"], me["predicted"], "-", color="C3", lw=1.3, label="predicted (donor)")
+        ax.fill_between(
+            me["day"], me["pred_low"], me["pred_high"], color="#b2182b", alpha=0.18, lw=0
+        )
+        ax.plot(me["day"], me["predicted"], "-", color="#b2182b", lw=1.3, label="predicted (donor)")
     ax.set_xlabel(day)
     ax.set_ylabel(outcome)
     ax.legend(fontsize=5.5, frameon=False, loc="best")
