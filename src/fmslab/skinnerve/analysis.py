@@ -348,8 +348,9 @@ class ElectricalResponse:
 
     ``latency_peak_ms``: median latency of its aligned (band-passed extreme) spike;
     ``latency_ms``: of a driven unit, to the spike's onset on the raw trace (NaN when the onset
-    cannot be measured); otherwise (and for an artefact) the aligned latency; ``artefact_reason``: non-empty when the "unit" is locked to the stimulus more
-    tightly than a conducting axon can be (then it is a stimulus artefact, not a unit).
+    cannot be measured); otherwise (and for an artefact) the aligned latency;
+    ``artefact_reason``: non-empty when the "unit" is locked to the stimulus more tightly than a
+    conducting axon can be (then it is a stimulus artefact, not a unit).
     """
 
     latency_ms: float
