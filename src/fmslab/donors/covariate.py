@@ -91,7 +91,11 @@ def score_mixed_model(
     names = ["(Intercept)"] + [f"group{g}" for g in groups[1:]] + [score]
     lower = [pd.factorize(mouse_ids)[0]] if mouse_ids is not None else []
     levels = ["donor"] + (["mouse"] if mouse_ids is not None else [])
-    fit = fit_mixed(d[outcome].to_numpy(float), x, names, d[donor].to_numpy(), lower, levels)
+    try:
+        fit = fit_mixed(d[outcome].to_numpy(float), x, names, d[donor].to_numpy(), lower, levels)
+    except np.linalg.LinAlgError as exc:
+        row["warnings"] = f"mixed model could not be fitted ({exc})"
+        return row
     w = np.zeros(len(names))
     w[-1] = 1.0
     res = fit.contrast(w)

@@ -166,6 +166,12 @@ def run(
                 skipped.append(f"{table}.{outcome}: {exc}")
                 log.warning("donors: %s.%s skipped: %s", table, outcome, exc)
                 continue
+            except np.linalg.LinAlgError as exc:  # e.g. an outcome without spread
+                skipped.append(f"{table}.{outcome}: mixed model could not be fitted ({exc})")
+                log.warning(
+                    "donors: %s.%s skipped: mixed model not fitted: %s", table, outcome, exc
+                )
+                continue
             parts.append(eff.assign(source_table=table, unit=unit_of(outcome)))
             datasets.append((outcome, data, ref, mouse))
     tc, observed = _time_course(study, unblinding, reference, course, confidence, skipped)
@@ -294,7 +300,7 @@ def _time_course(
         data = prepared.data
         ref = reference or default_reference(sorted(data["group"].dropna().astype(str).unique()))
         tc = donor_time_course(data, outcome, reference=ref, confidence=confidence)
-    except FmslabError as exc:
+    except (FmslabError, np.linalg.LinAlgError) as exc:
         skipped.append(f"time course {table}.{outcome}: {exc}")
         log.warning("donors: time course %s skipped: %s", table, exc)
         return None, None
