@@ -102,8 +102,9 @@ def test_report_has_a_donors_section(donors_run, tmp_path):
 def test_time_course_and_one_page_per_donor(donors_run):
     """The von Frey time course per donor (behaviour_mouse_day): every demo day, every donor;
     the planted drop (0.45 log10 units x potency ~1 at day 4) puts both patient donors' predicted
-    thresholds below the control mean on days 3 and 5, and not at baseline (day 0) beyond
-    the control band."""
+    thresholds below the control mean on days 3 and 5, each further from it than at baseline
+    (day 0, nothing planted; with 2 control donors of one mouse the band is too narrow to test
+    inclusion)."""
     from fmslab.demo.design import BEHAVIOUR_DAYS
 
     _demo, _study, done = donors_run
