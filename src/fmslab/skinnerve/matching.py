@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import signal
+from scipy import signal, special
 
 from fmslab.skinnerve.spikes import MAD_TO_SD
 
@@ -45,12 +45,61 @@ def _scores(x: np.ndarray, templates: np.ndarray) -> np.ndarray:
     return np.stack([np.correlate(x, t, mode="valid") for t in templates])
 
 
+def score_noise(x: np.ndarray, templates: np.ndarray, max_samples: int = 400_000) -> np.ndarray:
+    """Per template: (SD of the matched-filter score, robust SD of its first difference), both
+    from the MAD over the first ``max_samples`` samples of ``x`` (spikes are sparse)."""
+    seg = np.asarray(x[: max(max_samples, 2 * templates.shape[1])], dtype=np.float64)
+    c = _scores(seg, templates)
+    sd = np.median(np.abs(c), axis=1) / MAD_TO_SD
+    sd_d = np.median(np.abs(np.diff(c, axis=1)), axis=1) / MAD_TO_SD
+    return np.column_stack([sd, sd_d])
+
+
+def unit_thresholds(
+    z_unit: np.ndarray,
+    n_spikes: np.ndarray,
+    sd_ratio: np.ndarray,
+    n_samples: int,
+    *,
+    lo: float = 3.0,
+    hi: float = 4.5,
+    step: float = 0.05,
+) -> np.ndarray:
+    """Matched-filter threshold per unit that minimises the expected number of errors.
+
+    For unit ``k`` the score of one of its spikes, in units of the score's noise SD, is about
+    ``N(z_k, 1)`` with ``z_k = |T_k|^2 / s_k`` (template energy over the score's noise SD);
+    a threshold ``u`` misses ``n_k * Phi(u - z_k)`` of its ``n_k`` spikes. Noise alone makes
+    ``n_samples * sd' / (2 pi sd) * exp(-u^2 / 2)`` false spikes (Rice's rate of up-crossings of
+    ``u`` by a Gaussian process whose derivative-to-value SD ratio per sample is ``sd_ratio``).
+    The threshold minimising misses + false spikes is searched in ``[lo, hi]``.
+
+    Parameters
+    ----------
+    z_unit
+        ``z_k`` per unit.
+    n_spikes
+        Estimated number of spikes of each unit (all of them, not only those detected).
+    sd_ratio
+        ``sd' / sd`` of each unit's score (per sample).
+    n_samples
+        Length of the searched trace (samples).
+    """
+    u = np.arange(lo, hi + step / 2, step)
+    out = np.empty(len(z_unit))
+    for k, (zk, nk, r) in enumerate(zip(z_unit, n_spikes, sd_ratio, strict=True)):
+        miss = nk * special.ndtr(u - zk)
+        false = n_samples * r / (2 * np.pi) * np.exp(-(u**2) / 2)
+        out[k] = u[int(np.argmin(miss + false))]
+    return out
+
+
 def match_templates(
     x: np.ndarray,
     templates: np.ndarray,
     pre: int,
     *,
-    threshold_sd: float = 5.0,
+    threshold_sd: float | np.ndarray = 5.0,
     amp_min: float = 0.5,
     amp_max: float = 2.0,
     rounds: int = 3,
@@ -65,10 +114,13 @@ def match_templates(
         Band-passed trace (uV), blanked spans set to 0.
     templates
         (n_units, L) mean waveforms in uV, aligned so that sample ``pre`` is the spike time.
+    threshold_sd
+        Score threshold in score-noise SDs, one for all templates or one per template.
     exclude
         Boolean mask of samples where no spike may be placed (blanked stimulus artefacts).
     """
     n_t, length = templates.shape
+    thr = np.broadcast_to(np.asarray(threshold_sd, dtype=np.float64), (n_t,))[:, None]
     empty = Matches(*(np.zeros(0, dtype=d) for d in (np.int64, float, np.int64, float, float)))
     if n_t == 0 or x.size < 2 * length:
         return empty
@@ -87,7 +139,7 @@ def match_templates(
         sd[sd <= 0] = np.inf
         n_c = c.shape[1]
         # score positions to examine: in the first round where some template passes threshold
-        idx = np.flatnonzero(np.max(c / sd[:, None], axis=0) >= threshold_sd)
+        idx = np.flatnonzero(np.max(c / sd[:, None] - thr, axis=0) >= 0)
         ex = exclude[a0 + pre : a0 + pre + n_c] if exclude is not None else None
         for _r in range(max(1, rounds)):
             cs = c[:, idx]
@@ -96,7 +148,7 @@ def match_templates(
             # choice among templates: the smallest residual |x - T_k|^2, i.e. the largest
             # 2 c - |T|^2 (scaled copies of one shape are told apart by their size)
             gain = np.where(
-                (z >= threshold_sd) & (amp >= amp_min) & (amp <= amp_max) & keep_t[:, None],
+                (z >= thr) & (amp >= amp_min) & (amp <= amp_max) & keep_t[:, None],
                 np.maximum(2 * cs - norms2[:, None], 1e-9),
                 0.0,
             )
@@ -110,7 +162,7 @@ def match_templates(
                 break
             k = np.argmax(
                 np.where(
-                    (c[:, pk] / sd[:, None] >= threshold_sd)
+                    (c[:, pk] / sd[:, None] >= thr)
                     & (c[:, pk] / np.where(keep_t, norms2, np.inf)[:, None] >= amp_min)
                     & (c[:, pk] / np.where(keep_t, norms2, np.inf)[:, None] <= amp_max),
                     2 * c[:, pk] - norms2[:, None],
