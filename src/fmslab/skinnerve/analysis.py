@@ -14,7 +14,7 @@ from fmslab.errors import InputError
 from fmslab.skinnerve import responses as R
 from fmslab.skinnerve.channels import CANONICAL_UNIT, MECHANICAL_ROLES, ChannelMap
 from fmslab.skinnerve.io import Reader, Recording, open_recording
-from fmslab.skinnerve.matching import match_templates, score_noise, unit_thresholds
+from fmslab.skinnerve.matching import drift_gains, match_templates, score_noise, unit_thresholds
 from fmslab.skinnerve.params import Params
 from fmslab.skinnerve.spikes import shift_wave, sort_spikes, unit_quality
 from fmslab.skinnerve.stimuli import find_steps, find_thermal_ramps
@@ -250,9 +250,14 @@ def match_pass(res: StreamResult, sp: UnitSpikes, p: Params) -> UnitSpikes:
         exclude[max(0, a) : max(0, b + 1)] = True  # no spike placed inside a blanked span
     m = None
     thresholds: float | np.ndarray = p.match_threshold_sd
-    for it in range(2):
-        if it == 1 and p.match_threshold_min_sd < p.match_threshold_sd:
+    gains = None
+    chunk = max(10 * (pre + post), int(p.chunk_s * fs))
+    for it in range(p.match_iterations):
+        if it >= 1 and p.match_threshold_min_sd < p.match_threshold_sd:
             thresholds = _adaptive_thresholds(x, templates, m, p)
+        if it >= 1 and p.match_track_drift:
+            # m.amplitude is relative to the unscaled template; the median normalises it
+            gains = drift_gains(m.sample, m.unit, m.amplitude, n_units, x.size, chunk)
         m = match_templates(
             x,
             templates,
@@ -261,8 +266,9 @@ def match_pass(res: StreamResult, sp: UnitSpikes, p: Params) -> UnitSpikes:
             amp_min=p.match_amp_min,
             amp_max=p.match_amp_max,
             rounds=p.match_rounds,
-            chunk=max(10 * (pre + post), int(p.chunk_s * fs)),
+            chunk=chunk,
             exclude=exclude,
+            gains=gains,
         )
         new = _mean_waveforms(x, m.sample, m.unit + 1, n_units, pre, post)
         ok = np.array([np.sum(m.unit == k) >= p.min_spikes for k in range(n_units)])

@@ -55,6 +55,53 @@ def score_noise(x: np.ndarray, templates: np.ndarray, max_samples: int = 400_000
     return np.column_stack([sd, sd_d])
 
 
+def drift_gains(
+    sample: np.ndarray,
+    unit: np.ndarray,
+    amplitude: np.ndarray,
+    n_units: int,
+    n_samples: int,
+    chunk: int,
+    *,
+    half_width_chunks: float = 1.0,
+    min_spikes: int = 20,
+) -> np.ndarray:
+    """Slow amplitude drift of each unit: per ``chunk`` of the trace, the median least-squares
+    scale of the unit's spikes within ``half_width_chunks`` chunks of the chunk's centre,
+    relative to the unit's median over the whole trace; a chunk with fewer than ``min_spikes``
+    takes the nearest estimated chunk's value (1 for a unit with no such chunk).
+
+    Returns an (n_units, n_chunks) array for :func:`match_templates`'s ``gains``.
+    """
+    n_chunks = max(1, -(-n_samples // chunk))
+    out = np.ones((n_units, n_chunks))
+    centres = (np.arange(n_chunks) + 0.5) * chunk
+    half = half_width_chunks * chunk
+    for k in range(n_units):
+        s_, a_ = sample[unit == k], amplitude[unit == k]
+        if s_.size < min_spikes:
+            continue
+        ref = float(np.median(a_))
+        if not ref > 0:
+            continue
+        order = np.argsort(s_)
+        s_, a_ = s_[order], a_[order]
+        lo = np.searchsorted(s_, centres - half)
+        hi = np.searchsorted(s_, centres + half)
+        ok = (hi - lo) >= min_spikes
+        if not ok.any():
+            continue
+        for ci in np.flatnonzero(ok):
+            out[k, ci] = float(np.median(a_[lo[ci] : hi[ci]])) / ref
+        # chunks with too few spikes take the nearest estimated chunk's gain (a unit drifting
+        # towards a neighbour's size loses spikes to it; carrying its last gain forward lets the
+        # next round win them back)
+        good = np.flatnonzero(ok)
+        nearest = good[np.abs(np.arange(n_chunks)[:, None] - good[None, :]).argmin(axis=1)]
+        out[k] = out[k, nearest]
+    return out
+
+
 def unit_thresholds(
     z_unit: np.ndarray,
     n_spikes: np.ndarray,
@@ -105,6 +152,7 @@ def match_templates(
     rounds: int = 3,
     chunk: int = 200_000,
     exclude: np.ndarray | None = None,
+    gains: np.ndarray | None = None,
 ) -> Matches:
     """Find the spikes of every template in ``x`` (see the module docstring).
 
@@ -118,21 +166,26 @@ def match_templates(
         Score threshold in score-noise SDs, one for all templates or one per template.
     exclude
         Boolean mask of samples where no spike may be placed (blanked stimulus artefacts).
+    gains
+        (n_units, n_chunks) scale of each template in each ``chunk`` of ``x`` (slow amplitude
+        drift, :func:`drift_gains`); amplitudes are reported relative to the unscaled template.
     """
     n_t, length = templates.shape
     thr = np.broadcast_to(np.asarray(threshold_sd, dtype=np.float64), (n_t,))[:, None]
     empty = Matches(*(np.zeros(0, dtype=d) for d in (np.int64, float, np.int64, float, float)))
     if n_t == 0 or x.size < 2 * length:
         return empty
-    norms2 = (templates.astype(np.float64) ** 2).sum(axis=1)
-    keep_t = norms2 > 0
     pad = 2 * length
     parts = []
-    for c0 in range(0, x.size, chunk):
+    for ci, c0 in enumerate(range(0, x.size, chunk)):
+        gk = np.ones(n_t) if gains is None else gains[:, min(ci, gains.shape[1] - 1)]
+        tpl = templates.astype(np.float64) * gk[:, None]
+        norms2 = (tpl**2).sum(axis=1)
+        keep_t = norms2 > 0
         a0, a1 = max(0, c0 - pad), min(x.size, c0 + chunk + pad)
         res = x[a0:a1].astype(np.float64, copy=True)
         found = []
-        c = _scores(res, templates)  # (n_t, n - L + 1); index i -> spike at i + pre
+        c = _scores(res, tpl)  # (n_t, n - L + 1); index i -> spike at i + pre
         # noise SD of each score from the first round (spikes are sparse; every 4th position is
         # plenty for a median over ~10^5 values)
         sd = np.median(np.abs(c[:, ::4]), axis=1) / MAD_TO_SD
@@ -178,10 +231,12 @@ def match_templates(
             den = cm - 2 * c0_ + cp
             frac = np.where(den < 0, 0.5 * (cm - cp) / np.where(den < 0, den, -1.0), 0.0)
             found.append(
-                np.column_stack([a0 + pk + pre, np.clip(frac, -0.5, 0.5), k, a, c0_ / sd[k]])
+                np.column_stack(
+                    [a0 + pk + pre, np.clip(frac, -0.5, 0.5), k, a * gk[k], c0_ / sd[k]]
+                )
             )
             for i, kk, aa in zip(pk, k, a, strict=True):
-                res[i : i + length] -= aa * templates[kk]
+                res[i : i + length] -= aa * tpl[kk]
             # only scores within a template length of a subtraction changed: update those, and
             # look for further (overlapped) spikes only there
             lo = np.maximum(pk - length + 1, 0)
@@ -192,7 +247,7 @@ def match_templates(
             touched = np.cumsum(mask[:-1]) > 0
             d = np.diff(np.concatenate([[0], touched.astype(np.int8), [0]]))
             for s_, e_ in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1), strict=True):
-                c[:, s_:e_] = _scores(res[s_ : e_ + length - 1], templates)
+                c[:, s_:e_] = _scores(res[s_ : e_ + length - 1], tpl)
             idx = np.flatnonzero(touched)
             if idx.size == 0:
                 break
