@@ -58,6 +58,8 @@ FINDING_COLUMNS = ("outcome", "model", "contrast", "day", "treatment", "referenc
                    "estimate", "ci_low", "ci_high", "df", "p", "p_adj", "q")  # fmt: skip
 #: Which analyses honour the qc_overrides sheet (shown in the QC section).
 HONOURED_BY = (
+    "fmslab ephys / skinnerve / behaviour analyze --study (rows kept, marked excluded with the "
+    "reason; behaviour statistics and figures leave them out)",
     "fmslab compare (excluded rows are left out before any statistic and listed in its output)",
     "fmslab figures build --study (every table a panel draws)",
     "this report (summary plots and per-cell/per-unit panels)",
