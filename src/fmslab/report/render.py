@@ -528,6 +528,9 @@ class _Builder:
         parts = ["<h3>Current-clamp QC</h3>"]
         n_pass = int(cells["qc_pass"].fillna(False).astype(bool).sum())
         items = [("cells passed QC", n_pass), ("cells failed QC", len(cells) - n_pass)]
+        if "excluded" in cells.columns:  # marked by ephys analyze from the qc_overrides sheet
+            items.append(("cells excluded by reviewers",
+                          int(cells["excluded"].fillna(False).astype(bool).sum())))  # fmt: skip
         if sweeps is not None and "qc_pass" in sweeps.columns:
             s_pass = int(sweeps["qc_pass"].fillna(False).astype(bool).sum())
             items += [("sweeps passed QC", s_pass), ("sweeps failed QC", len(sweeps) - s_pass)]
