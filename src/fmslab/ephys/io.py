@@ -1049,8 +1049,8 @@ def _neo_segments(path: Path):
                 except ImportError as exc:
                     raise InputError(
                         "a 64-bit Spike2 file (.smrx): neo reads it only through CED's sonpy, "
-                        "which is not installed (pip install sonpy; available for some platforms "
-                        "only), or save it from Spike2 as .smr or export to NWB",
+                        "which is not installed (sonpy 1.9.12 on PyPI holds only a Windows "
+                        "binary, sonpy.pyd); save it from Spike2 as .smr or export it to NWB",
                         file=path.name,
                     ) from exc
             io = neo.io.get_io(str(path))
