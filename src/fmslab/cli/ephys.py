@@ -70,6 +70,7 @@ def analyze(
             "rmp_mV",
             "firing_pattern",
             "qc_pass",
+            "excluded",
         )
         if c in res.cells.columns
     ]
