@@ -110,3 +110,23 @@ def test_atheris_short_run_over_neo_formats(tmp_path):
         assert counts["runs"] >= 60, target
         assert counts["unexpected"] == {}, (target, counts["unexpected"])
         assert counts["read"] + counts["refused"] == counts["runs"], target
+
+
+def test_the_fuzzers_slow_igor_wave_is_refused_from_its_header():
+    """libFuzzer's timeout input (tests/data/fuzz): a real Igor wave with one byte flipped so that
+    its units string claims 16777216 bytes; igor2 spent seconds (growing with the claim) on it."""
+    from fmslab.ephys.io import open_recording
+
+    path = Path(__file__).parent / "data" / "fuzz" / "ibw_units_size_slow.ibw"
+    with pytest.raises(InputError, match="dataEUnitsSize = 16777216") as err:
+        open_recording(path)
+    assert "more than the 48877-byte file" in str(err.value)
+
+
+def test_real_igor_waves_pass_the_header_check(test_data):
+    from fmslab.ephys.ibw_header import check_ibw_header
+
+    waves = sorted(test_data("ephys/formats").glob("*.ibw"))
+    assert len(waves) == 4
+    for p in waves:
+        check_ibw_header(p)
