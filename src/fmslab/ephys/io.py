@@ -30,6 +30,7 @@ import numpy as np
 
 from fmslab.ephys import vmgate
 from fmslab.ephys.abf_header import check_abf_header
+from fmslab.ephys.ibw_header import check_ibw_header
 from fmslab.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -1040,6 +1041,8 @@ def _neo_segments(path: Path):
     import neo
 
     suffix = path.suffix.lower()
+    if suffix == ".ibw":
+        check_ibw_header(path)  # a header claiming more than the file holds: refused
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -1049,8 +1052,8 @@ def _neo_segments(path: Path):
                 except ImportError as exc:
                     raise InputError(
                         "a 64-bit Spike2 file (.smrx): neo reads it only through CED's sonpy, "
-                        "which is not installed (pip install sonpy; available for some platforms "
-                        "only), or save it from Spike2 as .smr or export to NWB",
+                        "which is not installed (sonpy 1.9.12 on PyPI holds only a Windows "
+                        "binary, sonpy.pyd); save it from Spike2 as .smr or export it to NWB",
                         file=path.name,
                     ) from exc
             io = neo.io.get_io(str(path))

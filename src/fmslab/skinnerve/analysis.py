@@ -8,12 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy import special
 
 from fmslab.errors import InputError
 from fmslab.skinnerve import responses as R
 from fmslab.skinnerve.channels import CANONICAL_UNIT, MECHANICAL_ROLES, ChannelMap
 from fmslab.skinnerve.io import Reader, Recording, open_recording
-from fmslab.skinnerve.matching import match_templates
+from fmslab.skinnerve.matching import drift_gains, match_templates, score_noise, unit_thresholds
 from fmslab.skinnerve.params import Params
 from fmslab.skinnerve.spikes import shift_wave, sort_spikes, unit_quality
 from fmslab.skinnerve.stimuli import find_steps, find_thermal_ramps
@@ -213,6 +214,24 @@ def _mean_waveforms(
     return out
 
 
+def _adaptive_thresholds(x: np.ndarray, templates: np.ndarray, m, p: Params) -> np.ndarray:
+    """Per-unit matched-filter thresholds (:func:`fmslab.skinnerve.matching.unit_thresholds`)
+    from the templates re-estimated after the first matching round: each unit's spike count is
+    the count found at ``match_threshold_sd`` divided by the share of its spikes that clear it
+    (``Phi(z_k - u)``, at least 0.2 so that a unit barely above threshold is not inflated)."""
+    noise = score_noise(x, templates)
+    norms2 = (templates**2).sum(axis=1)
+    ok = (noise[:, 0] > 0) & (norms2 > 0)
+    z = np.where(ok, norms2 / np.where(ok, noise[:, 0], 1.0), 0.0)
+    ratio = np.where(ok, noise[:, 1] / np.where(ok, noise[:, 0], 1.0), 0.0)
+    counts = np.bincount(m.unit, minlength=len(templates))[: len(templates)].astype(float)
+    share = np.maximum(special.ndtr(z - p.match_threshold_sd), 0.2)
+    thr = unit_thresholds(
+        z, counts / share, ratio, x.size, lo=p.match_threshold_min_sd, hi=p.match_threshold_sd
+    )
+    return np.where(ok, thr, p.match_threshold_sd)
+
+
 def match_pass(res: StreamResult, sp: UnitSpikes, p: Params) -> UnitSpikes:
     """Stage 3: template matching of the whole trace with the clean templates
     (:func:`fmslab.skinnerve.matching.match_templates`), twice: with the first-pass templates, then
@@ -230,17 +249,26 @@ def match_pass(res: StreamResult, sp: UnitSpikes, p: Params) -> UnitSpikes:
     for a, b in res.blank_spans:
         exclude[max(0, a) : max(0, b + 1)] = True  # no spike placed inside a blanked span
     m = None
-    for _it in range(2):
+    thresholds: float | np.ndarray = p.match_threshold_sd
+    gains = None
+    chunk = max(10 * (pre + post), int(p.chunk_s * fs))
+    for it in range(p.match_iterations):
+        if it >= 1 and p.match_threshold_min_sd < p.match_threshold_sd:
+            thresholds = _adaptive_thresholds(x, templates, m, p)
+        if it >= 1 and p.match_track_drift:
+            # m.amplitude is relative to the unscaled template; the median normalises it
+            gains = drift_gains(m.sample, m.unit, m.amplitude, n_units, x.size, chunk)
         m = match_templates(
             x,
             templates,
             pre,
-            threshold_sd=p.match_threshold_sd,
+            threshold_sd=thresholds,
             amp_min=p.match_amp_min,
             amp_max=p.match_amp_max,
             rounds=p.match_rounds,
-            chunk=max(10 * (pre + post), int(p.chunk_s * fs)),
+            chunk=chunk,
             exclude=exclude,
+            gains=gains,
         )
         new = _mean_waveforms(x, m.sample, m.unit + 1, n_units, pre, post)
         ok = np.array([np.sum(m.unit == k) >= p.min_spikes for k in range(n_units)])
