@@ -21,6 +21,7 @@ from fmslab.skinnerve.spikes import bandpass_sos, mad_sigma
 from fmslab.skinnerve.stream import process
 
 FS = 20000.0
+RING_S = 3.5e-3
 
 
 def _spike(t_s: np.ndarray) -> np.ndarray:
@@ -53,7 +54,8 @@ def _trace(n: int, seed: int, stim: np.ndarray, events: list[tuple[float, float,
 def test_waveform_jitter_estimates_planted_jitter(jitter_ms: float) -> None:
     stim = np.arange(1, 81) * 4000
     x = _trace(340_000, 1, stim, [(8.0, 5e-3, jitter_ms / 1e3, "spike")])
-    est, mean_w = waveform_jitter_ms(x, FS, stim, 5.0)
+    est, upper, mean_w = waveform_jitter_ms(x, FS, stim, 5.0)
+    assert upper >= est
     if jitter_ms <= 0.05:
         # near the 0.02-ms artefact limit (jitter << the spike's 0.15-ms phase): 80 windows at
         # SNR 8 give ~15 % error on the variance (~8 % on J); 25 % fails a rule off by 2x
@@ -69,15 +71,15 @@ def test_waveform_jitter_estimates_planted_jitter(jitter_ms: float) -> None:
 
 def test_identical_waveforms_have_no_jitter() -> None:
     stim = np.arange(1, 81) * 4000
-    x = _trace(340_000, 2, stim, [(4.0, 3.5e-3, 0.0, "ring")])
-    est, _ = waveform_jitter_ms(x, FS, stim, 3.5)
-    assert est < 0.01  # the estimate's own noise: a few us
+    x = _trace(340_000, 2, stim, [(8.0, 3.5e-3, 0.0, "ring")])
+    est, upper, _ = waveform_jitter_ms(x, FS, stim, 3.6)
+    assert est < 0.01 and upper < 0.02, (est, upper)  # the estimate's own noise: a few us
 
 
 def _recording(ring_amp: float):
     n = int(41 * FS)
     stim = (np.arange(1, 41) * FS).astype(np.int64) + 137
-    x = 10.0 * _trace(n, 3, stim, [(ring_amp, 3.5e-3, 0.0, "ring"), (9.0, 8e-3, 1e-4, "spike")])
+    x = 10.0 * _trace(n, 3, stim, [(ring_amp, RING_S, 0.0, "ring"), (9.0, 8e-3, 1e-4, "spike")])
     pulses = np.zeros(n)
     for s in stim:
         pulses[s : s + 4] = 5.0
@@ -99,20 +101,31 @@ def test_stimulus_locked_ringing_is_an_artefact_and_the_axon_a_unit() -> None:
 
 
 def test_waveform_rule_catches_an_artefact_whose_spike_times_jitter() -> None:
-    """Spike times of the ringing with 50 us of timing noise (a detector's at low SNR): the
-    latency rule passes them as an axon, the waveform rule does not; the axon (0.1 ms true
-    jitter) with the same timing noise stays a unit."""
-    rec, stim = _recording(5.5)
+    """Spike times of a ringing that the detector aligns on different extremes from stimulus to
+    stimulus (0.1 or 0.5 ms after its onset, one period apart, as band-passed ringing of a stimulus was in the
+    issue's real file): the latency rule takes it for an axon, the waveform rule does not; an
+    axon (0.1 ms true jitter) timed the same way stays a unit."""
+    rec, stim = _recording(16.0)
     p = Params()
     res = process(rec, p)
     stim_s = res.stimulus_samples / FS
     assert stim_s.size == stim.size
-    noise = np.random.default_rng(4).normal(0, 5e-5, stim_s.size)
-    ring_t = stim_s + 3.5e-3 + 0.1e-3 + noise  # the ringing's first extreme, 0.1 ms after onset
+    phase = np.where(np.arange(stim_s.size) % 2 == 0, 0.1e-3, 0.5e-3)
+    ring_t = stim_s + RING_S + phase
     alone = electrical_response(rec, ring_t, stim_s, p)
     assert alone.driven and not alone.artefact_reason  # the planted failure of the latency rule
     art = electrical_response(rec, ring_t, stim_s, p, res)
     assert art.artefact_reason.startswith("waveform identical"), art
-    axon_t = stim_s + 8e-3 + noise + np.random.default_rng(5).normal(0, 1e-4, stim_s.size)
+    axon_t = stim_s + 8e-3 + np.random.default_rng(5).normal(0, 1e-4, stim_s.size)
     axon = electrical_response(rec, axon_t, stim_s, p, res)
     assert axon.driven and not axon.artefact_reason
+
+
+def test_waveform_jitter_resolution_at_low_snr() -> None:
+    """The limit of the rule, as documented: at a peak of ~4.5 noise SD and 40 stimuli a
+    jitter-free ringing cannot be shown to jitter < 20 us (upper bound above it), so it is left
+    to the latency rule, not called an artefact on a coin toss."""
+    rec, _stim = _recording(8.0)
+    res = process(rec, Params())
+    est, upper, _ = waveform_jitter_ms(res.filtered_uv, FS, res.stimulus_samples, 3.6)
+    assert est < 0.02 < upper, (est, upper)

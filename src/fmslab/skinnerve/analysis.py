@@ -407,14 +407,15 @@ def _waveform_artefact(
 ) -> str:
     """The reason a driven unit is an artefact by its waveform, or "" (see
     :mod:`fmslab.skinnerve.artefacts`): the windows at its latency after every stimulus are
-    identical up to the noise (waveform jitter below ``artefact_max_jitter_ms``) and its own
+    identical up to the noise (the waveform jitter's upper bound below ``artefact_max_jitter_ms``)
+    and its own
     spikes have the stimulus-locked mean's shape (correlation >= ``artefact_shape_corr``)."""
     x, fs = res.filtered_uv, res.fs_hz
     if x.size == 0 or not np.isfinite(latency_ms):
         return ""
     stim = np.round(np.asarray(electrical_s) * fs).astype(np.int64)
-    jitter_ms, mean_w = waveform_jitter_ms(x, fs, stim, latency_ms)
-    if not np.isfinite(jitter_ms) or jitter_ms >= p.artefact_max_jitter_ms:
+    jitter_ms, upper_ms, mean_w = waveform_jitter_ms(x, fs, stim, latency_ms)
+    if not np.isfinite(upper_ms) or upper_ms >= p.artefact_max_jitter_ms:
         return ""
     half = mean_w.size // 2
     smp = np.round(np.asarray(spike_s) * fs).astype(np.int64)
@@ -426,8 +427,9 @@ def _waveform_artefact(
     if r < p.artefact_shape_corr:
         return ""
     return (
-        f"waveform identical after every stimulus: waveform jitter {jitter_ms * 1e3:.1f} us < "
-        f"{p.artefact_max_jitter_ms * 1e3:.0f} us, shape = stimulus-locked average (r {r:.2f})"
+        f"waveform identical after every stimulus: waveform jitter {jitter_ms * 1e3:.1f} us "
+        f"(upper bound {upper_ms * 1e3:.1f}) < {p.artefact_max_jitter_ms * 1e3:.0f} us, "
+        f"shape = stimulus-locked average (r {r:.2f})"
     )
 
 

@@ -8,7 +8,7 @@ the mean window's slope), so the excess variance over the noise estimates the ji
 each stimulus (the noise, through the same filter). An artefact (the band-passed ringing of the
 stimulus) is the same after every stimulus: ``J`` is 0 up to the estimate's noise. This measures
 jitter without the detector's spike times, whose own timing noise at low SNR makes an artefact
-look jittered; medians over stimuli keep a spontaneous spike in one window from counting.
+look jittered; windows holding another spike (energy > 3x the median) are left out.
 The estimate is first-order: exact for jitter well below the spike's phase width (the range that
 matters for the 0.02-ms artefact limit); larger jitter reads high (about 1.3x at 0.1 ms, 2x at
 0.2 ms for a 0.15-ms phase), never low.
@@ -27,9 +27,9 @@ def waveform_jitter_ms(
     *,
     half_window_ms: float = 0.5,
     baseline_gap_ms: float = 5.0,
-) -> tuple[float, np.ndarray]:
+) -> tuple[float, float, np.ndarray]:
     """Jitter (ms) of the waveform locked to the stimuli at ``latency_ms``, from the windows'
-    variance (see the module docstring), and the stimulus-locked mean window (uV).
+    variance (see the module docstring), its upper bound, and the stimulus-locked mean window.
 
     Parameters
     ----------
@@ -46,8 +46,11 @@ def waveform_jitter_ms(
 
     Returns
     -------
-    (jitter_ms, mean_window)
-        ``jitter_ms`` is NaN with fewer than 3 complete windows or a flat mean window.
+    (jitter_ms, upper_ms, mean_window)
+        ``upper_ms``: the jitter with the excess variance raised by 2 standard errors (from the
+        spread of the windows' energies), so that "below a limit" is a decision with ~2.5 %
+        error, not a point estimate's coin toss. NaN with fewer than 3 usable windows or a flat
+        mean window.
     """
     half = max(2, int(round(half_window_ms * fs_hz / 1e3)))
     lag = int(round(latency_ms * fs_hz / 1e3))
@@ -58,18 +61,24 @@ def waveform_jitter_ms(
     ok = (centre - half >= 0) & (centre + half < x_uv.size) & (base_c - half >= 0)
     offs = np.arange(-half, half + 1)
     if ok.sum() < 3:
-        return float("nan"), np.zeros(offs.size)
+        return float("nan"), float("nan"), np.zeros(offs.size)
     w = x_uv[centre[ok, None] + offs].astype(np.float64)
     b = x_uv[base_c[ok, None] + offs].astype(np.float64)
-    n = w.shape[0]
     mean_w = w.mean(axis=0)
-    var_w = np.median(((w - mean_w) ** 2).sum(axis=1))
-    var_b = np.median(((b - b.mean(axis=0)) ** 2).sum(axis=1))
+    e_w = ((w - mean_w) ** 2).sum(axis=1)
+    e_b = ((b - b.mean(axis=0)) ** 2).sum(axis=1)
+    # a window holding another spike (spontaneous, another unit) is left out of both sums
+    keep = (e_w <= 3 * np.median(e_w)) & (e_b <= 3 * np.median(e_b))
+    n = int(keep.sum())
     slope2 = float((np.gradient(mean_w) ** 2).sum())
-    if not slope2 > 0:
-        return float("nan"), mean_w
-    excess = max(0.0, (var_w - var_b) * n / (n - 1))
-    return float(np.sqrt(excess / slope2) / fs_hz * 1e3), mean_w
+    if n < 3 or not slope2 > 0:
+        return float("nan"), float("nan"), mean_w
+    diff = (e_w[keep].mean() - e_b[keep].mean()) * n / (n - 1)
+    se = np.sqrt((e_w[keep].var(ddof=1) + e_b[keep].var(ddof=1)) / n)
+    to_ms = 1e3 / fs_hz
+    jitter = np.sqrt(max(0.0, diff) / slope2) * to_ms
+    upper = np.sqrt(max(0.0, diff + 2 * se) / slope2) * to_ms
+    return float(jitter), float(upper), mean_w
 
 
 def same_shape(a: np.ndarray, b: np.ndarray) -> float:
