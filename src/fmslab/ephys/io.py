@@ -30,6 +30,7 @@ import numpy as np
 
 from fmslab.ephys import vmgate
 from fmslab.ephys.abf_header import check_abf_header
+from fmslab.ephys.ibw_header import check_ibw_header
 from fmslab.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -1040,6 +1041,8 @@ def _neo_segments(path: Path):
     import neo
 
     suffix = path.suffix.lower()
+    if suffix == ".ibw":
+        check_ibw_header(path)  # a header claiming more than the file holds: refused
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
