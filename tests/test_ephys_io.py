@@ -263,3 +263,17 @@ def test_bulk_byte_reads_give_pyabf_the_same_headers(abf_dir, monkeypatch):
     assert r.readBytes(2) == [1, 2]
     with pytest.raises(struct.error):
         r.readBytes(1)
+
+
+def test_smrx_without_sonpy_is_refused_naming_what_to_do(tmp_path):
+    """.smrx (Spike2 9+) needs CED's sonpy, whose only PyPI release (1.9.12) ships a Windows
+    binary: without it the file is refused naming the format and the way out, not handed to
+    another reader."""
+    import importlib.util
+
+    if importlib.util.find_spec("sonpy") is not None:
+        pytest.skip("sonpy is installed here")
+    f = tmp_path / "rec.smrx"
+    f.write_bytes(b"\0" * 4096)
+    with pytest.raises(InputError, match=r"rec\.smrx.*64-bit Spike2.*sonpy.*\.smr or export it"):
+        open_recording(f)

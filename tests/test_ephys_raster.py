@@ -98,3 +98,22 @@ def test_fi_points_where_the_table_puts_them(abf_dir, tmp_path):
         assert np.all(patch == np.array(COLORS[0], dtype=np.uint8)), (cx, cy)
     # 16 distinct step currents in this file; a blank panel would fail above
     assert len(g) >= 10
+
+
+def test_mean_sem_by_equals_pandas():
+    """The F-I panel's per-current mean and SEM equal pandas' groupby mean and sem (ddof 1),
+    with 0 for a current measured once."""
+    import pandas as pd
+
+    from fmslab.ephys.raster import mean_sem_by
+
+    rng = np.random.default_rng(3)
+    x = rng.choice([-50.0, 0.0, 25.0, 50.0, 100.0], size=40)
+    x[:1] = 300.0  # measured once
+    y = rng.normal(10, 4, size=40)
+    ux, m, s = mean_sem_by(x, y)
+    g = pd.DataFrame({"x": x, "y": y}).groupby("x")["y"].agg(["mean", "sem"])
+    np.testing.assert_array_equal(ux, g.index.to_numpy())
+    np.testing.assert_allclose(m, g["mean"], rtol=1e-12)
+    np.testing.assert_allclose(s, g["sem"].fillna(0.0), rtol=1e-12)
+    assert s[-1] == 0.0

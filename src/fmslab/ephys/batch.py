@@ -78,7 +78,6 @@ def _figures(
     spikes: pd.DataFrame,
     formats: tuple[str, ...] = ("png",),
 ) -> None:
-    from fmslab.ephys.plots import plot_cell
     from fmslab.ephys.raster import cell_png
 
     path = Path(reader.path)
@@ -101,12 +100,14 @@ def _figures(
         picks.append((f"sweep {int(sweeps.loc[j, 'sweep'])}", int(sweeps.loc[j, "sweep"])))
     examples = [(label, reader.sweep(s)) for label, s in picks]
     stem = fig_dir / path.stem
-    if "png" in formats:  # drawn on a pixel raster: ~50x faster than matplotlib (raster.py)
+    if "png" in formats:  # drawn on a pixel raster (raster.py): ~7x cheaper than matplotlib
         write_with(
             stem.with_suffix(".png"),
             lambda p: cell_png(p, path.name, examples, sweeps, cell, spikes=spikes),
         )
     if "pdf" in formats:  # vector figure: matplotlib
+        from fmslab.ephys.plots import plot_cell
+
         fig = plot_cell(path.name, examples, sweeps, cell, fig=_canvas(), spikes=spikes)
         save_cell_figure(fig, stem, ("pdf",))
 
@@ -155,7 +156,13 @@ def preload(*, figures: bool, pdf: bool = False) -> None:
     import scipy.optimize  # noqa: F401
 
     if figures:
-        import fmslab.ephys.raster  # noqa: F401
+        from PIL import Image
+
+        from fmslab.ephys.raster import font
+
+        Image.preinit()  # Pillow's PNG plugin, otherwise imported by each worker's first save
+        for size_px in (10, 11, 12):  # the figure's fonts, loaded once (lru_cache, inherited)
+            font(size_px)
     if pdf:
         import fmslab.ephys.plots  # noqa: F401
         import fmslab.figures.plots  # noqa: F401
@@ -257,6 +264,8 @@ def analyze_paths(
     cache_root: Path | None = None,
     use_cache: bool = True,
     stimuli: dict[str, Path] | None = None,
+    overrides: pd.DataFrame | None = None,
+    overrides_info: dict[str, Any] | None = None,
 ) -> BatchResult:
     """Analyse ``paths`` in parallel; write tables, figures and ``provenance.json`` to ``out_dir``.
 
@@ -267,6 +276,10 @@ def analyze_paths(
     Figures are one PNG per cell (``figure_pdf=True`` adds a vector PDF of each).
     ``stimuli`` maps a file name to the file holding its injected current (formats that store
     it separately; an Igor ``*_Ch0_*`` wave is found without it).
+    ``overrides`` (the study's ``qc_overrides``, :mod:`fmslab.study.overrides`) marks the cells a
+    reviewer excluded: cells.csv keeps them with ``excluded`` True and the ``exclusion_reason``
+    (``overrides_info``, from :func:`~fmslab.study.overrides.overrides_record`, goes into the
+    provenance).
     """
     from fmslab.ephys.qc import load_qc
     from fmslab.ephys.spikes import SpikeParams
@@ -329,6 +342,10 @@ def analyze_paths(
         sweeps_df = _attach(sweeps_df, extra)
         cells_df = _attach(cells_df, extra)
         spikes_df = _attach(spikes_df, extra)
+    if overrides is not None:
+        from fmslab.study.overrides import mark_overrides
+
+        cells_df = mark_overrides(cells_df, overrides)
     write_tables(sweeps_df, out_dir / "sweeps")
     write_tables(cells_df, out_dir / "cells")
     write_tables(spikes_df, out_dir / "spikes")
@@ -346,6 +363,8 @@ def analyze_paths(
             "n_failed": int(len(errors)),
             "n_cached": n_cached,
             "n_figure_warnings": int(len(warnings_df)),
+            **({"qc_overrides": overrides_info} if overrides_info is not None else {}),
+            "n_cells_excluded": int(cells_df["excluded"].sum()) if "excluded" in cells_df else 0,
         },
     )
     return BatchResult(sweeps_df, cells_df, errors, inputs, n_cached, spikes_df, warnings_df)
@@ -366,8 +385,10 @@ def store_in_catalog(
     *,
     parameters: dict[str, Any],
     defer: bool = False,
+    extra_inputs: list[Path] | None = None,
 ) -> None:
-    """Record one analysis run in a study catalog: its inputs' hashes and the tables
+    """Record one analysis run in a study catalog: its inputs' hashes (``files`` and
+    ``extra_inputs``, e.g. the qc_overrides sheet) and the tables
     ``ephys_sweeps``, ``ephys_cells``, ``ephys_spikes`` and ``ephys_errors`` (every row of the
     run's files replaced in all four tables, in one transaction; other files' rows kept)."""
     from fmslab.catalog import open_session
@@ -375,7 +396,7 @@ def store_in_catalog(
     with open_session(
         catalog_path, command="ephys analyze", parameters=parameters, defer=defer
     ) as ses:
-        ses.record_inputs([f for f in files if Path(f).is_file()])
+        ses.record_inputs([f for f in [*files, *(extra_inputs or [])] if Path(f).is_file()])
         # the run's scope is every file it was given, analysed or failed: a file that failed
         # before and succeeds now leaves no error row behind, and vice versa
         ses.write_scope(

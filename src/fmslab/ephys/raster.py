@@ -189,18 +189,31 @@ def _phase_panel(r: Raster, box, sw: Sweep | None) -> None:
     r.polyline(p, x, y, fill=COLORS[0])
 
 
+def mean_sem_by(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct ``x`` (sorted), the mean of ``y`` at each and its standard error (SD with
+    ddof 1 / sqrt(n); 0 where there is one value)."""
+    ux, inv = np.unique(x, return_inverse=True)
+    n = np.bincount(inv, minlength=ux.size).astype(float)
+    mean = np.bincount(inv, weights=y, minlength=ux.size) / n
+    ss = np.bincount(inv, weights=(y - mean[inv]) ** 2, minlength=ux.size)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sem = np.where(n > 1, np.sqrt(ss / np.maximum(n - 1, 1)) / np.sqrt(n), 0.0)
+    return ux, mean, sem
+
+
 def _fi_panel(r: Raster, box, sweeps: pd.DataFrame) -> None:
-    kind = "step" if (sweeps["stim_kind"] == "step").any() else "ramp"
-    s = sweeps[sweeps["stim_kind"] == kind].dropna(subset=["stim_pA", "firing_rate_hz"])
+    kinds = sweeps["stim_kind"].to_numpy()
+    kind = "step" if (kinds == "step").any() else "ramp"
+    cur = sweeps["stim_pA"].to_numpy(float)[kinds == kind]
+    rate = sweeps["firing_rate_hz"].to_numpy(float)[kinds == kind]
+    ok = np.isfinite(cur) & np.isfinite(rate)
     xlabel = "Step current (pA)" if kind == "step" else "Ramp end current (pA)"
-    if s.empty:
+    if not ok.any():
         p = Panel(box, (0.0, 1.0), (0.0, 1.0))
         r.axes(p, "Injected current (pA)", "Firing rate (Hz)")
         r.text(((box[0] + box[2]) / 2, (box[1] + box[3]) / 2), "no step or ramp sweeps", 11, "mm")
         return
-    g = s.groupby("stim_pA")["firing_rate_hz"].agg(["mean", "sem"]).reset_index()
-    sem = g["sem"].fillna(0.0).to_numpy(float)
-    x, m = g["stim_pA"].to_numpy(float), g["mean"].to_numpy(float)
+    x, m, sem = mean_sem_by(cur[ok], rate[ok])
     p = Panel(box, data_limits(x), data_limits(np.r_[m - sem, m + sem]))
     r.axes(p, xlabel, "Firing rate (Hz)")
     for xi, lo, hi in zip(p.x_px(x), p.y_px(m - sem), p.y_px(m + sem), strict=True):
