@@ -130,3 +130,21 @@ def test_real_igor_waves_pass_the_header_check(test_data):
     assert len(waves) == 4
     for p in waves:
         check_ibw_header(p)
+
+
+@pytest.mark.parametrize("wave_type", [0x00, 0x11, 0x12], ids=["text", "complex-int16", "weird"])
+def test_an_igor_wave_of_text_or_complex_values_is_refused(test_data, tmp_path, wave_type):
+    """The neo fuzz target's ValueError/TypeError: the wave header's type field (WaveHeader5, byte
+    80 of the file) rewritten to a text or complex type; fmslab converted the values to float."""
+    import struct
+
+    from fmslab.ephys.io import open_recording
+
+    raw = bytearray(test_data("ephys/formats/B6_Ch3_IDRest_181.ibw").read_bytes())
+    assert struct.unpack_from(">h", raw, 80)[0] == 2  # NT_FP32: the real wave is 32-bit floats
+    struct.pack_into(">h", raw, 80, wave_type)
+    path = tmp_path / "wave.ibw"
+    path.write_bytes(bytes(raw))
+    with pytest.raises(InputError, match="not real numbers") as err:
+        open_recording(path)
+    assert str(err.value).startswith("wave.ibw, sweep 0: channel")

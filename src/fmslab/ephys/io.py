@@ -1024,6 +1024,7 @@ class _NeoChannel:
     scale: float
     rate_hz: float
     where: tuple[int, int]  # (analog signal index, column)
+    file: str | None = None
 
     @property
     def dt_s(self) -> float:
@@ -1033,8 +1034,16 @@ class _NeoChannel:
         si, ci = self.where
         sigs = segs[k].analogsignals
         if si >= len(sigs) or ci >= sigs[si].shape[1]:
-            raise InputError(f"sweep {k} lacks channel {self.name!r}")
-        return np.asarray(sigs[si].magnitude[:, ci], dtype=np.float64) * self.scale
+            raise InputError(f"lacks channel {self.name!r}", file=self.file, sweep=k)
+        values = sigs[si].magnitude[:, ci]
+        if values.dtype.kind not in "iuf":  # text or complex waves (a damaged Igor wave type)
+            raise InputError(
+                f"channel {self.name or '(unnamed)'!r} holds {values.dtype} values, not real "
+                f"numbers",
+                file=self.file,
+                sweep=k,
+            )
+        return np.asarray(values, dtype=np.float64) * self.scale
 
 
 def _neo_segments(path: Path):
@@ -1094,6 +1103,7 @@ def _neo_channels(segs, file: str) -> list[_NeoChannel]:
                     (u.scale if u else 1.0),
                     rate,
                     (si, ci),
+                    file,
                 )
             )
     return out

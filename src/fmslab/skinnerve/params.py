@@ -64,6 +64,8 @@ class Params:
     artefact_max_ms: float = 5.0
     artefact_max_jitter_ms: float = 0.02  # an evoked "unit" this locked is an artefact
     artefact_min_stimuli: int = 10  # ... judged only when it follows at least this many stimuli
+    artefact_shape_corr: float = 0.75  # its spikes' mean vs the stimulus-locked average (a ringing
+    # aligned on different extremes averages to a mixture: r 0.80 measured)
     stimulus_min_interval_ms: float = 0.0
     stimulus_min_v: float = 0.05
     # sorting
