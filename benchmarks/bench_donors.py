@@ -31,6 +31,7 @@ def main() -> None:
     from fmslab.demo.design import DemoConfig
     from fmslab.demo.generate import generate_demo, run_demo_analyses
     from fmslab.donors import run
+    from fmslab.donors.flow import OutcomeSet
     from fmslab.study.catalog_study import catalog_study
 
     parser = argparse.ArgumentParser(description=__doc__)
@@ -40,7 +41,7 @@ def main() -> None:
         DemoConfig.make(seed=1), n_donors_per_group=args.n_donors_per_group,
         nontransfer_fraction=0.4, modalities=("behaviour",),
     )  # fmt: skip
-    jobs = [("behaviour_mouse", ["mean_post_pct"], None, "assay == 'vonfrey'")]
+    jobs = [OutcomeSet("behaviour_mouse", ("mean_post_pct",), None, "assay == 'vonfrey'")]
     with tempfile.TemporaryDirectory() as tmp:
         demo = _timed("generate (behaviour only)", generate_demo, Path(tmp) / "demo", cfg)
         catalog_study(demo.layout.study)

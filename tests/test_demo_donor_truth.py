@@ -109,6 +109,7 @@ LOW = {k: v[0] - 1.5 * v[1] for k, v in SCORES.items()}
 def _run_variant(tmp_path, seed: int, signal: float):
     from fmslab.demo.generate import generate_demo, run_demo_analyses
     from fmslab.donors import run
+    from fmslab.donors.flow import OutcomeSet
     from fmslab.study.catalog_study import catalog_study
 
     cfg = _cfg(seed, clinical_signal=signal, modalities=("behaviour",))
@@ -118,7 +119,7 @@ def _run_variant(tmp_path, seed: int, signal: float):
     assert step.ok, step.error
     done = run(
         demo.layout.study, out=demo.layout.out / "donors", unblinding=demo.layout.key,
-        jobs=[("behaviour_mouse", ["mean_post_pct"], None, "assay == 'vonfrey'")],
+        jobs=[OutcomeSet("behaviour_mouse", ("mean_post_pct",), None, "assay == 'vonfrey'")],
         n_boot=100, figure=False, new_donor=HIGH,
     )  # fmt: skip
     truth = pd.read_csv(demo.layout.truth / "donors.csv").set_index("donor_id")
