@@ -58,6 +58,15 @@ def _refuse(path: Path, reason: str) -> InputError:
     return InputError(f"damaged ABF header: {reason}", file=path.name)
 
 
+def _cut(section: str) -> str:
+    """What a data section running past the end of the file most often means."""
+    if section != "data":
+        return ""
+    return (
+        " (the file is truncated, e.g. an interrupted copy or acquisition, or its header is wrong)"
+    )
+
+
 def _check_interval(path: Path, interval_us: float, field: str) -> None:
     if not (math.isfinite(interval_us) and MIN_INTERVAL_US <= interval_us <= MAX_INTERVAL_US):
         raise _refuse(
@@ -125,7 +134,7 @@ def _check_abf2(path: Path, head: bytes, size: int) -> None:
             raise _refuse(
                 path,
                 f"{name} section claims {count} entries of {entry_bytes} bytes from byte "
-                f"{block * BLOCK_BYTES}, past the end of the {size}-byte file",
+                f"{block * BLOCK_BYTES}, past the end of the {size}-byte file{_cut(name)}",
             )
         sections[name] = (block, entry_bytes, count)
     if short:
@@ -181,7 +190,7 @@ def _check_abf1(path: Path, head: bytes, size: int) -> None:
             raise _refuse(
                 path,
                 f"{name} section claims {count} entries of {entry_bytes} bytes from byte "
-                f"{block * BLOCK_BYTES}, past the end of the {size}-byte file",
+                f"{block * BLOCK_BYTES}, past the end of the {size}-byte file{_cut(name)}",
             )
     samples_per_sweep = struct.unpack_from("<i", head, 138)[0]
     _check_sweeps(path, n_sweeps, n_samples, n_channels, op_mode, samples_per_sweep, n_synch)
