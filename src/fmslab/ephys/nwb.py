@@ -9,7 +9,9 @@ Sweeps are found, in order of preference, in
    in ``stimulus`` by sweep number, or by equal starting time and length.
 
 Values are ``data * conversion + offset`` in the series' ``unit`` (NWB's definition), converted to
-mV and pA with :mod:`fmslab.units`; ``gain`` is amplifier metadata and is reported, not applied.
+mV and pA with :mod:`fmslab.units` as ``data * (conversion * scale) + offset * scale`` (one
+rounding: data written in mV with ``conversion=1e-3``, as ``fmslab export`` does, reads back
+exactly); ``gain`` is amplifier metadata and is reported, not applied.
 Sweeps are ordered by starting time. ``VoltageClampSeries`` responses are refused (voltage clamp);
 an ``IZeroClampSeries`` has no injected current (kind "none"). Electrode and subject metadata are
 kept in :class:`~fmslab.ephys.io.RecordingInfo` ``notes``.
@@ -41,7 +43,11 @@ def _values(series, quantity: str, file: str) -> np.ndarray:
     if data.ndim != 1:
         raise InputError(f"series {series.name!r} is not one trace (shape {data.shape})", file=file)
     offset = float(getattr(series, "offset", 0.0) or 0.0)
-    return (data * float(series.conversion) + offset) * u.scale
+    # one factor (conversion and unit scale multiplied first), so data stored in the canonical
+    # unit (mV with conversion 1e-3 to volts, pA with 1e-12) is read back bit for bit
+    factor = float(series.conversion) * u.scale
+    values = data * factor
+    return values + offset * u.scale if offset else values
 
 
 def _pairs(nwb, file: str) -> tuple[list[tuple[object, object | None]], str]:

@@ -11,9 +11,10 @@ repetition. fmslab's per-sweep features go in ``analysis/fmslab_sweep_features``
 reference to the sweep's row of the intracellular-recordings table) and the cell's features in
 ``analysis/fmslab_cell_features``.
 
-The electrode's ``location`` is left empty: nwbinspector checks locations against the Allen Mouse
-*Brain* atlas, which has no term for a dorsal root ganglion; the tissue is in the electrode's
-``description`` and ``slice`` fields instead.
+The electrode's ``location`` (and ``slice``) is the tissue named in
+``parameters.export.icephys.tissue`` (default: dorsal root ganglion neuron). It is not a term of
+the Allen Mouse *Brain* atlas, which has no peripheral ganglia: nwbinspector's atlas check does
+not apply (see :data:`fmslab.export.checks.ALLEN_CCF_CHECKS`).
 """
 
 from __future__ import annotations
@@ -123,6 +124,7 @@ def write_icephys(session: IcephysSession, out_path: Path, settings: ExportSetti
         name="electrode",
         description=f"whole-cell patch pipette, current clamp; recorded cell: {tissue}",
         device=device,
+        location=tissue,
         slice=tissue,
         cell_id=session.cell_id,
     )
