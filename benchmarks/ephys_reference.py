@@ -7,6 +7,13 @@ Run (a venv with efel 5.7.34; tests never import efel)::
 Writes ``tests/data/ephys_efel_prepulse_tau.csv``: eFEL's ``time_constant`` of the -100 pA
 prepulse of every sweep of 18711001.abf (stim_start/stim_end = the prepulse epoch, read from the
 ABF epoch table by pyabf-independent means: fmslab's reader, checked against pyabf's sweepC).
+
+Writes ``tests/data/ephys_efel_ahp.csv``: eFEL's per-spike AHP values on every depolarising step
+sweep of the four spiking reference cells (eFEL's default 0.1 ms interpolation, Threshold -20 mV,
+stim_start/stim_end = the step): ``AHP_depth_abs`` (eFEL's ``min_AHP_indices``: the first trough
+after the peak, 4-9 ms here) and ``AHP_depth_abs_slow`` (the minimum from ``sahp_start`` = 5 ms
+after the peak to the next peak; eFEL gives it for the 2nd to the last-but-one spike), with the
+peak times to match spikes by.
 """
 
 from __future__ import annotations
@@ -19,6 +26,67 @@ import numpy as np
 HERE = Path(__file__).resolve()
 SHARED = HERE.parents[2] / "shared" / "data" / "ephys"
 OUT = HERE.parents[1] / "tests" / "data" / "ephys_efel_prepulse_tau.csv"
+OUT_AHP = HERE.parents[1] / "tests" / "data" / "ephys_efel_ahp.csv"
+AHP_FILES = ("171116sh_0018", "17o05028_ic_steps", "18711001", "File_axon_5")
+
+
+def ahp_rows() -> list[dict]:
+    """eFEL's fast and slow AHP of every spike of the depolarising steps of AHP_FILES."""
+    import efel
+
+    from fmslab.ephys.io import open_recording
+
+    rows = []
+    for name in AHP_FILES:
+        for sw in open_recording(SHARED / "abf" / f"{name}.abf"):
+            st = sw.stimulus
+            if st.kind != "step" or st.stim_pA <= 0:
+                continue
+            efel.reset()
+            efel.set_setting("Threshold", -20.0)
+            trace = {
+                "T": sw.t_s * 1e3,
+                "V": sw.v_mV,
+                "stim_start": [st.stim_start_s * 1e3],
+                "stim_end": [st.stim_end_s * 1e3],
+            }
+            feats = ["peak_time", "AHP_depth_abs", "AHP_time_from_peak", "AHP_depth_abs_slow"]
+            r = efel.get_feature_values([trace], feats, raise_warnings=False)[0]
+            peaks = r["peak_time"]
+            if peaks is None or len(peaks) == 0:
+                continue
+            fast = r["AHP_depth_abs"] if r["AHP_depth_abs"] is not None else []
+            t_fast = r["AHP_time_from_peak"] if r["AHP_time_from_peak"] is not None else []
+            slow = r["AHP_depth_abs_slow"] if r["AHP_depth_abs_slow"] is not None else []
+            # eFEL's slow AHP of spike j (1 <= j <= n-2): check the alignment on the trace itself
+            t_i = np.arange(0.0, sw.t_s[-1] * 1e3, 0.1)
+            v_i = np.interp(t_i, sw.t_s * 1e3, sw.v_mV)
+            for k, val in enumerate(slow):
+                j = k + 1
+                a, b = np.searchsorted(t_i, [peaks[j] + 5.0, peaks[j + 1]])
+                assert abs(float(v_i[a:b].min()) - val) < 0.5, (name, sw.index, j)
+            for j, pt in enumerate(peaks):
+                rows.append(
+                    {
+                        "file": name,
+                        "sweep": sw.index,
+                        "spike": j,
+                        "peak_t_ms": float(pt),
+                        "next_peak_t_ms": float(peaks[j + 1]) if j + 1 < len(peaks) else "",
+                        "AHP_depth_abs": float(fast[j]) if j < len(fast) else "",
+                        "AHP_time_from_peak": float(t_fast[j]) if j < len(t_fast) else "",
+                        "AHP_depth_abs_slow": float(slow[j - 1]) if 1 <= j <= len(slow) else "",
+                    }
+                )
+    return rows
+
+
+def write_csv(path: Path, rows: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
 
 
 def main() -> None:
@@ -56,12 +124,11 @@ def main() -> None:
                 "efel_time_constant_ms": float(tau[0]) if tau is not None and len(tau) else "",
             }
         )
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    with OUT.open("w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
+    write_csv(OUT, rows)
     print(f"{OUT}: {len(rows)} rows, efel {efel.__version__}")
+    ahp = ahp_rows()
+    write_csv(OUT_AHP, ahp)
+    print(f"{OUT_AHP}: {len(ahp)} rows")
 
 
 if __name__ == "__main__":

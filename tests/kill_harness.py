@@ -267,30 +267,50 @@ def kill_trials(
     kills_per_command: int,
     seed: int,
     kills_per_rerun: int = 2,
+    max_misses: int | None = None,
     log: Callable[[str], None] | None = None,
 ) -> Report:
-    """Kill every command ``kills_per_command`` times at seeded random times, then complete it."""
+    """Kill every command ``kills_per_command`` times at seeded random times, then complete it.
+
+    A kill time is a random fraction of the duration of this command's most recent run *on this
+    copy* that ran to its end (at first the clean run's, ``durations``): a re-run that finds its
+    results in the cache is shorter than a clean run, so timing kills from the clean run would land
+    them after the process has exited. Only a run that was still running when the signal was sent
+    (return code -9) counts as a kill; a run that ended first updates the duration the next kill
+    time is drawn from. More than ``max_misses`` such misses for one command (default
+    ``2 * kills_per_command + 4``) stop that command's trials with an inconsistency, so the harness
+    never retries without end.
+    """
     rng = random.Random(seed)
     report = Report()
     raw = raw_hashes(study)
     results = study / "results"
-    previous: dict = {}
+    misses_allowed = 2 * kills_per_command + 4 if max_misses is None else max_misses
     for name, args in commands(study):
         after = states[name]
-        done = 0
-        while done < kills_per_command:
+        last_s = durations[name]  # duration of the last run of this command that ran to its end
+        done = misses = 0
+        while done < kills_per_command and misses <= misses_allowed:
             for _ in range(min(kills_per_rerun, kills_per_command - done)):
                 before = snapshot(study)
                 # most of a run is Python start-up: aim most kills at its second half
-                frac = rng.uniform(0.0, 1.0) if rng.random() < 0.25 else rng.uniform(0.45, 1.0)
-                t = frac * durations[name]
-                rc, _, err = run(args, kill_after_s=t)
+                frac = rng.uniform(0.0, 0.95) if rng.random() < 0.25 else rng.uniform(0.45, 0.95)
+                t = frac * last_s
+                rc, seconds, err = run(args, kill_after_s=t)
                 if rc != -signal.SIGKILL:
                     report.finished_before_kill += 1
+                    misses += 1
+                    last_s = seconds
                     if rc != 0:
                         report.inconsistencies.append(
                             f"{name}: exit {rc} without a kill: {err[-500:]}"
                         )
+                    if misses > misses_allowed:
+                        report.inconsistencies.append(
+                            f"{name}: {misses} runs ended before their kill time; "
+                            f"{done} of {kills_per_command} kills landed"
+                        )
+                        break
                     continue
                 done += 1
                 report.kills += 1
@@ -313,12 +333,14 @@ def kill_trials(
                 if bad:
                     report.inconsistencies.append(f"{name} killed at {t:.2f} s: {bad}")
                 if log:
-                    log(f"{name}: killed at {t:.2f} s ({'after' if state == after else 'before'})")
-            rc, _, err = run(args)
+                    where = "after" if state == after else "before"
+                    log(f"{name}: killed at {t:.2f} s of {last_s:.2f} s ({where})")
+            rc, seconds, err = run(args)
             report.reruns += 1
             if rc != 0:
                 report.inconsistencies.append(f"{name}: re-run failed: {err[-800:]}")
                 continue
+            last_s = seconds
             state = snapshot(study)
             if state != after:
                 diff = [k for k in set(state) | set(after) if state.get(k) != after.get(k)]
@@ -331,8 +353,6 @@ def kill_trials(
             bad = incomplete_outputs(results)
             if bad:
                 report.inconsistencies.append(f"{name}: re-run left incomplete files {bad}")
-        previous = after
     if raw_hashes(study) != raw:
         report.inconsistencies.append("raw inputs changed")
-    del previous
     return report

@@ -85,14 +85,17 @@ def test_hashes_against_hashlib(tmp_path):
     assert sha256_json({"b": 1, "a": 2}) == sha256_json({"a": 2, "b": 1})
 
 
-def test_result_cache_round_trip(tmp_path):
-    cache = ResultCache(tmp_path)
+@pytest.mark.parametrize("fmt", ["parquet", "pickle"])
+def test_result_cache_round_trip(tmp_path, fmt):
+    cache = ResultCache(tmp_path, fmt=fmt)
     key = cache_key(input_sha256="abc", parameters={"dvdt": 20}, step="ephys")
     assert key != cache_key(input_sha256="abc", parameters={"dvdt": 10}, step="ephys")
     assert cache.get("ephys", key) is None
     df = pd.DataFrame({"sweep": [0, 1], "n_spikes": [0, 3]})
     cache.put("ephys", key, {"sweeps": df})
     pd.testing.assert_frame_equal(cache.get("ephys", key)["sweeps"], df)
+    # a pickled entry is read by a reader of either format (same folder layout and marker)
+    pd.testing.assert_frame_equal(ResultCache(tmp_path).get("ephys", key)["sweeps"], df)
 
 
 def test_outputs_get_the_umask_not_mkstemp_0600(tmp_path):

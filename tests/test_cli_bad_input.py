@@ -76,6 +76,12 @@ def bad(tmp_path_factory):
     samples.write_text("sample,group\nS1,A\nS2,A\nS3,B\nS4,B\n")
     (root / "spec.yaml").write_text("figures: [unclosed\n")
     (root / "notcsv.parquet").write_text("nope")
+    # outcome tables for compare: HC rows without a value of y; FMS only
+    rows = [(f"D{d}", f"M{d}{m}", "FMS", str(10 * d + m)) for d in (1, 2, 3) for m in (1, 2)]
+    rows += [(f"E{d}", f"N{d}{m}", "HC", "") for d in (1, 2, 3) for m in (1, 2)]
+    table = pd.DataFrame(rows, columns=["donor", "mouse", "group", "y"])
+    table.to_csv(root / "hc_empty.csv", index=False)
+    table[table["group"] == "FMS"].to_csv(root / "fms_only.csv", index=False)
     return f
 
 
@@ -151,6 +157,11 @@ def _cases(f):
                             "--ci-method", "magic"], "ci-method"),
         ("compare study bad yaml", ["compare", "ephys_cells", "--study", str(f["bad_yaml"]), "-o",
                                     "x", "--out", str(r / "o22")], "not valid YAML"),
+        ("compare one group", ["compare", str(r / "fms_only.csv"), "-o", "y", "--out",
+                               str(r / "o25"), "--n-boot", "20"], "need at least 2 groups"),
+        ("compare group without data", ["compare", str(r / "hc_empty.csv"), "-o", "y", "--out",
+                                        str(r / "o27"), "--n-boot", "20"],
+         "y FMS - HC: no rows with a value of the outcome in group HC"),
         ("figures bad spec", ["figures", "build", str(r / "spec.yaml"), "--out", str(r / "o23")],
          "spec.yaml"),
         ("figures missing spec", ["figures", "build", str(r / "nope.yaml")], "nope.yaml"),
@@ -201,6 +212,21 @@ def test_unexpected_exceptions_are_one_line_not_a_traceback(capsys, monkeypatch)
     assert code == 3 and "Traceback" not in text
     flat = " ".join(text.split())
     assert "unexpected IndexError" in flat and "-vv" in flat
+
+
+def test_compare_with_a_group_without_data_exits_1_after_writing(bad, capsys, monkeypatch):
+    """Issue item 6: a contrast no model could estimate is not a silent success (it was exit 0
+    with one ``model none`` row); stats.csv is still written, --allow-failures keeps exit 0."""
+    out = bad["root"] / "o_hc_empty"
+    argv = ["compare", str(bad["root"] / "hc_empty.csv"), "-o", "y", "--out", str(out)]
+    code, text = _run_main([*argv, "--n-boot", "20"], capsys, monkeypatch)
+    assert code == 1, text
+    stats = pd.read_csv(out / "stats.csv")
+    assert stats[["test", "contrast", "model"]].values.tolist() == [
+        ["contrast", "FMS - HC", "none"]
+    ]
+    code, text = _run_main([*argv, "--n-boot", "20", "--allow-failures"], capsys, monkeypatch)
+    assert code == 0, text
 
 
 def test_require_some_analysed_says_what_was_skipped():

@@ -14,18 +14,18 @@ from fmslab.ephys.plots import CELL_FIGSIZE, envelope, plot_cell
 
 
 def test_failed_figure_is_a_warning_and_tables_stay(abf_dir, tmp_path, monkeypatch):
-    import fmslab.ephys.plots as plots
+    import fmslab.ephys.raster as raster
 
     for name in ("File_axon_5.abf", "171116sh_0018.abf"):
         shutil.copy(abf_dir / name, tmp_path / name)
 
-    def broken(name, *a, **k):
+    def broken(path, name, *a, **k):
         if name == "File_axon_5.abf":
             raise IndexError("index 0 is out of bounds")
-        return real(name, *a, **k)
+        return real(path, name, *a, **k)
 
-    real = plots.plot_cell
-    monkeypatch.setattr(plots, "plot_cell", broken)
+    real = raster.cell_png
+    monkeypatch.setattr(raster, "cell_png", broken)
     out = tmp_path / "out"
     res = analyze_paths(
         sorted(tmp_path.glob("*.abf")), out, n_jobs=1, progress=False, use_cache=False

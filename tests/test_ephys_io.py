@@ -217,3 +217,63 @@ def test_abf1_step_protocol_from_its_epoch_table(abf_dir, tmp_path):
     # 0.01 mV quantisation of the writer: thresholds equal within 0.05 mV
     np.testing.assert_allclose(got["threshold_mV"], ref["threshold_mV"].iloc[6:9], atol=0.05)
     assert cell["rheobase_pA"].iloc[0] == 50.0
+
+
+def _header_state(abf) -> dict:
+    """Every header value pyabf parsed (sections without their file handle), data not loaded."""
+    from pyabf import abfReader
+
+    out = {}
+    for k, v in vars(abf).items():
+        if isinstance(v, abfReader.AbfReader):
+            out[k] = {kk: repr(vv) for kk, vv in vars(v).items() if kk != "_fb"}
+        elif k not in ("_fb",):
+            out[k] = repr(v)
+    return out
+
+
+def test_bulk_byte_reads_give_pyabf_the_same_headers(abf_dir, monkeypatch):
+    """fmslab replaces pyabf's byte-by-byte ``readBytes`` (speed_up_pyabf); every header value
+    of every shared ABF file (ABF1 and ABF2, reference and abf_more) is the same as with pyabf's
+    own definition (one ``readByte`` per byte)."""
+    from pyabf import abfReader
+
+    from fmslab.ephys.io import speed_up_pyabf
+
+    speed_up_pyabf()
+    fast = abfReader.AbfReader.readBytes
+    assert fast.__name__ != "readBytes"  # replaced
+    files = sorted(abf_dir.glob("*.abf")) + sorted((abf_dir.parent / "abf_more").glob("*.abf"))
+    assert len(files) >= 10
+    for f in files:
+        a = _header_state(pyabf.ABF(str(f), loadData=False))
+        with monkeypatch.context() as m:
+            m.setattr(
+                abfReader.AbfReader,
+                "readBytes",
+                lambda self, n: [self.readByte() for _ in range(n)],
+            )
+            b = _header_state(pyabf.ABF(str(f), loadData=False))
+        assert a == b, f.name
+    # a short read fails as pyabf's own does (struct.error), not with fewer bytes
+    import io
+    import struct
+
+    r = abfReader.AbfReader(io.BytesIO(b"\x01\x02"))
+    assert r.readBytes(2) == [1, 2]
+    with pytest.raises(struct.error):
+        r.readBytes(1)
+
+
+def test_smrx_without_sonpy_is_refused_naming_what_to_do(tmp_path):
+    """.smrx (Spike2 9+) needs CED's sonpy, whose only PyPI release (1.9.12) ships a Windows
+    binary: without it the file is refused naming the format and the way out, not handed to
+    another reader."""
+    import importlib.util
+
+    if importlib.util.find_spec("sonpy") is not None:
+        pytest.skip("sonpy is installed here")
+    f = tmp_path / "rec.smrx"
+    f.write_bytes(b"\0" * 4096)
+    with pytest.raises(InputError, match=r"rec\.smrx.*64-bit Spike2.*sonpy.*\.smr or export it"):
+        open_recording(f)

@@ -120,7 +120,9 @@ def test_override_excludes_the_cell_from_compare_and_is_catalogued(
     assert tab.column("id") == ["M02_c1"] and tab.column("reviewer") == ["AB"]
     assert tab.column("reason") == ["seal lost"] and tab.column("date") == ["2026-03-10"]
     text = " ".join(" ".join(page.text).split())
-    assert "1 exclusion(s) decided by reviewers" in text and "Honoured by: fmslab compare" in text
+    assert "1 exclusion(s) decided by reviewers" in text
+    assert "Honoured by: fmslab ephys / skinnerve / behaviour analyze --study" in text
+    assert "fmslab compare (excluded rows are left out before any statistic" in text
 
 
 def test_figures_build_leaves_out_the_excluded_cell(sample_study: Path, tmp_path: Path) -> None:

@@ -449,6 +449,10 @@ def _prepare(con: duckdb.DuckDBPyConnection, spec: TableSpec, df: pd.DataFrame) 
         _create(con, spec, extra)
         return
     stored = set(_stored_columns(con, spec.name))
+    for c, kind in spec.columns:  # declared after the table was created: nullable, added in place
+        if c not in stored and c not in spec.key:
+            log.info("catalog: %s: new declared column '%s' %s", spec.name, c, kind)
+            con.execute(f'ALTER TABLE "{spec.name}" ADD COLUMN "{c}" {kind}')
     for c in extra:
         if c not in stored:
             log.info("catalog: %s: new text column '%s' (from a sheet)", spec.name, c)

@@ -11,7 +11,9 @@ A run replaces, in one transaction, exactly the rows of its *scope* (the files, 
 analysed, named by the family's scope columns) in every table of its family.
 
 Changing a declaration changes the catalog's schema: raise :data:`SCHEMA_VERSION` and add a
-migration step to :data:`fmslab.catalog.MIGRATIONS`.
+migration step to :data:`fmslab.catalog.MIGRATIONS`. A new *nullable* column appended to a declared
+table needs no migration: a stored table lacking it gets it (with its declared type, NULL in old
+rows) the next time a run writes the table (:func:`fmslab.catalog._prepare`).
 """
 
 from __future__ import annotations
@@ -82,6 +84,9 @@ _SKIN_META = (
     " path:T modality:T mouse_id:T cell_id:T recording_unit_id:T sample_id:T date:T protocol:T"
 )
 _BEH_META = " group:T treatment_code:T donor_id:T"
+#: A reviewer's decision (the study's qc_overrides sheet) marked on the rows an analysis keeps:
+#: ``excluded`` rows stay visible but are left out of every statistic (fmslab.study.overrides).
+_EXCLUSION = " excluded:B exclusion_reason:T"
 
 _SPECS = (
     # --- study catalog: the sheets, replaced whole -------------------------------------------
@@ -146,7 +151,7 @@ _SPECS = (
             "spikes_at_2x_rheobase:F stim_2x_rheobase_pA:F threshold_at_rheobase_mV:F "
             "ap_peak_at_rheobase_mV:F half_width_at_rheobase_ms:F ahp_depth_at_rheobase_mV:F "
             "firing_pattern:T spontaneous_rate_hz:F spontaneous_firing:B pre_step_rate_hz:F qc_pass:B "
-            "qc_reasons:T"
+            "qc_reasons:T" + _EXCLUSION
         ),
         key=("file",),
         family="ephys",
@@ -183,7 +188,7 @@ _SPECS = (
             "static_rate_max_hz:F static_fraction:F adaptation_ratio:F slowly_adapting:B "
             "mech_unit:T von_frey_threshold_mn:F cold_responsive:B cold_threshold_c:F "
             "heat_responsive:B heat_threshold_c:F receptor_type:T evoked_spikes:I "
-            "is_unit_under_study:B figure:T accepted:B review:T" + _SKIN_META
+            "is_unit_under_study:B figure:T accepted:B review:T" + _SKIN_META + _EXCLUSION
         ),
         key=("file", "unit_id"),
         family="skinnerve",
@@ -196,7 +201,7 @@ _SPECS = (
             "file:T unit_id:I stimulus:T index:I onset_s:F offset_s:F amplitude:F "
             "dynamic_spikes:F static_spikes:F total_spikes:I dynamic_rate_hz:F static_rate_hz:F "
             "latency_ms:F adaptation_ratio:F responded:B amplitude_unit:T threshold_c:F "
-            "first_spike_c:F kind:T threshold:F" + _SKIN_META
+            "first_spike_c:F kind:T threshold:F" + _SKIN_META + _EXCLUSION
         ),
         key=("file", "unit_id", "stimulus", "index"),
         family="skinnerve",
@@ -224,7 +229,7 @@ _SPECS = (
         _cols(
             "sheet:T row:I mouse_id:T day:F assay:T side:T trial:I cutoff_s:T measure:T unit:T "
             "raw_value:F cutoff:F flag:T cutoff_source:T duration_s:F distance_cm_per_min:F value:F "
-            "at_cutoff:B outlier:B" + _BEH_META
+            "at_cutoff:B outlier:B" + _BEH_META + _EXCLUSION
         ),
         key=("sheet", "row"),
         family="behaviour",
@@ -235,7 +240,7 @@ _SPECS = (
         _cols(
             "mouse_id:T day:F assay:T measure:T unit:T value:F n_trials:I n_sides:I sides:T "
             "n_not_scored:I n_outliers:I n_at_cutoff:I n_bounded:I is_baseline:B baseline:F "
-            "pct_baseline:F" + _BEH_META
+            "pct_baseline:F" + _BEH_META + _EXCLUSION
         ),
         key=("mouse_id", "day", "assay", "measure"),
         family="behaviour",
@@ -245,7 +250,7 @@ _SPECS = (
         _cols(
             "mouse_id:T assay:T measure:T baseline:F n_days:I n_post_days:I first_day:F "
             "last_day:F auc_pct_days:F auc_change_pct_days:F mean_post_pct:F direction:T "
-            "responder:F missing_days:T flag:T" + _BEH_META
+            "responder:F missing_days:T flag:T" + _BEH_META + _EXCLUSION
         ),
         key=("mouse_id", "assay", "measure"),
         family="behaviour",
@@ -256,7 +261,7 @@ _SPECS = (
             "sheet:T row:I mouse_id:T day:F assay:T side:T trial:I cutoff_s:T filament_set:T "
             "pattern:T first_filament_g:F last_filament_g_sheet:F method:T threshold_g:F flag:T "
             "detail:T bound:T k:F xf_log:F delta_log:F last_filament_g:F n_stimuli_used:I "
-            "dixon_pattern:T sudo_filament:F" + _BEH_META
+            "dixon_pattern:T sudo_filament:F" + _BEH_META + _EXCLUSION
         ),
         key=("sheet", "row"),
         family="behaviour",

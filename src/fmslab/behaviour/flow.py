@@ -73,7 +73,9 @@ def run(
         Output folder; default with ``study``: ``STUDY/results/behaviour``.
     study
         Study folder: mice, donors and treatment codes, ``parameters.behaviour`` of study.yaml
-        (``filaments``, ``baseline_day``), catalog.
+        (``filaments``, ``baseline_day``), catalog, and its ``qc_overrides`` sheet: a mouse a
+        reviewer excluded keeps its rows (``excluded`` True, ``exclusion_reason``) but is left
+        out of the statistics and the figures; the decisions are recorded with the run.
     unblinding
         Unblinding key; default: the study's.
     blind
@@ -98,6 +100,7 @@ def run(
     from fmslab.locks import folder_lock
 
     st = None
+    overrides = overrides_file = None
     bparams: dict[str, Any] = {}
     if study is not None:
         from fmslab.study.validate import load_validated_study
@@ -106,6 +109,9 @@ def run(
         if blind:
             st = dataclasses.replace(st, unblinding_path=None)
         bparams = (st.config.get("parameters") or {}).get("behaviour") or {}
+        from fmslab.study.overrides import load_study_overrides
+
+        overrides, overrides_file = load_study_overrides(st.root)
         if not sheets:
             sheets = [Path(p) for p in st.recordings_of("behaviour")["abs_path"]]
             if not sheets:
@@ -136,6 +142,10 @@ def run(
         "exclude_outliers": exclude_outliers,
         "stats_on": stats_on,
     }
+    if st is not None:  # the reviewers' decisions honoured, kept with the run
+        from fmslab.study.overrides import overrides_record
+
+        parameters["qc_overrides"] = overrides_record(overrides, overrides_file)
     result = analyze_sheets(
         sheet_paths,
         filaments=filaments,
@@ -147,8 +157,11 @@ def run(
         exclude_outliers=exclude_outliers,
         stats_on=stats_on,
         progress=progress,
+        overrides=overrides,
     )
     inputs = [*sheet_paths, *([Path(filaments)] if filaments else [])]
+    if overrides_file is not None:
+        inputs.append(overrides_file)
     key = unblinding or (st.unblinding_path if st is not None else None)
     if key is not None:
         inputs.append(Path(key))

@@ -39,6 +39,7 @@ from fmslab.behaviour.timecourse import (
 from fmslab.behaviour.trials import apply_cutoffs, flag_outliers, mouse_day_table
 from fmslab.errors import InputError
 from fmslab.provenance import package_versions, sha256_file
+from fmslab.study.overrides import kept_rows, mark_overrides
 
 log = logging.getLogger(__name__)
 
@@ -255,8 +256,14 @@ def analyze_sheets(
     exclude_outliers: bool = False,
     stats_on: str = "value",
     progress: bool = False,
+    overrides: pd.DataFrame | None = None,
 ) -> BehaviourResult:
-    """Run the whole behaviour analysis on sheets; bad sheets and rows are reported, not fatal."""
+    """Run the whole behaviour analysis on sheets; bad sheets and rows are reported, not fatal.
+
+    ``overrides`` (the study's ``qc_overrides``, :mod:`fmslab.study.overrides`): the mice a reviewer
+    excluded keep their rows in every table, marked ``excluded`` with the ``exclusion_reason``,
+    and are left out of the statistics (``stats``), the donor summary and the time-course figure.
+    """
     if stats_on not in ("value", "pct_baseline"):
         raise InputError(f"stats_on must be 'value' or 'pct_baseline', not '{stats_on}'")
     sets = load_sets(filaments)
@@ -371,8 +378,12 @@ def analyze_sheets(
                 }
             )
         )
-    stats = group_day_contrasts(md, column=stats_on)
-    donors, donor_groups = donor_summary(mice, responder_change_pct=responder_change_pct)
+    if overrides is not None:  # the rows stay (visible), marked; the statistics use the others
+        trials, md, mice = (mark_overrides(t, overrides) for t in (trials, md, mice))
+        if len(vonfrey):
+            vonfrey = mark_overrides(vonfrey, overrides)
+    stats = group_day_contrasts(kept_rows(md), column=stats_on)
+    donors, donor_groups = donor_summary(kept_rows(mice), responder_change_pct=responder_change_pct)
     if len(donor_groups):
         resp = donor_groups.rename(columns={"group": "group_a", "summary": "note"})
         resp = resp.assign(test="donor_responders", responder_change_pct=responder_change_pct)
@@ -420,10 +431,11 @@ def write_outputs(
     ]
     from fmslab.figures.export import save_module_figure
 
-    fig = plot_time_course(result.mouse_day)
+    shown = kept_rows(result.mouse_day)  # reviewers' exclusions are not drawn
+    fig = plot_time_course(shown)
     written += save_module_figure(fig, out / "time_course.pdf")
-    if result.mouse_day["pct_baseline"].notna().any():
-        fig2 = plot_time_course(result.mouse_day, column="pct_baseline")
+    if shown["pct_baseline"].notna().any():
+        fig2 = plot_time_course(shown, column="pct_baseline")
         written += save_module_figure(fig2, out / "time_course_pct_baseline.pdf")
     dixon = files("fmslab") / "data" / "behaviour" / "dixon_k_table.csv"
     prov = {

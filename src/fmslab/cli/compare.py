@@ -84,10 +84,18 @@ def compare(
     adjust: Annotated[
         str, typer.Option(help="Correction across planned contrasts (holm, bonferroni, ...).")
     ] = "holm",
+    allow_failures: bool = typer.Option(
+        False,
+        "--allow-failures",
+        help="Exit 0 even when some contrasts could not be estimated (a group without data).",
+    ),
     defer_catalog: bool = defer_catalog_option(),
 ) -> None:
     """Compare k >= 2 groups on one or more outcomes by planned contrasts; write stats.csv and
     provenance.json to --out.
+
+    Exits with code 1, listing them, when a contrast could not be estimated for an outcome (a group
+    of the contrast has no value of it), unless --allow-failures; stats.csv is written first.
 
     Example: fmslab compare ephys_cells --study STUDY -o rheobase_pA
     --contrast RA_FMS-RA_noFMS --contrast FMS-HC --covariate sex --out results/compare
@@ -132,3 +140,22 @@ def compare(
             highlight=False,
         )
     STDERR.print(f"wrote {done.out / 'stats.csv'} ({len(done.stats)} rows)")
+    from fmslab.batch import check_analysed
+
+    asked, skipped = _estimated(done.stats)
+    check_analysed(
+        "compare", asked=asked, skipped=skipped, unit="contrast", allow_failures=allow_failures
+    )
+
+
+def _estimated(stats) -> tuple[int, list[tuple[str, str]]]:
+    """How many (outcome, contrast) pairs were asked, and those no model could estimate (``model``
+    ``none``: a group of the contrast has no data for the outcome) with the reason."""
+    pairs = stats[stats["test"] == "contrast"]
+    asked = pairs.drop_duplicates(["outcome", "contrast"])
+    none = pairs[pairs["model"] == "none"].drop_duplicates(["outcome", "contrast"])
+    skipped = [
+        (f"{r.outcome} {r.contrast}", str(r.warnings).rsplit("; ", 1)[-1])
+        for r in none.itertuples()
+    ]
+    return len(asked), skipped

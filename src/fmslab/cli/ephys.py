@@ -72,6 +72,7 @@ def analyze(
             "rmp_mV",
             "firing_pattern",
             "qc_pass",
+            "excluded",
         )
         if c in res.cells.columns
     ]

@@ -343,8 +343,10 @@ class _Routes:
         head = {**base, "test": "contrast", "contrast": c.name, "reference": ref,
                 "treatment": trt, **self._counts(c)}  # fmt: skip
         if ref not in self.present or trt not in self.present:
+            empty = " and ".join(g for g in (trt, ref) if g not in self.present)
+            why = f"no rows with a value of the outcome in group {empty}"
             return [{**head, "model": "none",
-                     "warnings": "; ".join([*self.notes, "one group has no data"])}]  # fmt: skip
+                     "warnings": "; ".join([*self.notes, why])}]  # fmt: skip
         pair = self.df[self.df[self.group].isin([ref, trt])]
         group, levels, conf = self.group, self.levels, self.conf
         extra = []

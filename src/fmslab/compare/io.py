@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,8 +12,16 @@ from fmslab.catalog import connect, read_table
 from fmslab.errors import InputError
 from fmslab.provenance import sha256_file
 from fmslab.study.blinding import read_unblinding
-from fmslab.study.overrides import apply_overrides, load_study_overrides
+from fmslab.study.overrides import (
+    EXCLUDED,
+    apply_overrides,
+    drop_marked,
+    exclusion_mask,
+    load_study_overrides,
+)
 from fmslab.study.validate import load_validated_study
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -75,13 +84,34 @@ def load_inputs(table: str, *, study: Path | None = None, unblinding: Path | Non
     excluded = pd.DataFrame()
     if st is not None:
         files += [p for p in st.sheet_paths.values() if p.is_file()]
-        # reviewers' exclusions (cells, units, mice, samples) are honoured before any statistic
+        # reviewers' exclusions (cells, units, mice, samples) are honoured before any statistic;
+        # the study's current sheet decides, not the marks an earlier analysis run wrote
         overrides, overrides_file = load_study_overrides(st.root)
         if overrides_file is not None:
             files.append(overrides_file)
-            applied = apply_overrides(df, overrides)
-            df, excluded = applied.kept.reset_index(drop=True), applied.excluded
+        stale = _stale_marks(df, overrides)
+        if stale:
+            log.warning("%s: %d row(s) marked excluded by the analysis run are not excluded by "
+                        "the study's current qc_overrides sheet: kept (re-run the analysis to "
+                        "refresh the marks)", source, stale)  # fmt: skip
+        applied = apply_overrides(df, overrides)
+        df, excluded = applied.kept.reset_index(drop=True), applied.excluded
+    else:
+        # a table compared without its study: the analysis' own marks (qc_overrides) are honoured
+        applied = drop_marked(df)
+        df, excluded = applied.kept.reset_index(drop=True), applied.excluded
     return Inputs(df, source, mice, key, files, catalog_path, excluded)
+
+
+def _stale_marks(df: pd.DataFrame, overrides: pd.DataFrame) -> int:
+    """Rows an analysis marked ``excluded`` that no decision of the current sheet excludes."""
+    if EXCLUDED not in df.columns:
+        return 0
+    marked = df[EXCLUDED].fillna(False).astype(bool)
+    now = pd.Series(False, index=df.index)
+    for d in overrides.itertuples(index=False):
+        now |= exclusion_mask(df, d)
+    return int((marked & ~now).sum())
 
 
 def file_hashes(paths: list[Path]) -> dict[str, str]:

@@ -107,7 +107,10 @@ def run(
         Output folder; default with ``study``: ``STUDY/results/ephys``.
     study
         Study folder: its recordings sheet gives ``cell_id``, ``mouse_id``, ``date`` and
-        ``protocol`` (unless ``sheet`` is given) and its catalog receives the tables.
+        ``protocol`` (unless ``sheet`` is given) and its catalog receives the tables. Its
+        ``qc_overrides`` sheet marks the cells (or mice) a reviewer excluded: they stay in
+        ``cells.csv`` and ``ephys_cells`` with ``excluded`` True and the ``exclusion_reason``, and
+        the decisions are recorded with the run (provenance and catalog run parameters).
     sheet
         CSV (or DataFrame) linking file names to ``cell_id``, ``mouse_id``, ...
     qc
@@ -137,7 +140,9 @@ def run(
     sheet_df = read_sheet(sheet) if isinstance(sheet, str | Path) else sheet
     files = expand_paths(list(paths)) if paths else []
     catalog_path = None
+    overrides = overrides_file = None
     if study is not None:
+        from fmslab.study.overrides import load_study_overrides
         from fmslab.study.validate import load_validated_study
 
         st = load_validated_study(study)
@@ -150,6 +155,7 @@ def run(
             sheet_df = recs[keep].rename(columns={"protocol": "protocol_sheet"})
         out = out if out is not None else st.results_dir / "ephys"
         catalog_path = st.catalog_path
+        overrides, overrides_file = load_study_overrides(st.root)
     if paths and not files:
         from fmslab.ephys.batch import RECORDING_SUFFIXES
 
@@ -163,6 +169,11 @@ def run(
         raise InputError("an output folder is required without a study")
     out = Path(out)
     stimuli = _stimulus_files(files, stimulus, sheet_df, sheet)
+    record = None
+    if study is not None:
+        from fmslab.study.overrides import overrides_record
+
+        record = overrides_record(overrides, overrides_file)
     with folder_lock(out, command="ephys analyze"):  # one run at a time writes a folder
         res = analyze_paths(
             files,
@@ -174,13 +185,20 @@ def run(
             figures=figures,
             figure_pdf=figure_pdf,
             stimuli=stimuli,
+            overrides=overrides,
+            overrides_info=record,
         )
         if catalog_path is not None:
             store_in_catalog(
                 res,
                 catalog_path,
                 files,
-                parameters={"out": str(out), "files": [str(f) for f in files]},
+                extra_inputs=[overrides_file] if overrides_file is not None else [],
+                parameters={
+                    "out": str(out),
+                    "files": [str(f) for f in files],
+                    "qc_overrides": record,
+                },  # fmt: skip
                 defer=defer_catalog,
             )
     return EphysRun(result=res, files=files, out=out, catalog_path=catalog_path)

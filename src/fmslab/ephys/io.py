@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import re
+import struct
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from fmslab.ephys import vmgate
+from fmslab.ephys.abf_header import check_abf_header
 from fmslab.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -177,16 +179,38 @@ def _spiky(y: np.ndarray) -> bool:
 # --------------------------------------------------------------------------------------- ABF
 
 
+def _read_bytes_at_once(self, length: int) -> list[int]:
+    """``length`` bytes as a list of ints in one read (what pyabf's ``readBytes`` returns)."""
+    data = self._fb.read(length)
+    if len(data) != length:  # pyabf's byte-by-byte read fails the same way at the end of file
+        raise struct.error(f"unpack requires a buffer of {length} bytes, got {len(data)}")
+    return list(data)
+
+
+def speed_up_pyabf() -> None:
+    """Make pyabf 2.3's ``AbfReader.readBytes`` read its bytes in one call instead of one
+    ``read`` + ``struct.unpack`` per byte: the ABF2 strings section (~4 500 bytes) read that way
+    was a third of the time of opening a file. Same values (a list of ints), same error on a
+    short read; tests/test_ephys_io.py compares every header of the shared ABF files."""
+    from pyabf import abfReader
+
+    cls = abfReader.AbfReader
+    if getattr(cls.readBytes, "__name__", "") == "readBytes":  # pyabf's own, not yet replaced
+        cls.readBytes = _read_bytes_at_once
+
+
 class AbfReader:
     """Sweep-by-sweep access to one ABF file; the pyabf cursor never leaves this class."""
 
     def __init__(self, path: str | Path):
         import pyabf
 
+        speed_up_pyabf()
         self.path = Path(path)
         self.file = self.path.name
         if not self.path.is_file():
             raise InputError("file not found", file=str(self.path))
+        check_abf_header(self.path)  # a header claiming more than the file holds: refused
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -247,13 +271,32 @@ class AbfReader:
         would also build the sweep's command waveform, which costs more than the slice.
         """
         abf = self._abf
-        if not self.variable_length:
-            n = int(abf.sweepPointCount)
-            row = abf.data[channel]
-            if row.size >= (sweep + 1) * n:
-                return np.array(row[sweep * n : (sweep + 1) * n], dtype=np.float64)
+        row = abf.data[channel]
+        lengths = self._variable_lengths()
+        if lengths is not None:
+            # variable-length sweeps: bounds from the synch array, as ``setSweep`` computes them
+            # (which would also rebuild the epoch table of every sweep: quadratic in sweeps)
+            start = int(lengths[:sweep].sum())
+            return np.array(row[start : start + int(lengths[sweep])], dtype=np.float64)
+        n = int(abf.sweepPointCount)
+        if row.size >= (sweep + 1) * n:
+            return np.array(row[sweep * n : (sweep + 1) * n], dtype=np.float64)
         abf.setSweep(sweep, channel=channel)
         return np.array(abf.sweepY, dtype=np.float64)  # a copy: the cursor's buffer is reused
+
+    def _variable_lengths(self) -> np.ndarray | None:
+        """Samples per channel of each sweep when the sweeps differ in length (pyabf's rule:
+        more than one sweep and more than one length in the synch array), else None."""
+        if not hasattr(self, "_var_lengths"):
+            abf = self._abf
+            synch = getattr(abf, "_synchArraySection", None)
+            lengths = list(getattr(synch, "lLength", None) or [])
+            self._var_lengths = (
+                np.array([x // abf.channelCount for x in lengths], dtype=np.int64)
+                if abf.sweepCount > 1 and len(set(lengths)) > 1
+                else None
+            )
+        return self._var_lengths
 
     def _find_vm(self) -> int:
         try:
@@ -399,10 +442,17 @@ class AbfReader:
         return out, holding
 
     def _epochs_abf1(self, sweep: int) -> tuple[list[tuple[int, int, float, int]], float]:
-        """ABF1: pyabf's epoch table of DAC 0 (its first entry is the pre-epoch holding)."""
-        abf = self._abf
-        abf.setSweep(sweep, channel=0)
-        ep = abf.sweepEpochs
+        """ABF1: pyabf's epoch table of DAC 0 (its first entry is the pre-epoch holding).
+
+        The table is built once per file: ``setSweep`` would rebuild it for every sweep (the
+        waveforms of all sweeps each time), which is quadratic in the sweep count.
+        """
+        import pyabf.waveform
+
+        table = getattr(self, "_abf1_epoch_table", None)
+        if table is None:
+            table = self._abf1_epoch_table = pyabf.waveform.EpochTable(self._abf, 0)
+        ep = table.epochWaveformsBySweep[sweep]
         scale = CURRENT_UNITS_TO_PA[_norm_units(self.dac_units[0])]
         kinds = {"step": EPOCH_STEP, "ramp": EPOCH_RAMP}
         out = [
@@ -999,8 +1049,8 @@ def _neo_segments(path: Path):
                 except ImportError as exc:
                     raise InputError(
                         "a 64-bit Spike2 file (.smrx): neo reads it only through CED's sonpy, "
-                        "which is not installed (pip install sonpy; available for some platforms "
-                        "only), or save it from Spike2 as .smr or export to NWB",
+                        "which is not installed (sonpy 1.9.12 on PyPI holds only a Windows "
+                        "binary, sonpy.pyd); save it from Spike2 as .smr or export it to NWB",
                         file=path.name,
                     ) from exc
             io = neo.io.get_io(str(path))

@@ -39,6 +39,39 @@ def envelope(t_s: np.ndarray, v: np.ndarray, n_bins: int = ENVELOPE_BINS):
     return t_s[idx], v[idx]
 
 
+def thresholds_by_sweep(spikes: pd.DataFrame | None) -> dict[int, np.ndarray] | None:
+    """Threshold times (s) of each sweep's spikes from a spike table (``sweep``,
+    ``threshold_t_s``); None when there is no table (the figure then detects them)."""
+    if spikes is None:
+        return None
+    if not len(spikes):
+        return {}
+    return {int(k): g["threshold_t_s"].to_numpy(float) for k, g in spikes.groupby("sweep")}
+
+
+def threshold_indices(sw: Sweep, thresholds: dict[int, np.ndarray] | None) -> np.ndarray:
+    """Sample indices of the spike thresholds of ``sw``: from ``thresholds`` (sweep index ->
+    times, s) when given, else detected here; indices outside the trace dropped."""
+    if thresholds is not None:
+        times = thresholds.get(sw.index, np.array([]))
+        idx = np.round(np.asarray(times, dtype=float) / sw.dt_s).astype(int)
+    else:
+        idx = detect_spikes(sw.v_mV, sw.dt_s, edges_s=sw.edges_s)["threshold_index"]
+    return idx[(idx >= 0) & (idx < sw.v_mV.size)]
+
+
+def phase_points(sw: Sweep) -> tuple[np.ndarray, np.ndarray]:
+    """(V in mV, dV/dt in V/s) of the phase plot: every sample where V changes faster than
+    2 V/s (the APs), every 10th elsewhere; the first 400 000 samples (~20 s at 20 kHz)."""
+    v = sw.v_mV[:400_000]
+    dv = dvdt_V_per_s(v, sw.dt_s)
+    if not dv.size:
+        return np.array([]), np.array([])
+    keep = np.abs(dv) > 2.0
+    keep[::10] = True
+    return v[:-1][keep], dv[keep]
+
+
 def plot_sweeps(
     sweeps: list[tuple[str, Sweep]], ax=None, thresholds: dict[int, np.ndarray] | None = None
 ) -> Figure:
@@ -53,11 +86,7 @@ def plot_sweeps(
     for label, sw in sweeps:
         t = sw.t_s
         ax.plot(*envelope(t, sw.v_mV), lw=0.7, label=label)
-        if thresholds is not None and sw.index in thresholds:
-            idx = np.round(np.asarray(thresholds[sw.index]) / sw.dt_s).astype(int)
-        else:
-            idx = detect_spikes(sw.v_mV, sw.dt_s, edges_s=sw.edges_s)["threshold_index"]
-        idx = idx[(idx >= 0) & (idx < sw.v_mV.size)]
+        idx = threshold_indices(sw, thresholds)
         ax.plot(t[idx], sw.v_mV[idx], "k.", ms=3)
     ax.set_xlabel("time (s)")
     ax.set_ylabel("Vm (mV)")
@@ -71,13 +100,8 @@ def plot_phase(sw: Sweep, ax=None) -> Figure:
     2 V/s (the APs), every 10th elsewhere (the slow trajectory between them)."""
     fig = Figure(figsize=(4, 3.5)) if ax is None else ax.figure
     ax = ax or fig.add_subplot(1, 1, 1)
-    v = sw.v_mV[:400_000]  # the first ~20 s at 20 kHz are enough for the phase portrait
-    dv = dvdt_V_per_s(v, sw.dt_s)
-    if dv.size:
-        fast = np.abs(dv) > 2.0
-        keep = fast.copy()
-        keep[::10] = True
-        x, y = v[:-1][keep], dv[keep]
+    x, y = phase_points(sw)
+    if x.size:
         ax.plot(x, y, lw=0.5)
     ax.set_xlabel("Vm (mV)")
     ax.set_ylabel("dV/dt (V/s)")
@@ -146,22 +170,20 @@ def plot_cell(
         fig.clear()
     # fixed margins: a layout engine would measure every text twice per saved format
     axs = fig.subplots(1, 3, width_ratios=[2, 1, 1], gridspec_kw=CELL_GRID)
-    thr = None
-    if spikes is not None and len(spikes):
-        thr = {int(k): g["threshold_t_s"].to_numpy(float) for k, g in spikes.groupby("sweep")}
-    elif spikes is not None:
-        thr = {}
-    plot_sweeps(examples, ax=axs[0], thresholds=thr)
+    plot_sweeps(examples, ax=axs[0], thresholds=thresholds_by_sweep(spikes))
     if examples:
         plot_phase(examples[0][1], ax=axs[1])
     plot_fi(sweeps, ax=axs[2])
     for ax in axs:
         # at most ~5 labelled ticks per axis: tick labels are most of a figure's drawing time
         ax.locator_params(nbins=4)
-    rheo_txt = rheobase_text(cell)
-    fig.suptitle(
-        f"{name}: {rheo_txt}, Rin {cell.get('rin_MOhm', np.nan):.0f} MOhm, "
-        f"pattern {cell.get('firing_pattern', '')}, QC {'pass' if cell.get('qc_pass') else 'fail'}",
-        fontsize=9,
-    )
+    fig.suptitle(cell_title(name, cell), fontsize=9)
     return fig
+
+
+def cell_title(name: str, cell: dict) -> str:
+    """The per-cell figure's title: file, rheobase, Rin, firing pattern, QC."""
+    return (
+        f"{name}: {rheobase_text(cell)}, Rin {cell.get('rin_MOhm', np.nan):.0f} MOhm, "
+        f"pattern {cell.get('firing_pattern', '')}, QC {'pass' if cell.get('qc_pass') else 'fail'}"
+    )

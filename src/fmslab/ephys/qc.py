@@ -59,7 +59,8 @@ def sweep_qc(sweeps: pd.DataFrame, rmp_mV: float, cfg: dict[str, dict[str, float
     reasons: list[str] = []
     steps = sweeps[sweeps["stim_kind"] == "step"] if "stim_kind" in sweeps else sweeps.iloc[0:0]
     follows = responds(steps).to_dict() if len(steps) else {}
-    for idx, row in sweeps.iterrows():
+    # plain dicts: a Series per row (iterrows) cost more than the checks
+    for idx, row in zip(sweeps.index, sweeps.to_dict("records"), strict=True):
         r = []
         sd = row.get("baseline_sd_mV", math.nan)
         if "baseline_sd_max_mV" in c and sd > c["baseline_sd_max_mV"]:

@@ -671,6 +671,19 @@ def _highlight_names(
     return {str(g): str(g) for g in highlight}
 
 
+def _noun_of(name: object, default: str) -> str:
+    """``gene`` / ``sample_id`` -> ``genes`` / ``samples`` (what one row or column is)."""
+    if not isinstance(name, str) or not name:
+        return default
+    noun = key_noun(name).replace("_", " ")
+    return noun if noun.endswith("s") else noun + "s"
+
+
+def _count(n: int, noun: str) -> str:
+    """``"12 samples"`` (``"1 sample"``)."""
+    return f"{n} {noun if n != 1 else _singular(noun)}"
+
+
 def heatmap(
     matrix: pd.DataFrame,
     *,
@@ -679,6 +692,8 @@ def heatmap(
     colorbar_label: str = "",
     row_labels: bool = True,
     col_labels: bool = True,
+    row_noun: str | None = None,
+    col_noun: str | None = None,
     ax: Axes | None = None,
     width: str | float = "single",
     height_mm: float | None = 70,
@@ -686,7 +701,10 @@ def heatmap(
     """Heatmap of a numeric matrix (rows x columns of a DataFrame).
 
     With ``center`` the colour scale is symmetric around it (diverging ``RdBu_r``, a colour-blind
-    safe ColorBrewer scheme); otherwise sequential ``cividis``.
+    safe ColorBrewer scheme); otherwise sequential ``cividis``. The panel states its n on the axes
+    ("12 samples", "30 genes": ``row_noun``/``col_noun``, plural; default from the index and
+    column names, e.g. ``gene`` -> genes) and what the colour is on the colour bar
+    (``colorbar_label``, e.g. "VST \u2212 gene mean").
     """
     values = matrix.apply(pd.to_numeric, errors="coerce").to_numpy(float)
     with house_style():
@@ -710,6 +728,9 @@ def heatmap(
         ax.tick_params(length=0)
         for side in ("left", "bottom"):
             ax.spines[side].set_visible(False)
+        n_rows, n_cols = values.shape
+        ax.set_ylabel(_count(n_rows, row_noun or _noun_of(matrix.index.name, "rows")))
+        ax.set_xlabel(_count(n_cols, col_noun or _noun_of(matrix.columns.name, "columns")))
         fig.colorbar(mesh, ax=ax, label=colorbar_label, shrink=0.8)
         _record(ax, matrix.reset_index())
     return fig

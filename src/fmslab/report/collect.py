@@ -130,6 +130,13 @@ def collect(root: str | Path, *, exclude: Path | None = None) -> ReportData:
     name, description = read_study_header(root)
     data = ReportData(root=root, name=name, description=description, catalog_path=catalog_path)
     data.tables = read_catalog_tables(catalog_path)
+    # the reviewers' decisions as the study's sheet says now (what compare applies), not as the
+    # last 'study catalog' stored them; an unreadable sheet is refused like every --study command
+    from fmslab.study.overrides import load_study_overrides
+
+    overrides, sheet = load_study_overrides(root)
+    if sheet is not None or "qc_overrides" in data.tables:
+        data.tables["qc_overrides"] = overrides
     results = root / "results"
     folders = [m[2] for m in MODALITIES] + list(STATS_FOLDERS)
     for folder in folders:

@@ -58,6 +58,8 @@ FINDING_COLUMNS = ("outcome", "model", "contrast", "day", "treatment", "referenc
                    "estimate", "ci_low", "ci_high", "df", "p", "p_adj", "q")  # fmt: skip
 #: Which analyses honour the qc_overrides sheet (shown in the QC section).
 HONOURED_BY = (
+    "fmslab ephys / skinnerve / behaviour analyze --study (rows kept, marked excluded with the "
+    "reason; behaviour statistics and figures leave them out)",
     "fmslab compare (excluded rows are left out before any statistic and listed in its output)",
     "fmslab figures build --study (every table a panel draws)",
     "this report (summary plots and per-cell/per-unit panels)",
@@ -526,6 +528,9 @@ class _Builder:
         parts = ["<h3>Current-clamp QC</h3>"]
         n_pass = int(cells["qc_pass"].fillna(False).astype(bool).sum())
         items = [("cells passed QC", n_pass), ("cells failed QC", len(cells) - n_pass)]
+        if "excluded" in cells.columns:  # marked by ephys analyze from the qc_overrides sheet
+            items.append(("cells excluded by reviewers",
+                          int(cells["excluded"].fillna(False).astype(bool).sum())))  # fmt: skip
         if sweeps is not None and "qc_pass" in sweeps.columns:
             s_pass = int(sweeps["qc_pass"].fillna(False).astype(bool).sum())
             items += [("sweeps passed QC", s_pass), ("sweeps failed QC", len(sweeps) - s_pass)]

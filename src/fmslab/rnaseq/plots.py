@@ -49,8 +49,9 @@ def distance_heatmap(distances: pd.DataFrame) -> Figure:
         order = distances.index[leaves_list(z)]
     d = distances.loc[order, order]
     fig = heatmap(
-        d, cmap="viridis_r", colorbar_label="Euclidean distance (VST)", height_mm=30 + 4 * len(d)
-    )
+        d, cmap="viridis_r", colorbar_label="Euclidean distance (VST)", height_mm=30 + 4 * len(d),
+        row_noun="samples", col_noun="samples",
+    )  # fmt: skip
     fig.axes[0].set_title("Sample distances")
     return fig
 
@@ -78,7 +79,8 @@ def expression_heatmap(values: pd.DataFrame, *, title: str = "") -> Figure:
     from fmslab.figures.plots import heatmap
 
     z = values.sub(values.mean(axis=1), axis=0)
-    fig = heatmap(z, center=0.0, colorbar_label="VST \u2212 gene mean", height_mm=25 + 3 * len(z))
+    fig = heatmap(z, center=0.0, colorbar_label="VST \u2212 gene mean", height_mm=25 + 3 * len(z),
+                  row_noun="genes", col_noun="samples")  # fmt: skip
     fig.axes[0].set_title(title)
     return fig
 

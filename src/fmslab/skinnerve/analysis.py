@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -266,30 +266,60 @@ def match_pass(res: StreamResult, sp: UnitSpikes, p: Params) -> UnitSpikes:
     )
 
 
-def analyze_recording(
-    rec: Recording, params: Params | None = None, *, file: str | None = None
-) -> FileResult:
-    """Analyse one opened recording (see docs/skinnerve.md for every rule)."""
-    p = params or Params()
-    label = file or rec.path.name
-    res = process(rec, p)
-    fs = res.fs_hz
-    noise = res.noise_uv
-    sp = match_pass(res, clean_clusters(res, first_pass_clusters(res, p), p), p)
-    templates_uv = sp.templates_uv
-    times, labels = sp.times_s, sp.labels
-    order = np.argsort(times, kind="stable")
-    times, labels = times[order], labels[order]
-    scale = sp.amplitude[order] if sp.amplitude.size == times.size else np.ones(times.size)
-    stim_s = res.stimulus_samples / fs
-    warnings: list[str] = []
-    if not np.any(labels > 0):
-        warnings.append(
-            f"no units: no spike cluster clearly above the noise ({noise:.3g} uV SD; "
-            f"{res.spike_samples.size} threshold crossings, {sp.noise_clusters} noise cluster(s))"
-        )
-        log.warning("%s: %s", label, warnings[-1])
+@dataclass(frozen=True)
+class SortedUnits:
+    """The final spikes of a recording in time order: ``labels`` 1..n (0: not a unit),
+    ``scale`` the least-squares size of each spike relative to its unit's template."""
 
+    times_s: np.ndarray
+    labels: np.ndarray
+    templates_uv: np.ndarray
+    scale: np.ndarray
+    noise_clusters: int
+
+    @property
+    def n_units(self) -> int:
+        return int(self.labels.max(initial=0))
+
+    def spikes_s(self, unit: int) -> np.ndarray:
+        """Spike times (s) of unit ``unit`` (1-based)."""
+        return self.times_s[self.labels == unit]
+
+    def without(self, unit: int) -> SortedUnits:
+        """The same spikes with unit ``unit`` relabelled 0 (not a unit)."""
+        return replace(self, labels=np.where(self.labels == unit, 0, self.labels))
+
+
+def sort_units(res: StreamResult, p: Params) -> SortedUnits:
+    """Stages 1-3 (:func:`first_pass_clusters`, :func:`clean_clusters`, :func:`match_pass`),
+    the spikes put in time order."""
+    sp = match_pass(res, clean_clusters(res, first_pass_clusters(res, p), p), p)
+    order = np.argsort(sp.times_s, kind="stable")
+    scale = sp.amplitude[order] if sp.amplitude.size == sp.times_s.size else np.ones(order.size)
+    return SortedUnits(
+        times_s=sp.times_s[order],
+        labels=sp.labels[order],
+        templates_uv=sp.templates_uv,
+        scale=scale,
+        noise_clusters=sp.noise_clusters,
+    )
+
+
+@dataclass(frozen=True)
+class Stimuli:
+    """The stimuli of a recording: electrical pulse onsets (s), force steps and thermal ramps
+    (:mod:`fmslab.skinnerve.stimuli` tables), the mechanical channel's role (None: no
+    mechanical channel) and the baseline intervals (s) away from every stimulus."""
+
+    electrical_s: np.ndarray
+    mech_role: str | None
+    steps: pd.DataFrame
+    ramps: pd.DataFrame
+    baseline: list[tuple[float, float]]
+
+
+def find_stimuli(res: StreamResult, p: Params) -> Stimuli:
+    """Electrical pulses, force steps, thermal ramps and the baseline between them."""
     mech_role = next((r for r in MECHANICAL_ROLES if r in res.aux), None)
     if mech_role:
         steps = find_steps(
@@ -307,172 +337,338 @@ def analyze_recording(
         )
     else:
         ramps = find_thermal_ramps(np.zeros(0), np.zeros(0))
-    base = R.baseline_intervals(res.duration_s, stim_s, steps, ramps, p.baseline_margin_s)
-    censored = p.dead_ms / 1e3
+    electrical_s = res.stimulus_samples / res.fs_hz
+    base = R.baseline_intervals(res.duration_s, electrical_s, steps, ramps, p.baseline_margin_s)
+    return Stimuli(electrical_s, mech_role, steps, ramps, base)
 
-    unit_rows, resp_frames, artefact_rows = [], [], []
-    for k in range(1, int(labels.max(initial=0)) + 1):
-        t = times[labels == k]
-        q = unit_quality(
-            t, templates_uv[k - 1], noise, res.duration_s, p.refractory_ms / 1e3, censored
+
+@dataclass(frozen=True)
+class ElectricalResponse:
+    """A unit's response to the electrical stimuli.
+
+    ``latency_peak_ms``: median latency of its aligned (band-passed extreme) spike;
+    ``latency_ms``: of a driven unit, to the spike's onset on the raw trace (NaN when the onset
+    cannot be measured); otherwise (and for an artefact) the aligned latency;
+    ``artefact_reason``: non-empty when the "unit" is locked to the stimulus more tightly than a
+    conducting axon can be (then it is a stimulus artefact, not a unit).
+    """
+
+    latency_ms: float
+    latency_sd_ms: float
+    follow_fraction: float
+    n_stimuli: int
+    latency_peak_ms: float
+    driven: bool
+    cv_m_s: float
+    artefact_reason: str = ""
+
+    def table_fields(self) -> dict[str, float]:
+        """The latency columns of the unit table, in its order."""
+        return {
+            "latency_ms": self.latency_ms,
+            "latency_sd_ms": self.latency_sd_ms,
+            "follow_fraction": self.follow_fraction,
+            "n_stimuli": self.n_stimuli,
+            "latency_peak_ms": self.latency_peak_ms,
+        }
+
+
+def electrical_response(
+    rec: Recording, spike_s: np.ndarray, electrical_s: np.ndarray, p: Params
+) -> ElectricalResponse:
+    """Latency, follow fraction, conduction velocity (m/s; distance / onset latency) of a unit,
+    or the reason it is a stimulus artefact (see docs/skinnerve.md)."""
+    lat = R.latency_to_stimuli(spike_s, electrical_s, p)
+    driven = lat["follow_fraction"] >= p.min_follow_fraction
+    n_followed = lat["follow_fraction"] * lat["n_stimuli"]
+    base = {**lat, "latency_peak_ms": lat["latency_ms"], "driven": driven, "cv_m_s": np.nan}
+    if (
+        driven
+        and n_followed >= p.artefact_min_stimuli
+        and lat["latency_sd_ms"] < p.artefact_max_jitter_ms
+    ):
+        reason = (
+            f"latency jitter {lat['latency_sd_ms'] * 1e3:.1f} us < "
+            f"{p.artefact_max_jitter_ms * 1e3:.0f} us"
         )
-        lat = R.latency_to_stimuli(t, stim_s, p)
-        driven = lat["follow_fraction"] >= p.min_follow_fraction
-        n_followed = lat["follow_fraction"] * lat["n_stimuli"]
-        if (
-            driven
-            and n_followed >= p.artefact_min_stimuli
-            and lat["latency_sd_ms"] < p.artefact_max_jitter_ms
-        ):
-            # locked to the stimulus more tightly than a conducting axon can be: an artefact
-            artefact_rows.append(
-                {"file": label, "cluster": k, **q, **lat, "reason": "latency jitter "
-                 f"{lat['latency_sd_ms'] * 1e3:.1f} us < {p.artefact_max_jitter_ms * 1e3:.0f} us"}
-            )  # fmt: skip
-            labels[labels == k] = 0
-            continue
-        driven = lat["follow_fraction"] >= p.min_follow_fraction
-        lat["latency_peak_ms"] = lat["latency_ms"]
-        if driven:
-            shift = _onset_before_alignment_ms(rec, t, stim_s, lat, p)
-            lat["latency_ms"] = lat["latency_peak_ms"] - shift if np.isfinite(shift) else np.nan
-        cv = (
-            rec.conduction_distance_mm / lat["latency_ms"]
-            if (driven and rec.conduction_distance_mm)
-            else np.nan
-        )
-        spont = R.spontaneous(t, base)
-        rate_test = R.conservative_rate_hz(spont)
-        mech = R.mechanical_responses(
-            t,
-            steps,
+        return ElectricalResponse(**base, artefact_reason=reason)
+    if not driven:
+        return ElectricalResponse(**base)
+    shift = _onset_before_alignment_ms(rec, spike_s, electrical_s, lat["latency_ms"], p)
+    onset_ms = lat["latency_ms"] - shift if np.isfinite(shift) else np.nan
+    distance = rec.conduction_distance_mm
+    cv = distance / onset_ms if distance else np.nan
+    return ElectricalResponse(**{**base, "latency_ms": onset_ms, "cv_m_s": cv})
+
+
+@dataclass(frozen=True)
+class FieldResponses:
+    """A unit's activity away from and during the receptive-field stimuli.
+
+    ``spontaneous``: baseline rate and ISI CV (:func:`responses.spontaneous`); ``mechanical`` and
+    ``thermal``: one row per step or ramp (``responded``, ``total_spikes``, thresholds);
+    ``mechanical_summary``: :func:`responses.mechanical_summary`.
+    """
+
+    spontaneous: dict[str, float]
+    mechanical: pd.DataFrame
+    mechanical_summary: dict[str, float]
+    thermal: pd.DataFrame
+
+    def threshold_c(self, kind: str) -> float:
+        """Threshold (degC) of the first responded ``kind`` ramp (``cold``/``heat``); NaN if none."""
+        t = self.thermal
+        if not len(t):
+            return float("nan")
+        hit = t[(t["stimulus"] == kind) & t["responded"]]
+        return float(hit["threshold_c"].iloc[0]) if len(hit) else float("nan")
+
+    def responsive(self, kind: str) -> bool:
+        """Whether any ``kind`` ramp (``cold``/``heat``) evoked a response."""
+        t = self.thermal
+        return bool(len(t) and ((t["stimulus"] == kind) & t["responded"]).any())
+
+
+def field_responses(
+    spike_s: np.ndarray, res: StreamResult, stimuli: Stimuli, p: Params
+) -> FieldResponses:
+    """Spontaneous activity, then the responses to each force step and thermal ramp, each
+    tested against the conservative spontaneous rate (see docs/skinnerve.md)."""
+    spont = R.spontaneous(spike_s, stimuli.baseline)
+    rate_test = R.conservative_rate_hz(spont)
+    role = stimuli.mech_role
+    mech = R.mechanical_responses(
+        spike_s,
+        stimuli.steps,
+        rate_test,
+        alpha=p.response_alpha,
+        ramp_min_s=p.ramp_min_s,
+        force_time_s=res.aux_time_s if role else None,
+        force=res.aux[role] if role else None,
+    )
+    therm = (
+        R.thermal_responses(
+            spike_s,
+            stimuli.ramps,
+            res.aux_time_s,
+            res.aux["temperature"],
             rate_test,
             alpha=p.response_alpha,
-            ramp_min_s=p.ramp_min_s,
-            force_time_s=res.aux_time_s if mech_role else None,
-            force=res.aux[mech_role] if mech_role else None,
         )
-        ms = R.mechanical_summary(mech, p)
-        therm = (
-            R.thermal_responses(
-                t,
-                ramps,
-                res.aux_time_s,
-                res.aux["temperature"],
-                rate_test,
-                alpha=p.response_alpha,
-            )
-            if "temperature" in res.aux
-            else pd.DataFrame()
-        )
-        cold = therm[(therm["stimulus"] == "cold") & therm["responded"]] if len(therm) else therm
-        heat = therm[(therm["stimulus"] == "heat") & therm["responded"]] if len(therm) else therm
-        fclass = R.fibre_class(cv, p.cv_cutoffs)
-        mech_thr_mn = ms["mech_threshold"] if mech_role == "force" else np.nan
-        rtype = R.receptor_type(
-            fclass,
-            ms["mech_responsive"],
-            ms["slowly_adapting"],
-            mech_thr_mn,
-            len(cold) > 0,
-            len(heat) > 0,
-            p,
-        )
+        if "temperature" in res.aux
+        else pd.DataFrame()
+    )
+    return FieldResponses(spont, mech, R.mechanical_summary(mech, p), therm)
+
+
+@dataclass(frozen=True)
+class UnitType:
+    """Fibre class (from CV), von Frey threshold (mN; NaN without a force channel) and
+    receptor type (see docs/skinnerve.md's table)."""
+
+    fibre_class: str
+    von_frey_threshold_mn: float
+    receptor_type: str
+
+
+def classify_unit(
+    electrical: ElectricalResponse, field: FieldResponses, mech_role: str | None, p: Params
+) -> UnitType:
+    """Fibre class and receptor type of a unit from its CV and its responses."""
+    fclass = R.fibre_class(electrical.cv_m_s, p.cv_cutoffs)
+    ms = field.mechanical_summary
+    threshold_mn = ms["mech_threshold"] if mech_role == "force" else np.nan
+    rtype = R.receptor_type(
+        fclass,
+        ms["mech_responsive"],
+        ms["slowly_adapting"],
+        threshold_mn,
+        field.responsive("cold"),
+        field.responsive("heat"),
+        p,
+    )
+    return UnitType(fclass, threshold_mn, rtype)
+
+
+def unit_row(
+    label: str,
+    unit: int,
+    quality: dict[str, float],
+    electrical: ElectricalResponse,
+    field: FieldResponses,
+    kind: UnitType,
+    train: dict[str, float],
+    mech_role: str | None,
+) -> dict:
+    """The unit table's row of one unit (columns in the table's order)."""
+    return {
+        "file": label,
+        "unit_id": unit,
+        **quality,
+        **electrical.table_fields(),
+        "electrically_driven": electrical.driven,
+        "cv_m_s": electrical.cv_m_s,
+        "fibre_class": kind.fibre_class,
+        **field.spontaneous,
+        **train,
+        **field.mechanical_summary,
+        "mech_unit": CANONICAL_UNIT[mech_role] if mech_role else "",
+        "von_frey_threshold_mn": kind.von_frey_threshold_mn,
+        "cold_responsive": field.responsive("cold"),
+        "cold_threshold_c": field.threshold_c("cold"),
+        "heat_responsive": field.responsive("heat"),
+        "heat_threshold_c": field.threshold_c("heat"),
+        "receptor_type": kind.receptor_type,
+    }
+
+
+def response_rows(
+    label: str,
+    unit: int,
+    electrical: ElectricalResponse,
+    field: FieldResponses,
+    stimuli: Stimuli,
+) -> pd.DataFrame:
+    """The response table's rows of one unit: each step and ramp, and the electrical series."""
+    frames = []
+    for df in (field.mechanical, field.thermal):
+        if len(df):
+            df = df.copy()
+            df.insert(0, "unit_id", unit)
+            df.insert(0, "file", label)
+            mech = df["stimulus"].iloc[0] == "mechanical"
+            df["amplitude_unit"] = CANONICAL_UNIT[stimuli.mech_role] if mech else "degC"
+            frames.append(df)
+    stim_s = stimuli.electrical_s
+    if len(stim_s):
         row = {
             "file": label,
-            "unit_id": k,
-            **q,
-            **lat,
-            "electrically_driven": driven,
-            "cv_m_s": cv,
-            "fibre_class": fclass,
-            **spont,
-            **R.train_statistics(t, res.duration_s),
-            **ms,
-            "mech_unit": CANONICAL_UNIT[mech_role] if mech_role else "",
-            "von_frey_threshold_mn": mech_thr_mn,
-            "cold_responsive": len(cold) > 0,
-            "cold_threshold_c": float(cold["threshold_c"].iloc[0]) if len(cold) else np.nan,
-            "heat_responsive": len(heat) > 0,
-            "heat_threshold_c": float(heat["threshold_c"].iloc[0]) if len(heat) else np.nan,
-            "receptor_type": rtype,
+            "unit_id": unit,
+            "stimulus": "electrical",
+            "index": 0,
+            "onset_s": stim_s[0],
+            "offset_s": stim_s[-1],
+            "amplitude": np.nan,
+            "total_spikes": int(round(electrical.follow_fraction * len(stim_s))),
+            "latency_ms": electrical.latency_ms,
+            "responded": electrical.driven,
+            "amplitude_unit": "",
         }
-        unit_rows.append(row)
-        for df in (mech, therm):
-            if len(df):
-                df = df.copy()
-                df.insert(0, "unit_id", k)
-                df.insert(0, "file", label)
-                if df["stimulus"].iloc[0] == "mechanical":
-                    df["amplitude_unit"] = CANONICAL_UNIT[mech_role]
-                else:
-                    df["amplitude_unit"] = "degC"
-                resp_frames.append(df)
-        if len(stim_s):
-            resp_frames.append(
-                pd.DataFrame(
-                    [
-                        {
-                            "file": label,
-                            "unit_id": k,
-                            "stimulus": "electrical",
-                            "index": 0,
-                            "onset_s": stim_s[0],
-                            "offset_s": stim_s[-1],
-                            "amplitude": np.nan,
-                            "total_spikes": int(round(lat["follow_fraction"] * len(stim_s))),
-                            "latency_ms": lat["latency_ms"],
-                            "responded": driven,
-                            "amplitude_unit": "",
-                        }
-                    ]
-                )
-            )
-    units = pd.DataFrame(unit_rows)
-    if len(units):
-        # unit under study: follows the electrical stimulus and fires most to the receptive-field
-        # stimuli; without a driven unit, the one with most stimulus-evoked spikes
-        evoked = {k: 0 for k in units["unit_id"]}
-        for df in resp_frames:
-            if len(df) and df["stimulus"].iloc[0] != "electrical":
-                for u, n in df[df["responded"]].groupby("unit_id")["total_spikes"].sum().items():
-                    evoked[u] += int(n)
-        units["evoked_spikes"] = units["unit_id"].map(evoked)
-        keys = [
-            (bool(r.electrically_driven), r.evoked_spikes, r.amplitude_uv)
-            for r in units.itertuples(index=False)
-        ]
-        units["is_unit_under_study"] = False
-        units.loc[max(range(len(keys)), key=keys.__getitem__), "is_unit_under_study"] = True
-    responses = pd.concat(resp_frames, ignore_index=True) if resp_frames else pd.DataFrame()
-    keep = labels > 0
-    peak_uv = np.array([float(np.abs(t).max()) for t in templates_uv]) if len(templates_uv) else []
-    spikes = pd.DataFrame(
+        frames.append(pd.DataFrame([row]))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def mark_unit_under_study(units: pd.DataFrame, responses: pd.DataFrame) -> pd.DataFrame:
+    """``units`` with ``evoked_spikes`` (spikes of its responded steps and ramps) and
+    ``is_unit_under_study``: the unit that follows the electrical stimulus and fires most to the
+    receptive-field stimuli; without a driven unit, the one with most stimulus-evoked spikes
+    (ties: the larger amplitude)."""
+    units = units.copy()
+    evoked = {k: 0 for k in units["unit_id"]}
+    if len(responses):
+        hits = responses[(responses["stimulus"] != "electrical") & responses["responded"]]
+        for u, n in hits.groupby("unit_id")["total_spikes"].sum().items():
+            evoked[u] += int(n)
+    units["evoked_spikes"] = units["unit_id"].map(evoked)
+    keys = [
+        (bool(r.electrically_driven), r.evoked_spikes, r.amplitude_uv)
+        for r in units.itertuples(index=False)
+    ]
+    units["is_unit_under_study"] = False
+    units.loc[max(range(len(keys)), key=keys.__getitem__), "is_unit_under_study"] = True
+    return units
+
+
+def spike_table(label: str, sorted_units: SortedUnits) -> pd.DataFrame:
+    """One row per spike of a unit: ``unit_id``, ``time_s`` and ``amplitude_uv`` (its
+    least-squares scale times its template's peak)."""
+    keep = sorted_units.labels > 0
+    labels = sorted_units.labels[keep]
+    peak_uv = np.array([float(np.abs(t).max()) for t in sorted_units.templates_uv])
+    return pd.DataFrame(
         {
             "file": label,
-            "unit_id": labels[keep],
-            "time_s": times[keep],
-            # the spike's size: its least-squares scale times the template's peak
-            "amplitude_uv": scale[keep] * np.asarray(peak_uv)[labels[keep] - 1]
+            "unit_id": labels,
+            "time_s": sorted_units.times_s[keep],
+            "amplitude_uv": sorted_units.scale[keep] * peak_uv[labels - 1]
             if keep.any()
             else np.zeros(0),
         }
     )
+
+
+def analyze_recording(
+    rec: Recording, params: Params | None = None, *, file: str | None = None
+) -> FileResult:
+    """Analyse one opened recording (see docs/skinnerve.md for every rule).
+
+    Stages: :func:`~fmslab.skinnerve.stream.process` (filter, detect), :func:`sort_units`,
+    :func:`find_stimuli`, then per unit :func:`electrical_response` (artefacts dropped),
+    :func:`field_responses`, :func:`classify_unit`; :func:`mark_unit_under_study`.
+    """
+    p = params or Params()
+    label = file or rec.path.name
+    res = process(rec, p)
+    noise = res.noise_uv
+    sorted_units = sort_units(res, p)
+    warnings: list[str] = []
+    if sorted_units.n_units == 0:
+        warnings.append(
+            f"no units: no spike cluster clearly above the noise ({noise:.3g} uV SD; "
+            f"{res.spike_samples.size} threshold crossings, "
+            f"{sorted_units.noise_clusters} noise cluster(s))"
+        )
+        log.warning("%s: %s", label, warnings[-1])
+    stimuli = find_stimuli(res, p)
+    censored = p.dead_ms / 1e3
+
+    unit_rows, resp_frames, artefact_rows = [], [], []
+    for k in range(1, sorted_units.n_units + 1):
+        t = sorted_units.spikes_s(k)
+        q = unit_quality(
+            t,
+            sorted_units.templates_uv[k - 1],
+            noise,
+            res.duration_s,
+            p.refractory_ms / 1e3,
+            censored,
+        )
+        electrical = electrical_response(rec, t, stimuli.electrical_s, p)
+        if electrical.artefact_reason:
+            fields = electrical.table_fields()
+            del fields["latency_peak_ms"]
+            artefact_rows.append(
+                {"file": label, "cluster": k, **q, **fields, "reason": electrical.artefact_reason}
+            )
+            sorted_units = sorted_units.without(k)
+            continue
+        field = field_responses(t, res, stimuli, p)
+        kind = classify_unit(electrical, field, stimuli.mech_role, p)
+        train = R.train_statistics(t, res.duration_s)
+        unit_rows.append(unit_row(label, k, q, electrical, field, kind, train, stimuli.mech_role))
+        resp_frames.append(response_rows(label, k, electrical, field, stimuli))
+    resp_frames = [df for df in resp_frames if len(df)]
+    responses = pd.concat(resp_frames, ignore_index=True) if resp_frames else pd.DataFrame()
+    units = pd.DataFrame(unit_rows)
+    if len(units):
+        units = mark_unit_under_study(units, responses)
+    spikes = spike_table(label, sorted_units)
     examples = _example_waveforms(res, spikes, p)
     res.filtered_uv = np.zeros(0, dtype=np.float32)  # the full trace is not needed any more
-    snippets = read_windows(rec, _snippet_windows(spikes, steps, stim_s, res.duration_s), p)
+    stim_s = stimuli.electrical_s
+    snippets = read_windows(rec, _snippet_windows(spikes, stimuli.steps, stim_s, res.duration_s), p)
     return FileResult(
         file=label,
         units=units,
         responses=responses,
         spikes=spikes,
-        steps=steps,
-        ramps=ramps,
+        steps=stimuli.steps,
+        ramps=stimuli.ramps,
         stream=res,
-        templates_uv=templates_uv,
-        mech_role=mech_role,
+        templates_uv=sorted_units.templates_uv,
+        mech_role=stimuli.mech_role,
         roles=dict(rec.roles),
-        pre_samples=int(round(p.pre_ms * fs / 1e3)),
+        pre_samples=int(round(p.pre_ms * res.fs_hz / 1e3)),
         snippets=snippets,
         warnings=warnings,
         artefacts=pd.DataFrame(artefact_rows),
@@ -481,7 +677,7 @@ def analyze_recording(
 
 
 def _onset_before_alignment_ms(
-    rec: Recording, t: np.ndarray, stim_s: np.ndarray, lat: dict, p: Params
+    rec: Recording, t: np.ndarray, stim_s: np.ndarray, latency_peak_ms: float, p: Params
 ) -> float:
     """How long before its alignment point (the band-passed extreme) a unit's spike starts on the
     raw trace, in ms.
@@ -493,8 +689,8 @@ def _onset_before_alignment_ms(
     interpolation between samples).
     """
     fs = rec.fs_hz
-    centre = lat["latency_peak_ms"] / 1e3
-    win = max(p.latency_window_ms, 0.05 * lat["latency_peak_ms"]) / 1e3
+    centre = latency_peak_ms / 1e3
+    win = max(p.latency_window_ms, 0.05 * latency_peak_ms) / 1e3
     ts = np.sort(t)
     ev = []
     for s_ in stim_s:

@@ -96,7 +96,9 @@ def run(
         ``study.yaml`` (``parameters.skinnerve``), catalog. A sheet column ``accept`` (yes / no /
         unit K) is the physiologist's review of the unit figures and is honoured
         (:func:`fmslab.skinnerve.review.apply_review`): units.csv records it in ``accepted`` and
-        ``review``.
+        ``review``. The study's ``qc_overrides`` sheet marks the units (or mice) a reviewer
+        excluded in units.csv and responses.csv (``excluded``, ``exclusion_reason``; the rows are
+        kept) and is recorded with the run.
     channels
         Channel-map YAML for all files; default: ``RECORDING.yaml`` beside each recording.
     params
@@ -120,8 +122,10 @@ def run(
     params_d: dict[str, Any] = {}
     meta = pd.DataFrame()
     catalog_path = None
+    overrides = overrides_file = None
     files = [Path(p) for p in paths] if paths else []
     if study is not None:
+        from fmslab.study.overrides import load_study_overrides
         from fmslab.study.validate import load_validated_study
 
         st = load_validated_study(study)
@@ -131,6 +135,7 @@ def run(
         files = files or [Path(p) for p in rows["abs_path"]]
         out = out if out is not None else st.results_dir / "skinnerve"
         catalog_path = st.catalog_path
+        overrides, overrides_file = load_study_overrides(st.root)
     if params is not None:
         params_d.update(_read_params(Path(params)) if isinstance(params, str | Path) else params)
     prm = Params.from_dict(params_d)  # validates names
@@ -148,6 +153,10 @@ def run(
         "params": prm.to_dict(),
         "channels": str(channels) if channels else "RECORDING.yaml beside each file",
     }
+    if study is not None:  # the reviewers' decisions honoured, kept with the run
+        from fmslab.study.overrides import overrides_record
+
+        parameters["qc_overrides"] = overrides_record(overrides, overrides_file)
     record = RunRecord(command=COMMAND, parameters=parameters)
     with folder_lock(out, command=COMMAND):  # one run at a time writes a folder
         outcome = run_batch(
@@ -174,12 +183,17 @@ def run(
                 # the physiologist's accept/reject column of the sheet (skinnerve.review)
                 sheet = meta[["file", "accept"]] if "accept" in meta.columns else pd.DataFrame()
                 df = apply_review(df, sheet if len(sheet) else pd.DataFrame(columns=["file"]))
+            if overrides is not None and name in ("units", "responses") and len(df):
+                from fmslab.study.overrides import mark_overrides
+
+                df = mark_overrides(df, overrides)  # kept, marked: left out by every statistic
             tables[name] = df
             write_table(df, out / f"{name}.csv")
         errors = outcome.failures_frame("file")
         write_table(errors, out / "errors.csv")
         record.finish("ok" if not len(errors) else "partial")
         readable = [p for p in files if p.is_file()]
+        readable += [overrides_file] if overrides_file is not None else []
         write_json(
             out / "provenance.json",
             {

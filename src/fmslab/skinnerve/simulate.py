@@ -1,5 +1,9 @@
 """Ground-truth skin-nerve recordings: several units, noise, artefacts, drift and stimuli.
 
+The one skin-nerve simulator of fmslab: ``fmslab skinnerve simulate``, the tests, the benchmarks
+and the demo study (:mod:`fmslab.demo.skinnerve`, which chooses the units and the protocol of each
+recording and calls :func:`simulate`) all use it.
+
 Like SpikeInterface's ``generate_ground_truth_recording``, but with the stimuli of a skin-nerve
 experiment: electrical pulses (each responsive unit fires once at ``distance / CV`` plus jitter),
 force-controlled ramp-and-hold steps (rapidly adapting units fire on the ramps, slowly adapting ones
@@ -19,7 +23,7 @@ import pandas as pd
 import yaml
 from scipy import signal
 
-from fmslab.atomic import write_table, write_text
+from fmslab.atomic import write_bytes, write_table, write_text
 
 
 @dataclass(frozen=True)
@@ -108,10 +112,19 @@ class Protocol:
     thermal_rate_c_per_s: float = 1.0
     thermal_hold_s: float = 3.0
     tail_s: float = 5.0
+    gap_after_electrical_s: float = 3.0  # last pulse -> first force step
+    gap_before_thermal_s: float = 2.0  # end of the last force step interval -> first ramp
+    gap_after_thermal_s: float = 5.0  # after each thermal ramp (back at the bath temperature)
+    rewarm_rate_c_per_s: float | None = None  # None: the ramp's own rate
+    pulse_v: float = 5.0
 
 
 @dataclass(frozen=True)
 class SimConfig:
+    """Signal chain of a simulated recording: sampling rate, noise (uV SD, white, low-passed at
+    5 kHz or 0.45 of the sampling rate, whichever is lower), 50 Hz pick-up, baseline drift,
+    stimulus artefact, conduction distance (mm) and the units and protocol."""
+
     fs_hz: float = 20000.0
     noise_uv: float = 10.0
     drift_uv: float = 200.0
@@ -137,6 +150,13 @@ class Simulation:
     spikes: pd.DataFrame  # unit, time_s, sample, evoked
     stimuli: pd.DataFrame  # kind, onset_s, offset_s, amplitude
     units: pd.DataFrame  # truth per unit
+
+
+def _thermal_times_s(p: Protocol, target_c: float) -> tuple[float, float, float]:
+    """Durations (s) of the ramp to ``target_c``, the hold and the ramp back."""
+    ramp = abs(target_c - p.bath_c) / p.thermal_rate_c_per_s
+    back = abs(target_c - p.bath_c) / (p.rewarm_rate_c_per_s or p.thermal_rate_c_per_s)
+    return ramp, p.thermal_hold_s, back
 
 
 def template(spec: UnitSpec, fs_hz: float) -> np.ndarray:
@@ -187,10 +207,10 @@ def _protocol_signals(
                 "kind": "electrical",
                 "onset_s": tp,
                 "offset_s": tp + p.pulse_ms / 1e3,
-                "amplitude": 5.0,
+                "amplitude": p.pulse_v,
             }
         )
-    t = pulses[-1] + 3.0 if len(pulses) else t
+    t = pulses[-1] + p.gap_after_electrical_s if len(pulses) else t
     for f in p.forces_mn:
         i0, i1 = int(t * fs), int((t + p.ramp_s) * fs)
         i2, i3 = int((t + p.ramp_s + p.hold_s) * fs), int((t + 2 * p.ramp_s + p.hold_s) * fs)
@@ -199,30 +219,30 @@ def _protocol_signals(
         force[i2:i3] = np.linspace(f, 0, i3 - i2, endpoint=False)
         stimuli.append({"kind": "mechanical", "onset_s": t, "offset_s": i3 / fs, "amplitude": f})
         t += p.step_interval_s
-    t += 2.0
+    t += p.gap_before_thermal_s
     for kind, on, target in (("cold", p.cold, p.cold_c), ("heat", p.heat, p.heat_c)):
         if not on:
             continue
-        ramp = abs(target - p.bath_c) / p.thermal_rate_c_per_s
+        ramp, hold, back = _thermal_times_s(p, target)
         i0, i1 = int(t * fs), int((t + ramp) * fs)
-        i2, i3 = (
-            int((t + ramp + p.thermal_hold_s) * fs),
-            int((t + 2 * ramp + p.thermal_hold_s) * fs),
-        )
+        i2, i3 = int((t + ramp + hold) * fs), int((t + ramp + hold + back) * fs)
         temp[i0:i1] = np.linspace(p.bath_c, target, i1 - i0, endpoint=False)
         temp[i1:i2] = target
         temp[i2:i3] = np.linspace(target, p.bath_c, i3 - i2, endpoint=False)
         stimuli.append({"kind": kind, "onset_s": t, "offset_s": i3 / fs, "amplitude": target})
-        t += 2 * ramp + p.thermal_hold_s + 5.0
+        t += ramp + hold + back + p.gap_after_thermal_s
     return force, temp, stimuli, pulses
 
 
 def protocol_duration_s(p: Protocol) -> float:
-    t = p.baseline_s + max(p.n_electrical - 1, 0) * p.electrical_interval_s + 3.0
-    t += len(p.forces_mn) * p.step_interval_s + 2.0
+    """Length (s) of a recording of protocol ``p``."""
+    t = p.baseline_s
+    if p.n_electrical:
+        t += (p.n_electrical - 1) * p.electrical_interval_s + p.gap_after_electrical_s
+    t += len(p.forces_mn) * p.step_interval_s + p.gap_before_thermal_s
     for on, target in ((p.cold, p.cold_c), (p.heat, p.heat_c)):
         if on:
-            t += 2 * abs(target - p.bath_c) / p.thermal_rate_c_per_s + p.thermal_hold_s + 5.0
+            t += sum(_thermal_times_s(p, target)) + p.gap_after_thermal_s
     return t + p.tail_s
 
 
@@ -286,8 +306,24 @@ def _refractory(times: np.ndarray, fixed: np.ndarray, refractory_s: float) -> np
     return allt[keep & ~is_fixed]
 
 
-def simulate(config: SimConfig | None = None, seed: int = 0) -> Simulation:
-    """Simulate one recording. Deterministic for a given ``config`` and ``seed``."""
+def simulate(config: SimConfig | None = None, seed: int | np.random.Generator = 0) -> Simulation:
+    """Simulate one recording. Deterministic for a given ``config`` and ``seed``.
+
+    Parameters
+    ----------
+    config
+        Units, protocol and signal chain (default: :class:`SimConfig`).
+    seed
+        An integer seed, or a generator to draw from (a study simulating many recordings from
+        one stream); every random draw of the recording comes from it.
+
+    Returns
+    -------
+    Simulation
+        Signals at ``config.fs_hz``; ``spikes`` has one row per true spike: ``unit``, ``time_s``
+        (its main peak), ``onset_s`` (its onset, the 10 % rule of :func:`onset_to_peak_s`),
+        ``sample`` (of the peak) and ``evoked`` (the spike of an electrical pulse).
+    """
     cfg = config or SimConfig()
     rng = np.random.default_rng(seed)
     fs = cfg.fs_hz
@@ -298,10 +334,13 @@ def simulate(config: SimConfig | None = None, seed: int = 0) -> Simulation:
     stim_v = np.zeros(n)
     for tp in pulses:
         i0 = int(round(tp * fs))
-        stim_v[i0 : i0 + max(1, int(round(cfg.protocol.pulse_ms * 1e-3 * fs)))] = 5.0
+        stim_v[i0 : i0 + max(1, int(round(cfg.protocol.pulse_ms * 1e-3 * fs)))] = (
+            cfg.protocol.pulse_v
+        )
 
-    # noise: white, low-passed at 5 kHz (amplifier), scaled to noise_uv; mains hum; slow drift
-    b, a = signal.butter(2, 5000.0 / (fs / 2))
+    # noise: white, low-passed at 5 kHz (amplifier; below Nyquist at low rates), scaled to
+    # noise_uv; mains hum; slow drift
+    b, a = signal.butter(2, min(5000.0, 0.45 * fs) / (fs / 2))
     noise = signal.lfilter(b, a, rng.standard_normal(n))
     noise *= cfg.noise_uv / noise.std()
     nerve = noise
@@ -337,7 +376,13 @@ def simulate(config: SimConfig | None = None, seed: int = 0) -> Simulation:
         ev = np.isin(times, evoked)
         rows.append(
             pd.DataFrame(
-                {"unit": spec.name, "time_s": samples / fs, "sample": samples, "evoked": ev}
+                {
+                    "unit": spec.name,
+                    "time_s": samples / fs,
+                    "onset_s": samples / fs - onset_to_peak_s(spec, fs),
+                    "sample": samples,
+                    "evoked": ev,
+                }
             )
         )
         d = asdict(spec)
@@ -358,7 +403,7 @@ def simulate(config: SimConfig | None = None, seed: int = 0) -> Simulation:
     spikes = (
         pd.concat(rows, ignore_index=True).sort_values(["time_s", "unit"], ignore_index=True)
         if rows
-        else pd.DataFrame(columns=["unit", "time_s", "sample", "evoked"])
+        else pd.DataFrame(columns=["unit", "time_s", "onset_s", "sample", "evoked"])
     )
     return Simulation(
         config=cfg,
@@ -373,40 +418,47 @@ def simulate(config: SimConfig | None = None, seed: int = 0) -> Simulation:
     )
 
 
+#: The CSV layout of a simulated recording: column, channel role, unit, decimals written.
+CSV_COLUMNS = (
+    ("time_s", None, "s", 6),
+    ("nerve_uV", "nerve", "uV", 3),
+    ("force_mN", "force", "mN", 4),
+    ("temp_degC", "temperature", "degC", 4),
+    ("stim_V", "stimulus", "V", 3),
+)
+
+
 def channel_map_yaml(sim: Simulation) -> dict:
+    """The channel map (``RECORDING.yaml``) of :func:`csv_bytes`'s layout."""
     return {
-        "channels": {
-            "nerve": "nerve_uV",
-            "force": "force_mN",
-            "temperature": "temp_degC",
-            "stimulus": "stim_V",
-        },
+        "channels": {role: col for col, role, _, _ in CSV_COLUMNS if role},
+        "units": {col: unit for col, role, unit, _ in CSV_COLUMNS if role},
         "conduction_distance_mm": sim.config.conduction_distance_mm,
         "sampling_rate_hz": sim.config.fs_hz,
     }
 
 
+def csv_bytes(sim: Simulation) -> bytes:
+    """The recording in the CSV layout (:data:`CSV_COLUMNS`), header line first."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    signals = (sim.time_s, sim.nerve_uv, sim.force_mn, sim.temp_c, sim.stim_v)
+    table = pa.table(
+        {col: np.round(x, dec) for (col, _, _, dec), x in zip(CSV_COLUMNS, signals, strict=True)}
+    )
+    buf = io.BytesIO()
+    buf.write((",".join(table.column_names) + "\n").encode())
+    pacsv.write_csv(table, buf, write_options=pacsv.WriteOptions(include_header=False))
+    return buf.getvalue()
+
+
 def write_csv(sim: Simulation, path: str | Path) -> Path:
     """Write ``path`` (CSV layout), ``path.yaml`` (channel map) and the truth beside it."""
     path = Path(path)
-    data = np.column_stack([sim.time_s, sim.nerve_uv, sim.force_mn, sim.temp_c, sim.stim_v])
-    header = "time_s,nerve_uV,force_mN,temp_degC,stim_V"
-
-    def _write(p: Path) -> None:
-        with open(p, "w") as fh:
-            fh.write(header + "\n")
-            step = 200_000
-            for i in range(0, len(data), step):
-                np.savetxt(
-                    fh,
-                    data[i : i + step],
-                    fmt=["%.6f", "%.3f", "%.4f", "%.4f", "%.3f"],
-                    delimiter=",",
-                )
-
-    from fmslab.atomic import write_with
-
-    write_with(path, _write)
+    write_bytes(path, csv_bytes(sim))
     write_text(path.with_suffix(".yaml"), yaml.safe_dump(channel_map_yaml(sim), sort_keys=False))
     write_table(sim.spikes, path.with_name(path.stem + "_truth_spikes.csv"))
     write_table(sim.units, path.with_name(path.stem + "_truth_units.csv"))

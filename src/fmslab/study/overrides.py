@@ -18,7 +18,13 @@ date       when (YYYY-MM-DD)
 
 :func:`apply_overrides` removes the matching rows from any result table (a mouse-level decision
 removes every row of that mouse) and returns them with the decision that removed them, so that a
-comparison can report what it left out. Nothing is guessed: a row that cannot be read with certainty
+comparison can report what it left out. The analyses (``ephys analyze``, ``skinnerve analyze``,
+``behaviour analyze``) keep every row, so the raw result stays visible, and mark the excluded ones
+with :func:`mark_overrides` (columns ``excluded`` and ``exclusion_reason``); their own statistics
+(behaviour) use the unmarked rows only, and they record the decisions with the run
+(:func:`overrides_record`). A comparison with the study re-applies the *current* sheet (a decision
+withdrawn since the analysis no longer excludes); without a study it honours the ``excluded``
+column of the table (:func:`drop_marked`). Nothing is guessed: a row that cannot be read with certainty
 (unknown level, missing reason, reviewer or date) is refused with its row number.
 """
 
@@ -159,6 +165,20 @@ def exclusion_mask(table: pd.DataFrame, decision: Any) -> pd.Series:
     return mask.fillna(False).astype(bool)
 
 
+def _decisions(table: pd.DataFrame, overrides: pd.DataFrame) -> dict[str, pd.Series]:
+    """Per row of ``table``: the first decision that excludes it (``level``, ``reason``,
+    ``reviewer``, ``date``; NA where none does)."""
+    empty = pd.Series(pd.NA, index=table.index, dtype="object")
+    decided = {k: empty.copy() for k in ("level", "id", "reason", "reviewer", "date")}
+    for d in overrides.itertuples(index=False):
+        if d.action != "exclude":
+            continue
+        hit = exclusion_mask(table, d) & decided["level"].isna()
+        for k in decided:
+            decided[k][hit] = getattr(d, k)
+    return decided
+
+
 def apply_overrides(table: pd.DataFrame, overrides: pd.DataFrame) -> Applied:
     """Remove the rows that reviewers excluded.
 
@@ -175,17 +195,75 @@ def apply_overrides(table: pd.DataFrame, overrides: pd.DataFrame) -> Applied:
     Applied
         ``kept`` rows and the ``excluded`` ones with the decision (first matching decision).
     """
-    reason = pd.Series(pd.NA, index=table.index, dtype="object")
-    decided = {k: reason.copy() for k in ("level", "reason", "reviewer", "date")}
-    for d in overrides.itertuples(index=False):
-        if d.action != "exclude":
-            continue
-        hit = exclusion_mask(table, d) & decided["level"].isna()
-        for k in decided:
-            decided[k][hit] = getattr(d, k)
+    decided = _decisions(table, overrides)
     out = decided["level"].notna()
     ids = [c for c in ("file", *LEVEL_COLUMNS.values()) if c in table.columns]
     excluded = table.loc[out, ids].copy()
-    for k, s in decided.items():
-        excluded[k] = s[out]
+    for k in ("level", "reason", "reviewer", "date"):
+        excluded[k] = decided[k][out]
     return Applied(kept=table.loc[~out].copy(), excluded=excluded.reset_index(drop=True))
+
+
+#: Columns :func:`mark_overrides` adds to a result table.
+EXCLUDED = "excluded"
+EXCLUSION_REASON = "exclusion_reason"
+
+
+def mark_overrides(table: pd.DataFrame, overrides: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``table`` with every row kept and the reviewers' decisions marked.
+
+    Adds ``excluded`` (bool) and ``exclusion_reason`` (``"<level> <id>: <reason> (<reviewer>,
+    <date>)"``, empty when kept). The columns are replaced when already there, so a re-run with a
+    changed sheet marks exactly what the sheet says now.
+    """
+    out = table.drop(columns=[EXCLUDED, EXCLUSION_REASON], errors="ignore").copy()
+    if not len(overrides) or not len(out):
+        out[EXCLUDED] = pd.Series(False, index=out.index, dtype=bool)
+        out[EXCLUSION_REASON] = pd.Series(pd.NA, index=out.index, dtype="object")
+        return out
+    d = _decisions(out, overrides)
+    hit = d["level"].notna()
+    out[EXCLUDED] = hit.astype(bool)
+    reason = pd.Series(pd.NA, index=out.index, dtype="object")
+    for i in out.index[hit]:
+        reason[i] = (
+            f"{d['level'][i]} {d['id'][i]}: {d['reason'][i]} ({d['reviewer'][i]}, {d['date'][i]})"
+        )
+    out[EXCLUSION_REASON] = reason
+    return out
+
+
+def kept_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a marked table (:func:`mark_overrides`) that no decision excludes."""
+    if EXCLUDED not in table.columns:
+        return table
+    return table[~table[EXCLUDED].fillna(False).astype(bool)]
+
+
+def drop_marked(table: pd.DataFrame) -> Applied:
+    """Honour the ``excluded`` column an analysis wrote (a table compared without its study).
+
+    ``excluded`` rows carry ``level`` ``"marked"`` and the analysis' ``exclusion_reason`` as
+    ``reason`` (who and when are inside that text).
+    """
+    if EXCLUDED not in table.columns:
+        return Applied(kept=table.copy(), excluded=pd.DataFrame())
+    out = table[EXCLUDED].fillna(False).astype(bool)
+    ids = [c for c in ("file", *LEVEL_COLUMNS.values()) if c in table.columns]
+    excluded = table.loc[out, ids].copy()
+    excluded["level"] = "marked"
+    excluded["reason"] = (
+        table.loc[out, EXCLUSION_REASON] if EXCLUSION_REASON in table.columns else pd.NA
+    )
+    return Applied(kept=table.loc[~out].copy(), excluded=excluded.reset_index(drop=True))
+
+
+def overrides_record(overrides: pd.DataFrame, path: Path | None) -> dict[str, Any]:
+    """The decisions an analysis honoured, for its run's parameters (kept in the catalog)."""
+    from fmslab.provenance import sha256_file
+
+    if path is None:
+        return {"sheet": None, "n_decisions": 0, "decisions": []}
+    rows = overrides.astype(object).where(overrides.notna(), None).to_dict("records")
+    return {"sheet": str(Path(path).resolve()), "sha256": sha256_file(path),
+            "n_decisions": len(rows), "decisions": rows}  # fmt: skip

@@ -219,7 +219,9 @@ def validate_study(root: str | Path, *, unblinding: str | Path | None = None) ->
     Checks ``study.yaml``; that each sheet exists and reads; required columns and cells; types
     (numbers, sex, dates, modality, day lists); duplicate ids; references from mice to donors, from
     recordings to mice, from treatment codes to the unblinding key; and that every recording file
-    exists. Warnings (e.g. a donor without mice) do not make a study invalid.
+    exists; the ``qc_overrides`` sheet, when there is one
+    (:func:`fmslab.study.validate_overrides.check_overrides`). Warnings (e.g. a donor without mice)
+    do not make a study invalid.
     """
     root = Path(root).resolve()
     try:
@@ -265,6 +267,9 @@ def validate_study(root: str | Path, *, unblinding: str | Path | None = None) ->
         frames.get("unblinding"),
         files,
     )
+    from fmslab.study.validate_overrides import check_overrides  # imports this module
+
+    problems += check_overrides(root, frames.get("mice"), frames.get("recordings"))
     return sorted(
         problems, key=lambda p: (p.severity != "error", p.file, p.row or 0, p.column or "")
     )

@@ -79,7 +79,8 @@ SPEC = """figures:
           unit: unit_id, order: [HC, FMS]}
       c: {type: example_traces, table: traces.csv, scalebar: [50, 20]}
       d: {type: estimation, table: cells.csv, value: rheobase_pA, reference: HC, n_resamples: 300}
-      e: {type: heatmap, table: z.csv, index: gene, center: 0, colorbar_label: z-score}
+      e: {type: heatmap, table: z.csv, index: gene, center: 0, colorbar_label: z-score,
+          col_noun: samples}
 """
 
 
