@@ -594,8 +594,11 @@ def test_ephys_analyze_reads_exported_nwb_back_to_the_same_features(demo, open_e
     sp_back = pd.read_csv(out / "spikes.csv").assign(cell_id=lambda d: d["file"].map(cell_of))
     ms = sp.merge(sp_back, on=["cell_id", "sweep", "spike"], suffixes=("", "_nwb"), how="outer")
     assert len(ms) == len(sp) == len(sp_back) > 0
+    fs = info.sample_rate_hz  # the same sample, and the time to float eps
     for col in ("threshold_t_s", "peak_t_s"):
-        np.testing.assert_array_equal(ms[f"{col}_nwb"], ms[col], err_msg=col)
+        samples = (ms[f"{col}_nwb"] * fs).round(), (ms[col] * fs).round()
+        np.testing.assert_array_equal(samples[0], samples[1], err_msg=col)
+        np.testing.assert_allclose(ms[f"{col}_nwb"], ms[col], rtol=1e-12, atol=0, err_msg=col)
     for col in ("threshold_mV", "peak_mV", "half_width_ms", "upstroke_V_per_s", "ahp_depth_mV"):
         np.testing.assert_allclose(ms[f"{col}_nwb"], ms[col], rtol=1e-12, equal_nan=True)
 
