@@ -86,7 +86,13 @@ def independent(snrs: list[float], seeds: list[int]) -> pd.DataFrame:
     from fmslab.skinnerve.analysis import analyze_recording
     from fmslab.skinnerve.channels import ChannelMap
     from fmslab.skinnerve.io import MemoryReader, open_recording
-    from fmslab.skinnerve.validation import mad_baseline, si_recording, si_scores
+    from fmslab.skinnerve.validation import (
+        mad_baseline,
+        oracle_ceiling,
+        si_recording,
+        si_scores,
+        stage_recall,
+    )
 
     rows = []
     for snr in snrs:
@@ -104,6 +110,9 @@ def independent(snrs: list[float], seeds: list[int]) -> pd.DataFrame:
                 row[f"fmslab_{k}"] = ours.loc["target", k]
                 row[f"mad5_{k}"] = base.loc["target", k]
             row["larger_unit_f1"] = ours.loc["other1", "f1"]
+            first = fr.stream.spike_samples / gt.fs_hz
+            row.update(stage_recall(gt, first, fr.spikes))
+            row["ceiling_f1"] = oracle_ceiling(gt)[0]
             rows.append(row)
             print(f"snr {snr} seed {seed}: done", file=sys.stderr)
     return pd.DataFrame(rows)

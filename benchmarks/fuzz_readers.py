@@ -9,7 +9,9 @@ seed corpus is the repository's sample study, behaviour sheets and a real ABF fr
 Run from the repository root (each target in its own process; counts in the JSON summary)::
 
     PYTHONPATH=src nice -n 10 python benchmarks/fuzz_readers.py --runs 20000 \
-        --targets sheet,study,behaviour,counts,skinnerve_csv,abf --summary /tmp/fuzz.json
+        --targets sheet,study,behaviour,counts,skinnerve_csv,abf,spike2,neo --summary /tmp/fuzz.json
+
+``--max-time S`` stops each target after S seconds (libFuzzer's ``-max_total_time``).
 
 ``tests/test_fuzz_readers.py`` runs it for 300 inputs per fast target; the counts of the long run
 are in ``docs/reliability.md``.
@@ -31,7 +33,11 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
-TARGETS = ("sheet", "study", "behaviour", "counts", "skinnerve_csv", "abf")
+TARGETS = ("sheet", "study", "behaviour", "counts", "skinnerve_csv", "abf", "spike2", "neo")
+FORMATS = SHARED / "ephys" / "formats"
+#: the ``neo`` target: the first input byte picks the format (mod 3), the rest is the file
+NEO_SUFFIXES = (".wcp", ".axgx", ".ibw")
+NEO_SEEDS = ("test_002.wcp", "AxoGraph_X_File.axgx", "B6_Ch3_IDRest_181.ibw")
 SUFFIX = {
     "sheet": ".csv",
     "study": ".csv",
@@ -39,7 +45,10 @@ SUFFIX = {
     "counts": ".tsv",
     "skinnerve_csv": ".csv",
     "abf": ".abf",
+    "spike2": ".smr",
+    "neo": "",
 }
+MAX_LEN = {"abf": 200_000, "spike2": 2_500_000, "neo": 60_000}
 
 
 def _seeds(target: str, corpus: Path) -> None:
@@ -62,6 +71,11 @@ def _seeds(target: str, corpus: Path) -> None:
         (corpus / "u.csv").write_text("\n".join(lines) + "\n")
     elif target == "abf":
         shutil.copy(SHARED / "ephys" / "abf" / "17o05027_ic_ramp.abf", corpus / "seed.abf")
+    elif target == "spike2":  # a real Spike2 (32-bit SON) file: 4 channels at 5 kHz, 2.4 MB
+        shutil.copy(FORMATS / "biomech0deg.smr", corpus / "seed.smr")
+    elif target == "neo":
+        for k, name in enumerate(NEO_SEEDS):
+            (corpus / name).write_bytes(bytes([k]) + (FORMATS / name).read_bytes())
 
 
 def _reader(target: str, path: Path, work: Path):
@@ -112,10 +126,46 @@ def _reader(target: str, path: Path, work: Path):
                 rec.sweep(s)
 
         return read
+    if target == "spike2":
+        # the same bytes through both Spike2 readers: ephys (neo Spike2IO, whole segments) and
+        # skin-nerve (neo Spike2RawIO, chunked; its first two chunks)
+        from fmslab.ephys.io import open_recording as open_ephys
+        from fmslab.errors import InputError
+        from fmslab.skinnerve.io import open_reader
+
+        def read():
+            try:  # the seed has no membrane potential: ephys refuses it, as it should
+                rec = open_ephys(path)
+                for s in range(min(rec.n_sweeps, 3)):
+                    rec.sweep(s)
+            except InputError:
+                pass
+            reader = open_reader(path)  # "read" / "refused" count the skin-nerve reader
+            for k, _ in enumerate(reader.iter_chunks(reader.names, 20_000)):
+                if k >= 1:
+                    break
+
+        return read
+    if target == "neo":
+        from fmslab.ephys.io import open_recording
+
+        files = {sfx: work / f"input{sfx}" for sfx in NEO_SUFFIXES}
+
+        def read():
+            data = path.read_bytes()
+            sfx = NEO_SUFFIXES[data[0] % len(NEO_SUFFIXES)] if data else ".wcp"
+            files[sfx].write_bytes(data[1:])
+            rec = open_recording(files[sfx])
+            for s in range(min(rec.n_sweeps, 3)):
+                rec.sweep(s)
+
+        return read
     raise SystemExit(f"unknown target {target}")
 
 
-def _run_one(target: str, runs: int, timeout_s: int, summary: Path, seed: int) -> None:
+def _run_one(
+    target: str, runs: int, timeout_s: int, summary: Path, seed: int, max_time_s: int = 0
+) -> None:
     import atheris
 
     with atheris.instrument_imports(include=["fmslab"]):
@@ -131,7 +181,7 @@ def _run_one(target: str, runs: int, timeout_s: int, summary: Path, seed: int) -
     corpus = work / "corpus"
     corpus.mkdir()
     _seeds(target, corpus)
-    path = work / f"input{SUFFIX[target]}"
+    path = work / f"input{SUFFIX[target] or '.bin'}"
     read = _reader(target, path, work)
     counts: dict = {"runs": 0, "read": 0, "refused": 0, "unexpected": Counter(), "examples": {}}
     t0 = time.monotonic()
@@ -159,10 +209,11 @@ def _run_one(target: str, runs: int, timeout_s: int, summary: Path, seed: int) -
             save()
 
     save()
-    max_len = 200_000 if target == "abf" else 4096
+    max_len = MAX_LEN.get(target, 4096)
     atheris.Setup(
         [sys.argv[0], f"-runs={runs}", f"-timeout={timeout_s}", f"-seed={seed}",
-         f"-max_len={max_len}", "-rss_limit_mb=3072", str(corpus)],
+         f"-max_len={max_len}", "-rss_limit_mb=3072", f"-max_total_time={max_time_s}",
+         str(corpus)],
         one_input,
     )  # fmt: skip
     atheris.Fuzz()
@@ -175,10 +226,13 @@ def main() -> None:
     ap.add_argument("--summary", type=Path, required=True, help="JSON file of counts per target")
     ap.add_argument("--timeout", type=int, default=20, help="seconds per input before a hang")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument(
+        "--max-time", type=int, default=0, help="seconds per target at most (0: no limit)"
+    )
     ap.add_argument("--one", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
-        _run_one(args.one, args.runs, args.timeout, args.summary, args.seed)
+        _run_one(args.one, args.runs, args.timeout, args.summary, args.seed, args.max_time)
         return
     result = {}
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
@@ -186,7 +240,8 @@ def main() -> None:
         part = args.summary.with_suffix(f".{target}.json")
         proc = subprocess.run(
             [sys.executable, __file__, "--one", target, "--runs", str(args.runs),
-             "--timeout", str(args.timeout), "--seed", str(args.seed), "--summary", str(part)],
+             "--timeout", str(args.timeout), "--seed", str(args.seed), "--summary", str(part),
+             "--max-time", str(args.max_time)],
             env=env, capture_output=True, text=True,
         )  # fmt: skip
         counts = json.loads(part.read_text()) if part.is_file() else {"runs": 0, "unexpected": {}}

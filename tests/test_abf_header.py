@@ -71,6 +71,15 @@ def test_a_header_claiming_more_than_the_file_is_refused(
     assert str(err.value).startswith(name)
 
 
+def test_the_fuzzers_287_byte_abf_is_refused_before_pyabf_allocates():
+    """libFuzzer's out-of-memory input (tests/data/fuzz): shorter than ABF2's section map, with an
+    epoch section of 100663346 entries that made pyabf allocate more than 3 GB."""
+    path = Path(__file__).parent / "data" / "fuzz" / "abf_epoch_section_oom.abf"
+    assert path.stat().st_size == 287
+    with pytest.raises(InputError, match="epoch section claims 100663346 entries"):
+        open_recording(path)
+
+
 def test_every_real_abf_passes_the_header_check(abf_dir, test_data):
     files = sorted(abf_dir.glob("*.abf")) + sorted(test_data("ephys/abf_more").glob("*.abf"))
     assert len(files) >= 50

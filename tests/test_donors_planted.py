@@ -45,3 +45,19 @@ def test_shrunken_effects_rank_the_planted_potency():
         called = eff.loc[eff["call"] == "transferrer", "donor_id"]
         assert (potency[called] > 0).all()
         assert (pat["p_transfer"] > 0.5).mean() >= 0.75  # most patient donors lean to transfer
+
+
+def test_an_outcome_without_variation_is_refused_by_name():
+    # every unit silent at baseline (the demo's spontaneous rate can be 0 everywhere): the
+    # variance components are undefined, so the outcome is refused (the flow skips it with this
+    # reason) instead of a numerical failure deep in the REML fit
+    import pytest
+
+    from fmslab.errors import InputError
+
+    df, _ = _study(1)
+    df["spont_rate_hz"] = 0.0
+    with pytest.raises(InputError, match="'spont_rate_hz': all 168 values are 0"):
+        donor_effects(df, "spont_rate_hz", reference="HC", n_boot=10)
+    df.loc[0, "spont_rate_hz"] = 0.5  # one value differs: estimated as usual
+    assert len(donor_effects(df, "spont_rate_hz", reference="HC", n_boot=10)) == 14

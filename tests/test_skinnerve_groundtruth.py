@@ -4,10 +4,13 @@ bursts with amplitude decrement, refractory periods, amplitude drift, 50 Hz hum 
 baseline drift), scored by SpikeInterface's ``compare_sorter_to_ground_truth`` (0.5 ms).
 
 SNR = band-passed template peak / band-passed noise SD (see docs/skinnerve.md). The floors below
-are the levels measured over seeds 1-3 (docs/skinnerve.md, table "independent ground truth")
-minus a margin for seed-to-seed spread (SD of F1 across seeds ~0.03-0.05): they guard against
-regressions; the issue's goals (F1 >= 0.95 at SNR 5, >= 0.85 at SNR 4) are NOT reached and are
-not asserted. Each fmslab score must also beat the plain 5-MAD threshold detector clearly.
+are the lowest per-seed F1 measured over seeds 1-3 (docs/skinnerve.md, table "independent
+ground truth": SNR 4 0.61, SNR 5 0.79, SNR 6 0.84) minus 0.03-0.04 for seed-to-seed spread
+(SD of F1 across seeds 0.02-0.03): they guard against regressions. The issue's goals (F1 >= 0.95
+at SNR 5, >= 0.85 at SNR 4) are NOT reached and are not asserted: on this generator they lie
+above what a matched filter told the true template and the larger unit's spike times reaches
+(``oracle_ceiling``: 0.72 at SNR 4, 0.84 at SNR 5, 0.88 at SNR 6), which is also tested. Each
+fmslab score must also beat the plain 5-MAD threshold detector clearly.
 """
 
 from __future__ import annotations
@@ -19,7 +22,12 @@ pytest.importorskip("spikeinterface")
 from fmslab.skinnerve.analysis import analyze_recording  # noqa: E402
 from fmslab.skinnerve.channels import ChannelMap  # noqa: E402
 from fmslab.skinnerve.io import MemoryReader, open_recording  # noqa: E402
-from fmslab.skinnerve.validation import mad_baseline, si_recording, si_scores  # noqa: E402
+from fmslab.skinnerve.validation import (  # noqa: E402
+    mad_baseline,
+    oracle_ceiling,
+    si_recording,
+    si_scores,
+)
 
 
 def _score(snr: float, seed: int, duration_s: float = 60.0):
@@ -39,7 +47,7 @@ def test_target_unit_at_snr_8_short_recording() -> None:
     assert ours["f1"] >= base["f1"] + 0.1, (ours, base)
 
 
-FLOORS = {4.0: 0.40, 5.0: 0.65, 6.0: 0.78}
+FLOORS = {4.0: 0.58, 5.0: 0.75, 6.0: 0.80}
 
 
 @pytest.mark.slow
@@ -49,3 +57,13 @@ def test_target_unit_f1_on_independent_generator(snr: float, seed: int) -> None:
     ours, base, _fr = _score(snr, seed)
     assert ours["f1"] >= FLOORS[snr], (snr, seed, ours)
     assert ours["f1"] >= base["f1"] + 0.15, (snr, seed, ours, base)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("snr", [4.0, 5.0])
+def test_goal_lies_above_the_oracle_ceiling(snr: float) -> None:
+    """The documented reason the goals are not asserted: even a detector told the unit's true
+    template and the larger unit's spike times (and the best threshold) stays below them."""
+    goal = {4.0: 0.85, 5.0: 0.95}[snr]
+    f1 = [oracle_ceiling(si_recording(snr, seed))[0] for seed in (1, 2)]
+    assert max(f1) < goal, f1

@@ -33,6 +33,18 @@ def defer_catalog_option() -> bool:
     return typer.Option(False, "--defer-catalog", help=DEFER_CATALOG_HELP)
 
 
+def allow_failures_option() -> bool:
+    """The ``--allow-failures`` option of every command that analyses a batch of files."""
+    return typer.Option(
+        False, "--allow-failures", help="Exit 0 even when some files could not be analysed."
+    )
+
+
+def jobs_option() -> int | None:
+    """The ``--jobs`` option of every command that runs files in worker processes."""
+    return typer.Option(None, "--jobs", help="Worker processes (default: all cores).")
+
+
 def state(ctx: typer.Context) -> State:
     obj = ctx.find_root().obj
     return obj if isinstance(obj, State) else State()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from fmslab.cli.common import defer_catalog_option
+from fmslab.cli.common import allow_failures_option, defer_catalog_option, jobs_option
 
 app = typer.Typer(
     help="Current-clamp excitability of DRG neurons (ABF and other formats).", no_args_is_help=True
@@ -24,7 +24,7 @@ def analyze(
         "--study",
         help="Study folder: sheet and catalog; analyse its ephys_cc recordings (or only PATHS).",
     ),
-    jobs: int = typer.Option(None, "--jobs", help="Worker processes (default: all cores)."),
+    jobs: int | None = jobs_option(),
     qc: Path = typer.Option(
         None, "--qc", help="QC criteria YAML (default: packaged ephys_qc.yaml)."
     ),
@@ -36,9 +36,7 @@ def analyze(
         help="File with the injected current of the (one) recording's sweeps, for formats that "
         "store it separately (sheet column stimulus_file for several).",
     ),
-    allow_failures: bool = typer.Option(
-        False, "--allow-failures", help="Exit 0 even when some files could not be analysed."
-    ),
+    allow_failures: bool = allow_failures_option(),
     defer_catalog: bool = defer_catalog_option(),
 ) -> None:
     """Per-sweep and per-cell features of current-clamp recordings (sweeps.csv, cells.csv, ...).

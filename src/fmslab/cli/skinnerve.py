@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from fmslab.cli.common import defer_catalog_option
+from fmslab.cli.common import allow_failures_option, defer_catalog_option, jobs_option
 
 app = typer.Typer(
     help="Skin-nerve single-afferent recordings: spikes, conduction velocity, responses.",
@@ -30,10 +30,8 @@ def analyze(
         None, "--study", help="Study folder: its skinnerve recordings, catalog."
     ),
     params_file: Path | None = typer.Option(None, "--params", help="YAML of analysis parameters."),
-    jobs: int | None = typer.Option(None, "--jobs", help="Worker processes (default: all cores)."),
-    allow_failures: bool = typer.Option(
-        False, "--allow-failures", help="Exit 0 even when some files could not be analysed."
-    ),
+    jobs: int | None = jobs_option(),
+    allow_failures: bool = allow_failures_option(),
     defer_catalog: bool = defer_catalog_option(),
 ) -> None:
     """Detect and sort spikes, measure CV and responses; write units/responses/spikes tables.

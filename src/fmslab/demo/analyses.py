@@ -170,27 +170,55 @@ def step_rnaseq(ctx: StepContext) -> str:
 # 5. comparisons (the only place the key is joined to the catalog tables)
 # --------------------------------------------------------------------------------------------
 
-#: (catalog table, outcomes, levels top down, row filter) compared patient vs control.
-COMPARISONS: list[tuple[str, list[str], list[str], str | None]] = [
-    (
+
+@dataclass(frozen=True)
+class Comparison:
+    """One patient-vs-control comparison of the demo: a catalog table's ``outcomes`` with the
+    nesting ``levels`` (top down), a row filter and the output folder's ``name``."""
+
+    table: str
+    outcomes: tuple[str, ...]
+    levels: tuple[str, ...]
+    where: str | None
+    name: str
+
+
+COMPARISONS: tuple[Comparison, ...] = (
+    Comparison(
         "ephys_cells",
-        ["rheobase_pA", "rmp_mV", "firing_pattern=tonic"],
-        ["donor_id", "mouse_id"],
+        ("rheobase_pA", "rmp_mV", "firing_pattern=tonic"),
+        ("donor_id", "mouse_id"),
         "qc_pass == True",
+        "ephys_cells",
     ),
     # the unit under study of each recording (the background unit is always the same class);
     # planted: nociceptors more sensitive (lower threshold, steeper stimulus-response); CV not
-    (
+    Comparison(
         "skinnerve_units",
-        ["mech_threshold", "sr_slope_spikes_per_unit", "spont_rate_hz", "cv_m_s"],
-        ["donor_id", "mouse_id"],
+        ("mech_threshold", "sr_slope_spikes_per_unit", "spont_rate_hz", "cv_m_s"),
+        ("donor_id", "mouse_id"),
         "is_unit_under_study == True",
+        "skinnerve_units",
     ),
     # von Frey per mouse: mean post-baseline threshold, % of the mouse's baseline
-    ("behaviour_mouse", ["mean_post_pct"], ["donor_id"], "assay == 'vonfrey'"),
-]
-#: The von Frey time course at the peak of the planted effect (day 5), one row per mouse.
-PEAK_DAY_COMPARISON = ("behaviour_mouse_day", ["value"], ["donor_id"], "assay == 'vonfrey'")
+    Comparison(
+        "behaviour_mouse", ("mean_post_pct",), ("donor_id",), "assay == 'vonfrey'",
+        "behaviour_mouse",
+    ),
+    # the von Frey time course at the peak of the planted effect (day 5), one row per mouse
+    Comparison(
+        "behaviour_mouse_day", ("value",), ("donor_id",), "assay == 'vonfrey' and day == 5",
+        "behaviour_vonfrey_day5",
+    ),
+)  # fmt: skip
+#: The unblinded von Frey time course (every day, one row per mouse), for the figure.
+TIME_COURSE = Comparison(
+    "behaviour_mouse_day",
+    ("value",),
+    ("donor_id", "mouse_id"),
+    "assay == 'vonfrey'",
+    "behaviour_time_course",
+)
 
 
 def step_compare(ctx: StepContext) -> str:
@@ -200,38 +228,38 @@ def step_compare(ctx: StepContext) -> str:
     from fmslab.compare import load_comparison_data, run
 
     results = ctx.study().results_dir / "compare"
-    jobs = [(t, o, lv, w, t) for t, o, lv, w in COMPARISONS]
-    for day in (5,):
-        t, o, lv, w = PEAK_DAY_COMPARISON
-        jobs.append((t, o, lv, f"{w} and day == {day}", f"behaviour_vonfrey_day{day}"))
     done, failed = [], []
-    for table, outcomes, levels, where, name in jobs:
+    for job in COMPARISONS:
         try:
             res = run(
-                table,
-                outcomes,
-                out=results / name,
+                job.table,
+                list(job.outcomes),
+                out=results / job.name,
                 study=ctx.study_root,
                 unblinding=ctx.layout.key,
-                levels=levels,
-                where=where,
+                levels=list(job.levels),
+                where=job.where,
                 reference="HC",
                 n_boot=1000,
                 drop_redundant_levels=True,
             )
         except Exception as exc:  # noqa: BLE001 - reported per table, the others still run
-            log.error("compare %s failed: %s", name, exc)
+            log.error("compare %s failed: %s", job.name, exc)
             log.debug("%s", traceback.format_exc())
-            failed.append(f"{name}: {type(exc).__name__}: {exc}")
+            failed.append(f"{job.name}: {type(exc).__name__}: {exc}")
             continue
         for row in res.primary.itertuples():
             done.append(f"{row.outcome} {row.estimate:+.3g} (p={row.p:.2g})")
     try:  # the unblinded von Frey time course, for the figure
-        t, _o, lv, w = PEAK_DAY_COMPARISON
+        tc = TIME_COURSE
         course = load_comparison_data(
-            t, study=ctx.study_root, unblinding=ctx.layout.key, levels=lv + ["mouse_id"], where=w
+            tc.table,
+            study=ctx.study_root,
+            unblinding=ctx.layout.key,
+            levels=list(tc.levels),
+            where=tc.where,
         )
-        write_table(course.data, results / "behaviour_time_course.csv")
+        write_table(course.data, results / f"{tc.name}.csv")
     except Exception as exc:  # noqa: BLE001
         failed.append(f"behaviour time course: {type(exc).__name__}: {exc}")
     if failed:

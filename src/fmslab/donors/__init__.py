@@ -17,6 +17,7 @@ from fmslab._lazy import lazy_exports
 _LAZY = {
     "run": "fmslab.donors.flow",
     "DonorsRun": "fmslab.donors.flow",
+    "OutcomeSet": "fmslab.donors.flow",
     "donor_effects": "fmslab.donors.effects",
     "fit_donor_model": "fmslab.donors.effects",
     "call_responders": "fmslab.donors.responders",

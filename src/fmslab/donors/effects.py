@@ -248,6 +248,12 @@ def donor_effects(
     n_controls = data.loc[data[group] == reference, donor].nunique()
     if n_controls < 2:
         raise InputError(f"'{outcome}': {n_controls} control donor(s); need at least 2")
+    values = data[outcome].to_numpy(float)
+    if values.size and np.all(values == values[0]):
+        # no variation: the variance components (and so every shrunken effect) are undefined
+        raise InputError(
+            f"'{outcome}': all {values.size} values are {values[0]:g}; no donor effect to estimate"
+        )
     use_mouse = mouse if mouse is not None and mouse in data.columns else None
     if use_mouse is not None:
         data[use_mouse] = data[use_mouse].astype(str)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,17 +23,32 @@ from fmslab.errors import FmslabError, InputError
 
 log = logging.getLogger(__name__)
 
-#: (catalog table, outcomes, levels below the donor, row filter): the outcomes the comparisons use.
-DEFAULT_JOBS: list[tuple[str, list[str], str | None, str | None]] = [
-    ("ephys_cells", ["rheobase_pA", "rmp_mV"], "mouse_id", "qc_pass == True"),
-    (
+
+@dataclass(frozen=True)
+class OutcomeSet:
+    """Outcomes of one catalog table for the donor analysis: ``mouse`` the level below the donor
+    (None: one row per donor), ``where`` a row filter (pandas query; None: every row)."""
+
+    table: str
+    outcomes: tuple[str, ...]
+    mouse: str | None = None
+    where: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "outcomes": list(self.outcomes)}
+
+
+#: The outcomes the comparisons use.
+DEFAULT_JOBS: tuple[OutcomeSet, ...] = (
+    OutcomeSet("ephys_cells", ("rheobase_pA", "rmp_mV"), "mouse_id", "qc_pass == True"),
+    OutcomeSet(
         "skinnerve_units",
-        ["mech_threshold", "sr_slope_spikes_per_unit", "spont_rate_hz"],
+        ("mech_threshold", "sr_slope_spikes_per_unit", "spont_rate_hz"),
         "mouse_id",
         "is_unit_under_study == True",
     ),
-    ("behaviour_mouse", ["mean_post_pct"], None, "assay == 'vonfrey'"),
-]
+    OutcomeSet("behaviour_mouse", ("mean_post_pct",), None, "assay == 'vonfrey'"),
+)
 
 
 @dataclass(frozen=True)
@@ -54,7 +69,7 @@ def run(
     study: str | Path,
     *,
     out: str | Path,
-    jobs: Sequence[tuple[str, Sequence[str], str | None, str | None]] | None = None,
+    jobs: Sequence[OutcomeSet] | None = None,
     unblinding: str | Path | None = None,
     reference: str | None = None,
     confidence: float = 0.95,
@@ -75,7 +90,7 @@ def run(
         ``donor_clinical.csv``, ``donor_prediction.csv``, ``donor_heatmap.png``,
         ``donor_cards/DONOR.png`` (one page per donor) and ``provenance.json``.
     jobs
-        ``(table, outcomes, mouse level or None, row filter)``; default :data:`DEFAULT_JOBS`.
+        The tables and outcomes (:class:`OutcomeSet`); default :data:`DEFAULT_JOBS`.
         A table absent from the catalog is skipped with a warning.
     unblinding
         Unblinding key (default: the study's).
@@ -108,7 +123,8 @@ def run(
     out = Path(out)
     parts, skipped, inputs = [], [], []
     catalog_path = None
-    for table, outcomes, mouse, where in jobs or DEFAULT_JOBS:
+    for job in jobs or DEFAULT_JOBS:
+        table, outcomes, mouse, where = job.table, job.outcomes, job.mouse, job.where
         levels = ["donor_id"] + ([mouse] if mouse else [])
         try:
             prepared = load_comparison_data(
@@ -174,7 +190,7 @@ def run(
             outputs.append(f"donor_cards/{donor}.png")
     parameters: dict[str, Any] = {
         "study": str(study),
-        "jobs": [list(j[:1]) + [list(j[1])] + list(j[2:]) for j in (jobs or DEFAULT_JOBS)],
+        "jobs": [j.to_dict() for j in (jobs or DEFAULT_JOBS)],
         "unblinding": str(unblinding) if unblinding else None,
         "reference": reference,
         "confidence": confidence,

@@ -105,6 +105,11 @@ def _check_sweeps(
 
 def _check_abf2(path: Path, head: bytes, size: int) -> None:
     sections = {}
+    short = len(head) < ABF2_MAP_END
+    # a file shorter than the section map: the missing bytes claim nothing (pyabf reads them as
+    # empty and fails), but the entries it does hold must not size a read (an epoch section of
+    # 10^8 entries in a 287-byte file made pyabf allocate gigabytes)
+    head = head.ljust(ABF2_MAP_END, b"\0")
     for name, off in ABF2_SECTIONS.items():
         block, entry_bytes, count = struct.unpack_from("<IIi", head, off)
         if count < 0:
@@ -123,6 +128,8 @@ def _check_abf2(path: Path, head: bytes, size: int) -> None:
                 f"{block * BLOCK_BYTES}, past the end of the {size}-byte file",
             )
         sections[name] = (block, entry_bytes, count)
+    if short:
+        return  # too short for the other fields: pyabf refuses it
     data_format = struct.unpack_from("<h", head, 30)[0]
     if data_format not in DATA_BYTES:
         raise _refuse(path, f"data format {data_format} (0 = 16-bit integer, 1 = 32-bit float)")
@@ -194,8 +201,9 @@ def check_abf_header(path: str | Path) -> None:
     ------
     InputError
         A header field out of range or pointing past the end of the file; the message names the
-        field, its value and the file's size. A file too short for a header, or without an ABF
-        signature, is left to pyabf, which refuses it (nothing in it can size a long read).
+        field, its value and the file's size. A file without an ABF signature, or too short for
+        the fields after ABF2's section map or for ABF1's header, is left to pyabf, which refuses
+        it (once the section entries it holds are checked, nothing in it sizes a long read).
     """
     p = Path(path)
     try:
@@ -204,7 +212,7 @@ def check_abf_header(path: str | Path) -> None:
             head = fh.read(ABF1_HEADER_BYTES)
     except OSError as exc:
         raise InputError(f"cannot read the file ({exc.strerror or exc})", file=p.name) from exc
-    if head[:4] == b"ABF2" and len(head) >= ABF2_MAP_END:
+    if head[:4] == b"ABF2":
         _check_abf2(p, head, size)
     elif head[:4] == b"ABF " and len(head) >= ABF1_HEADER_BYTES:
         _check_abf1(p, head, size)

@@ -78,7 +78,6 @@ def _figures(
     spikes: pd.DataFrame,
     formats: tuple[str, ...] = ("png",),
 ) -> None:
-    from fmslab.ephys.plots import plot_cell
     from fmslab.ephys.raster import cell_png
 
     path = Path(reader.path)
@@ -101,12 +100,14 @@ def _figures(
         picks.append((f"sweep {int(sweeps.loc[j, 'sweep'])}", int(sweeps.loc[j, "sweep"])))
     examples = [(label, reader.sweep(s)) for label, s in picks]
     stem = fig_dir / path.stem
-    if "png" in formats:  # drawn on a pixel raster: ~50x faster than matplotlib (raster.py)
+    if "png" in formats:  # drawn on a pixel raster (raster.py): ~7x cheaper than matplotlib
         write_with(
             stem.with_suffix(".png"),
             lambda p: cell_png(p, path.name, examples, sweeps, cell, spikes=spikes),
         )
     if "pdf" in formats:  # vector figure: matplotlib
+        from fmslab.ephys.plots import plot_cell
+
         fig = plot_cell(path.name, examples, sweeps, cell, fig=_canvas(), spikes=spikes)
         save_cell_figure(fig, stem, ("pdf",))
 
@@ -155,7 +156,13 @@ def preload(*, figures: bool, pdf: bool = False) -> None:
     import scipy.optimize  # noqa: F401
 
     if figures:
-        import fmslab.ephys.raster  # noqa: F401
+        from PIL import Image
+
+        from fmslab.ephys.raster import font
+
+        Image.preinit()  # Pillow's PNG plugin, otherwise imported by each worker's first save
+        for size_px in (10, 11, 12):  # the figure's fonts, loaded once (lru_cache, inherited)
+            font(size_px)
     if pdf:
         import fmslab.ephys.plots  # noqa: F401
         import fmslab.figures.plots  # noqa: F401

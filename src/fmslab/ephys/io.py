@@ -30,6 +30,7 @@ import numpy as np
 
 from fmslab.ephys import vmgate
 from fmslab.ephys.abf_header import check_abf_header
+from fmslab.ephys.ibw_header import check_ibw_header
 from fmslab.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -1023,6 +1024,7 @@ class _NeoChannel:
     scale: float
     rate_hz: float
     where: tuple[int, int]  # (analog signal index, column)
+    file: str | None = None
 
     @property
     def dt_s(self) -> float:
@@ -1032,14 +1034,24 @@ class _NeoChannel:
         si, ci = self.where
         sigs = segs[k].analogsignals
         if si >= len(sigs) or ci >= sigs[si].shape[1]:
-            raise InputError(f"sweep {k} lacks channel {self.name!r}")
-        return np.asarray(sigs[si].magnitude[:, ci], dtype=np.float64) * self.scale
+            raise InputError(f"lacks channel {self.name!r}", file=self.file, sweep=k)
+        values = sigs[si].magnitude[:, ci]
+        if values.dtype.kind not in "iuf":  # text or complex waves (a damaged Igor wave type)
+            raise InputError(
+                f"channel {self.name or '(unnamed)'!r} holds {values.dtype} values, not real "
+                f"numbers",
+                file=self.file,
+                sweep=k,
+            )
+        return np.asarray(values, dtype=np.float64) * self.scale
 
 
 def _neo_segments(path: Path):
     import neo
 
     suffix = path.suffix.lower()
+    if suffix == ".ibw":
+        check_ibw_header(path)  # a header claiming more than the file holds: refused
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -1091,6 +1103,7 @@ def _neo_channels(segs, file: str) -> list[_NeoChannel]:
                     (u.scale if u else 1.0),
                     rate,
                     (si, ci),
+                    file,
                 )
             )
     return out

@@ -5,12 +5,23 @@ Every function returns a :class:`matplotlib.figure.Figure`; the caller decides w
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 
 from fmslab.ephys.io import Sweep
 from fmslab.ephys.spikes import detect_spikes, dvdt_V_per_s
+
+if TYPE_CHECKING:  # matplotlib is imported only to draw (the PNG path never needs it)
+    from matplotlib.figure import Figure
+
+
+def _new_figure(figsize: tuple[float, float]) -> Figure:
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=figsize)
+
 
 #: horizontal resolution of the trace panels: min/max pairs per trace (about 3x the pixel
 #: columns of the panel at the saved resolution, so the decimated trace draws identically)
@@ -81,7 +92,7 @@ def plot_sweeps(
     index to its spikes' threshold times (s) when they are known (the batch's spike table);
     otherwise spikes are detected here.
     """
-    fig = Figure(figsize=(6, 3.5)) if ax is None else ax.figure
+    fig = _new_figure((6, 3.5)) if ax is None else ax.figure
     ax = ax or fig.add_subplot(1, 1, 1)
     for label, sw in sweeps:
         t = sw.t_s
@@ -98,7 +109,7 @@ def plot_sweeps(
 def plot_phase(sw: Sweep, ax=None) -> Figure:
     """Phase plot (dV/dt against V) of one sweep: every sample where V changes faster than
     2 V/s (the APs), every 10th elsewhere (the slow trajectory between them)."""
-    fig = Figure(figsize=(4, 3.5)) if ax is None else ax.figure
+    fig = _new_figure((4, 3.5)) if ax is None else ax.figure
     ax = ax or fig.add_subplot(1, 1, 1)
     x, y = phase_points(sw)
     if x.size:
@@ -113,7 +124,7 @@ def plot_fi(sweeps: pd.DataFrame, ax=None) -> Figure:
     :func:`fmslab.figures.plots.fi_curve` (the one plotting layer)."""
     from fmslab.figures.plots import fi_curve
 
-    fig = Figure(figsize=(4, 3.5)) if ax is None else ax.figure
+    fig = _new_figure((4, 3.5)) if ax is None else ax.figure
     ax = ax or fig.add_subplot(1, 1, 1)
     kind = "step" if (sweeps["stim_kind"] == "step").any() else "ramp"
     s = sweeps[sweeps["stim_kind"] == kind].dropna(subset=["stim_pA", "firing_rate_hz"])
@@ -165,7 +176,7 @@ def plot_cell(
     without detecting the spikes again.
     """
     if fig is None:
-        fig = Figure(figsize=CELL_FIGSIZE)
+        fig = _new_figure(CELL_FIGSIZE)
     else:
         fig.clear()
     # fixed margins: a layout engine would measure every text twice per saved format

@@ -8,12 +8,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy import special
 
 from fmslab.errors import InputError
 from fmslab.skinnerve import responses as R
+from fmslab.skinnerve.artefacts import same_shape, waveform_jitter_ms
 from fmslab.skinnerve.channels import CANONICAL_UNIT, MECHANICAL_ROLES, ChannelMap
 from fmslab.skinnerve.io import Reader, Recording, open_recording
-from fmslab.skinnerve.matching import match_templates
+from fmslab.skinnerve.matching import drift_gains, match_templates, score_noise, unit_thresholds
 from fmslab.skinnerve.params import Params
 from fmslab.skinnerve.spikes import shift_wave, sort_spikes, unit_quality
 from fmslab.skinnerve.stimuli import find_steps, find_thermal_ramps
@@ -213,6 +215,24 @@ def _mean_waveforms(
     return out
 
 
+def _adaptive_thresholds(x: np.ndarray, templates: np.ndarray, m, p: Params) -> np.ndarray:
+    """Per-unit matched-filter thresholds (:func:`fmslab.skinnerve.matching.unit_thresholds`)
+    from the templates re-estimated after the first matching round: each unit's spike count is
+    the count found at ``match_threshold_sd`` divided by the share of its spikes that clear it
+    (``Phi(z_k - u)``, at least 0.2 so that a unit barely above threshold is not inflated)."""
+    noise = score_noise(x, templates)
+    norms2 = (templates**2).sum(axis=1)
+    ok = (noise[:, 0] > 0) & (norms2 > 0)
+    z = np.where(ok, norms2 / np.where(ok, noise[:, 0], 1.0), 0.0)
+    ratio = np.where(ok, noise[:, 1] / np.where(ok, noise[:, 0], 1.0), 0.0)
+    counts = np.bincount(m.unit, minlength=len(templates))[: len(templates)].astype(float)
+    share = np.maximum(special.ndtr(z - p.match_threshold_sd), 0.2)
+    thr = unit_thresholds(
+        z, counts / share, ratio, x.size, lo=p.match_threshold_min_sd, hi=p.match_threshold_sd
+    )
+    return np.where(ok, thr, p.match_threshold_sd)
+
+
 def match_pass(res: StreamResult, sp: UnitSpikes, p: Params) -> UnitSpikes:
     """Stage 3: template matching of the whole trace with the clean templates
     (:func:`fmslab.skinnerve.matching.match_templates`), twice: with the first-pass templates, then
@@ -230,17 +250,26 @@ def match_pass(res: StreamResult, sp: UnitSpikes, p: Params) -> UnitSpikes:
     for a, b in res.blank_spans:
         exclude[max(0, a) : max(0, b + 1)] = True  # no spike placed inside a blanked span
     m = None
-    for _it in range(2):
+    thresholds: float | np.ndarray = p.match_threshold_sd
+    gains = None
+    chunk = max(10 * (pre + post), int(p.chunk_s * fs))
+    for it in range(p.match_iterations):
+        if it >= 1 and p.match_threshold_min_sd < p.match_threshold_sd:
+            thresholds = _adaptive_thresholds(x, templates, m, p)
+        if it >= 1 and p.match_track_drift:
+            # m.amplitude is relative to the unscaled template; the median normalises it
+            gains = drift_gains(m.sample, m.unit, m.amplitude, n_units, x.size, chunk)
         m = match_templates(
             x,
             templates,
             pre,
-            threshold_sd=p.match_threshold_sd,
+            threshold_sd=thresholds,
             amp_min=p.match_amp_min,
             amp_max=p.match_amp_max,
             rounds=p.match_rounds,
-            chunk=max(10 * (pre + post), int(p.chunk_s * fs)),
+            chunk=chunk,
             exclude=exclude,
+            gains=gains,
         )
         new = _mean_waveforms(x, m.sample, m.unit + 1, n_units, pre, post)
         ok = np.array([np.sum(m.unit == k) >= p.min_spikes for k in range(n_units)])
@@ -373,25 +402,62 @@ class ElectricalResponse:
         }
 
 
+def _waveform_artefact(
+    res: StreamResult, spike_s: np.ndarray, electrical_s: np.ndarray, latency_ms: float, p: Params
+) -> str:
+    """The reason a driven unit is an artefact by its waveform, or "" (see
+    :mod:`fmslab.skinnerve.artefacts`): the windows at its latency after every stimulus are
+    identical up to the noise (the waveform jitter's upper bound below ``artefact_max_jitter_ms``)
+    and its own
+    spikes have the stimulus-locked mean's shape (correlation >= ``artefact_shape_corr``)."""
+    x, fs = res.filtered_uv, res.fs_hz
+    if x.size == 0 or not np.isfinite(latency_ms):
+        return ""
+    stim = np.round(np.asarray(electrical_s) * fs).astype(np.int64)
+    jitter_ms, upper_ms, mean_w = waveform_jitter_ms(x, fs, stim, latency_ms)
+    if not np.isfinite(upper_ms) or upper_ms >= p.artefact_max_jitter_ms:
+        return ""
+    half = mean_w.size // 2
+    smp = np.round(np.asarray(spike_s) * fs).astype(np.int64)
+    smp = smp[(smp - half >= 0) & (smp + half < x.size)]
+    if smp.size == 0:
+        return ""
+    own = x[smp[:, None] + np.arange(-half, half + 1)].mean(axis=0)
+    r = same_shape(own, mean_w)
+    if r < p.artefact_shape_corr:
+        return ""
+    return (
+        f"waveform identical after every stimulus: waveform jitter {jitter_ms * 1e3:.1f} us "
+        f"(upper bound {upper_ms * 1e3:.1f}) < {p.artefact_max_jitter_ms * 1e3:.0f} us, "
+        f"shape = stimulus-locked average (r {r:.2f})"
+    )
+
+
 def electrical_response(
-    rec: Recording, spike_s: np.ndarray, electrical_s: np.ndarray, p: Params
+    rec: Recording,
+    spike_s: np.ndarray,
+    electrical_s: np.ndarray,
+    p: Params,
+    res: StreamResult | None = None,
 ) -> ElectricalResponse:
     """Latency, follow fraction, conduction velocity (m/s; distance / onset latency) of a unit,
-    or the reason it is a stimulus artefact (see docs/skinnerve.md)."""
+    or the reason it is a stimulus artefact (see docs/skinnerve.md): latency jitter of its spike
+    times, or (with ``res``, the band-passed trace) its waveform is the stimulus-locked one."""
     lat = R.latency_to_stimuli(spike_s, electrical_s, p)
     driven = lat["follow_fraction"] >= p.min_follow_fraction
     n_followed = lat["follow_fraction"] * lat["n_stimuli"]
     base = {**lat, "latency_peak_ms": lat["latency_ms"], "driven": driven, "cv_m_s": np.nan}
-    if (
-        driven
-        and n_followed >= p.artefact_min_stimuli
-        and lat["latency_sd_ms"] < p.artefact_max_jitter_ms
-    ):
+    judged = driven and n_followed >= p.artefact_min_stimuli
+    if judged and lat["latency_sd_ms"] < p.artefact_max_jitter_ms:
         reason = (
             f"latency jitter {lat['latency_sd_ms'] * 1e3:.1f} us < "
             f"{p.artefact_max_jitter_ms * 1e3:.0f} us"
         )
         return ElectricalResponse(**base, artefact_reason=reason)
+    if judged and res is not None:
+        reason = _waveform_artefact(res, spike_s, electrical_s, lat["latency_ms"], p)
+        if reason:
+            return ElectricalResponse(**base, artefact_reason=reason)
     if not driven:
         return ElectricalResponse(**base)
     shift = _onset_before_alignment_ms(rec, spike_s, electrical_s, lat["latency_ms"], p)
@@ -633,7 +699,7 @@ def analyze_recording(
             p.refractory_ms / 1e3,
             censored,
         )
-        electrical = electrical_response(rec, t, stimuli.electrical_s, p)
+        electrical = electrical_response(rec, t, stimuli.electrical_s, p, res)
         if electrical.artefact_reason:
             fields = electrical.table_fields()
             del fields["latency_peak_ms"]

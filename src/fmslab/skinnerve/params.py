@@ -39,7 +39,12 @@ class Params:
     hum_probe_s: float = 60.0
     # second detection pass: template matching (matched filter + subtraction)
     match: bool = True
-    match_threshold_sd: float = 4.5
+    match_threshold_sd: float = 4.5  # first matching round
+    # second round: per-unit threshold in [min, match_threshold_sd] minimising expected misses +
+    # noise false alarms (matching.unit_thresholds); min >= match_threshold_sd turns it off
+    match_threshold_min_sd: float = 3.0
+    match_iterations: int = 3  # matching rounds, templates re-estimated from the matches
+    match_track_drift: bool = True  # later rounds scale templates per chunk (slow drift)
     match_amp_min: float = 0.6
     match_amp_max: float = 2.0
     match_rounds: int = 3
@@ -59,6 +64,8 @@ class Params:
     artefact_max_ms: float = 5.0
     artefact_max_jitter_ms: float = 0.02  # an evoked "unit" this locked is an artefact
     artefact_min_stimuli: int = 10  # ... judged only when it follows at least this many stimuli
+    artefact_shape_corr: float = 0.75  # its spikes' mean vs the stimulus-locked average (a ringing
+    # aligned on different extremes averages to a mixture: r 0.80 measured)
     stimulus_min_interval_ms: float = 0.0
     stimulus_min_v: float = 0.05
     # sorting

@@ -418,13 +418,15 @@ def simulate(config: SimConfig | None = None, seed: int | np.random.Generator = 
     )
 
 
-#: The CSV layout of a simulated recording: column, channel role, unit, decimals written.
+#: The CSV layout of a simulated recording: column, channel role, unit, decimals written. The
+#: rounding steps (0.01 uV, mN, degC) lie far below the simulated noise (SD >= 1 uV, 0.05 mN,
+#: 0.05 degC: rounding adds an SD of step / sqrt(12) = 0.003) and keep the files small.
 CSV_COLUMNS = (
     ("time_s", None, "s", 6),
-    ("nerve_uV", "nerve", "uV", 3),
-    ("force_mN", "force", "mN", 4),
-    ("temp_degC", "temperature", "degC", 4),
-    ("stim_V", "stimulus", "V", 3),
+    ("nerve_uV", "nerve", "uV", 2),
+    ("force_mN", "force", "mN", 2),
+    ("temp_degC", "temperature", "degC", 2),
+    ("stim_V", "stimulus", "V", 1),
 )
 
 

@@ -196,3 +196,92 @@ def mad_baseline(gt: GroundTruth, k: float = 5.0, dead_ms: float = 1.0) -> pd.Da
         np.abs(xf), height=k * mad_sigma(xf), distance=int(dead_ms * gt.fs_hz / 1e3)
     )
     return pd.DataFrame({"unit_id": 1, "time_s": pk / gt.fs_hz})
+
+
+def _near(a: np.ndarray, b: np.ndarray, tol_s: float) -> np.ndarray:
+    """For each time in ``a``: is a time of ``b`` within ``tol_s``."""
+    if b.size == 0:
+        return np.zeros(a.size, dtype=bool)
+    b = np.sort(b)
+    j = np.searchsorted(b, a)
+    d = np.minimum(
+        np.abs(a - b[np.clip(j - 1, 0, b.size - 1)]), np.abs(b[np.clip(j, 0, b.size - 1)] - a)
+    )
+    return d <= tol_s
+
+
+def oracle_ceiling(gt: GroundTruth, tol_ms: float = 0.5, known: tuple[str, ...] = ("other1",)):
+    """F1 of the unit under study for a detector told the truth it could at best learn.
+
+    The target's band-passed mean waveform at its true times is the matched filter; the spikes
+    of the ``known`` units (the larger one, which any sorter finds) are subtracted at their true
+    times with least-squares amplitudes; score peaks (at least 1.25 ms apart) above a threshold
+    are the detections, and the threshold is the one giving the best F1 (chosen with the answer).
+    What remains is what a single channel cannot tell apart: noise peaks and the smaller unit of
+    the same shape. Returns ``(f1, precision, recall, threshold)``.
+    """
+    fs = gt.fs_hz
+    xf = signal.sosfiltfilt(bandpass_sos(fs), gt.trace_uv)
+    pre, post, half = 40, 60, int(round(1.25e-3 * fs / 2))
+
+    def inside(times):
+        s = np.round(times * fs).astype(np.int64)
+        return s[(s > pre + 1) & (s < xf.size - post - 1)]
+
+    for u in known:
+        s1 = inside(gt.spikes.loc[gt.spikes["unit"] == u, "time_s"].to_numpy())
+        if s1.size:
+            w = xf[s1[:, None] + np.arange(-pre, post)]
+            m = w.mean(axis=0)
+            for j, a in zip(s1, w @ m / (m @ m), strict=True):
+                xf[j - pre : j + post] -= a * m
+    tgt = gt.spikes.loc[gt.spikes["unit"] == gt.target, "time_s"].to_numpy()
+    w = xf[inside(tgt)[:, None] + np.arange(-pre, post)].mean(axis=0)
+    pk = int(np.argmax(np.abs(w)))
+    tpl = w[pk - 20 : pk + 30]
+    c = np.correlate(xf, tpl, mode="valid")
+    z = c / (np.median(np.abs(c)) / 0.6744897501960817)
+    p, _ = signal.find_peaks(z, height=2.0, distance=2 * half)
+    t_det = (p + 20 - (pk - pre)) / fs
+    hit = _near(t_det, tgt, tol_ms / 1e3)
+    best = (0.0, 0.0, 0.0, 0.0)
+    for u in np.arange(2.5, 7.0, 0.05):
+        sel = z[p] >= u
+        if not sel.any():
+            break
+        pr = float(np.mean(hit[sel]))
+        rc = float(np.mean(_near(tgt, t_det[sel & hit], tol_ms / 1e3)))
+        f1 = 2 * pr * rc / (pr + rc) if pr + rc > 0 else 0.0
+        if f1 > best[0]:
+            best = (f1, pr, rc, float(u))
+    return best
+
+
+def stage_recall(gt: GroundTruth, first_pass_s: np.ndarray, found: pd.DataFrame, tol_ms=0.5):
+    """Where the unit under study's spikes are lost, stage by stage.
+
+    ``first_pass``: share of its true spikes with a threshold crossing within ``tol_ms``;
+    ``any_unit``: with a sorted spike of any unit; ``own_unit``: in the found unit holding most
+    of them; and that unit's spikes that are the larger/smaller unit's or noise (counts).
+    """
+    tol = tol_ms / 1e3
+    tgt = gt.spikes.loc[gt.spikes["unit"] == gt.target, "time_s"].to_numpy()
+    out = {
+        "first_pass": float(np.mean(_near(tgt, first_pass_s, tol))),
+        "any_unit": float(np.mean(_near(tgt, found["time_s"].to_numpy(), tol))),
+    }
+    best, best_n = None, -1
+    for u, g in found.groupby("unit_id"):
+        n = int(_near(tgt, g["time_s"].to_numpy(), tol).sum())
+        if n > best_n:
+            best, best_n = u, n
+    own = found.loc[found["unit_id"] == best, "time_s"].to_numpy() if best is not None else []
+    own = np.asarray(own, dtype=float)
+    out["own_unit"] = best_n / max(tgt.size, 1)
+    rest = ~_near(own, tgt, tol)
+    for u in sorted(set(gt.spikes["unit"]) - {gt.target}):
+        from_u = _near(own, gt.spikes.loc[gt.spikes["unit"] == u, "time_s"].to_numpy(), tol)
+        out[f"fp_{u}"] = int(np.sum(rest & from_u))
+        rest &= ~from_u
+    out["fp_noise"] = int(np.sum(rest))
+    return out

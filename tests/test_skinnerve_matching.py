@@ -1,0 +1,116 @@
+"""The template-matching pass's rules, each against a count or a planted value made independently.
+
+- False alarms: the Rice rate used to set per-unit thresholds is compared with the number of
+  score peaks above the threshold that band-passed Gaussian noise actually makes (counted).
+- Thresholds: the per-unit threshold that minimises expected misses + false alarms is compared
+  with a brute-force count of misses + false alarms on a planted recording.
+- Drift: planted slow amplitude drift is recovered by ``drift_gains``, and a unit drifting
+  into its smaller neighbour's size loses fewer spikes to it with the gains.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import signal
+
+from fmslab.skinnerve.matching import drift_gains, match_templates, score_noise, unit_thresholds
+from fmslab.skinnerve.spikes import bandpass_sos
+
+FS = 20000.0
+
+
+def _noise(n: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return signal.sosfiltfilt(bandpass_sos(FS), rng.standard_normal(n))
+
+
+def _template() -> np.ndarray:
+    t = np.arange(50) - 20
+    w = -np.exp(-0.5 * (t / 3.0) ** 2) + 0.4 * np.exp(-0.5 * ((t - 8) / 4.0) ** 2)
+    pad = np.concatenate([np.zeros(100), w, np.zeros(100)])
+    return signal.sosfiltfilt(bandpass_sos(FS), pad)[100:150]
+
+
+def test_rice_false_alarm_rate_matches_counted_noise_peaks() -> None:
+    x = _noise(4_000_000, seed=3)  # 200 s of noise
+    tpl = _template()[None, :]
+    sd, sd_d = score_noise(x, tpl)[0]
+    z = np.correlate(x, tpl[0], mode="valid") / sd
+    for u in (3.0, 3.5):
+        counted = signal.find_peaks(z, height=u, distance=25)[0].size
+        predicted = x.size * sd_d / sd / (2 * np.pi) * np.exp(-(u**2) / 2)
+        # counted is Poisson-like (hundreds): 20 % covers 3+ SD and the peak-vs-up-crossing
+        # difference (peaks closer than 25 samples are one); a factor-2 error in the rule fails
+        assert abs(counted - predicted) <= 0.2 * predicted, (u, counted, predicted)
+
+
+def test_unit_threshold_minimises_counted_errors() -> None:
+    rng = np.random.default_rng(5)
+    n = 2_000_000
+    x = _noise(n, seed=6)
+    tpl = _template()
+    sd, sd_d = score_noise(x, tpl[None, :])[0]
+    z_unit = 4.2
+    scale = z_unit * sd / float(tpl @ tpl)  # template energy / score SD = z_unit
+    pos = np.sort(rng.choice(np.arange(100, n - 100, 200), size=600, replace=False))
+    for p_ in pos:
+        x[p_ - 20 : p_ + 30] += scale * tpl
+    z = np.correlate(x, scale * tpl, mode="valid") / (sd * scale)
+    pk = signal.find_peaks(z, height=2.0, distance=25)[0]
+    hit = np.isin(pk + 20, pos) | np.isin(pk + 19, pos) | np.isin(pk + 21, pos)
+    grid = np.arange(3.0, 4.51, 0.05)
+    errors = [np.sum(~hit & (z[pk] >= u)) + (pos.size - np.sum(hit & (z[pk] >= u))) for u in grid]
+    best_counted = grid[int(np.argmin(errors))]
+    chosen = unit_thresholds(np.array([z_unit]), np.array([600.0]), np.array([sd_d / sd]), n)[0]
+    # the error count is flat near its minimum: within 0.3 SD, and nearly as few errors
+    assert abs(chosen - best_counted) <= 0.3, (chosen, best_counted)
+    assert errors[int(np.argmin(np.abs(grid - chosen)))] <= 1.1 * min(errors) + 5
+
+
+def test_drift_gains_recover_a_planted_drift() -> None:
+    rng = np.random.default_rng(2)
+    n, chunk = 1_200_000, 200_000
+    s = np.sort(rng.integers(0, n, 600))
+    true_gain = 1.0 + 0.15 * np.sin(2 * np.pi * s / n)
+    a = true_gain * (1 + 0.1 * rng.standard_normal(s.size))
+    g = drift_gains(s, np.zeros(s.size, dtype=int), a, 1, n, chunk)
+    centres = (np.arange(g.shape[1]) + 0.5) * chunk
+    expect = 1.0 + 0.15 * np.sin(2 * np.pi * centres / n)
+    # the median over +-1 chunk (1/3 of the period) smooths the sine by ~10 %; 100 spikes per
+    # window give ~1 % noise on the median
+    assert np.allclose(g[0], expect / np.median(true_gain), atol=0.05), (g, expect)
+    # a unit with too few spikes anywhere keeps gain 1
+    assert np.all(drift_gains(s[:10], np.zeros(10, dtype=int), a[:10], 1, n, chunk) == 1.0)
+
+
+def test_drift_tracking_keeps_a_drifting_unit_out_of_its_neighbour() -> None:
+    """Two units of one shape, 1.0 and 1.6 in size; the larger drifts down linearly to 1.1 by
+    the end (nearer 1.0 than 1.6 in the last 40 %): without gains its spikes there go to the
+    smaller unit; with gains re-estimated from the previous round's matches (as
+    ``analysis.match_pass`` does) a part of them comes back."""
+    rng = np.random.default_rng(9)
+    n, chunk = 1_200_000, 200_000
+    x = 0.05 * _noise(n, seed=10)
+    tpl = _template()
+    slots = rng.permutation(np.arange(400, n - 400, 400))
+    small, big = np.sort(slots[:300]), np.sort(slots[300:700])
+    big_gain = 1.0 - (0.5 / 1.6) * big / n
+    for p_ in small:
+        x[p_ - 20 : p_ + 30] += tpl
+    for p_, gg in zip(big, big_gain, strict=True):
+        x[p_ - 20 : p_ + 30] += 1.6 * gg * tpl
+    templates = np.stack([tpl, 1.6 * tpl])
+    late = big[big_gain * 1.6 < 1.3]
+    m = match_templates(x, templates, 20, threshold_sd=4.5, chunk=chunk)
+    right = [np.mean(m.unit[np.isin(m.sample, late)] == 1)]
+    for _ in range(3):
+        gains = drift_gains(m.sample, m.unit, m.amplitude, 2, n, chunk)
+        m = match_templates(x, templates, 20, threshold_sd=4.5, chunk=chunk, gains=gains)
+        right.append(np.mean(m.unit[np.isin(m.sample, late)] == 1))
+    assert right[0] < 0.2, right  # the planted failure without drift tracking
+    # measured 0.04 -> 0.16 -> 0.36 -> 0.39: the gains come from the previous round's hard
+    # assignments, and the spikes a drifting unit keeps near the boundary are its largest ones,
+    # so its gain is over-estimated there and only part of the lost spikes come back (a
+    # limitation stated in docs/skinnerve.md); the improvement must be clear and monotone
+    assert right[-1] >= right[0] + 0.25, right
+    assert all(b >= a - 0.02 for a, b in zip(right, right[1:], strict=False)), right
