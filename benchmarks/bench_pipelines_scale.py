@@ -146,6 +146,104 @@ def time_ingest(study: Path) -> dict[str, object]:
     }
 
 
+def _replicate_parts(src_parts: Path, dst_parts: Path, n_parts: int) -> None:
+    """``n_parts`` catalog parts made from the real parts of a finished run, in their order.
+
+    Copy ``k`` of a part gets new run and part ids and its files renamed ``<stem>_r<k><suffix>``
+    in every table, its scope and its inputs, so that each copy is a new scope (a new recording
+    day) with the same rows as the real one.
+    """
+    real = sorted(d for d in src_parts.iterdir() if d.is_dir() and not d.name.startswith("."))
+    if not real:
+        raise SystemExit(f"{src_parts}: no catalog parts (run the workflow first)")
+    dst_parts.mkdir(parents=True)
+    for i in range(n_parts):
+        k, j = divmod(i, len(real))
+        part = real[j]
+        meta = json.loads((part / "part.json").read_text())
+        run_id = f"{meta['run']['run_id'][:6]}{i:06d}"
+        out = dst_parts / f"{part.name.split('_')[0]}_{i:06d}_{run_id}"
+        out.mkdir()
+
+        def rename(name: str, k: int = k) -> str:
+            q = Path(str(name))
+            return str(q.with_name(f"{q.stem}_r{k}{q.suffix}"))
+
+        for f in part.glob("*.parquet"):
+            df = pd.read_parquet(f)
+            for col in ("file", "path"):
+                if col in df.columns:
+                    df[col] = df[col].map(lambda v: v if pd.isna(v) else rename(v))
+            if "run_id" in df.columns:
+                df["run_id"] = run_id
+            df.to_parquet(out / f.name, index=False)
+        meta["run"]["run_id"] = run_id
+        (out / "part.json").write_text(json.dumps(meta, indent=1))
+
+
+def ingest_scale(study: Path, sizes: list[int], out: Path) -> list[dict[str, object]]:
+    """The ingest step alone over 50..500 parts: wall and CPU time, and the cost of the last parts.
+
+    Each size is ingested into an empty catalog in a child process (``fmslab study ingest``), then
+    50 more replicated parts are ingested into that full catalog, to show whether a part's cost
+    grows with the catalog it lands in (it should not: a part deletes its own scope and inserts).
+    """
+    rows = []
+    for n in sizes:
+        root = out / f"ingest{n}"
+        shutil.rmtree(root, ignore_errors=True)
+        res = root / "study" / "results"
+        res.mkdir(parents=True)
+        for sheet in study.iterdir():  # the study's sheets (ingest opens the study's catalog)
+            if sheet.is_file():
+                shutil.copy(sheet, root / "study" / sheet.name)
+        _replicate_parts(study / "results" / "catalog_parts", res / "catalog_parts", n + 50)
+        extra = sorted(p for p in (res / "catalog_parts").iterdir())[n:]
+        hold = root / "held"
+        hold.mkdir()
+        for p in extra:
+            p.rename(hold / p.name)
+        row: dict[str, object] = {"parts": n, "load_avg_start": round(os.getloadavg()[0], 1)}
+        for label in ("first", "then_50"):
+            t0, c0 = time.perf_counter(), os.times()
+            subprocess.run(
+                [sys.executable, "-m", "fmslab", "-q", "study", "ingest", str(root / "study")],
+                check=True, env=_env(),
+            )  # fmt: skip
+            c1 = os.times()
+            row[f"{label}_wall_s"] = round(time.perf_counter() - t0, 2)
+            row[f"{label}_cpu_s"] = round(
+                (c1.children_user - c0.children_user) + (c1.children_system - c0.children_system), 2
+            )
+            for p in sorted(hold.iterdir()):
+                p.rename(res / "catalog_parts" / p.name)
+        n_all = n + 50
+        row["cpu_ms_per_part_first"] = round(1000 * float(row["first_cpu_s"]) / n, 1)
+        row["cpu_ms_per_part_then_50"] = round(1000 * float(row["then_50_cpu_s"]) / 50, 1)
+        row["catalog_mb"] = round((res / "fmslab.duckdb").stat().st_size / 2**20, 2)
+        row["rows_ephys_spikes"] = int(
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-c",
+                    "import duckdb,sys; c=duckdb.connect(sys.argv[1], read_only=True);"
+                    "print(c.execute('select count(*) from ephys_spikes').fetchone()[0])",
+                    str(res / "fmslab.duckdb"),
+                ],
+                check=True,
+                env=_env(),
+                capture_output=True,
+                text=True,
+            ).stdout  # fmt: skip
+        )
+        row["parts_in_catalog"] = n_all
+        row["load_avg_end"] = round(os.getloadavg()[0], 1)
+        rows.append(row)
+        print(json.dumps(row))
+        shutil.rmtree(root, ignore_errors=True)
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--days", type=int, nargs="+", default=[50, 500])
@@ -154,8 +252,19 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=2, help="cores (local) or jobs at once (slurm)")
     ap.add_argument("--shared", type=Path, default=REPO.parent / "shared" / "data")
     ap.add_argument("--out", type=Path, default=Path("/tmp/bench-scale"))
+    ap.add_argument(
+        "--ingest-from", type=Path, default=None,
+        help="a finished study of this benchmark (e.g. OUT/days50/study): time only the ingest of "
+        "--ingest-parts parts replicated from its real catalog parts",
+    )  # fmt: skip
+    ap.add_argument("--ingest-parts", type=int, nargs="+", default=[50, 100, 200, 500])
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.ingest_from is not None:
+        rows = ingest_scale(args.ingest_from, args.ingest_parts, args.out)
+        print(pd.DataFrame(rows).to_string(index=False))
+        (args.out / "bench_ingest_scale.json").write_text(json.dumps(rows, indent=2))
+        return
     demo, sources = _sources(args.out, args.shared)
     results = []
     for n in args.days:

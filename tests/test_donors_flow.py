@@ -97,3 +97,44 @@ def test_report_has_a_donors_section(donors_run, tmp_path):
     assert '<section id="donors">' in html
     assert 'id="tbl-donor_effects"' in html
     assert "p_transfer" in html
+
+
+def test_time_course_and_one_page_per_donor(donors_run):
+    """The von Frey time course per donor (behaviour_mouse_day): every demo day, every donor;
+    the planted drop (0.45 log10 units x potency ~1 at day 4) puts both patient donors' predicted
+    thresholds below the control mean on days 3 and 5, each further from it than at baseline
+    (day 0, nothing planted; with 2 control donors of one mouse the band is too narrow to test
+    inclusion)."""
+    from fmslab.demo.design import BEHAVIOUR_DAYS
+
+    _demo, _study, done = donors_run
+    tc = done.time_course
+    assert sorted(tc["day"].unique()) == [float(d) for d in BEHAVIOUR_DAYS]
+    assert set(tc["donor_id"]) == set(done.effects["donor_id"])
+    fms = tc[tc["group"] == "FMS"]
+    peak = fms[fms["day"].isin([3.0, 5.0])]
+    assert (peak["predicted"] < peak["control_mean"]).all()
+    for _donor, sub in fms.groupby("donor_id"):
+        gap = (sub["predicted"] - sub["control_mean"]).abs().set_axis(sub["day"])
+        assert gap.loc[0.0] < min(gap.loc[3.0], gap.loc[5.0]), gap
+    pages = sorted(p.stem for p in (done.out / "donor_cards").glob("*.png"))
+    assert pages == sorted(done.effects["donor_id"].unique())
+    assert (done.out / "donor_time_course.csv").is_file()
+
+
+def test_new_donor_needs_two_donors_per_class(donors_run, tmp_path):
+    """The small demo has two patient donors: no outcome has 2 transferring and 2
+    non-transferring ones, so the new-donor prediction is refused with the reason; an unknown
+    score is refused by name."""
+    demo, study, _done = donors_run
+    base = ["donors", str(study), "--n-boot", "20", "--unblinding",
+            str(demo / "keys" / "unblinding.csv")]  # fmt: skip
+    result = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "a"), "--new-donor",
+                                      "FIQR=70", "--new-donor", "wpi=12"])  # fmt: skip
+    assert result.exit_code != 0
+    assert "transfer cannot be predicted" in f"{result.output} {result.exception}"
+    result = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "b"), "--new-donor",
+                                      "height=180"])  # fmt: skip
+    assert result.exit_code != 0 and "['height']" in f"{result.output} {result.exception}"
+    result = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "c"), "--new-donor", "FIQR"])
+    assert result.exit_code != 0 and "SCORE=VALUE" in f"{result.output} {result.exception}"

@@ -40,7 +40,8 @@ def demo(demo_study, tmp_path_factory):
     study = Path(layout.study)
     truth = pd.read_csv(Path(layout.truth) / "donors.csv")
     donors = pd.read_csv(study / "donors.csv")
-    donors = donors.merge(truth[["donor_id", "group", "FIQR"]].rename(columns={"group": "g"}))
+    # FIQR and the other clinical scores are in the sheet already
+    donors = donors.merge(truth[["donor_id", "group"]].rename(columns={"group": "g"}))
     donors["name"] = NAMES[: len(donors)]
     donors["email"] = [f"donor{i}@hospital.example.org" for i in range(len(donors))]
     donors["phone"] = [f"+44 20 7946 09{i:02d}" for i in range(len(donors))]

@@ -278,8 +278,12 @@ def _conform_column(table: str, column: str, kind: str, s: pd.Series) -> pd.Seri
     where = f"table '{table}', column '{column}'"
     present = s.notna()
     if kind == "VARCHAR":
+        if isinstance(s.dtype, pd.StringDtype):
+            return s.astype("string")  # already text (e.g. a catalog part read back from Parquet)
         if s.dtype == bool or pd.api.types.is_bool_dtype(s.dtype):
             out = s.map(lambda v: pd.NA if pd.isna(v) else str(bool(v)).lower())
+        elif s.dtype == object and all(isinstance(v, str) for v in s[present]):
+            out = s.where(present, None)  # text with gaps: no per-value conversion needed
         else:
             out = s.map(lambda v: pd.NA if pd.isna(v) else str(v))
         return out.astype("string")
@@ -337,13 +341,12 @@ def conform(spec: TableSpec, df: pd.DataFrame) -> pd.DataFrame:
     missing = [k for k in spec.key if k not in cols]
     if missing and len(df.columns):
         raise CatalogSchemaError(f"table '{spec.name}': key column '{missing[0]}' is missing")
-    out = pd.DataFrame(index=df.index)
-    for c in df.columns:
-        if c == "run_id":
-            continue
-        out[str(c)] = _conform_column(
-            spec.name, str(c), spec.column_type(str(c)) or "VARCHAR", df[c]
-        )
+    columns = {
+        str(c): _conform_column(spec.name, str(c), spec.column_type(str(c)) or "VARCHAR", df[c])
+        for c in df.columns
+        if c != "run_id"
+    }
+    out = pd.DataFrame(columns, index=df.index)
     for k in spec.key:
         if k not in out.columns:
             continue

@@ -92,7 +92,10 @@ _SPECS = (
     # --- study catalog: the sheets, replaced whole -------------------------------------------
     TableSpec(
         "donors",
-        _cols("donor_id:T group:T igg_batch:T sex:T age:F FIQR:F pain_score:F diagnosis:T"),
+        _cols(
+            "donor_id:T group:T igg_batch:T sex:T age:F FIQR:F pain_score:F wpi:F sss:F "
+            "tender_points:F diagnosis:T"
+        ),
         key=("donor_id",),
         family="study",
         open_text=True,
@@ -314,6 +317,16 @@ _SPECS = (
         key=("source_table", "outcome", "donor_id"),
         family="donors",
         scope=("source_table", "outcome"),
+    ),
+    TableSpec(
+        "donor_predictions",
+        _cols(
+            "outcome:T donor_id:T label:I p_loo:F auc_loo:F auc_low:F auc_high:F p_permutation:F"
+        ),
+        # leave-one-donor-out probability of transfer from the clinical scores (fmslab donors)
+        key=("outcome", "donor_id"),
+        family="donors",
+        scope=("outcome",),
     ),
     # --- rnaseq: one contrast is one scope ----------------------------------------------------
     TableSpec(

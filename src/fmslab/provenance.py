@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import platform
@@ -39,15 +40,24 @@ def sha256_json(obj: Any) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def package_versions() -> dict[str, str]:
-    """Versions of fmslab, Python and the tracked dependencies."""
-    out = {"fmslab": fmslab.__version__, "python": sys.version.split()[0]}
+@functools.cache
+def _installed_versions() -> tuple[tuple[str, str], ...]:
+    out = [("fmslab", fmslab.__version__), ("python", sys.version.split()[0])]
     for name in TRACKED_PACKAGES:
         try:
-            out[name] = version(name)
+            out.append((name, version(name)))
         except PackageNotFoundError:
-            out[name] = "not installed"
-    return out
+            out.append((name, "not installed"))
+    return tuple(out)
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of fmslab, Python and the tracked dependencies.
+
+    Read from the installed packages' metadata once per process (installing a package while a
+    process runs does not change the code it has imported).
+    """
+    return dict(_installed_versions())
 
 
 def now_utc() -> datetime:

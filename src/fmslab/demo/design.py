@@ -45,6 +45,7 @@ DOSE_MG = 8.0
 STUDY_START = date(2026, 3, 2)
 TISSUE_DAY = 5
 BEHAVIOUR_DAYS = (0, 1, 3, 5, 7, 10, 14, 21)
+MODALITIES = ("ephys", "behaviour", "skinnerve", "rnaseq")
 
 
 @dataclass(frozen=True)
@@ -61,10 +62,28 @@ class DemoConfig:
     skinnerve_rate_hz: float = 10000.0
     small: bool = False
     design: str = "two_group"
+    #: correlation of each patient donor's clinical scores with its potency (0: pure noise;
+    #: fmslab.demo.clinical)
+    clinical_signal: float = 0.6
+    #: fraction of the transferring groups' donors whose IgG does not transfer (potency 0)
+    nontransfer_fraction: float = 0.0
+    #: SD of log potency of the transferring donors
+    potency_sd_log: float = 0.25
+    #: modalities simulated (a subset gives a quicker study, e.g. ("behaviour",))
+    modalities: tuple[str, ...] = ("ephys", "behaviour", "skinnerve", "rnaseq")
 
     def __post_init__(self) -> None:
         if self.design not in DESIGNS:
             raise ValueError(f"unknown demo design '{self.design}' (known: {', '.join(DESIGNS)})")
+        if not 0.0 <= self.clinical_signal <= 1.0:
+            raise ValueError(f"clinical_signal must be in [0, 1], not {self.clinical_signal}")
+        if not 0.0 <= self.nontransfer_fraction < 1.0:
+            raise ValueError(
+                f"nontransfer_fraction must be in [0, 1), not {self.nontransfer_fraction}"
+            )
+        unknown = set(self.modalities) - set(MODALITIES)
+        if unknown or not self.modalities:
+            raise ValueError(f"modalities must be among {MODALITIES}, not {self.modalities}")
 
     @property
     def groups(self) -> tuple[str, ...]:
@@ -147,21 +166,20 @@ def build_design(cfg: DemoConfig) -> Design:
                 "group": group,
                 "treatment_code": f"T{codes[i]:02d}",
                 "potency": (
-                    float(np.exp(rng.normal(0.0, 0.25))) if group in cfg.transfer_groups else 0.0
+                    float(np.exp(rng.normal(0.0, cfg.potency_sd_log)))
+                    if group in cfg.transfer_groups
+                    else 0.0
                 ),
                 "baseline_re": float(rng.normal(0.0, 0.05)),
                 "sex": "F" if rng.random() < 0.8 else "M",
                 "age": int(rng.integers(25, 65)),
                 "igg_batch": f"B{1 + i % 2}",
-                "FIQR": round(
-                    float(
-                        rng.uniform(55, 85) if group in cfg.transfer_groups else rng.uniform(0, 10)
-                    ),
-                    1,
-                ),
             }
         )
-    donors_df = pd.DataFrame(donors)
+        # an earlier version drew an unrelated FIQR here: the draw is kept (its value unused) so
+        # that the mice's random effects below, and every simulated file, stay as they were
+        rng.uniform(55, 85) if group in cfg.transfer_groups else rng.uniform(0, 10)
+    donors_df = _with_clinical(pd.DataFrame(donors), cfg)
     mice = []
     m = 0
     for cohort, per_donor in (
@@ -183,6 +201,26 @@ def build_design(cfg: DemoConfig) -> Design:
                     }
                 )
     return Design(donors=donors_df, mice=pd.DataFrame(mice))
+
+
+def _with_clinical(donors: pd.DataFrame, cfg: DemoConfig) -> pd.DataFrame:
+    """Non-transferring patient donors (potency 0, ``cfg.nontransfer_fraction`` of each
+    transferring group, at random) and the clinical scores (:mod:`fmslab.demo.clinical`), both
+    from the ``clinical`` random stream (the design's other draws are untouched)."""
+    from fmslab.demo.clinical import clinical_scores
+
+    rng = rng_for(cfg.seed, "clinical")
+    donors = donors.copy()
+    donors["transfers"] = donors["potency"] > 0
+    for g in cfg.transfer_groups:
+        idx = donors.index[donors["group"] == g]
+        k = int(round(cfg.nontransfer_fraction * len(idx)))
+        if k:
+            off = rng.choice(idx, size=k, replace=False)
+            donors.loc[off, "potency"] = 0.0
+            donors.loc[off, "transfers"] = False
+    scores = clinical_scores(donors, control=cfg.groups[0], signal=cfg.clinical_signal, rng=rng)
+    return pd.concat([donors, scores], axis=1)
 
 
 def date_of_birth(index: int) -> str:

@@ -33,6 +33,8 @@ import fmslab
 from fmslab.atomic import write_bytes, write_json
 from fmslab.demo.analyses import STEPS, StepContext, StepOutcome, run_steps
 from fmslab.demo.behaviour import FILAMENT_SET, generate_behaviour
+from fmslab.demo.clinical import SCORES as CLINICAL_SCORES
+from fmslab.demo.clinical import rule_description
 from fmslab.demo.design import (
     COMORBID_CONTRASTS,
     DOSE_MG,
@@ -133,22 +135,32 @@ def generate_demo(
 
     study = layout.study
     design = build_design(cfg)
-    say("current clamp: simulating the conductance model")
-    ephys = generate_ephys(design, cfg, sink=lambda rel, content: put(study, rel, content))
-    say("behaviour: walking the up-down rule")
-    behaviour = generate_behaviour(design, cfg)
-    say("skin-nerve: single-afferent recordings")
-    skin = generate_skinnerve(design, cfg, sink=lambda rel, content: put(study, rel, content))
-    say("RNA-seq: negative binomial counts")
-    rna = generate_rnaseq(design, cfg)
+    mods = set(cfg.modalities)
+    ephys = behaviour = skin = rna = None
+    if "ephys" in mods:
+        say("current clamp: simulating the conductance model")
+        ephys = generate_ephys(design, cfg, sink=lambda rel, content: put(study, rel, content))
+    if "behaviour" in mods:
+        say("behaviour: walking the up-down rule")
+        behaviour = generate_behaviour(design, cfg)
+    if "skinnerve" in mods:
+        say("skin-nerve: single-afferent recordings")
+        skin = generate_skinnerve(design, cfg, sink=lambda rel, content: put(study, rel, content))
+    if "rnaseq" in mods:
+        say("RNA-seq: negative binomial counts")
+        rna = generate_rnaseq(design, cfg)
 
-    for rel, content in rna.files.items():
-        put(study, rel, content)
-    for rel, sheet in behaviour.sheets.items():
-        put(study, rel, _csv_bytes(sheet))
-    put(study, "behaviour/filaments.csv", _csv_bytes(behaviour.filaments))
+    if rna is not None:
+        for rel, content in rna.files.items():
+            put(study, rel, content)
+    if behaviour is not None:
+        for rel, sheet in behaviour.sheets.items():
+            put(study, rel, _csv_bytes(sheet))
+        put(study, "behaviour/filaments.csv", _csv_bytes(behaviour.filaments))
 
-    donors = design.donors.assign(group="blinded")[["donor_id", "group", "igg_batch", "sex", "age"]]
+    donors = design.donors.assign(group="blinded")[
+        ["donor_id", "group", "igg_batch", "sex", "age", *CLINICAL_SCORES]
+    ]
     mice = design.mice.assign(
         strain="C57BL/6J",
         dose_mg=DOSE_MG,
@@ -168,11 +180,12 @@ def generate_demo(
         ]
     ]
     recordings = pd.concat(
-        [ephys.recordings, behaviour.recordings, skin.recordings, rna.recordings], ignore_index=True
+        [m.recordings for m in (ephys, behaviour, skin, rna) if m is not None], ignore_index=True
     )
-    recordings = recordings[
-        ["path", "modality", "mouse_id", "cell_id", "unit_id", "sample_id", "date", "protocol"]
-    ]
+    recordings = recordings.reindex(
+        columns=["path", "modality", "mouse_id", "cell_id", "unit_id", "sample_id", "date",
+                 "protocol"]
+    )  # fmt: skip
     put(study, "donors.csv", _csv_bytes(donors))
     put(study, "mice.csv", _csv_bytes(mice))
     put(study, "recordings.csv", _csv_bytes(recordings))
@@ -223,6 +236,10 @@ def generate_demo(
         )
         config["groups"] = {"order": list(cfg.groups)}
         config["contrasts"] = [dict(c) for c in COMORBID_CONTRASTS]
+    if behaviour is None:
+        del config["parameters"]["behaviour"]
+    if rna is None:
+        del config["parameters"]["rnaseq"]
     put(study, "study.yaml", yaml.safe_dump(config, sort_keys=False).encode())
 
     key = design.donors[["treatment_code", "group", "donor_id"]].sort_values("treatment_code")
@@ -232,15 +249,21 @@ def generate_demo(
     t = TRUTH_DIR
     put(truth, f"{t}/donors.csv", _csv_bytes(design.donors))
     put(truth, f"{t}/mice.csv", _csv_bytes(design.mice))
-    put(truth, f"{t}/ephys_cells.csv", _csv_bytes(ephys.cells))
-    put(truth, f"{t}/ephys_sweeps.csv", _csv_bytes(ephys.sweeps))
-    put(truth, f"{t}/behaviour_thresholds.csv", _csv_bytes(behaviour.thresholds))
-    put(truth, f"{t}/skinnerve_units.csv", _csv_bytes(skin.units))
-    put(truth, f"{t}/skinnerve_spikes.csv", _csv_bytes(skin.spikes))
-    put(truth, f"{t}/skinnerve_responses.csv", _csv_bytes(skin.responses))
-    put(truth, f"{t}/rnaseq_genes.csv", _csv_bytes(rna.genes))
-    put(truth, f"{t}/rnaseq_planted_de.csv", _csv_bytes(rna.genes[rna.genes["planted"]]))
-    put(truth, f"{t}/rnaseq_samples.csv", _csv_bytes(rna.samples))
+    if ephys is not None:
+        put(truth, f"{t}/ephys_cells.csv", _csv_bytes(ephys.cells))
+        put(truth, f"{t}/ephys_sweeps.csv", _csv_bytes(ephys.sweeps))
+    if behaviour is not None:
+        put(truth, f"{t}/behaviour_thresholds.csv", _csv_bytes(behaviour.thresholds))
+    if skin is not None:
+        put(truth, f"{t}/skinnerve_units.csv", _csv_bytes(skin.units))
+        put(truth, f"{t}/skinnerve_spikes.csv", _csv_bytes(skin.spikes))
+        put(truth, f"{t}/skinnerve_responses.csv", _csv_bytes(skin.responses))
+    if rna is not None:
+        put(truth, f"{t}/rnaseq_genes.csv", _csv_bytes(rna.genes))
+        put(truth, f"{t}/rnaseq_planted_de.csv", _csv_bytes(rna.genes[rna.genes["planted"]]))
+        put(truth, f"{t}/rnaseq_samples.csv", _csv_bytes(rna.samples))
+    rule = rule_description(cfg.clinical_signal, cfg.nontransfer_fraction)
+    put(truth, f"{t}/clinical_rule.json", (json.dumps(rule, indent=2) + "\n").encode())
     summary = {
         "config": cfg.to_dict(),
         "groups": {"patient": "FMS", "control": "HC"}
@@ -256,12 +279,18 @@ def generate_demo(
             "rnaseq": f"{PLANTED_CHANNEL} log2FC +1 (2x) in every patient-IgG mouse; "
             "20 filler genes with other fold changes",
         },
-        "ephys_mean_true_rheobase_pA": ephys.cells[ephys.cells["qc_truth"] == "ok"]
-        .groupby("group")["true_rheobase_pA"]
-        .mean()
-        .round(2)
-        .to_dict(),
+        "clinical": "donor clinical scores (FIQR, pain_score, wpi, sss, tender_points) relate "
+        f"to the potency with correlation r = {cfg.clinical_signal:g} within the patient donors "
+        "(clinical_rule.json); donors.csv `transfers`: the planted transferrers",
     }
+    if ephys is not None:
+        summary["ephys_mean_true_rheobase_pA"] = (
+            ephys.cells[ephys.cells["qc_truth"] == "ok"]
+            .groupby("group")["true_rheobase_pA"]
+            .mean()
+            .round(2)
+            .to_dict()
+        )
     write_json(layout.truth / "truth.json", summary)
     result.files.append(layout.truth / "truth.json")
 
@@ -277,10 +306,10 @@ def generate_demo(
         },
     )
     result.counts = {
-        "ephys_files": len(ephys.recordings),
-        "behaviour_sheets": len(behaviour.sheets),
-        "skinnerve_recordings": len(skin.recordings),
-        "rnaseq_samples": len(rna.recordings),
+        "ephys_files": len(ephys.recordings) if ephys else 0,
+        "behaviour_sheets": len(behaviour.sheets) if behaviour else 0,
+        "skinnerve_recordings": len(skin.recordings) if skin else 0,
+        "rnaseq_samples": len(rna.recordings) if rna else 0,
         "donors": len(design.donors),
         "mice": len(design.mice),
     }

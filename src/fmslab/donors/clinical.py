@@ -19,18 +19,42 @@ import pandas as pd
 from scipy import stats
 
 #: Donor-sheet columns that are identifiers or design, not clinical scores.
-NOT_SCORES = ("donor_id", "group", "treatment_code", "potency", "baseline_re", "igg_batch", "sex")
+NOT_SCORES = (
+    "donor_id", "group", "treatment_code", "potency", "baseline_re", "igg_batch", "sex", "age",
+    "transfers",
+)  # fmt: skip
 #: Fewer patient donors than this: the association is reported with a warning.
 FEW_DONORS = 6
 
 
 def score_columns(donors: pd.DataFrame) -> list[str]:
-    """Numeric columns of a donors sheet that are not identifiers or design (:data:`NOT_SCORES`)."""
+    """Numeric columns of a donors sheet that are not identifiers or design (:data:`NOT_SCORES`).
+
+    A text column (a sheet column the study schema does not declare is read as text) counts as
+    numeric when every filled cell is a number (:func:`numeric_scores` converts it)."""
     return [
         c
         for c in donors.columns
-        if c not in NOT_SCORES and pd.api.types.is_numeric_dtype(donors[c])
-    ]
+        if c not in NOT_SCORES and (
+            pd.api.types.is_numeric_dtype(donors[c]) or _all_numbers(donors[c])
+        )
+    ]  # fmt: skip
+
+
+def _all_numbers(values: pd.Series) -> bool:
+    filled = values.dropna()
+    filled = filled[filled.astype(str).str.strip() != ""]
+    if not len(filled) or pd.api.types.is_bool_dtype(values):
+        return False
+    return bool(pd.to_numeric(filled, errors="coerce").notna().all())
+
+
+def numeric_scores(donors: pd.DataFrame) -> pd.DataFrame:
+    """The donors sheet with its score columns (:func:`score_columns`) as floats."""
+    out = donors.copy()
+    for c in score_columns(donors):
+        out[c] = pd.to_numeric(out[c].replace("", np.nan), errors="coerce").astype(float)
+    return out
 
 
 def permutation_spearman(

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from fmslab.errors import FmslabError, InputError
@@ -51,6 +52,15 @@ DEFAULT_JOBS: tuple[OutcomeSet, ...] = (
 )
 
 
+#: (table, outcome, row filter) of the repeated outcome whose per-donor time course is drawn.
+COURSE_JOB: tuple[str, str, str | None] = ("behaviour_mouse_day", "value", "assay == 'vonfrey'")
+
+#: Columns of ``donor_predictions.csv`` and the catalog table ``donor_predictions``.
+LOO_COLUMNS = [
+    "outcome", "donor_id", "label", "p_loo", "auc_loo", "auc_low", "auc_high", "p_permutation",
+]  # fmt: skip
+
+
 @dataclass(frozen=True)
 class DonorsRun:
     """What :func:`run` produced: per-donor effects with calls, the profile, the concordance,
@@ -63,6 +73,10 @@ class DonorsRun:
     prediction: pd.DataFrame
     skipped: list[str]
     out: Path
+    loo: pd.DataFrame | None = None  # per donor: outcome, donor_id, label, p_loo (+ AUC)
+    clinical_lmm: pd.DataFrame | None = None  # score as donor-level covariate, per outcome
+    time_course: pd.DataFrame | None = None  # per day and donor (fmslab.donors.timecourse)
+    new_donor: pd.DataFrame | None = None  # predicted transfer of a new donor
 
 
 def run(
@@ -78,6 +92,9 @@ def run(
     n_boot: int = 1000,
     seed: int = 0,
     figure: bool = True,
+    course: tuple[str, str, str | None] | None = COURSE_JOB,
+    new_donor: dict[str, float] | None = None,
+    new_donor_outcome: str | None = None,
 ) -> DonorsRun:
     """Per-donor effects, responder calls and the donor profile of a study.
 
@@ -87,7 +104,8 @@ def run(
         Study folder (catalog tables from the analyses, unblinding key, mice sheet).
     out
         Output folder: ``donor_effects.csv``, ``donor_profile.csv``, ``donor_concordance.csv``,
-        ``donor_clinical.csv``, ``donor_prediction.csv``, ``donor_heatmap.png``,
+        ``donor_clinical.csv``, ``donor_clinical_lmm.csv``, ``donor_prediction.csv``,
+        ``donor_predictions.csv``, ``donor_heatmap.png``, ``donor_calibration/OUTCOME.png``,
         ``donor_cards/DONOR.png`` (one page per donor) and ``provenance.json``.
     jobs
         The tables and outcomes (:class:`OutcomeSet`); default :data:`DEFAULT_JOBS`.
@@ -103,7 +121,15 @@ def run(
     n_boot, seed
         Hierarchical bootstrap of the unshrunken effects.
     figure
-        Write the donors x outcomes heat map and one card per donor.
+        Write the donors x outcomes heat map, the calibration plots and one page per donor.
+    course
+        ``(table, outcome, row filter)`` of the repeated outcome whose per-donor time course is
+        predicted (:mod:`fmslab.donors.timecourse`; default :data:`COURSE_JOB`, the von Frey
+        threshold per mouse and day); None: no time course. An absent table is skipped.
+    new_donor, new_donor_outcome
+        Clinical scores of a new donor (``{score: value}``): its predicted probability of
+        transfer, with interval, from the patient donors' calls on ``new_donor_outcome``
+        (default: the first outcome with both classes) -> ``donor_new_prediction.csv``.
 
     Returns
     -------
@@ -121,7 +147,7 @@ def run(
 
     study = Path(study)
     out = Path(out)
-    parts, skipped, inputs = [], [], []
+    parts, skipped, inputs, datasets = [], [], [], []
     catalog_path = None
     for job in jobs or DEFAULT_JOBS:
         table, outcomes, mouse, where = job.table, job.outcomes, job.mouse, job.where
@@ -156,7 +182,15 @@ def run(
                 skipped.append(f"{table}.{outcome}: {exc}")
                 log.warning("donors: %s.%s skipped: %s", table, outcome, exc)
                 continue
+            except np.linalg.LinAlgError as exc:  # e.g. an outcome without spread
+                skipped.append(f"{table}.{outcome}: mixed model could not be fitted ({exc})")
+                log.warning(
+                    "donors: %s.%s skipped: mixed model not fitted: %s", table, outcome, exc
+                )
+                continue
             parts.append(eff.assign(source_table=table, unit=unit_of(outcome)))
+            datasets.append((outcome, data, ref, mouse))
+    tc, observed = _time_course(study, unblinding, reference, course, confidence, skipped)
     if not parts:
         raise InputError(
             "no outcome could be analysed per donor: " + "; ".join(skipped), file=study
@@ -164,27 +198,57 @@ def run(
     effects = call_responders(pd.concat(parts, ignore_index=True), alpha=alpha, mic=mic)
     profile = donor_profile(effects)
     conc = concordance(effects)
-    clinical, prediction = _clinical(study, effects, seed)
+    clinical, prediction, loo, models = _clinical(study, effects, datasets, seed)
     out.mkdir(parents=True, exist_ok=True)
     write_table(clinical, out / "donor_clinical.csv")
     write_table(prediction, out / "donor_prediction.csv")
+    write_table(loo, out / "donor_predictions.csv")
+    write_table(models, out / "donor_clinical_lmm.csv")
+    if tc is not None:
+        write_table(tc, out / "donor_time_course.csv")
+        outputs_extra = ["donor_time_course.csv"]
+    else:
+        outputs_extra = []
+    new_pred = None
+    if new_donor:
+        from fmslab.donors.clinical import numeric_scores
+        from fmslab.donors.predict import predict_new_from_calls
+        from fmslab.study import load_study
+
+        sheet = numeric_scores(load_study(study).donors)
+        new_pred = predict_new_from_calls(
+            effects, sheet, new_donor, outcome=new_donor_outcome, confidence=confidence,
+            n_boot=n_boot, seed=seed,
+        )  # fmt: skip
+        write_table(new_pred, out / "donor_new_prediction.csv")
+        outputs_extra.append("donor_new_prediction.csv")
     write_table(effects, out / "donor_effects.csv")
     write_table(profile, out / "donor_profile.csv")
     write_table(conc, out / "donor_concordance.csv")
     outputs = ["donor_effects.csv", "donor_profile.csv", "donor_concordance.csv"]
-    outputs += ["donor_clinical.csv", "donor_prediction.csv"]
+    outputs += ["donor_clinical.csv", "donor_clinical_lmm.csv", "donor_prediction.csv"]
+    outputs += ["donor_predictions.csv", *outputs_extra]
     if figure:
         import matplotlib.pyplot as plt
 
-        from fmslab.donors.profile import plot_donor_card, plot_profile_heatmap
+        from fmslab.donors.calibration import calibration_figures
+        from fmslab.donors.profile import plot_profile_heatmap
+        from fmslab.donors.timecourse import plot_donor_page
         from fmslab.figures.export import save_figure
 
         fig = plot_profile_heatmap(effects)
         save_figure(fig, out / "donor_heatmap", formats=("png",))
         plt.close(fig)
         outputs.append("donor_heatmap.png")
+        for outcome, fig in calibration_figures(loo):
+            save_figure(fig, out / "donor_calibration" / outcome, formats=("png",))
+            plt.close(fig)
+            outputs.append(f"donor_calibration/{outcome}.png")
         for donor in sorted(effects["donor_id"].unique()):
-            fig = plot_donor_card(effects, donor)
+            fig = plot_donor_page(
+                effects, donor, course=tc, observed=observed,
+                course_outcome=course[1] if course else "value",
+            )  # fmt: skip
             save_figure(fig, out / "donor_cards" / donor, formats=("png",))
             plt.close(fig)
             outputs.append(f"donor_cards/{donor}.png")
@@ -198,6 +262,9 @@ def run(
         "mic": dict(mic or {}),
         "n_boot": n_boot,
         "seed": seed,
+        "course": list(course) if course else None,
+        "new_donor": dict(new_donor or {}),
+        "new_donor_outcome": new_donor_outcome,
     }
     record = RunRecord(command="donors", parameters=parameters)
     if catalog_path is not None:
@@ -207,6 +274,8 @@ def run(
             if inputs:
                 cat.record_inputs(inputs)
             cat.write_table("donor_effects", effects, replace_on=["source_table", "outcome"])
+            if len(loo):
+                cat.write_table("donor_predictions", loo, replace_on=["outcome"])
             record = cat.run
     record.finish("ok")
     write_json(
@@ -219,27 +288,69 @@ def run(
             "outputs": outputs,
         },
     )
-    return DonorsRun(effects, profile, conc, clinical, prediction, skipped, out)
+    return DonorsRun(
+        effects, profile, conc, clinical, prediction, skipped, out, loo, models, tc, new_pred
+    )
 
 
-def _clinical(study: Path, effects: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _time_course(
+    study: Path,
+    unblinding: str | Path | None,
+    reference: str | None,
+    course: tuple[str, str, str | None] | None,
+    confidence: float,
+    skipped: list[str],
+) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """The per-donor predicted time course of ``course`` (None when absent or not wanted)."""
+    from fmslab.compare import load_comparison_data
+    from fmslab.compare.design import default_reference
+    from fmslab.donors.timecourse import donor_time_course
+
+    if course is None:
+        return None, None
+    table, outcome, where = course
+    try:
+        prepared = load_comparison_data(
+            table, study=study, unblinding=unblinding, levels=["donor_id", "mouse_id"], where=where
+        )
+        data = prepared.data
+        ref = reference or default_reference(sorted(data["group"].dropna().astype(str).unique()))
+        tc = donor_time_course(data, outcome, reference=ref, confidence=confidence)
+    except (FmslabError, np.linalg.LinAlgError) as exc:
+        skipped.append(f"time course {table}.{outcome}: {exc}")
+        log.warning("donors: time course %s skipped: %s", table, exc)
+        return None, None
+    if not len(tc):
+        skipped.append(f"time course {table}.{outcome}: no day with 2 control donors")
+        return None, None
+    return tc, data
+
+
+def _clinical(
+    study: Path, effects: pd.DataFrame, datasets: list, seed: int
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Clinical association and cross-validated prediction with the study's donors sheet.
 
     Prediction, per outcome: the label is the responder call of the patient donors, the
     predictors every clinical score of the sheet (:func:`fmslab.donors.predict.predict_transfer`).
+    Returns the association, the one-row-per-outcome prediction summary, the per-donor
+    leave-one-out probabilities (:data:`LOO_COLUMNS`) and the mixed models with each score as a
+    donor-level covariate (:mod:`fmslab.donors.covariate`; ``datasets``: ``(outcome, data,
+    reference, mouse level)`` per analysed outcome).
     """
-    from fmslab.donors.clinical import clinical_association, score_columns
+    from fmslab.donors.clinical import clinical_association, numeric_scores, score_columns
+    from fmslab.donors.covariate import COVARIATE_COLUMNS, score_models
     from fmslab.donors.predict import predict_transfer
     from fmslab.study import load_study
 
     try:
-        donors = load_study(study).donors
+        donors = numeric_scores(load_study(study).donors)
     except FmslabError as exc:
         log.warning("donors: no clinical association (donors sheet: %s)", exc)
         donors = pd.DataFrame({"donor_id": []})
     assoc = clinical_association(effects, donors, seed=seed)
     scores = score_columns(donors)
-    rows = []
+    rows, loo = [], []
     patients = effects[effects["group"] != effects["reference"]]
     for outcome, sub in patients.groupby("outcome", sort=False):
         if not scores:
@@ -248,6 +359,23 @@ def _clinical(study: Path, effects: pd.DataFrame, seed: int) -> tuple[pd.DataFra
         labels = (sub.set_index("donor_id")["call"] == "transferrer").astype(int)
         res = predict_transfer(labels, donors, scores, seed=seed)
         rows.append(res.to_frame().assign(outcome=outcome))
+        if np.isfinite(res.auc):
+            loo.append(
+                res.predictions.assign(
+                    outcome=outcome, auc_loo=res.auc, auc_low=res.auc_low,
+                    auc_high=res.auc_high, p_permutation=res.p_permutation,
+                )
+            )  # fmt: skip
     prediction = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame({"outcome": []})
     prediction = prediction[["outcome"] + [c for c in prediction.columns if c != "outcome"]]
-    return assoc, prediction
+    loo_df = pd.concat(loo, ignore_index=True) if loo else pd.DataFrame(columns=LOO_COLUMNS)
+    loo_df["donor_id"] = loo_df["donor_id"].astype(str)
+    models = [
+        score_models(data, outcome, donors, scores, reference=ref, mouse=mouse)
+        for outcome, data, ref, mouse in datasets
+        if scores
+    ]
+    models_df = (
+        pd.concat(models, ignore_index=True) if models else pd.DataFrame(columns=COVARIATE_COLUMNS)
+    )
+    return assoc, prediction, loo_df[LOO_COLUMNS], models_df

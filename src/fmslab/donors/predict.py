@@ -19,6 +19,8 @@ import pandas as pd
 
 FEW_DONORS = 12
 FEW_PER_CLASS = 4
+#: A new donor's transfer is predicted only from labels with at least this many per class.
+MIN_PER_CLASS = 2
 
 
 @dataclass
@@ -215,3 +217,88 @@ def predict_new_donor(
     alpha = (1 - confidence) / 2
     low, high = np.quantile(boots, [alpha, 1 - alpha])
     return est, float(low), float(high)
+
+
+#: Columns of the new-donor prediction (``donor_new_prediction.csv``).
+NEW_DONOR_COLUMNS = [
+    "outcome", "scores", "values", "n_donors", "n_positive", "p_transfer", "p_low", "p_high",
+    "confidence", "warnings",
+]  # fmt: skip
+
+
+def predict_new_from_calls(
+    effects: pd.DataFrame,
+    donors: pd.DataFrame,
+    new: dict[str, float],
+    *,
+    outcome: str | None = None,
+    confidence: float = 0.95,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Probability that a new donor's IgG transfers, from its clinical scores only.
+
+    The labels are the responder calls of the patient donors on ``outcome`` (default: the first
+    outcome whose calls hold both classes); the model is :func:`predict_new_donor` on the scores
+    named in ``new``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row, :data:`NEW_DONOR_COLUMNS`.
+
+    Raises
+    ------
+    fmslab.errors.InputError
+        A score that is not a numeric column of the donors sheet, an unknown outcome, or no
+        outcome with both transferring and non-transferring patient donors.
+    """
+    from fmslab.donors.clinical import score_columns
+    from fmslab.errors import InputError
+
+    if not new:
+        raise InputError("a new donor needs at least one clinical score (SCORE=VALUE)")
+    known = score_columns(donors)
+    bad = [s for s in new if s not in known]
+    if bad:
+        raise InputError(
+            f"new donor: score(s) {bad} are not clinical columns of the donors sheet "
+            f"(known: {', '.join(known) or 'none'})"
+        )
+    patients = effects[effects["group"] != effects["reference"]]
+    outcomes = list(dict.fromkeys(patients["outcome"]))
+    if outcome is not None and outcome not in outcomes:
+        raise InputError(f"new donor: outcome '{outcome}' has no donor effects")
+    chosen = None
+    for o in [outcome] if outcome else outcomes:
+        calls = patients[patients["outcome"] == o].set_index("donor_id")["call"]
+        labels = (calls == "transferrer").astype(int)
+        if labels.value_counts().reindex([0, 1], fill_value=0).min() >= MIN_PER_CLASS:
+            chosen = (o, labels)
+            break
+    if chosen is None:
+        raise InputError(
+            f"new donor: no outcome has at least {MIN_PER_CLASS} transferring and "
+            f"{MIN_PER_CLASS} non-transferring patient donors "
+            f"({', '.join(outcomes) or 'no outcome'}): transfer cannot be predicted"
+        )
+    o, labels = chosen
+    scores = list(new)
+    n, n_pos = len(labels), int(labels.sum())
+    warnings = ""
+    if n < FEW_DONORS or min(n_pos, n - n_pos) < FEW_PER_CLASS:
+        warnings = (
+            f"only {n} donors ({n_pos} transferring): too few for a predictive model; "
+            "the probability and its interval are very uncertain"
+        )
+    est, low, high = predict_new_donor(
+        labels, donors, scores, {k: float(v) for k, v in new.items()},
+        n_boot=n_boot, confidence=confidence, seed=seed,
+    )  # fmt: skip
+    row = {
+        "outcome": o, "scores": ",".join(scores),
+        "values": ",".join(f"{k}={float(v):g}" for k, v in new.items()),
+        "n_donors": n, "n_positive": n_pos, "p_transfer": est, "p_low": low, "p_high": high,
+        "confidence": confidence, "warnings": warnings,
+    }  # fmt: skip
+    return pd.DataFrame([row], columns=NEW_DONOR_COLUMNS)

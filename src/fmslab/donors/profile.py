@@ -135,7 +135,23 @@ def plot_donor_card(effects: pd.DataFrame, donor_id: str) -> Figure:
     """
     import matplotlib.pyplot as plt
 
-    from fmslab.figures.style import figure_size, group_colors, house_style
+    from fmslab.figures.style import figure_size, house_style
+
+    if donor_id not in set(effects["donor_id"]):
+        raise ValueError(f"donor '{donor_id}' not in the effect table")
+    n_out = effects["outcome"].nunique()
+    with house_style():
+        fig, ax = plt.subplots(figsize=figure_size(120.0, 20 + 12 * n_out))
+        draw_donor_card(ax, effects, donor_id)
+        fig.tight_layout()
+    return fig
+
+
+def draw_donor_card(ax, effects: pd.DataFrame, donor_id: str) -> None:
+    """Draw :func:`plot_donor_card`'s panel on ``ax``."""
+    import matplotlib.pyplot as plt
+
+    from fmslab.figures.style import group_colors
 
     if donor_id not in set(effects["donor_id"]):
         raise ValueError(f"donor '{donor_id}' not in the effect table")
@@ -146,39 +162,35 @@ def plot_donor_card(effects: pd.DataFrame, donor_id: str) -> Figure:
     )
     outcomes = list(dict.fromkeys(eff["outcome"]))
     colors = group_colors(sorted(eff["group"].unique()))
-    with house_style():
-        fig, ax = plt.subplots(figsize=figure_size(120.0, 20 + 12 * len(outcomes)))
-        for i, o in enumerate(outcomes):
-            sub = eff[eff["outcome"] == o]
-            ctrl = sub[sub["group"] == sub["reference"]]["z"]
-            if len(ctrl):
-                ax.fill_betweenx([i - 0.4, i + 0.4], ctrl.min(), ctrl.max(), color="0.88", lw=0)
-            others = sub[sub["donor_id"] != donor_id]
-            jitter = np.linspace(-0.15, 0.15, max(len(others), 1))
-            ax.scatter(
-                others["z"], i + jitter[: len(others)], s=8,
-                c=[colors[g] for g in others["group"]], alpha=0.6, lw=0,
+    for i, o in enumerate(outcomes):
+        sub = eff[eff["outcome"] == o]
+        ctrl = sub[sub["group"] == sub["reference"]]["z"]
+        if len(ctrl):
+            ax.fill_betweenx([i - 0.4, i + 0.4], ctrl.min(), ctrl.max(), color="0.88", lw=0)
+        others = sub[sub["donor_id"] != donor_id]
+        jitter = np.linspace(-0.15, 0.15, max(len(others), 1))
+        ax.scatter(
+            others["z"], i + jitter[: len(others)], s=8,
+            c=[colors[g] for g in others["group"]], alpha=0.6, lw=0,
+        )  # fmt: skip
+        me = sub[sub["donor_id"] == donor_id]
+        if len(me):
+            row = me.iloc[0]
+            lo, hi = sorted((row["zl"], row["zh"]))
+            ax.plot([lo, hi], [i, i], color="k", lw=1.2)
+            ax.plot(row["z"], i, "D", color="k", ms=4)
+            ax.annotate(
+                f"P={row['p_transfer']:.2f} {row['call']}", (row["z"], i), xytext=(0, 5),
+                textcoords="offset points", fontsize=6, ha="center", va="bottom",
             )  # fmt: skip
-            me = sub[sub["donor_id"] == donor_id]
-            if len(me):
-                row = me.iloc[0]
-                lo, hi = sorted((row["zl"], row["zh"]))
-                ax.plot([lo, hi], [i, i], color="k", lw=1.2)
-                ax.plot(row["z"], i, "D", color="k", ms=4)
-                ax.annotate(
-                    f"P={row['p_transfer']:.2f} {row['call']}", (row["z"], i), xytext=(0, 5),
-                    textcoords="offset points", fontsize=6, ha="center", va="bottom",
-                )  # fmt: skip
-        ax.axvline(0, color="0.5", lw=0.6, ls=":")
-        handles = [
-            plt.Line2D([], [], marker="o", ls="", color=colors[g], ms=3, label=f"{g} donors")
-            for g in colors
-        ]
-        ax.legend(handles=handles, loc="lower right", fontsize=6, frameon=False)
-        ax.set_yticks(range(len(outcomes)), outcomes)
-        ax.invert_yaxis()
-        ax.set_xlabel("donor effect (SD, + = hypersensitive)")
-        group = eff.loc[eff["donor_id"] == donor_id, "group"].iloc[0]
-        ax.set_title(f"{donor_id} ({group}); grey: control donors' range", fontsize=7)
-        fig.tight_layout()
-    return fig
+    ax.axvline(0, color="0.5", lw=0.6, ls=":")
+    handles = [
+        plt.Line2D([], [], marker="o", ls="", color=colors[g], ms=3, label=f"{g} donors")
+        for g in colors
+    ]
+    ax.legend(handles=handles, loc="lower right", fontsize=6, frameon=False)
+    ax.set_yticks(range(len(outcomes)), outcomes)
+    ax.invert_yaxis()
+    ax.set_xlabel("donor effect (SD, + = hypersensitive)")
+    group = eff.loc[eff["donor_id"] == donor_id, "group"].iloc[0]
+    ax.set_title(f"{donor_id} ({group}); grey: control donors' range", fontsize=7)

@@ -44,10 +44,19 @@ IDENTIFYING_WORDS = (
     "surname", "mrn", "nhs", "ssn", "dob", "passport",
 )  # fmt: skip
 PERSON_WORDS = ("first", "last", "given", "family", "full", "patient", "donor", "subject", "person")
-#: Donor columns an export may carry. ``group``, ``diagnosis``, ``FIQR`` and ``pain_score`` reveal
-#: the group, so they are exported only with ``--unblinded``.
+#: Donor columns an export may carry. ``group``, ``diagnosis`` and the clinical scores (``FIQR``,
+#: ``pain_score``, ``wpi``, ``sss``, ``tender_points``) reveal the group, so they are exported
+#: only with ``--unblinded``.
 DONOR_COLUMNS = ("donor_id", "igg_batch", "sex", "age")
-DONOR_UNBLINDED_COLUMNS = ("group", "diagnosis", "FIQR", "pain_score")
+DONOR_UNBLINDED_COLUMNS = (
+    "group",
+    "diagnosis",
+    "FIQR",
+    "pain_score",
+    "wpi",
+    "sss",
+    "tender_points",
+)
 #: Default bins of the quasi-identifiers (override in ``study.yaml`` ``parameters.export``).
 DEFAULT_DONOR_AGE_BINS_Y = (18, 30, 40, 50, 60, 70, 120)
 DEFAULT_MOUSE_AGE_BINS_W = (0, 4, 8, 12, 16, 26, 52, 104)

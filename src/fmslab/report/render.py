@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 
 #: Sheets and system tables handled by their own sections.
 SPECIAL_TABLES = ("donors", "mice", "recordings", "validation", "runs", "inputs", "compare_stats",
-                  "qc_overrides", "donor_effects")  # fmt: skip
+                  "qc_overrides", "donor_effects", "donor_predictions")  # fmt: skip
 #: Columns of ``donor_effects`` (fmslab donors) shown in the Donors section.
 DONOR_COLUMNS = ("outcome", "donor_id", "group", "n_mice", "n_obs", "effect_shrunken", "pred_low",
                  "pred_high", "effect_raw", "boot_low", "boot_high", "p_transfer", "call", "rule",
@@ -577,9 +577,29 @@ class _Builder:
             "prediction interval) and raw (donor mean difference, hierarchical-bootstrap CI); "
             "the call follows the stated rule, with its probability (see docs/donors.md)."
         )
-        return section_html(
-            "donors", "Donors", self.table("donor_effects", eff[cols], caption=caption)
-        )
+        parts = [self.table("donor_effects", eff[cols], caption=caption)]
+        parts += self._donor_calibration()
+        return section_html("donors", "Donors", "".join(parts))
+
+    def _donor_calibration(self) -> list[str]:
+        """Calibration plot of the leave-one-donor-out transfer predictions, per outcome."""
+        from fmslab.donors.calibration import calibration_figures
+        from fmslab.report.summaries import _png
+
+        loo = self.data.table("donor_predictions")
+        if loo is None or not len(loo):
+            return []
+        out = []
+        for outcome, fig in calibration_figures(loo):
+            out.append(
+                image_html(
+                    _png(fig), ".png",
+                    f"{outcome}: predicted (leave-one-donor-out, from the clinical scores) vs "
+                    "observed transfer; binned, Wilson 95% intervals; ticks: single donors",
+                    alt=f"calibration plot {outcome}",
+                )
+            )  # fmt: skip
+        return out
 
     def statistics(self) -> str:
         known = tuple(p for m in MODALITIES for p in m[4])

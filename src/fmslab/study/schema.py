@@ -46,6 +46,9 @@ DONORS = SheetSpec(
         Column("age", "number", minimum=0, maximum=120),
         Column("FIQR", "number", minimum=0, maximum=100),
         Column("pain_score", "number", minimum=0, maximum=100),
+        Column("wpi", "number", minimum=0, maximum=19),  # widespread pain index (ACR 2010)
+        Column("sss", "number", minimum=0, maximum=12),  # symptom severity scale (ACR 2010)
+        Column("tender_points", "number", minimum=0, maximum=18),
         Column("diagnosis"),
     ),
     unique=(("donor_id",),),

@@ -1,0 +1,167 @@
+"""A donor's predicted time course against the control band (the individual prediction graph).
+
+For a repeated outcome (e.g. the von Frey threshold per mouse and day, ``behaviour_mouse_day``),
+the donor model of :mod:`fmslab.donors.effects` is fitted on each day separately (one row per
+mouse: ``y ~ group + (1 | donor)``, REML). On each day:
+
+- the donor's *predicted mouse mean* is ``b0 + b_g + u_d`` (intercept, its group's fixed effect,
+  its predicted random effect), with the prediction interval from the joint prediction-error
+  covariance of Henderson's equations (t quantile on ``n_donors - n_groups`` df);
+- the *control band* is where the mice of a new control donor are expected:
+  ``b0 +- t * sqrt(Var(b0) + s2_donor + s2_resid)`` (the intercept's uncertainty, a new control
+  donor's effect and a new mouse's variation).
+
+A donor whose predicted curve leaves the band on the days of the IgG effect and returns with
+recovery shows the transfer time course; its mice's observed values are drawn beside it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from scipy import stats
+
+TIMECOURSE_COLUMNS = [
+    "day", "donor_id", "group", "n_mice", "predicted", "pred_low", "pred_high", "control_mean",
+    "control_low", "control_high", "warnings",
+]  # fmt: skip
+
+
+def donor_time_course(
+    data: pd.DataFrame,
+    outcome: str,
+    *,
+    reference: str,
+    day: str = "day",
+    group: str = "group",
+    donor: str = "donor_id",
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """Per day and donor, the predicted mouse mean and the control band (module docstring).
+
+    Parameters
+    ----------
+    data
+        One row per mouse and day: ``outcome``, ``day``, ``group``, ``donor``.
+    reference
+        Control group.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`TIMECOURSE_COLUMNS`; days with fewer than 2 control donors are left out.
+    """
+    from fmslab.donors.effects import fit_donor_model
+    from fmslab.errors import InputError
+
+    need = [c for c in (outcome, day, group, donor) if c not in data.columns]
+    if need:
+        raise InputError(f"columns {need} missing for the time course of '{outcome}'")
+    d = data.dropna(subset=[outcome, day, group, donor]).copy()
+    d[group] = d[group].astype(str)
+    d[donor] = d[donor].astype(str)
+    rows = []
+    for value, sub in d.groupby(day, sort=True):
+        if sub.loc[sub[group] == reference, donor].nunique() < 2:
+            continue
+        fit = fit_donor_model(sub, outcome, group=group, donor=donor, mouse=None,
+                              reference=reference)  # fmt: skip
+        p = len(fit.fixed)
+        n_d = len(fit.donors)
+        df = n_d - len(fit.groups)
+        q = stats.t.ppf(0.5 + confidence / 2, df) if df >= 1 else np.nan
+        b0 = float(fit.fixed["(Intercept)"])
+        spread = fit.variances["donor"] + fit.variances["residual"]
+        half = q * np.sqrt(fit.pev[0, 0] + spread)
+        note = "; ".join(fit.warnings)
+        for j, dn in enumerate(fit.donors):
+            ds = sub[sub[donor] == dn]
+            g = str(ds[group].iloc[0])
+            c = np.zeros(p + n_d)
+            c[0] = 1.0
+            c[p + j] = 1.0
+            est = b0 + float(fit.random[dn])
+            if g != reference:
+                c[fit.groups.index(g)] = 1.0
+                est += float(fit.fixed[g])
+            se = float(np.sqrt(max(c @ fit.pev @ c, 0.0)))
+            rows.append(
+                {
+                    "day": float(value), "donor_id": dn, "group": g, "n_mice": len(ds),
+                    "predicted": est, "pred_low": est - q * se, "pred_high": est + q * se,
+                    "control_mean": b0, "control_low": b0 - half, "control_high": b0 + half,
+                    "warnings": note,
+                }
+            )  # fmt: skip
+    return pd.DataFrame(rows, columns=TIMECOURSE_COLUMNS)
+
+
+def plot_time_course_panel(
+    ax,
+    course: pd.DataFrame,
+    observed: pd.DataFrame | None,
+    donor_id: str,
+    *,
+    outcome: str,
+    day: str = "day",
+    donor: str = "donor_id",
+) -> None:
+    """Draw one donor's predicted time course (with interval), its mice's observed values and
+    the control band on ``ax``."""
+    me = course[course["donor_id"] == donor_id].sort_values("day")
+    band = course.drop_duplicates("day").sort_values("day")
+    ax.fill_between(band["day"], band["control_low"], band["control_high"], color="0.88", lw=0,
+                    label="control band (new control donor's mice)")  # fmt: skip
+    ax.plot(band["day"], band["control_mean"], color="0.55", lw=0.8, label="control mean")
+    if observed is not None and len(observed):
+        obs = observed[observed[donor].astype(str) == donor_id]
+        ax.plot(obs[day], obs[outcome], "o", color="#b2182b", ms=2.5, alpha=0.6, lw=0,
+                label="its mice (observed)")  # fmt: skip
+    if len(me):
+        ax.fill_between(
+            me["day"], me["pred_low"], me["pred_high"], color="#b2182b", alpha=0.18, lw=0
+        )
+        ax.plot(me["day"], me["predicted"], "-", color="#b2182b", lw=1.3, label="predicted (donor)")
+    ax.set_xlabel(day)
+    ax.set_ylabel(outcome)
+    ax.legend(fontsize=5.5, frameon=False, loc="best")
+
+
+def plot_donor_page(
+    effects: pd.DataFrame,
+    donor_id: str,
+    *,
+    course: pd.DataFrame | None = None,
+    observed: pd.DataFrame | None = None,
+    course_outcome: str = "value",
+) -> Figure:
+    """One page per donor: its predicted time course against the control band (when a time
+    course is given) above where it sits among the control and patient donors on every outcome
+    (:func:`fmslab.donors.profile.plot_donor_card`).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    from fmslab.donors.profile import draw_donor_card
+    from fmslab.figures.style import figure_size, house_style
+
+    if donor_id not in set(effects["donor_id"]):
+        raise ValueError(f"donor '{donor_id}' not in the effect table")
+    n_out = effects["outcome"].nunique()
+    has_course = course is not None and donor_id in set(course["donor_id"])
+    with house_style():
+        heights = ([60.0] if has_course else []) + [20 + 12 * n_out]
+        fig = plt.figure(figsize=figure_size(120.0, sum(heights) + 10))
+        grid = fig.add_gridspec(len(heights), 1, height_ratios=heights)
+        if has_course:
+            ax0 = fig.add_subplot(grid[0])
+            plot_time_course_panel(ax0, course, observed, donor_id, outcome=course_outcome)
+            ax0.set_title(f"{donor_id}: predicted time course vs control band", fontsize=7)
+        ax1 = fig.add_subplot(grid[-1])
+        draw_donor_card(ax1, effects, donor_id)
+        fig.tight_layout()
+    return fig
