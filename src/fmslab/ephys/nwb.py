@@ -9,7 +9,13 @@ Sweeps are found, in order of preference, in
    in ``stimulus`` by sweep number, or by equal starting time and length.
 
 Values are ``data * conversion + offset`` in the series' ``unit`` (NWB's definition), converted to
-mV and pA with :mod:`fmslab.units`; ``gain`` is amplifier metadata and is reported, not applied.
+mV and pA with :mod:`fmslab.units` as ``data * (conversion * scale) + offset * scale`` (one
+rounding: data written in mV with ``conversion=1e-3``, as ``fmslab export`` does, reads back
+exactly); ``gain`` is amplifier metadata and is reported, not applied.
+A plain ``TimeSeries`` in ``acquisition`` in amperes with a response's starting time, rate and
+length is that sweep's recorded current monitor (``fmslab export`` writes ``current_monitor_NNN``):
+like the ABF reader's recorded current channel it is the sweep's ``i_pA``, whose jumps mark
+stimulus edges for spike detection; the stimulus itself still comes from the stimulus series.
 Sweeps are ordered by starting time. ``VoltageClampSeries`` responses are refused (voltage clamp);
 an ``IZeroClampSeries`` has no injected current (kind "none"). Electrode and subject metadata are
 kept in :class:`~fmslab.ephys.io.RecordingInfo` ``notes``.
@@ -41,7 +47,11 @@ def _values(series, quantity: str, file: str) -> np.ndarray:
     if data.ndim != 1:
         raise InputError(f"series {series.name!r} is not one trace (shape {data.shape})", file=file)
     offset = float(getattr(series, "offset", 0.0) or 0.0)
-    return (data * float(series.conversion) + offset) * u.scale
+    # one factor (conversion and unit scale multiplied first), so data stored in the canonical
+    # unit (mV with conversion 1e-3 to volts, pA with 1e-12) is read back bit for bit
+    factor = float(series.conversion) * u.scale
+    values = data * factor
+    return values + offset * u.scale if offset else values
 
 
 def _pairs(nwb, file: str) -> tuple[list[tuple[object, object | None]], str]:
@@ -195,7 +205,38 @@ class NwbReader(MemoryReader):
             variable_length=len({v.size for v in v_list}) > 1,
             notes=notes,
         )
+        # a recorded current monitor replaces the command as the sweep's current (as the ABF
+        # reader keeps the recorded channel): its jumps are the stimulus edges the ABF gave
+        monitors = [_monitor(nwb, r, file) for r, _ in pairs]
+        if any(m is not None for m in monitors):
+            notes.append(
+                f"recorded current monitor of {sum(m is not None for m in monitors)} sweep(s) "
+                "(TimeSeries in amperes beside the response)"
+            )
+        i_list = [i if m is None else m for i, m in zip(i_list, monitors, strict=True)]
         self.names = [str(r.name) for r, _ in pairs]
         self.units = [str(r.unit) for r, _ in pairs]
         self.electrode = el.name if el is not None else ""
         MemoryReader.__init__(self, path, v_list, dt, stims, i_list, info)
+
+
+def _monitor(nwb, response, file: str) -> np.ndarray | None:
+    """The recorded current of a sweep (pA): the one plain ``TimeSeries`` in ``acquisition`` in
+    amperes with the response's starting time, rate and length (e.g. ``fmslab export``'s
+    ``current_monitor_NNN``), or None (none, or more than one)."""
+    if type(response).__name__ == "IZeroClampSeries":
+        return None
+    found = []
+    for s in nwb.acquisition.values():
+        if type(s).__name__ != "TimeSeries" or s.rate is None or response.rate is None:
+            continue
+        u = try_parse_unit(s.unit)
+        if u is None or u.quantity != "current":
+            continue
+        if (
+            float(s.starting_time or 0.0) == float(response.starting_time or 0.0)
+            and float(s.rate) == float(response.rate)
+            and s.data.shape == response.data.shape
+        ):
+            found.append(s)
+    return _values(found[0], "current", file) if len(found) == 1 else None

@@ -31,19 +31,35 @@ SEX_TERMS = {
     "M": ("http://purl.obolibrary.org/obo/PATO_0000384", "Male"),
 }
 TECHNIQUE = {"icephys": "current clamp technique", "ecephys": "spike sorting technique"}
+#: nwbinspector's checks of a ``location`` against the Allen Mouse *Brain* atlas (CCF). Every
+#: preparation fmslab exports is in the peripheral nervous system (dorsal root ganglion neurons,
+#: a skin nerve), which that atlas does not cover, so its locations can never be CCF terms.
+#: nwbinspector's own message says these checks "can be ignored if Allen CCF terms do not meet
+#: your needs", and its documentation gives ``--ignore`` (``ignore=`` in Python) for checks that
+#: are "not applicable to your use case": :func:`inspect_nwb` skips them by default (see
+#: docs/export.md). They are BEST_PRACTICE_VIOLATION, so ``dandi validate`` (CRITICAL only) does
+#: not depend on this.
+ALLEN_CCF_CHECKS = (
+    "check_electrodes_location_allen_ccf",
+    "check_intracellular_electrode_location_allen_ccf",
+)
 
 
-def inspect_nwb(paths: list[Path], *, config: str | None = None) -> pd.DataFrame:
+def inspect_nwb(
+    paths: list[Path], *, config: str | None = None, ignore: tuple[str, ...] = ALLEN_CCF_CHECKS
+) -> pd.DataFrame:
     """Every nwbinspector message on ``paths``: file, importance, check, location, message.
 
     ``config="dandi"`` applies DANDI's importance overrides (what ``dandi validate`` uses).
+    ``ignore`` names checks not run (default: the Allen *Brain* atlas location checks, which
+    cannot apply to peripheral tissue: :data:`ALLEN_CCF_CHECKS`; ``ignore=()`` runs every check).
     """
     from nwbinspector import inspect_nwbfile, load_config
 
     cfg = load_config(config) if config else None
     rows = []
     for p in paths:
-        for m in inspect_nwbfile(nwbfile_path=str(p), config=cfg):
+        for m in inspect_nwbfile(nwbfile_path=str(p), config=cfg, ignore=list(ignore) or None):
             rows.append(
                 {
                     "file": str(p),
@@ -162,8 +178,8 @@ def datapackage_problems(out: Path) -> list[str]:
 def check_export(out: Path) -> pd.DataFrame:
     """Every validator on an export: tool, file, importance, message (empty frame: all clear).
 
-    nwbinspector messages at BEST_PRACTICE_VIOLATION and above are listed (the skin-nerve files'
-    Allen-atlas location message included: see docs/export.md).
+    nwbinspector messages at BEST_PRACTICE_VIOLATION and above are listed; the Allen Mouse Brain
+    atlas location checks are not run (:data:`ALLEN_CCF_CHECKS`: peripheral tissue).
     """
     out = Path(out)
     rows = [

@@ -12,8 +12,9 @@ spike time, in volts), and fmslab's unit features as columns (conduction velocit
 receptor type, ...). The responses to each stimulus are ``analysis/fmslab_responses``.
 
 The electrode's ``location`` is the tissue named in ``parameters.export.skinnerve.tissue``
-(default: saphenous nerve); nwbinspector's Allen-atlas location check reports it, because the
-Allen Mouse Brain atlas has no peripheral nerves.
+(default: saphenous nerve). It is not a term of the Allen Mouse *Brain* atlas, which has no
+peripheral nerves: nwbinspector's atlas check does not apply (see
+:data:`fmslab.export.checks.ALLEN_CCF_CHECKS`).
 """
 
 from __future__ import annotations

@@ -4,16 +4,20 @@ Each sweep of the raw file (read with :func:`fmslab.ephys.io.open_recording`, th
 analysis used) becomes a ``CurrentClampSeries`` (the membrane potential exactly as read, float64
 mV with ``conversion=1e-3`` to volts) and a ``CurrentClampStimulusSeries`` (the injected current
 as fmslab reconstructed it from the protocol: holding current, prepulse and test step or ramp, pA
-with ``conversion=1e-12`` to amperes), linked in the intracellular-recordings table. Every sweep is
-its own simultaneous recording (one electrode); the sweeps of one stimulus kind form a sequential
+with ``conversion=1e-12`` to amperes), linked in the intracellular-recordings table. A recorded
+current monitor channel of the raw file is ``acquisition/current_monitor_NNN`` (a ``TimeSeries``,
+pA with ``conversion=1e-12``, the sweep's start and rate), which the ephys NWB reader uses as the
+ABF reader uses the channel (stimulus edges for spike detection). Every sweep is its own
+simultaneous recording (one electrode); the sweeps of one stimulus kind form a sequential
 recording whose ``stimulus_type`` names the protocol, and each sequential recording is one
 repetition. fmslab's per-sweep features go in ``analysis/fmslab_sweep_features`` (with a
 reference to the sweep's row of the intracellular-recordings table) and the cell's features in
 ``analysis/fmslab_cell_features``.
 
-The electrode's ``location`` is left empty: nwbinspector checks locations against the Allen Mouse
-*Brain* atlas, which has no term for a dorsal root ganglion; the tissue is in the electrode's
-``description`` and ``slice`` fields instead.
+The electrode's ``location`` (and ``slice``) is the tissue named in
+``parameters.export.icephys.tissue`` (default: dorsal root ganglion neuron). It is not a term of
+the Allen Mouse *Brain* atlas, which has no peripheral ganglia: nwbinspector's atlas check does
+not apply (see :data:`fmslab.export.checks.ALLEN_CCF_CHECKS`).
 """
 
 from __future__ import annotations
@@ -97,6 +101,7 @@ class IcephysSession:
 def write_icephys(session: IcephysSession, out_path: Path, settings: ExportSettings) -> Path:
     """Write the NWB file of one current-clamp cell (see the module docstring)."""
     from hdmf.backends.hdf5 import H5DataIO
+    from pynwb import TimeSeries
     from pynwb.icephys import CurrentClampSeries, CurrentClampStimulusSeries
 
     reader = open_recording(session.raw_file)
@@ -123,6 +128,7 @@ def write_icephys(session: IcephysSession, out_path: Path, settings: ExportSetti
         name="electrode",
         description=f"whole-cell patch pipette, current clamp; recorded cell: {tissue}",
         device=device,
+        location=tissue,
         slice=tissue,
         cell_id=session.cell_id,
     )
@@ -160,6 +166,21 @@ def write_icephys(session: IcephysSession, out_path: Path, settings: ExportSetti
                 f"{info.format_version}); stored in mV"
             ),
         )
+        if info.current_channel is not None and sw.i_pA is not None:
+            nwb.add_acquisition(
+                TimeSeries(
+                    name=f"current_monitor_{sw.index:03d}",
+                    data=H5DataIO(np.asarray(sw.i_pA, dtype=np.float64), compression="gzip"),
+                    unit="amperes",
+                    conversion=1e-12,
+                    starting_time=t0,
+                    rate=rate,
+                    description=(
+                        f"recorded current monitor of sweep {sw.index} (channel "
+                        f"{info.current_channel} of the raw file, as read); stored in pA"
+                    ),
+                )
+            )
         row = nwb.add_intracellular_recording(
             electrode=electrode, stimulus=stim, response=resp, id=sw.index
         )
