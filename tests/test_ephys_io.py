@@ -277,3 +277,24 @@ def test_smrx_without_sonpy_is_refused_naming_what_to_do(tmp_path):
     f.write_bytes(b"\0" * 4096)
     with pytest.raises(InputError, match=r"rec\.smrx.*64-bit Spike2.*sonpy.*\.smr or export it"):
         open_recording(f)
+
+
+def test_a_ramp_in_the_recorded_current_is_not_read_as_a_step(abf_dir):
+    """The real ramp protocol of 17o05027_ic_ramp (0 to 10 pA, then held; pyabf's command
+    waveform of sweep 1) given as a recorded current: its median (7.55 pA) is no step amplitude,
+    so the sweep's current is "unknown" with the reason, never a 7.55 pA step (the NWB round trip
+    of the sample study read both ramp cells as ~7.45 pA steps with a rheobase). A real step of
+    the same file family (17o05028_ic_steps sweep 0, -50 pA) is still read as that step."""
+    import pyabf
+
+    from fmslab.ephys.io import stimulus_from_current
+
+    ramp = pyabf.ABF(str(abf_dir / "17o05027_ic_ramp.abf"))
+    ramp.setSweep(1)
+    st = stimulus_from_current(ramp.sweepC, 1.0 / ramp.dataRate)
+    assert st.kind == "unknown" and np.isnan(st.stim_pA)
+    assert "not a step" in st.reason
+    steps = pyabf.ABF(str(abf_dir / "17o05028_ic_steps.abf"))
+    steps.setSweep(0)
+    st = stimulus_from_current(steps.sweepC, 1.0 / steps.dataRate)
+    assert st.kind == "step" and st.stim_pA == pytest.approx(-50.0, abs=0.01)

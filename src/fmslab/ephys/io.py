@@ -681,7 +681,11 @@ def stimulus_from_current(i_pA: np.ndarray, dt_s: float, min_step_pA: float = 5.
     """Test step from a recorded current: the longest run > ``min_step_pA`` away from baseline.
 
     The baseline is the median of the first 5 % of the sweep; the step amplitude is the median of
-    the run. Returns kind "none" with the holding current when no step is present.
+    the run. Returns kind "none" with the holding current when no step is present, and kind
+    "unknown" (with the reason) when the current within the run is not flat: the medians of its
+    first and last thirds differ by more than 1 pA and a fifth of the amplitude (a ramp or another
+    waveform, which this reader does not measure; a current-clamp step is flat, and the medians of
+    thirds of a run of tens of ms are far steadier than that on a noisy current monitor).
     """
     n = i_pA.size
     k = max(1, n // 20)
@@ -697,6 +701,16 @@ def stimulus_from_current(i_pA: np.ndarray, dt_s: float, min_step_pA: float = 5.
     j = int(np.argmax(ends - starts))
     a, b = int(starts[j]), int(ends[j])
     amp = float(np.median(i_pA[a:b]) - base)
+    third = max(1, (b - a) // 3)
+    drift = float(np.median(i_pA[b - third : b]) - np.median(i_pA[a : a + third]))
+    if abs(drift) > max(1.0, 0.2 * abs(amp)):
+        # a ramp or another waveform: its median is no step amplitude (a 0-to-X ramp read as a
+        # step of X/2 gives a rheobase and a firing pattern that look right and are wrong)
+        return Stimulus(
+            "unknown", float("nan"), a * dt_s, b * dt_s, base, "current_channel",
+            reason=f"the recorded current changes by {drift:.1f} pA within its epoch "
+            f"({a * dt_s:.3f}-{b * dt_s:.3f} s): a ramp or waveform, not a step",
+        )  # fmt: skip
     kind = "step" if (b - a) * dt_s >= 0.02 else "pulse"
     return Stimulus(kind, amp, a * dt_s, b * dt_s, base, "current_channel")
 
