@@ -325,7 +325,7 @@ _SPECS = (
         ),
         # leave-one-donor-out probability of transfer from the clinical scores (fmslab donors)
         key=("outcome", "donor_id"),
-        family="donors",
+        family="donor_predictions",  # its own family: replaced by outcome, not (table, outcome)
         scope=("outcome",),
     ),
     # --- rnaseq: one contrast is one scope ----------------------------------------------------
