@@ -203,11 +203,13 @@ def analyze_task(task: Task) -> dict[str, Any]:
         if cache:
             cache.put(STEP, key, tables, meta={"file": str(task.path)})
         cached = False
-    # the cache is keyed by content: a copy under another name must carry its own name
-    tables = {
-        k: df.assign(file=task.path.name) if "file" in df.columns else df
-        for k, df in tables.items()
-    }
+    # the cache is keyed by content: a copy under another name must carry its own name (a fresh
+    # analysis names the file as the reader does)
+    if cached or Path(reader.path).name != task.path.name:
+        tables = {
+            k: df.assign(file=task.path.name) if "file" in df.columns else df
+            for k, df in tables.items()
+        }
     sweeps, cells = tables["sweeps"], tables["cells"]
     warn: list[dict[str, str]] = []
     if task.figure_dir is not None:
