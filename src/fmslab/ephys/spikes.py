@@ -384,6 +384,28 @@ def near_edge(tr: Trace, idx: np.ndarray) -> np.ndarray:
 
 #: rising runs examined at once by :func:`find_candidates` (bounds the memory of their windows)
 RUN_CHUNK = 256
+#: up to this many rising runs the stages run one run at a time (numpy's cost per call makes the
+#: array version slower for a few runs; both give the same spikes)
+FEW_RUNS = 12
+
+
+def _candidates_one_by_one(tr: Trace, starts: np.ndarray, ends: np.ndarray) -> list[Candidate]:
+    """:func:`find_candidates` for a few runs: the stages called run by run."""
+    out: list[Candidate] = []
+    last_peak = -1
+    for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+        if a <= last_peak:
+            continue
+        pk = find_peak(tr, b)
+        thr, u = find_threshold(tr, a, pk, last_peak + 1)
+        if tr.dv[u] < tr.params.min_upstroke_V_per_s or not repolarises(tr, thr, pk, u):
+            continue
+        cand = off_charging_transient(tr, Candidate(thr, u, pk))
+        if cand is None:
+            continue
+        out.append(cand)
+        last_peak = pk
+    return out
 
 
 def _candidates_at_once(tr: Trace, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -403,10 +425,10 @@ def find_candidates(tr: Trace) -> list[Candidate]:
     walk over the runs in order only applies what depends on the previous accepted spike (runs
     starting before its peak are skipped; a threshold search that would reach back past it, or
     a candidate at a stimulus edge, is redone by the one-candidate stages)."""
-    out: list[Candidate] = []
     starts, ends = rising_runs(tr)
-    if not starts.size:
-        return out
+    if starts.size <= FEW_RUNS:
+        return _candidates_one_by_one(tr, starts, ends)
+    out: list[Candidate] = []
     p = tr.params
     # in chunks of runs: the windows of one chunk's runs are held in memory together
     parts = [
@@ -587,6 +609,50 @@ def afterhyperpolarisations(
     return fast, slow, limit
 
 
+def _half_width_ms(v: np.ndarray, t0: int, p0: int, end: int, dt_ms: float) -> float:
+    """:func:`half_widths_ms` of one spike."""
+    half = 0.5 * (v[t0] + v[p0])
+    rise = np.flatnonzero(v[t0 : p0 + 1] >= half)
+    fb = np.flatnonzero(v[p0 : end + 1] < half)
+    ri = int(rise[0]) + t0 if rise.size else 0
+    if not fb.size or ri == 0:
+        return float("nan")
+    fi = p0 + int(fb[0])
+    x_up = ri - 1 + (half - v[ri - 1]) / (v[ri] - v[ri - 1]) if v[ri] != v[ri - 1] else ri
+    x_dn = fi - 1 + (v[fi - 1] - half) / (v[fi - 1] - v[fi]) if v[fi] != v[fi - 1] else fi
+    return float((x_dn - x_up) * dt_ms)
+
+
+def _ahp_one_by_one(
+    tr: Trace, thr: np.ndarray, pk: np.ndarray, window_end: int | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`afterhyperpolarisations` spike by spike (for a few spikes)."""
+    v, n, p = tr.v, tr.v.size, tr.params
+    k = thr.size
+    nxt = np.r_[thr[1:], n - 1]
+    fast_n = tr.samples(p.fast_ahp_ms, 1)
+    win = tr.samples(p.ahp_window_ms)
+    fast = np.full(k, -1, dtype=int)
+    slow = np.full(k, -1, dtype=int)
+    ends = np.zeros(k, dtype=int)
+    for j in range(k):
+        p0 = int(pk[j])
+        limit = int(min(nxt[j], p0 + win, n - 1))
+        if window_end is not None and p0 < window_end:
+            limit = min(limit, window_end)
+        limit = max(limit, min(p0 + 2, n - 1))
+        ends[j] = limit
+        f_end = min(p0 + fast_n, limit)
+        fast[j] = p0 + int(np.argmin(v[p0 : f_end + 1]))
+        a = f_end + 1
+        if a < limit:
+            s = a + int(np.argmin(v[a : limit + 1]))
+            recovered = float(np.max(v[s : limit + 1])) - v[s] >= p.slow_ahp_recovery_mV
+            if recovered and v[s] <= v[fast[j]] - p.slow_ahp_recovery_mV:
+                slow[j] = s
+    return fast, slow, ends
+
+
 def spike_shapes(tr: Trace, cands: list[Candidate], window_end: int | None = None) -> SpikeTable:
     """Stage 7: the per-spike table: voltages, upstroke/downstroke, half-width, fast and slow
     AHP (see :func:`afterhyperpolarisations`)."""
@@ -596,12 +662,20 @@ def spike_shapes(tr: Trace, cands: list[Candidate], window_end: int | None = Non
     thr = np.array([c.threshold for c in cands], dtype=int)
     pk = np.array([c.peak for c in cands], dtype=int)
     up = np.array([c.upstroke for c in cands], dtype=int)
-    fast, slow, ends = afterhyperpolarisations(tr, thr, pk, window_end)
-    down = np.full(thr.size, np.nan)
-    falls = np.flatnonzero(fast > pk)
-    if falls.size:
-        down[falls] = segment_min(dv, pk[falls], fast[falls] - 1)
-    hw = half_widths_ms(v, thr, pk, ends, dt_ms)
+    if thr.size <= FEW_RUNS:  # a few spikes: one at a time (cheaper than the array version)
+        fast, slow, ends = _ahp_one_by_one(tr, thr, pk, window_end)
+        down, hw = np.full(thr.size, np.nan), np.full(thr.size, np.nan)
+        for j in range(thr.size):
+            if fast[j] > pk[j]:
+                down[j] = float(dv[pk[j] : fast[j]].min())
+            hw[j] = _half_width_ms(v, int(thr[j]), int(pk[j]), int(ends[j]), dt_ms)
+    else:
+        fast, slow, ends = afterhyperpolarisations(tr, thr, pk, window_end)
+        down = np.full(thr.size, np.nan)
+        falls = np.flatnonzero(fast > pk)
+        if falls.size:
+            down[falls] = segment_min(dv, pk[falls], fast[falls] - 1)
+        hw = half_widths_ms(v, thr, pk, ends, dt_ms)
     has_slow = slow >= 0
     s_tr = np.where(has_slow, v[np.maximum(slow, 0)], np.nan)
     return SpikeTable(
