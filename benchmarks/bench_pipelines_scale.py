@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -103,7 +104,20 @@ def _config(root: Path, study: Path) -> Path:
     return config
 
 
-def run_workflow(root: Path, config: Path, executor: str, jobs: int) -> dict[str, object]:
+def _slurm_jobs_since(start: str) -> int:
+    """Number of SLURM jobs (allocations, not steps) submitted since ``start`` (sacct)."""
+    res = subprocess.run(
+        ["sacct", "-X", "-n", "-P", "-a", "-S", start, "-o", "JobID"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return sum(1 for line in res.stdout.splitlines() if line.strip())
+
+
+def run_workflow(
+    root: Path, config: Path, executor: str, jobs: int, group_size: int = 1
+) -> dict[str, object]:
+    """Run the workflow from scratch; ``group_size`` > 1 bundles that many recording days into
+    one cluster job (snakemake ``--groups`` / ``--group-components``; SLURM only)."""
     args = ["--cores", str(jobs)]
     if executor == "slurm":
         args = [
@@ -111,7 +125,11 @@ def run_workflow(root: Path, config: Path, executor: str, jobs: int) -> dict[str
             "--default-resources", "slurm_account=fmslab", "slurm_partition=ci", "mem_mb=1000",
             "runtime=30", "--set-threads", "ephys_day=1",
         ]  # fmt: skip
+        if group_size > 1:
+            args += ["--groups", "ephys_day=days", "--group-components", f"days={group_size}"]
     shutil.rmtree(root / ".snakemake", ignore_errors=True)
+    start = time.strftime("%Y-%m-%dT%H:%M:%S")
+    cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     res = subprocess.run(
         [str(Path(sys.executable).parent / "snakemake"), "-s", str(SNAKEFILE), "--configfile",
@@ -119,12 +137,22 @@ def run_workflow(root: Path, config: Path, executor: str, jobs: int) -> dict[str
         cwd=root, env=_env(), capture_output=True, text=True,
     )  # fmt: skip
     wall = time.perf_counter() - t0
+    cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # snakemake and the local jobs it waited for (SLURM jobs run under slurmd, not counted)
+    cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
     if res.returncode != 0:
         raise RuntimeError(res.stderr[-3000:])
     text = res.stdout + res.stderr
     m = re.findall(r"(\d+) of (\d+) steps \(100%\) done", text)
     n_jobs = int(m[-1][1]) if m else 0
-    return {"wall_s": round(wall, 1), "jobs": n_jobs, "jobs_per_s": round(n_jobs / wall, 3)}
+    out: dict[str, object] = {
+        "wall_s": round(wall, 1), "jobs": n_jobs, "jobs_per_s": round(n_jobs / wall, 3),
+        "group_size": group_size if executor == "slurm" else 1,
+        "cpu_s": round(cpu, 1),
+    }  # fmt: skip
+    if executor == "slurm":
+        out["slurm_jobs"] = _slurm_jobs_since(start)
+    return out
 
 
 def time_ingest(study: Path) -> dict[str, object]:
@@ -250,6 +278,10 @@ def main() -> None:
     ap.add_argument("--per-day", type=int, default=1)
     ap.add_argument("--executor", nargs="+", choices=["local", "slurm"], default=["local"])
     ap.add_argument("--jobs", type=int, default=2, help="cores (local) or jobs at once (slurm)")
+    ap.add_argument(
+        "--group-size", type=int, default=1,
+        help="SLURM: recording days per cluster job (snakemake job groups); 1 = one job per day",
+    )  # fmt: skip
     ap.add_argument("--shared", type=Path, default=REPO.parent / "shared" / "data")
     ap.add_argument("--out", type=Path, default=Path("/tmp/bench-scale"))
     ap.add_argument(
@@ -273,7 +305,7 @@ def main() -> None:
             root = study.parent
             row = {"days": n, "files": n * args.per_day, "executor": ex,
                    "load_avg_start": os.getloadavg()[0]}  # fmt: skip
-            row |= run_workflow(root, _config(root, study), ex, args.jobs)
+            row |= run_workflow(root, _config(root, study), ex, args.jobs, args.group_size)
             row |= time_ingest(study)
             row["load_avg_end"] = os.getloadavg()[0]
             results.append(row)
