@@ -126,7 +126,15 @@ def run_workflow(
             "runtime=30", "--set-threads", "ephys_day=1",
         ]  # fmt: skip
         if group_size > 1:
-            args += ["--groups", "ephys_day=days", "--group-components", f"days={group_size}"]
+            # a group job's request is the sum over the days it could run at once, but the
+            # plugin runs a group's jobs one after another (its job step runs snakemake with
+            # --jobs 1): so ask for what one day needs, 1 CPU and 1 GB (a day measured 0.5-0.6 GB
+            # max RSS, docs/pipelines.md), and let SLURM run --jobs groups side by side
+            args += [
+                "--groups", "ephys_day=days", "--group-components", f"days={group_size}",
+                "--set-resources", "ephys_day:mem_mb=1000", "--resources", "mem_mb=1000",
+                "--cores", "1",
+            ]  # fmt: skip
     shutil.rmtree(root / ".snakemake", ignore_errors=True)
     start = time.strftime("%Y-%m-%dT%H:%M:%S")
     cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
