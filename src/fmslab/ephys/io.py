@@ -642,7 +642,9 @@ class AbfReader:
     def sweep(self, index: int) -> Sweep:
         if not 0 <= index < self.n_sweeps:
             raise InputError(f"no sweep {index} (file has {self.n_sweeps})", file=self.file)
-        v = self._raw(index, self.vm_channel) * self.vm_scale
+        v = self._raw(index, self.vm_channel)  # a fresh copy
+        if self.vm_scale != 1.0:  # (x * 1.0 is x: the pass is skipped for channels in mV)
+            v *= self.vm_scale
         i_pa = None
         if self.current_channel is not None:
             scale = CURRENT_UNITS_TO_PA[_norm_units(self.units[self.current_channel])]
