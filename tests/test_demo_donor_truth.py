@@ -166,8 +166,8 @@ def test_donor_effects_recover_the_planted_potency_and_transferrers(tmp_path):
         assert pred["scores"] == ",".join(SCORES)  # age, sex, batch are not clinical scores
         assert pred["n_donors"] == 10 and np.isfinite(pred["auc_loo"])
         sheet = numeric_scores(load_study(done.out.parent / "study").donors)
-        hi = predict_new_from_calls(done.effects, sheet, HIGH, n_boot=100).iloc[0]
-        lo = predict_new_from_calls(done.effects, sheet, LOW, n_boot=100).iloc[0]
+        hi = predict_new_from_calls(done.effects, sheet, HIGH).iloc[0]
+        lo = predict_new_from_calls(done.effects, sheet, LOW).iloc[0]
         assert hi["p_transfer"] > lo["p_transfer"], (hi, lo)
         for r in (hi, lo):
             assert r["p_low"] <= r["p_transfer"] <= r["p_high"]

@@ -42,6 +42,17 @@ def test_tables_written_and_catalogued(donors_run):
     assert done.prediction["warnings"].str.contains("too few").all()
     # every outcome the comparisons use and the demo produces
     assert {"rheobase_pA", "mech_threshold", "mean_post_pct"} <= set(done.effects["outcome"])
+    # the covariate models and the time course are declared catalog tables, equal to the CSVs
+    db = study / "results" / "fmslab.duckdb"
+    lmm = query(db, "SELECT * FROM donor_clinical_lmm ORDER BY source_table, outcome, score")
+    csv = pd.read_csv(done.out / "donor_clinical_lmm.csv")
+    assert len(lmm) == len(csv) == len(done.clinical_lmm) > 0
+    pairs = set(zip(done.effects["source_table"], done.effects["outcome"], strict=True))
+    assert set(zip(lmm["source_table"], lmm["outcome"], strict=True)) == pairs
+    tc = query(db, "SELECT * FROM donor_time_course")
+    assert len(tc) == len(done.time_course)
+    assert set(tc["assay"]) == {"vonfrey", "hargreaves"}
+    assert set(tc["source_table"]) == {"behaviour_mouse_day"} and set(tc["outcome"]) == {"value"}
 
 
 def test_donor_ids_are_the_pseudonyms_and_groups_the_key(donors_run):
@@ -96,11 +107,13 @@ def test_report_has_a_donors_section(donors_run, tmp_path):
     html = build_report(study, tmp_path / "report").index.read_text()
     assert '<section id="donors">' in html
     assert 'id="tbl-donor_effects"' in html
+    assert 'id="tbl-donor_clinical_lmm"' in html  # the covariate models
     assert "p_transfer" in html
 
 
 def test_time_course_and_one_page_per_donor(donors_run):
-    """The von Frey time course per donor (behaviour_mouse_day): every demo day, every donor;
+    """The time course per donor of every behaviour assay (behaviour_mouse_day, ``value``): von
+    Frey threshold_g and Hargreaves latency_s, every demo day, every donor. Von Frey:
     the planted drop (0.45 log10 units x potency ~1 at day 4) puts both patient donors' predicted
     thresholds below the control mean on days 3 and 5, each further from it than at baseline
     (day 0, nothing planted; with 2 control donors of one mouse the band is too narrow to test
@@ -109,8 +122,12 @@ def test_time_course_and_one_page_per_donor(donors_run):
 
     _demo, _study, done = donors_run
     tc = done.time_course
-    assert sorted(tc["day"].unique()) == [float(d) for d in BEHAVIOUR_DAYS]
-    assert set(tc["donor_id"]) == set(done.effects["donor_id"])
+    units = tc.groupby("assay")["unit"].first().to_dict()
+    assert units == {"vonfrey": "g", "hargreaves": "s"}, units
+    for _assay, sub in tc.groupby("assay"):
+        assert sorted(sub["day"].unique()) == [float(d) for d in BEHAVIOUR_DAYS]
+        assert set(sub["donor_id"]) == set(done.effects["donor_id"])
+    tc = tc[tc["assay"] == "vonfrey"]
     fms = tc[tc["group"] == "FMS"]
     peak = fms[fms["day"].isin([3.0, 5.0])]
     assert (peak["predicted"] < peak["control_mean"]).all()

@@ -81,7 +81,7 @@ def test_new_donor_probability_follows_its_score():
 
     rng = np.random.default_rng(3)
     sheet, label = _donors(rng, 30, informative=True)
-    hi = predict_new_donor(label, sheet, ["FIQR"], {"FIQR": 70.0}, n_boot=200)
-    lo = predict_new_donor(label, sheet, ["FIQR"], {"FIQR": 35.0}, n_boot=200)
+    hi = predict_new_donor(label, sheet, ["FIQR"], {"FIQR": 70.0})
+    lo = predict_new_donor(label, sheet, ["FIQR"], {"FIQR": 35.0})
     assert hi[0] > 0.5 > lo[0]
     assert hi[1] <= hi[0] <= hi[2] and lo[1] <= lo[0] <= lo[2]

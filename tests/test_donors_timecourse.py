@@ -11,6 +11,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from fmslab.donors.timecourse import donor_time_course, plot_donor_page
+from fmslab.errors import InputError
 
 DATA = Path(__file__).parent / "data" / "donors"
 
@@ -102,3 +103,35 @@ def test_donor_page_has_time_course_and_card():
     plt.close(fig)
     with pytest.raises(ValueError, match="not in the effect table"):
         plot_donor_page(eff, "nobody")
+
+
+def test_series_by_assay_are_separate_models_and_panels():
+    """With ``by="assay"`` each assay is its own series: its rows equal the time course of that
+    assay's rows alone (the models do not mix assays), and the donor page has one time-course
+    panel per assay above the card."""
+    rng = np.random.default_rng(3)
+    vf = _study(rng).assign(assay="vonfrey", measure="threshold", unit="g")
+    hg = _study(rng, effect=0.0).assign(assay="hargreaves", measure="latency", unit="s")
+    hg["value"] += 10.0
+    data = pd.concat([vf, hg], ignore_index=True)
+    tc = donor_time_course(data, "value", reference="HC", by="assay")
+    assert set(tc["assay"]) == {"vonfrey", "hargreaves"}
+    for name, part in (("vonfrey", vf), ("hargreaves", hg)):
+        alone = donor_time_course(part, "value", reference="HC")
+        got = tc[tc["assay"] == name].reset_index(drop=True)
+        np.testing.assert_allclose(got["predicted"], alone["predicted"], rtol=1e-12)
+        assert (got["unit"] == part["unit"].iloc[0]).all()
+    assert (alone["assay"] == "value").all()  # no `by`: the series is named by the outcome
+    from fmslab.donors.effects import donor_effects
+    from fmslab.donors.responders import call_responders
+
+    eff = call_responders(donor_effects(vf[vf["day"] == 3], "value", reference="HC", n_boot=20))
+    fig = plot_donor_page(eff, "D00", course=tc, observed=data)
+    assert len(fig.axes) == 3
+    titles = [ax.get_title() for ax in fig.axes[:2]]
+    assert "hargreaves" in titles[0] and "vonfrey" in titles[1]
+    obs = next(ln for ln in fig.axes[1].lines if ln.get_label() == "its mice (observed)")
+    assert len(obs.get_xdata()) == (vf["donor_id"] == "D00").sum()  # its assay's mice only
+    plt.close(fig)
+    with pytest.raises(InputError, match="missing"):
+        donor_time_course(vf, "value", reference="HC", by="protocol")

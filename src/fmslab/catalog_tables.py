@@ -319,6 +319,33 @@ _SPECS = (
         scope=("source_table", "outcome"),
     ),
     TableSpec(
+        "donor_clinical_lmm",
+        _cols(
+            "source_table:T outcome:T score:T n_donors:I n_mice:I n_obs:I slope:F slope_se:F "
+            "slope_df:F slope_low:F slope_high:F t:F p:F var_donor:F var_mouse:F var_residual:F "
+            "warnings:T"
+        ),
+        # a clinical score as a donor-level covariate over the patient donors
+        # (fmslab.donors.covariate): slope in the outcome's unit per unit of the score; the
+        # variances in the outcome's unit squared
+        key=("source_table", "outcome", "score"),
+        family="donors",
+        scope=("source_table", "outcome"),
+    ),
+    TableSpec(
+        "donor_time_course",
+        _cols(
+            "source_table:T outcome:T assay:T measure:T unit:T day:F donor_id:T group:T "
+            "n_mice:I predicted:F pred_low:F pred_high:F control_mean:F control_low:F "
+            "control_high:F warnings:T"
+        ),
+        # per series (assay), day and donor: predicted mouse mean and the control band
+        # (fmslab.donors.timecourse), in the unit column's unit
+        key=("source_table", "outcome", "assay", "day", "donor_id"),
+        family="donor_time_course",  # one repeated table's outcome, every series together
+        scope=("source_table", "outcome"),
+    ),
+    TableSpec(
         "donor_predictions",
         _cols(
             "outcome:T donor_id:T label:I p_loo:F auc_loo:F auc_low:F auc_high:F p_permutation:F"

@@ -5,8 +5,9 @@ unblinded by :func:`fmslab.compare.load_comparison_data` (the same reading step 
 ``fmslab compare``: the study's unblinding key and its ``qc_overrides``), the per-donor effects
 (:mod:`fmslab.donors.effects`) and responder calls (:mod:`fmslab.donors.responders`) are computed
 for every outcome, and the donor profile and concordance (:mod:`fmslab.donors.profile`) joined.
-Tables go to ``out`` (written atomically, with ``provenance.json``) and ``donor_effects`` to the
-study catalog. Donor ids are the study's pseudonymised ``donor_id`` (never names).
+Tables go to ``out`` (written atomically, with ``provenance.json``) and ``donor_effects``,
+``donor_clinical_lmm`` (family ``donors``, scope ``(source_table, outcome)``), ``donor_time_course``
+and ``donor_predictions`` to the study catalog. Donor ids are the study's pseudonymised ``donor_id`` (never names).
 """
 
 from __future__ import annotations
@@ -52,8 +53,13 @@ DEFAULT_JOBS: tuple[OutcomeSet, ...] = (
 )
 
 
-#: (table, outcome, row filter) of the repeated outcome whose per-donor time course is drawn.
-COURSE_JOB: tuple[str, str, str | None] = ("behaviour_mouse_day", "value", "assay == 'vonfrey'")
+#: (table, outcome, row filter) of the repeated outcome whose per-donor time course is drawn:
+#: every behaviour assay's ``value`` per mouse and day (von Frey threshold_g, Hargreaves
+#: latency_s, ...), the response of the behaviour group x day statistics
+#: (:func:`fmslab.behaviour.stats.group_day_contrasts`); one series per ``assay``.
+COURSE_JOB: tuple[str, str, str | None] = ("behaviour_mouse_day", "value", None)
+#: Column splitting the time course into series, when the table has it.
+COURSE_BY = "assay"
 
 #: Columns of ``donor_predictions.csv`` and the catalog table ``donor_predictions``.
 LOO_COLUMNS = [
@@ -124,8 +130,9 @@ def run(
         Write the donors x outcomes heat map, the calibration plots and one page per donor.
     course
         ``(table, outcome, row filter)`` of the repeated outcome whose per-donor time course is
-        predicted (:mod:`fmslab.donors.timecourse`; default :data:`COURSE_JOB`, the von Frey
-        threshold per mouse and day); None: no time course. An absent table is skipped.
+        predicted (:mod:`fmslab.donors.timecourse`; default :data:`COURSE_JOB`, every
+        behaviour assay's value per mouse and day); None: no time course. An absent table is skipped.
+        A table with an ``assay`` column gives one series per assay (:data:`COURSE_BY`).
     new_donor, new_donor_outcome
         Clinical scores of a new donor (``{score: value}``): its predicted probability of
         transfer, with interval, from the patient donors' calls on ``new_donor_outcome``
@@ -189,7 +196,7 @@ def run(
                 )
                 continue
             parts.append(eff.assign(source_table=table, unit=unit_of(outcome)))
-            datasets.append((outcome, data, ref, mouse))
+            datasets.append((table, outcome, data, ref, mouse))
     tc, observed = _time_course(study, unblinding, reference, course, confidence, skipped)
     if not parts:
         raise InputError(
@@ -218,7 +225,7 @@ def run(
         sheet = numeric_scores(load_study(study).donors)
         new_pred = predict_new_from_calls(
             effects, sheet, new_donor, outcome=new_donor_outcome, confidence=confidence,
-            n_boot=n_boot, seed=seed,
+            seed=seed,
         )  # fmt: skip
         write_table(new_pred, out / "donor_new_prediction.csv")
         outputs_extra.append("donor_new_prediction.csv")
@@ -273,7 +280,15 @@ def run(
         with open_session(catalog_path, command="donors", parameters=parameters) as cat:
             if inputs:
                 cat.record_inputs(inputs)
-            cat.write_table("donor_effects", effects, replace_on=["source_table", "outcome"])
+            pairs = effects[["source_table", "outcome"]].drop_duplicates()
+            cat.write_scope(
+                "donors", {"donor_effects": effects, "donor_clinical_lmm": models}, scope=pairs
+            )
+            if tc is not None:
+                cat.write_scope(
+                    "donor_time_course", {"donor_time_course": tc},
+                    scope=tc[["source_table", "outcome"]].drop_duplicates(),
+                )  # fmt: skip
             if len(loo):
                 cat.write_table("donor_predictions", loo, replace_on=["outcome"])
             record = cat.run
@@ -315,7 +330,10 @@ def _time_course(
         )
         data = prepared.data
         ref = reference or default_reference(sorted(data["group"].dropna().astype(str).unique()))
-        tc = donor_time_course(data, outcome, reference=ref, confidence=confidence)
+        by = COURSE_BY if COURSE_BY in data.columns else None
+        tc = donor_time_course(data, outcome, reference=ref, by=by, confidence=confidence)
+        tc.insert(0, "source_table", table)
+        tc.insert(1, "outcome", outcome)
     except (FmslabError, np.linalg.LinAlgError) as exc:
         skipped.append(f"time course {table}.{outcome}: {exc}")
         log.warning("donors: time course %s skipped: %s", table, exc)
@@ -336,7 +354,7 @@ def _clinical(
     Returns the association, the one-row-per-outcome prediction summary, the per-donor
     leave-one-out probabilities (:data:`LOO_COLUMNS`) and the mixed models with each score as a
     donor-level covariate (:mod:`fmslab.donors.covariate`; ``datasets``: ``(outcome, data,
-    reference, mouse level)`` per analysed outcome).
+    reference, mouse level)`` per analysed outcome; ``source_table`` first).
     """
     from fmslab.donors.clinical import clinical_association, numeric_scores, score_columns
     from fmslab.donors.covariate import COVARIATE_COLUMNS, score_models
@@ -371,11 +389,12 @@ def _clinical(
     loo_df = pd.concat(loo, ignore_index=True) if loo else pd.DataFrame(columns=LOO_COLUMNS)
     loo_df["donor_id"] = loo_df["donor_id"].astype(str)
     models = [
-        score_models(data, outcome, donors, scores, reference=ref, mouse=mouse)
-        for outcome, data, ref, mouse in datasets
+        score_models(data, outcome, donors, scores, reference=ref, mouse=mouse).assign(
+            source_table=table
+        )
+        for table, outcome, data, ref, mouse in datasets
         if scores
     ]
-    models_df = (
-        pd.concat(models, ignore_index=True) if models else pd.DataFrame(columns=COVARIATE_COLUMNS)
-    )
+    cols = ["source_table", *COVARIATE_COLUMNS]
+    models_df = pd.concat(models, ignore_index=True)[cols] if models else pd.DataFrame(columns=cols)
     return assoc, prediction, loo_df[LOO_COLUMNS], models_df

@@ -170,6 +170,17 @@ def predict_transfer(
     )
 
 
+def _labelled(
+    labels: pd.Series, donors: pd.DataFrame, scores: list[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Scores (donors x scores) and 0/1 labels of the donors having a label and every score."""
+    sheet = donors.assign(donor_id=donors["donor_id"].astype(str)).set_index("donor_id")
+    lab = labels.astype(float).rename("label")
+    lab.index = lab.index.astype(str)
+    data = sheet[list(scores)].join(lab, how="inner").dropna()
+    return data[list(scores)].to_numpy(float), data["label"].to_numpy(int)
+
+
 def predict_new_donor(
     labels: pd.Series,
     donors: pd.DataFrame,
@@ -177,52 +188,34 @@ def predict_new_donor(
     new: dict[str, float],
     *,
     c: float = 1.0,
-    n_boot: int = 1000,
+    n_draws: int = 4000,
     confidence: float = 0.95,
     seed: int = 0,
 ) -> tuple[float, float, float]:
     """Predicted probability of transfer for a new donor given only its clinical scores.
 
-    The model of :func:`predict_transfer` fitted on all labelled donors; the interval is the
-    percentile interval of the prediction over bootstrap resamples of the donors (refitted each
-    time; resamples with one class only are skipped).
+    The Bayesian counterpart of the model of :func:`predict_transfer` (the same standardised
+    scores; Gaussian prior of variance ``c`` on each coefficient) fitted on all labelled donors:
+    the posterior-predictive probability and the central credible interval of the donor's
+    transfer probability (:func:`fmslab.donors.posterior.posterior_predict`). Unlike a bootstrap
+    of the fitted model it stays wide when the scores separate the labelled donors.
 
     Returns
     -------
     (probability, low, high)
     """
-    sheet = donors.assign(donor_id=donors["donor_id"].astype(str)).set_index("donor_id")
-    lab = labels.astype(float).rename("label")
-    lab.index = lab.index.astype(str)
-    data = sheet[list(scores)].join(lab, how="inner").dropna()
-    y = data["label"].to_numpy(int)
-    x = data[list(scores)].to_numpy(float)
+    from fmslab.donors.posterior import posterior_predict
+
+    x, y = _labelled(labels, donors, scores)
     xn = np.array([float(new[s]) for s in scores])
-    if len(set(y)) < 2:
-        raise ValueError("labels of one class only: no model")
-
-    def fit_predict(xs: np.ndarray, ys: np.ndarray) -> float:
-        mu, sd = xs.mean(axis=0), xs.std(axis=0, ddof=1)
-        sd[~(sd > 0)] = 1.0
-        beta = fit_ridge_logistic((xs - mu) / sd, ys, c)
-        return float(1.0 / (1.0 + np.exp(-(beta[0] + ((xn - mu) / sd) @ beta[1:]))))
-
-    est = fit_predict(x, y)
-    rng = np.random.default_rng(seed)
-    boots = []
-    for _ in range(n_boot):
-        idx = rng.integers(0, len(y), len(y))
-        if len(set(y[idx])) == 2:
-            boots.append(fit_predict(x[idx], y[idx]))
-    alpha = (1 - confidence) / 2
-    low, high = np.quantile(boots, [alpha, 1 - alpha])
-    return est, float(low), float(high)
+    res = posterior_predict(x, y, xn, c=c, confidence=confidence, n_draws=n_draws, seed=seed)
+    return res.probability, res.low, res.high
 
 
 #: Columns of the new-donor prediction (``donor_new_prediction.csv``).
 NEW_DONOR_COLUMNS = [
     "outcome", "scores", "values", "n_donors", "n_positive", "p_transfer", "p_low", "p_high",
-    "confidence", "warnings",
+    "confidence", "method", "ess", "warnings",
 ]  # fmt: skip
 
 
@@ -233,14 +226,15 @@ def predict_new_from_calls(
     *,
     outcome: str | None = None,
     confidence: float = 0.95,
-    n_boot: int = 1000,
+    n_draws: int = 4000,
     seed: int = 0,
 ) -> pd.DataFrame:
     """Probability that a new donor's IgG transfers, from its clinical scores only.
 
     The labels are the responder calls of the patient donors on ``outcome`` (default: the first
     outcome whose calls hold both classes); the model is :func:`predict_new_donor` on the scores
-    named in ``new``.
+    named in ``new`` (posterior-predictive probability, central credible interval; ``method``
+    names the prior, ``ess`` is the importance sampler's effective sample size).
 
     Returns
     -------
@@ -283,22 +277,34 @@ def predict_new_from_calls(
             f"({', '.join(outcomes) or 'no outcome'}): transfer cannot be predicted"
         )
     o, labels = chosen
+    from fmslab.donors.posterior import PRIOR_SD_INTERCEPT, posterior_predict
+
     scores = list(new)
-    n, n_pos = len(labels), int(labels.sum())
-    warnings = ""
+    x, y = _labelled(labels, donors, scores)
+    n, n_pos = len(y), int(y.sum())
+    if min(n_pos, n - n_pos) < MIN_PER_CLASS:
+        raise InputError(
+            f"new donor: only {n_pos} transferring and {n - n_pos} non-transferring patient "
+            f"donors on '{o}' have every score of {scores}: transfer cannot be predicted"
+        )
+    notes = []
     if n < FEW_DONORS or min(n_pos, n - n_pos) < FEW_PER_CLASS:
-        warnings = (
+        notes.append(
             f"only {n} donors ({n_pos} transferring): too few for a predictive model; "
             "the probability and its interval are very uncertain"
         )
-    est, low, high = predict_new_donor(
-        labels, donors, scores, {k: float(v) for k, v in new.items()},
-        n_boot=n_boot, confidence=confidence, seed=seed,
-    )  # fmt: skip
+    xn = np.array([float(new[s]) for s in scores])
+    res = posterior_predict(x, y, xn, confidence=confidence, n_draws=n_draws, seed=seed)
+    notes += list(res.warnings)
+    method = (
+        f"Bayesian logistic on standardised scores, priors intercept N(0, {PRIOR_SD_INTERCEPT:g}^2)"
+        f", slopes N(0, 1); posterior mean and central credible interval"
+    )
     row = {
         "outcome": o, "scores": ",".join(scores),
         "values": ",".join(f"{k}={float(v):g}" for k, v in new.items()),
-        "n_donors": n, "n_positive": n_pos, "p_transfer": est, "p_low": low, "p_high": high,
-        "confidence": confidence, "warnings": warnings,
+        "n_donors": n, "n_positive": n_pos, "p_transfer": res.probability, "p_low": res.low,
+        "p_high": res.high, "confidence": confidence, "method": method, "ess": res.ess,
+        "warnings": "; ".join(notes),
     }  # fmt: skip
     return pd.DataFrame([row], columns=NEW_DONOR_COLUMNS)

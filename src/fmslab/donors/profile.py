@@ -133,18 +133,9 @@ def plot_donor_card(effects: pd.DataFrame, donor_id: str) -> Figure:
     -------
     matplotlib.figure.Figure
     """
-    import matplotlib.pyplot as plt
+    from fmslab.donors.timecourse import plot_donor_page
 
-    from fmslab.figures.style import figure_size, house_style
-
-    if donor_id not in set(effects["donor_id"]):
-        raise ValueError(f"donor '{donor_id}' not in the effect table")
-    n_out = effects["outcome"].nunique()
-    with house_style():
-        fig, ax = plt.subplots(figsize=figure_size(120.0, 20 + 12 * n_out))
-        draw_donor_card(ax, effects, donor_id)
-        fig.tight_layout()
-    return fig
+    return plot_donor_page(effects, donor_id)
 
 
 def draw_donor_card(ax, effects: pd.DataFrame, donor_id: str) -> None:

@@ -13,6 +13,10 @@ mouse: ``y ~ group + (1 | donor)``, REML). On each day:
 
 A donor whose predicted curve leaves the band on the days of the IgG effect and returns with
 recovery shows the transfer time course; its mice's observed values are drawn beside it.
+
+With ``by`` (e.g. ``"assay"`` for ``behaviour_mouse_day``) each value of that column is its own
+series (``assay`` column of the result; its ``measure`` and ``unit`` from the data when present),
+as the behaviour group x day statistics treat each assay.
 """
 
 from __future__ import annotations
@@ -23,8 +27,8 @@ from matplotlib.figure import Figure
 from scipy import stats
 
 TIMECOURSE_COLUMNS = [
-    "day", "donor_id", "group", "n_mice", "predicted", "pred_low", "pred_high", "control_mean",
-    "control_low", "control_high", "warnings",
+    "assay", "measure", "unit", "day", "donor_id", "group", "n_mice", "predicted", "pred_low",
+    "pred_high", "control_mean", "control_low", "control_high", "warnings",
 ]  # fmt: skip
 
 
@@ -36,31 +40,58 @@ def donor_time_course(
     day: str = "day",
     group: str = "group",
     donor: str = "donor_id",
+    by: str | None = None,
     confidence: float = 0.95,
 ) -> pd.DataFrame:
-    """Per day and donor, the predicted mouse mean and the control band (module docstring).
+    """Per series, day and donor, the predicted mouse mean and the control band (module
+    docstring).
 
     Parameters
     ----------
     data
-        One row per mouse and day: ``outcome``, ``day``, ``group``, ``donor``.
+        One row per mouse and day: ``outcome``, ``day``, ``group``, ``donor`` (and ``by``).
     reference
         Control group.
+    by
+        Column splitting the rows into series (e.g. ``"assay"``); None: one series, named
+        ``outcome`` in the ``assay`` column.
 
     Returns
     -------
     pandas.DataFrame
         :data:`TIMECOURSE_COLUMNS`; days with fewer than 2 control donors are left out.
     """
-    from fmslab.donors.effects import fit_donor_model
     from fmslab.errors import InputError
 
-    need = [c for c in (outcome, day, group, donor) if c not in data.columns]
+    need = [c for c in (outcome, day, group, donor, by) if c is not None and c not in data.columns]
     if need:
         raise InputError(f"columns {need} missing for the time course of '{outcome}'")
     d = data.dropna(subset=[outcome, day, group, donor]).copy()
     d[group] = d[group].astype(str)
     d[donor] = d[donor].astype(str)
+    series = d.groupby(by, sort=True) if by is not None else [(outcome, d)]
+    parts = []
+    for name, sub in series:
+        label = {"assay": str(name)}
+        for col in ("measure", "unit"):
+            label[col] = str(sub[col].iloc[0]) if col in sub.columns else ""
+        rows = _series_rows(sub, outcome, reference, day, group, donor, confidence)
+        parts += [{**label, **r} for r in rows]
+    return pd.DataFrame(parts, columns=TIMECOURSE_COLUMNS)
+
+
+def _series_rows(
+    d: pd.DataFrame,
+    outcome: str,
+    reference: str,
+    day: str,
+    group: str,
+    donor: str,
+    confidence: float,
+) -> list[dict]:
+    """The rows of one series (one model per day)."""
+    from fmslab.donors.effects import fit_donor_model
+
     rows = []
     for value, sub in d.groupby(day, sort=True):
         if sub.loc[sub[group] == reference, donor].nunique() < 2:
@@ -94,7 +125,7 @@ def donor_time_course(
                     "warnings": note,
                 }
             )  # fmt: skip
-    return pd.DataFrame(rows, columns=TIMECOURSE_COLUMNS)
+    return rows
 
 
 def plot_time_course_panel(
@@ -135,10 +166,21 @@ def plot_donor_page(
     course: pd.DataFrame | None = None,
     observed: pd.DataFrame | None = None,
     course_outcome: str = "value",
+    by: str = "assay",
 ) -> Figure:
-    """One page per donor: its predicted time course against the control band (when a time
-    course is given) above where it sits among the control and patient donors on every outcome
-    (:func:`fmslab.donors.profile.plot_donor_card`).
+    """One page per donor: its predicted time course against the control band, one panel per
+    series of ``course`` (e.g. per behaviour assay; none when no time course is given), above
+    where it sits among the control and patient donors on every outcome
+    (:func:`fmslab.donors.profile.draw_donor_card`). :func:`fmslab.donors.profile.plot_donor_card`
+    is this page without a time course.
+
+    Parameters
+    ----------
+    course
+        :func:`donor_time_course` output.
+    observed
+        The mouse x day rows behind it (``course_outcome``, ``day``, ``donor_id`` and, when the
+        course has several series, the ``by`` column).
 
     Returns
     -------
@@ -152,16 +194,24 @@ def plot_donor_page(
     if donor_id not in set(effects["donor_id"]):
         raise ValueError(f"donor '{donor_id}' not in the effect table")
     n_out = effects["outcome"].nunique()
-    has_course = course is not None and donor_id in set(course["donor_id"])
+    panels = []
+    if course is not None and donor_id in set(course["donor_id"]):
+        for name, sub in course.groupby("assay", sort=True):
+            obs = observed
+            if obs is not None and by in obs.columns:
+                obs = obs[obs[by].astype(str) == name]
+            measure = str(sub["measure"].iloc[0]) if "measure" in sub else ""
+            panels.append((name, measure, sub, obs))
     with house_style():
-        heights = ([60.0] if has_course else []) + [20 + 12 * n_out]
+        heights = [55.0] * len(panels) + [20 + 12 * n_out]
         fig = plt.figure(figsize=figure_size(120.0, sum(heights) + 10))
         grid = fig.add_gridspec(len(heights), 1, height_ratios=heights)
-        if has_course:
-            ax0 = fig.add_subplot(grid[0])
-            plot_time_course_panel(ax0, course, observed, donor_id, outcome=course_outcome)
-            ax0.set_title(f"{donor_id}: predicted time course vs control band", fontsize=7)
-        ax1 = fig.add_subplot(grid[-1])
-        draw_donor_card(ax1, effects, donor_id)
+        for k, (name, measure, sub, obs) in enumerate(panels):
+            ax = fig.add_subplot(grid[k])
+            plot_time_course_panel(ax, sub, obs, donor_id, outcome=course_outcome)
+            what = f"{name} ({measure})" if measure and measure != name else name
+            ax.set_ylabel(f"{course_outcome} ({measure})" if measure else course_outcome)
+            ax.set_title(f"{donor_id}, {what}: predicted time course vs control band", fontsize=7)
+        draw_donor_card(fig.add_subplot(grid[-1]), effects, donor_id)
         fig.tight_layout()
     return fig

@@ -40,7 +40,11 @@ log = logging.getLogger(__name__)
 
 #: Sheets and system tables handled by their own sections.
 SPECIAL_TABLES = ("donors", "mice", "recordings", "validation", "runs", "inputs", "compare_stats",
-                  "qc_overrides", "donor_effects", "donor_predictions")  # fmt: skip
+                  "qc_overrides", "donor_effects", "donor_predictions", "donor_clinical_lmm",
+                  "donor_time_course")  # fmt: skip
+#: Columns of ``donor_clinical_lmm`` shown in the Donors section.
+COVARIATE_COLUMNS = ("outcome", "score", "n_donors", "n_mice", "slope", "slope_low", "slope_high",
+                     "slope_df", "p", "warnings")  # fmt: skip
 #: Columns of ``donor_effects`` (fmslab donors) shown in the Donors section.
 DONOR_COLUMNS = ("outcome", "donor_id", "group", "n_mice", "n_obs", "effect_shrunken", "pred_low",
                  "pred_high", "effect_raw", "boot_low", "boot_high", "p_transfer", "call", "rule",
@@ -578,8 +582,22 @@ class _Builder:
             "the call follows the stated rule, with its probability (see docs/donors.md)."
         )
         parts = [self.table("donor_effects", eff[cols], caption=caption)]
+        parts += self._donor_covariates()
         parts += self._donor_calibration()
         return section_html("donors", "Donors", "".join(parts))
+
+    def _donor_covariates(self) -> list[str]:
+        """The mixed models with a clinical score as a donor-level covariate, when fitted."""
+        lmm = self.data.table("donor_clinical_lmm")
+        if lmm is None or not len(lmm):
+            return []
+        cols = [c for c in COVARIATE_COLUMNS if c in lmm.columns]
+        caption = (
+            "Each clinical score as a donor-level covariate over the patient donors: "
+            "y ~ score + (1 | donor) + (1 | donor:mouse), REML; slope per unit of the score "
+            "(in the outcome's unit), Satterthwaite df (docs/donors.md)."
+        )
+        return [self.table("donor_clinical_lmm", lmm[cols], caption=caption)]
 
     def _donor_calibration(self) -> list[str]:
         """Calibration plot of the leave-one-donor-out transfer predictions, per outcome."""
