@@ -50,6 +50,10 @@ class StreamResult:
     aux: dict[str, np.ndarray] = field(default_factory=dict)
     envelope_uv: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))
     segment_starts: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
+    #: the nerve in the matching pass's wider band (``match_band_low_hz`` ..
+    #: ``match_band_high_hz``, notched like ``filtered_uv``), float32; empty: match on
+    #: ``filtered_uv``
+    match_uv: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
 
     @property
     def noise_uv(self) -> float:
@@ -322,6 +326,11 @@ def process(rec: Recording, params: Params | None = None) -> StreamResult:
     if pp.hum_hz:
         sos = np.concatenate([sos, notch_sos(fs, pp.hum_hz)])
         log.info("%s: mains hum at %s Hz notched", rec.path, pp.hum_hz)
+    sos_match = None
+    if p.match and p.match_band_low_hz is not None:
+        sos_match = bandpass_sos(fs, p.match_band_low_hz, p.match_band_high_hz, p.filter_order)
+        if pp.hum_hz:
+            sos_match = np.concatenate([sos_match, notch_sos(fs, pp.hum_hz)])
     spans_all = np.column_stack([pp.blank_start, pp.blank_stop]).astype(np.int64)
     seg_starts = np.asarray(rec.reader.segment_starts, dtype=np.int64)
     seg_spans = np.column_stack([seg_starts - int(2e-3 * fs), seg_starts + int(2e-3 * fs)]).astype(
@@ -332,6 +341,7 @@ def process(rec: Recording, params: Params | None = None) -> StreamResult:
 
     spikes, waves, noise = [], [], []
     filt: list[np.ndarray] = []
+    wide: list[np.ndarray] = []
     aux: dict[str, list[np.ndarray]] = {r: [] for r in aux_roles}
     aux_t = []
     n_total = 0
@@ -369,6 +379,10 @@ def process(rec: Recording, params: Params | None = None) -> StreamResult:
         spikes.append(ext0 + pk)
         waves.append(w)
         filt.append(core_f.astype(np.float32))
+        if sos_match is not None:
+            xw = signal.sosfiltfilt(sos_match, nerve)[c0:c1]
+            xw[blanked[c0:c1]] = 0.0
+            wide.append(xw.astype(np.float32))
         starts = np.arange(0, n_core, q)
         aux_t.append((core_start + starts + 0.5 * np.minimum(q, n_core - starts)) / fs)
         for r in aux_roles:
@@ -410,6 +424,7 @@ def process(rec: Recording, params: Params | None = None) -> StreamResult:
             [_block_reduce(xf_all, q, "min"), _block_reduce(xf_all, q, "max")]
         ),
         segment_starts=seg_starts,
+        match_uv=np.concatenate(wide) if wide else np.zeros(0, dtype=np.float32),
     )
 
 
