@@ -340,8 +340,11 @@ def process(rec: Recording, params: Params | None = None) -> StreamResult:
     aux_roles += ["stimulus"] if "stimulus" in rec.analog_roles() else []
 
     spikes, waves, noise = [], [], []
-    filt: list[np.ndarray] = []
-    wide: list[np.ndarray] = []
+    # the full-length traces are filled in place when the length is known (no list + concatenate,
+    # which held each trace twice at the end)
+    n_known = rec.reader.n_samples
+    filt = _TraceBuffer(n_known)
+    wide = _TraceBuffer(n_known if sos_match is not None else 0)
     aux: dict[str, list[np.ndarray]] = {r: [] for r in aux_roles}
     aux_t = []
     n_total = 0
@@ -406,8 +409,7 @@ def process(rec: Recording, params: Params | None = None) -> StreamResult:
     run(pending[0], pending[1], left, None)
 
     n_w = pre + post
-    xf_all = np.concatenate(filt)
-    filt.clear()
+    xf_all = filt.result()
     return StreamResult(
         fs_hz=fs,
         n_samples=n_total,
@@ -424,8 +426,38 @@ def process(rec: Recording, params: Params | None = None) -> StreamResult:
             [_block_reduce(xf_all, q, "min"), _block_reduce(xf_all, q, "max")]
         ),
         segment_starts=seg_starts,
-        match_uv=np.concatenate(wide) if wide else np.zeros(0, dtype=np.float32),
+        match_uv=wide.result(),
     )
+
+
+class _TraceBuffer:
+    """A float32 trace built chunk by chunk: in a preallocated array when the length is known,
+    else as a list concatenated at the end."""
+
+    def __init__(self, n: int | None) -> None:
+        self._arr = np.empty(n, dtype=np.float32) if n is not None else None
+        self._parts: list[np.ndarray] = []
+        self._n = 0
+
+    def append(self, x: np.ndarray) -> None:
+        if self._arr is not None and self._n + x.size <= self._arr.size:
+            self._arr[self._n : self._n + x.size] = x
+        else:
+            if self._arr is not None:  # longer than announced: fall back to a list
+                self._parts = [self._arr[: self._n].copy()]
+                self._arr = None
+            self._parts.append(np.asarray(x, dtype=np.float32))
+        self._n += x.size
+
+    def __bool__(self) -> bool:
+        return self._n > 0
+
+    def result(self) -> np.ndarray:
+        if self._arr is not None:
+            return self._arr[: self._n]
+        out = np.concatenate(self._parts) if self._parts else np.zeros(0, dtype=np.float32)
+        self._parts = []
+        return out
 
 
 def read_windows(
