@@ -370,3 +370,13 @@ def test_a_ramp_command_is_the_abf_readers_ramp(abf_dir):
         )
         assert st.holding_pA + st.stim_pA == pytest.approx(ref.holding_pA + ref.stim_pA, abs=0.01)
         assert st.ramp_slope_pA_per_s == pytest.approx(ref.ramp_slope_pA_per_s, rel=1e-4, abs=1e-9)
+
+
+def test_a_recorded_current_of_noise_alone_is_no_step(abf_dir):
+    """Real current-monitor noise without any injection (SD ~5 pA, as large as the 5 pA step
+    criterion) crosses the criterion again and again: its longest crossing is no step or pulse
+    of a few pA (which the reader gave before runs were joined and checked for flatness)."""
+    from fmslab.ephys.io import stimulus_from_current
+
+    st = stimulus_from_current(_monitor_noise(abf_dir, 20_000), 1e-4)
+    assert st.kind in ("none", "unknown"), st

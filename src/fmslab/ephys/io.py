@@ -642,7 +642,9 @@ class AbfReader:
     def sweep(self, index: int) -> Sweep:
         if not 0 <= index < self.n_sweeps:
             raise InputError(f"no sweep {index} (file has {self.n_sweeps})", file=self.file)
-        v = self._raw(index, self.vm_channel) * self.vm_scale
+        v = self._raw(index, self.vm_channel)  # a fresh copy
+        if self.vm_scale != 1.0:  # (x * 1.0 is x: the pass is skipped for channels in mV)
+            v *= self.vm_scale
         i_pa = None
         if self.current_channel is not None:
             scale = CURRENT_UNITS_TO_PA[_norm_units(self.units[self.current_channel])]
@@ -681,25 +683,19 @@ def _merge_runs(
     starts: np.ndarray, ends: np.ndarray, sm: np.ndarray, gap_n: int, threshold: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """Runs of one sign less than ``gap_n`` samples apart, with the current between them still
-    beyond half the threshold (median), joined: the noise of a current monitor breaks a slow
+    beyond half the threshold (mean), joined: the noise of a current monitor breaks a slow
     ramp's run where it is near the threshold (its pieces, read alone, look like a flat step of
     part of the ramp); a noise blip at the baseline before a step is not joined to it."""
     if starts.size < 2:
         return starts, ends
-    sign = np.array([np.sign(np.median(sm[a:b])) for a, b in zip(starts, ends, strict=True)])
-    s_out, e_out = [int(starts[0])], [int(ends[0])]
-    for k in range(1, starts.size):
-        gap = sm[e_out[-1] : starts[k]]
-        if (
-            starts[k] - e_out[-1] < gap_n
-            and sign[k] == sign[k - 1]
-            and sign[k] * float(np.median(gap)) > 0.5 * threshold
-        ):
-            e_out[-1] = int(ends[k])
-        else:
-            s_out.append(int(starts[k]))
-            e_out.append(int(ends[k]))
-    return np.array(s_out), np.array(e_out)
+    sign = np.sign(sm[starts])  # every sample of a run lies beyond the threshold, on one side
+    csum = np.r_[0.0, np.cumsum(sm)]
+    g0, g1 = ends[:-1], starts[1:]
+    gap_mean = (csum[g1] - csum[g0]) / np.maximum(g1 - g0, 1)
+    join = (g1 - g0 < gap_n) & (sign[1:] == sign[:-1]) & (sign[1:] * gap_mean > 0.5 * threshold)
+    first = np.r_[True, ~join]  # runs that start a joined group
+    last = np.r_[~join, True]
+    return starts[first], ends[last]
 
 
 def stimulus_from_current(i_pA: np.ndarray, dt_s: float, min_step_pA: float = 5.0) -> Stimulus:
@@ -729,6 +725,10 @@ def stimulus_from_current(i_pA: np.ndarray, dt_s: float, min_step_pA: float = 5.
     j = int(np.argmax(ends - starts))
     a, b = int(starts[j]), int(ends[j])
     amp = float(np.median(i_pA[a:b]) - base)
+    if abs(amp) < min_step_pA or b - a < w:
+        # the 1-ms average crossed the criterion but the run itself does not lie beyond it, or
+        # is shorter than the average: monitor noise, not an injected current
+        return Stimulus("none", 0.0, float("nan"), float("nan"), base, "current_channel")
     # flat: the medians of six equal parts of the run all within 1 pA or a fifth of the step of
     # the run's median (a ramp, a triangle or a sine is not; each part's median is far steadier
     # than that on a noisy current monitor)

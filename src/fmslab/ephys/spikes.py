@@ -149,8 +149,13 @@ def dvdt_V_per_s(v_mV: np.ndarray, dt_s: float) -> np.ndarray:
 
 def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Start (inclusive) and end (exclusive) indices of the True runs of a boolean array."""
-    edges = np.flatnonzero(np.diff(np.concatenate(([False], mask, [False])).view(np.int8)))
-    return edges[::2], edges[1::2]
+    change = np.flatnonzero(mask[1:] != mask[:-1]) + 1
+    starts, ends = change[mask[change]], change[~mask[change]]
+    if mask.size and mask[0]:
+        starts = np.r_[0, starts]
+    if mask.size and mask[-1]:
+        ends = np.r_[ends, mask.size]
+    return starts, ends
 
 
 @dataclass(frozen=True)
@@ -174,7 +179,9 @@ class Trace:
         e = np.empty(0, dtype=int)
         if edges_s is not None and len(edges_s):
             e = np.sort(np.round(np.asarray(edges_s) / dt_s).astype(int))
-        return cls(v, np.diff(v) / dt_ms, dt_ms, params, e)
+        dv = v[1:] - v[:-1]  # np.diff, divided in place
+        dv /= dt_ms
+        return cls(v, dv, dt_ms, params, e)
 
     def samples(self, ms: float, minimum: int = 2) -> int:
         return max(minimum, int(round(ms / self.dt_ms)))
@@ -426,7 +433,7 @@ def find_candidates(tr: Trace) -> list[Candidate]:
     starting before its peak are skipped; a threshold search that would reach back past it, or
     a candidate at a stimulus edge, is redone by the one-candidate stages)."""
     starts, ends = rising_runs(tr)
-    if starts.size <= FEW_RUNS:
+    if starts.size <= FEW_RUNS or not starts.size:
         return _candidates_one_by_one(tr, starts, ends)
     out: list[Candidate] = []
     p = tr.params
