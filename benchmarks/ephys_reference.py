@@ -8,6 +8,10 @@ Writes ``tests/data/ephys_efel_prepulse_tau.csv``: eFEL's ``time_constant`` of t
 prepulse of every sweep of 18711001.abf (stim_start/stim_end = the prepulse epoch, read from the
 ABF epoch table by pyabf-independent means: fmslab's reader, checked against pyabf's sweepC).
 
+Writes ``tests/data/ephys_efel_transient.csv``: on every depolarising step of TRANSIENT_FILES,
+eFEL's spike count in the step, peak times and the first spike's ``AP_begin_voltage`` /
+``AP_begin_time`` (default 0.1 ms interpolation, Threshold as in TRANSIENT_FILES).
+
 Writes ``tests/data/ephys_efel_ahp.csv``: eFEL's per-spike AHP values on every depolarising step
 sweep of the four spiking reference cells (eFEL's default 0.1 ms interpolation, Threshold -20 mV,
 stim_start/stim_end = the step): ``AHP_depth_abs`` (eFEL's ``min_AHP_indices``: the first trough
@@ -27,6 +31,14 @@ HERE = Path(__file__).resolve()
 SHARED = HERE.parents[2] / "shared" / "data" / "ephys"
 OUT = HERE.parents[1] / "tests" / "data" / "ephys_efel_prepulse_tau.csv"
 OUT_AHP = HERE.parents[1] / "tests" / "data" / "ephys_efel_ahp.csv"
+OUT_TRANSIENT = HERE.parents[1] / "tests" / "data" / "ephys_efel_transient.csv"
+#: real cells whose first spike of a depolarising step rises out of the step-onset charging
+#: transient (latency 2.5-7 ms): a damaged, depolarised cell at 200-1000 pA (99111002, which
+#: also enters depolarisation block at 400 pA) and an IDRest step at 353 pA (B6, 4 kHz)
+#: with eFEL's peak threshold (mV) for each: 99111002's must lie above its +10 mV plateau (the
+#: default, -20 mV, lies below it and finds no spike) and below every AP peak (>= 60 mV); B6's
+#: APs peak at +5..+15 mV: eFEL's default
+TRANSIENT_FILES = {"formats/99111002.nwb": 30.0, "formats/B6_Ch3_IDRest_185.ibw": -20.0}
 AHP_FILES = ("171116sh_0018", "17o05028_ic_steps", "18711001", "File_axon_5")
 
 
@@ -81,6 +93,48 @@ def ahp_rows() -> list[dict]:
     return rows
 
 
+def transient_rows() -> list[dict]:
+    """eFEL's count and first AP onset on the depolarising steps of TRANSIENT_FILES."""
+    import efel
+
+    from fmslab.ephys.io import open_recording
+
+    rows = []
+    for name, threshold_mV in TRANSIENT_FILES.items():
+        for sw in open_recording(SHARED / name):
+            st = sw.stimulus
+            if st.kind != "step" or not st.stim_pA > 0:
+                continue
+            efel.reset()
+            efel.set_setting("Threshold", threshold_mV)
+            trace = {
+                "T": sw.t_s * 1e3,
+                "V": sw.v_mV,
+                "stim_start": [st.stim_start_s * 1e3],
+                "stim_end": [st.stim_end_s * 1e3],
+            }
+            feats = ["Spikecount_stimint", "peak_time", "AP_begin_voltage", "AP_begin_time"]
+            r = efel.get_feature_values([trace], feats, raise_warnings=False)[0]
+            peaks = list(r["peak_time"]) if r["peak_time"] is not None else []
+            t0, t1 = st.stim_start_s * 1e3, st.stim_end_s * 1e3
+            begin_v = r["AP_begin_voltage"] if r["AP_begin_voltage"] is not None else []
+            begin_t = r["AP_begin_time"] if r["AP_begin_time"] is not None else []
+            first = next((k for k, bt in enumerate(begin_t) if bt >= t0), None)
+            rows.append(
+                {
+                    "file": Path(name).name,
+                    "sweep": sw.index,
+                    "stim_pA": st.stim_pA,
+                    "efel_threshold_mV": threshold_mV,
+                    "efel_spikecount_stimint": int(r["Spikecount_stimint"][0]),
+                    "efel_peak_times_ms": ";".join(f"{p:.2f}" for p in peaks if t0 <= p <= t1),
+                    "efel_first_ap_begin_mV": float(begin_v[first]) if first is not None else "",
+                    "efel_first_ap_begin_ms": float(begin_t[first]) if first is not None else "",
+                }
+            )
+    return rows
+
+
 def write_csv(path: Path, rows: list[dict]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="") as fh:
@@ -129,6 +183,9 @@ def main() -> None:
     ahp = ahp_rows()
     write_csv(OUT_AHP, ahp)
     print(f"{OUT_AHP}: {len(ahp)} rows")
+    tr = transient_rows()
+    write_csv(OUT_TRANSIENT, tr)
+    print(f"{OUT_TRANSIENT}: {len(tr)} rows")
 
 
 if __name__ == "__main__":

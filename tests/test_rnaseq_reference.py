@@ -24,6 +24,19 @@ Why the tolerances and caps are what they are (measured values in docs/rnaseq.md
 - NA patterns must be identical (LRT: 2 genes, see NA_ALLOW), and the Jaccard index of the
   padj < 0.05 sets >= 0.999.
 
+- Rounding-decided gene-wise estimates: for a Poisson-like gene whose line search starts at a
+  tiny dispersion (1/alpha ~ 1e7), the objective's terms are ~1e8 while a step changes their sum
+  by ~1e-7, below double precision's rounding of that sum (``objective_noise``); whether the
+  search stops after one step (then DESeq2's rule refits it on the grid) or wanders on is then
+  decided by rounding, in R as in fmslab, and differs between machines and memory layouts. On
+  n50 one such gene (Med6: R 1.28e-7 after 2 iterations, fmslab 1.65e-4 from the grid, whose
+  objective is 0.11 higher than at R's value) enters the trend fit and moved every dispFit by
+  7e-5 and with it 43% of the MAP dispersions beyond 1e-4. For such genes (estimate beyond
+  ``TOL`` of R's and a start in the rounding regime) the test checks that fmslab's estimate is
+  the better maximiser, leaves them out of the dispGeneEst column, and gives the later stages
+  R's value, so that trend, prior, MAP, GLM and tests are compared with R on the same input (then
+  n50's dispFit agrees to 4e-7, dispMAP 6e-6, stat 6e-5). At most ``ROUNDING_DECIDED_MAX`` genes.
+
 Default run: the two 6-sample designs (~20 s); the 22- and 50-sample designs are ``slow``.
 """
 
@@ -40,18 +53,15 @@ CAPS: dict[str, dict[str, float]] = {
     "small": {"dispGeneEst": 3e-3, "log2FoldChange_shrunk": 5e-4},
     "three6": {"dispGeneEst": 1e-3, "log2FoldChange": 2e-4, "stat": 2e-4},
     "full": {"dispGeneEst": 1e-3, "log2FoldChange_shrunk": 5e-4},
-    # counts / 20: R's trend coefficients differ from fmslab's by ~1e-4 relative (same
-    # gene-wise input: measured 0.00383815 / 1.133070 vs 0.0038378 / 1.13317), so every dispFit
-    # is ~2e-4 off, MAP dispersions up to 1.2e-3, fold changes of 1% of genes beyond 1e-4
+    # counts / 20: the gene-wise estimates differ from R's by up to 8e-5 (their line searches
+    # stop at slightly different points of flat objectives); through the trend every dispFit
+    # moves by up to 5.5e-6 (measured; before the trend fit followed R's glm.fit start and gene
+    # selection it was 2e-4), MAP dispersions of 6e-5 of genes beyond 1e-4, fold changes 2.5e-4
     "lowcount": {
         "dispFit": 1.0,
-        "dispMAP": 0.9,
-        "dispersion": 0.9,
-        "log2FoldChange": 0.02,
-        "stat": 0.02,
-        "pvalue": 0.01,
-        "padj": 0.01,
-        "log2FoldChange_shrunk": 2e-3,
+        "log2FoldChange": 5e-4,
+        "stat": 5e-4,
+        "log2FoldChange_shrunk": 5e-4,
     },
     "interaction": {"dispGeneEst": 5e-4, "log2FoldChange": 3e-3, "stat": 3e-3, "pvalue": 2e-3},
     "lrt": {"dispGeneEst": 1e-3},
@@ -63,19 +73,20 @@ CAPS: dict[str, dict[str, float]] = {
 NA_ALLOW = {"lrt": 2}
 
 FAST = ["small", "three6"]
-#: n50 is an open defect, not a tolerance: on this project's 2026-12-01 machine (AMD EPYC) the
-#: 50-sample design gives dispMAP 2.5% away from R's for 43% of genes and p-values up to 39% off
-#: (dispFit 7e-5, size factors 5e-10: the gene-wise input agrees), at the commit whose CI passed
-#: this test as well; it stays in the run (xfail, not strict) so that its result is seen each time.
-N50_OPEN = pytest.mark.xfail(
-    reason="n50 dispMAP differs from R's on some machines (open defect, see the comment above)",
-    strict=False,
-)
-SLOW = ["full", "interaction", "lrt", "lowcount", pytest.param("n50", marks=N50_OPEN)]
+SLOW = ["full", "interaction", "lrt", "lowcount", "n50"]
+#: genes allowed in the rounding-decided set (see the module docstring): 1 measured (n50's Med6)
+ROUNDING_DECIDED_MAX = 5
 
 
 def _check(name: str, m: dict) -> None:
     caps = CAPS[name]
+    rec = m["rounding_decided"]
+    assert len(rec["genes"]) <= ROUNDING_DECIDED_MAX, rec["genes"]
+    if rec["genes"]:
+        # where fmslab's gene-wise estimate and R's differ in the rounding regime, fmslab's is
+        # the better maximiser of the Cox-Reid objective (up to the objective's rounding)
+        worse = rec["f_ours"] < rec["f_r"] - rec["noise"]
+        assert not worse.any(), [g for g, w in zip(rec["genes"], worse, strict=True) if w]
     for col, stats in m["columns"].items():
         base = col.split(":")[-1]
         assert stats["frac_beyond"] <= caps.get(base, BASE), (col, stats)
@@ -86,11 +97,11 @@ def _check(name: str, m: dict) -> None:
 
 
 @pytest.mark.parametrize("name", FAST)
-def test_small_designs_match_r(name, test_data):
-    _check(name, measure(test_data(COUNTS), name))
+def test_small_designs_match_r(name, test_data, monkeypatch):
+    _check(name, measure(test_data(COUNTS), name, monkeypatch))
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", SLOW)
-def test_large_designs_match_r(name, test_data):
-    _check(name, measure(test_data(COUNTS), name))
+def test_large_designs_match_r(name, test_data, monkeypatch):
+    _check(name, measure(test_data(COUNTS), name, monkeypatch))

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 import fmslab
@@ -81,23 +82,7 @@ def _figures(
     from fmslab.ephys.raster import cell_png
 
     path = Path(reader.path)
-    steps = sweeps[sweeps["stim_kind"] == "step"]
-    picks: list[tuple[str, int]] = []
-    rheo = cell.get("rheobase_pA")
-    if rheo is not None and pd.notna(rheo):
-        picks.append(
-            (f"rheobase {rheo:g} pA", int(steps.loc[steps["stim_pA"] == rheo, "sweep"].iloc[0]))
-        )
-        two = cell.get("stim_2x_rheobase_pA")
-        if two is not None and pd.notna(two):
-            s2 = int(steps.loc[steps["stim_pA"] == two, "sweep"].iloc[0])
-            picks.append((f"{two:g} pA (~2x rheobase)", s2))
-    ramps = sweeps[(sweeps["stim_kind"] == "ramp") & (sweeps["n_spikes_stim"] > 0)]
-    if not picks and len(ramps):  # ramp: the first sweep that fires (ramp rheobase)
-        picks.append((f"ramp to {ramps['stim_pA'].iloc[0]:g} pA", int(ramps["sweep"].iloc[0])))
-    if not picks:  # the sweep with most spikes (ramp, pulse, spontaneous)
-        j = int(sweeps["n_spikes_total"].idxmax())
-        picks.append((f"sweep {int(sweeps.loc[j, 'sweep'])}", int(sweeps.loc[j, "sweep"])))
+    picks = example_sweeps(sweeps, cell)
     examples = [(label, reader.sweep(s)) for label, s in picks]
     stem = fig_dir / path.stem
     if "png" in formats:  # drawn on a pixel raster (raster.py): ~7x cheaper than matplotlib
@@ -110,6 +95,30 @@ def _figures(
 
         fig = plot_cell(path.name, examples, sweeps, cell, fig=_canvas(), spikes=spikes)
         save_cell_figure(fig, stem, ("pdf",))
+
+
+def example_sweeps(sweeps: pd.DataFrame, cell: dict[str, Any]) -> list[tuple[str, int]]:
+    """(label, sweep) of the sweeps a cell's figure shows: the rheobase step and the step nearest
+    twice rheobase; else the first ramp that fires (ramp rheobase); else the sweep with most
+    spikes (ramp, pulse, spontaneous)."""
+    kind = sweeps["stim_kind"].to_numpy(object)
+    amp = sweeps["stim_pA"].to_numpy(float)
+    sweep = sweeps["sweep"].to_numpy()
+    step = kind == "step"
+    picks: list[tuple[str, int]] = []
+    rheo = cell.get("rheobase_pA")
+    if rheo is not None and pd.notna(rheo):
+        picks.append((f"rheobase {rheo:g} pA", int(sweep[step & (amp == rheo)][0])))
+        two = cell.get("stim_2x_rheobase_pA")
+        if two is not None and pd.notna(two):
+            picks.append((f"{two:g} pA (~2x rheobase)", int(sweep[step & (amp == two)][0])))
+    ramps = np.flatnonzero((kind == "ramp") & (sweeps["n_spikes_stim"].to_numpy() > 0))
+    if not picks and ramps.size:
+        picks.append((f"ramp to {amp[ramps[0]]:g} pA", int(sweep[ramps[0]])))
+    if not picks:
+        j = int(np.argmax(sweeps["n_spikes_total"].to_numpy()))
+        picks.append((f"sweep {int(sweep[j])}", int(sweep[j])))
+    return picks
 
 
 def save_cell_figure(fig, stem: Path, formats: tuple[str, ...] = ("png",)) -> None:
@@ -203,11 +212,13 @@ def analyze_task(task: Task) -> dict[str, Any]:
         if cache:
             cache.put(STEP, key, tables, meta={"file": str(task.path)})
         cached = False
-    # the cache is keyed by content: a copy under another name must carry its own name
-    tables = {
-        k: df.assign(file=task.path.name) if "file" in df.columns else df
-        for k, df in tables.items()
-    }
+    # the cache is keyed by content: a copy under another name must carry its own name (a fresh
+    # analysis names the file as the reader does)
+    if cached or Path(reader.path).name != task.path.name:
+        tables = {
+            k: df.assign(file=task.path.name) if "file" in df.columns else df
+            for k, df in tables.items()
+        }
     sweeps, cells = tables["sweeps"], tables["cells"]
     warn: list[dict[str, str]] = []
     if task.figure_dir is not None:

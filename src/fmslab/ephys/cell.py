@@ -34,6 +34,30 @@ import pandas as pd
 
 NAN = float("nan")
 
+#: per-sweep columns the cell features read
+_NUMERIC = (
+    "stim_pA",
+    "holding_pA",
+    "pre_stim_pA",
+    "baseline_mV",
+    "deflection_mV",
+    "prepulse_deflection_mV",
+    "prepulse_pA",
+    "tau_ms",
+    "prepulse_tau_ms",
+    "stim_start_s",
+    "stim_end_s",
+    "duration_s",
+    "firing_rate_hz",
+    "ramp_current_at_first_spike_pA",
+    "threshold_mV",
+    "peak_mV",
+    "half_width_ms",
+    "ahp_depth_mV",
+    "last_spike_ms",
+)
+_COUNTS = ("sweep", "n_spikes_stim", "n_spikes_pre", "n_spikes_total")
+
 
 def _lsq_slope(x: np.ndarray, y: np.ndarray) -> float:
     if x.size < 2 or np.ptp(x) == 0:
@@ -41,17 +65,54 @@ def _lsq_slope(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.polyfit(x, y, 1)[0])
 
 
+def _median(x: np.ndarray) -> float:
+    """Median of the finite-or-infinite (not NaN) values, NaN when there are none (a pandas
+    ``Series.median``)."""
+    x = x[~np.isnan(x)]
+    return float(np.median(x)) if x.size else NAN
+
+
+def _sum0(x: np.ndarray):
+    """Sum with NaN counted as 0 (a pandas ``fillna(0).sum()``), in the array's order."""
+    return np.where(np.isnan(x), 0, x).sum() if x.dtype.kind == "f" else x.sum()
+
+
+def _columns(sweeps: pd.DataFrame, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """The columns the features read, as arrays (in the order of ``rows``, default all)."""
+    out: dict[str, np.ndarray] = {}
+    for c in _NUMERIC + _COUNTS:
+        if c in sweeps:
+            a = sweeps[c].to_numpy()
+            a = a.astype(float) if a.dtype.kind not in "fiu" else a
+            out[c] = a if rows is None else a[rows]
+    return out
+
+
+def step_order(sweeps: pd.DataFrame) -> np.ndarray:
+    """Row positions of the step sweeps sorted by ``stim_pA`` as pandas ``sort_values`` sorts
+    them (numpy quicksort of the non-NaN amplitudes, NaN last), so that ties and least-squares
+    fits see the rows in the same order."""
+    rows = np.flatnonzero(sweeps["stim_kind"].to_numpy(object) == "step")
+    amp = sweeps["stim_pA"].to_numpy(float)[rows]
+    nan = np.isnan(amp)
+    return np.r_[rows[~nan][np.argsort(amp[~nan], kind="quicksort")], rows[nan]].astype(np.int64)
+
+
 def cell_features(sweeps: pd.DataFrame) -> dict[str, float | str | int]:
     """Per-cell features from the per-sweep table of one file (see the module docstring)."""
     out: dict[str, float | str | int] = {}
-    steps = sweeps[sweeps["stim_kind"] == "step"].sort_values("stim_pA")
-    ramps = sweeps[sweeps["stim_kind"] == "ramp"]
-    kinds = set(sweeps["stim_kind"])
+    kind = sweeps["stim_kind"].to_numpy(object)
+    col = _columns(sweeps)
+    order = step_order(sweeps)
+    st = {k: v[order] for k, v in col.items()}  # the step sweeps by amplitude
+    n_steps = order.size
+    is_ramp = kind == "ramp"
+    kinds = set(kind.tolist())
     out["protocol"] = (
         "steps"
-        if len(steps)
+        if n_steps
         else "ramp"
-        if len(ramps)
+        if is_ramp.any()
         else "pulse"
         if "pulse" in kinds
         else "train"
@@ -61,89 +122,98 @@ def cell_features(sweeps: pd.DataFrame) -> dict[str, float | str | int]:
         else "spontaneous"
     )
     # sweeps whose injected current is unknown give no resting potential and no spontaneous rate
-    known = sweeps[sweeps["stim_kind"] != "unknown"]
-    out["n_sweeps"] = int(len(sweeps))
-    no_hold = known[
-        np.isclose(known["holding_pA"].fillna(0.0), 0.0)
-        & np.isclose(known["pre_stim_pA"].fillna(0.0), 0.0)
-    ]
-    base = (no_hold if len(no_hold) else known)["baseline_mV"].dropna()
-    out["rmp_mV"] = float(base.median()) if len(base) else NAN
+    known = kind != "unknown"
+    out["n_sweeps"] = int(kind.size)
+    no_hold = (
+        known
+        & np.isclose(np.nan_to_num(col["holding_pA"], nan=0.0), 0.0)
+        & np.isclose(np.nan_to_num(col["pre_stim_pA"], nan=0.0), 0.0)
+    )
+    out["rmp_mV"] = _median(col["baseline_mV"][no_hold if no_hold.any() else known])
 
     # input resistance
-    sub = steps[(steps["n_spikes_stim"] == 0) & (steps["stim_pA"] <= 0) & responds(steps)]
-    x = sub["stim_pA"].to_numpy(float)
-    y = sub["deflection_mV"].to_numpy(float)
-    pre = sweeps["prepulse_deflection_mV"].dropna()
+    sub = (
+        (st["n_spikes_stim"] == 0)
+        & (st["stim_pA"] <= 0)
+        & _responds(st["stim_pA"], st["n_spikes_stim"], st["deflection_mV"])
+    )
+    x = st["stim_pA"][sub].astype(float)
+    y = st["deflection_mV"][sub].astype(float)
+    pre = col["prepulse_deflection_mV"]
+    pre = pre[~np.isnan(pre)]
     method = "steps"
-    if len(pre) and sweeps["prepulse_pA"].notna().any():
-        x = np.r_[x, float(sweeps["prepulse_pA"].dropna().median())]
-        y = np.r_[y, float(pre.median())]
-        if len(sub) == 0:
+    if pre.size and (~np.isnan(col["prepulse_pA"])).any():
+        x = np.r_[x, _median(col["prepulse_pA"])]
+        y = np.r_[y, float(np.median(pre))]
+        if not sub.any():
             x, y = np.r_[x, 0.0], np.r_[y, 0.0]  # the prepulse against the baseline it starts from
-        method = "steps+prepulse" if len(sub) else "prepulse"
+        method = "steps+prepulse" if sub.any() else "prepulse"
     ok = np.isfinite(x) & np.isfinite(y)
     out["rin_MOhm"] = _lsq_slope(x[ok], y[ok]) * 1e3
     out["rin_method"] = method if ok.sum() >= 2 else "none"
-    taus = steps.loc[steps["stim_pA"] < 0, "tau_ms"].dropna()
-    out["tau_method"] = "steps" if len(taus) else "none"
-    if not len(taus) and "prepulse_tau_ms" in sweeps:
-        taus = sweeps["prepulse_tau_ms"].dropna()
-        out["tau_method"] = "prepulse" if len(taus) else "none"
-    out["tau_ms"] = float(taus.median()) if len(taus) else NAN
+    taus = st["tau_ms"][st["stim_pA"] < 0]
+    taus = taus[~np.isnan(taus)]
+    out["tau_method"] = "steps" if taus.size else "none"
+    if not taus.size and "prepulse_tau_ms" in col:
+        taus = col["prepulse_tau_ms"][~np.isnan(col["prepulse_tau_ms"])]
+        out["tau_method"] = "prepulse" if taus.size else "none"
+    out["tau_ms"] = float(np.median(taus)) if taus.size else NAN
     rin = float(out["rin_MOhm"])
     tau = float(out["tau_ms"])
     out["capacitance_pF"] = tau / rin * 1e3 if rin > 0 and math.isfinite(tau) else NAN
 
     # rheobase and F-I
-    pre_rate = pre_step_rate_hz(steps)
+    pre_rate = _pre_step_rate_hz(st["stim_start_s"], st["n_spikes_pre"])
     out["pre_step_rate_hz"] = pre_rate
-    firing = steps[
-        (steps["stim_pA"] > 0)
-        & (steps["n_spikes_stim"] >= 1)
-        & (steps["firing_rate_hz"] > (pre_rate if math.isfinite(pre_rate) else 0.0))
-    ]
-    rheo = float(firing["stim_pA"].min()) if len(firing) else NAN
+    firing = np.flatnonzero(
+        (st["stim_pA"] > 0)
+        & (st["n_spikes_stim"] >= 1)
+        & (st["firing_rate_hz"] > (pre_rate if math.isfinite(pre_rate) else 0.0))
+    )
+    rheo = float(st["stim_pA"][firing].min()) if firing.size else NAN
     out["rheobase_pA"] = rheo
     out["rheobase_ramp_pA"] = NAN
-    if len(ramps):
-        r = ramps.dropna(subset=["ramp_current_at_first_spike_pA"])
-        r = r[r["stim_pA"] != 0]  # a flat "ramp" (0 pA) injects nothing
-        r = r[r["n_spikes_pre"] == 0] if (r["n_spikes_pre"] == 0).any() else r
-        if len(r):
-            out["rheobase_ramp_pA"] = float(
-                r.sort_values("sweep")["ramp_current_at_first_spike_pA"].iloc[0]
-                + r.sort_values("sweep")["holding_pA"].iloc[0]
-            )
-    above = steps[steps["stim_pA"] >= rheo] if math.isfinite(rheo) else steps.iloc[0:0]
+    if is_ramp.any():
+        cur = col["ramp_current_at_first_spike_pA"]
+        r = np.flatnonzero(is_ramp & ~np.isnan(cur) & (col["stim_pA"] != 0))
+        quiet = r[col["n_spikes_pre"][r] == 0]  # a flat "ramp" (0 pA) injects nothing
+        r = quiet if quiet.size else r
+        if r.size:
+            i = r[np.argsort(col["sweep"][r], kind="quicksort")[0]]
+            out["rheobase_ramp_pA"] = float(cur[i] + col["holding_pA"][i])
+    above = st["stim_pA"] >= rheo if math.isfinite(rheo) else np.zeros(n_steps, dtype=bool)
     out["fi_slope_Hz_per_pA"] = _lsq_slope(
-        above["stim_pA"].to_numpy(float), above["firing_rate_hz"].to_numpy(float)
+        st["stim_pA"][above].astype(float), st["firing_rate_hz"][above].astype(float)
     )
-    out["max_firing_rate_hz"] = float(steps["firing_rate_hz"].max()) if len(steps) else NAN
-    out["max_spikes"] = int(steps["n_spikes_stim"].max()) if len(steps) else 0
+    rates = st["firing_rate_hz"][~np.isnan(st["firing_rate_hz"])]
+    out["max_firing_rate_hz"] = float(rates.max()) if rates.size else NAN
+    out["max_spikes"] = int(st["n_spikes_stim"].max()) if n_steps else 0
     out["spikes_at_2x_rheobase"] = NAN
     out["stim_2x_rheobase_pA"] = NAN
     if math.isfinite(rheo) and rheo > 0:
-        j = (steps["stim_pA"] - 2 * rheo).abs().idxmin()
-        out["spikes_at_2x_rheobase"] = int(steps.loc[j, "n_spikes_stim"])
-        out["stim_2x_rheobase_pA"] = float(steps.loc[j, "stim_pA"])
+        j = int(np.nanargmin(np.abs(st["stim_pA"] - 2 * rheo)))
+        out["spikes_at_2x_rheobase"] = int(st["n_spikes_stim"][j])
+        out["stim_2x_rheobase_pA"] = float(st["stim_pA"][j])
     out["threshold_at_rheobase_mV"] = NAN
     out["ap_peak_at_rheobase_mV"] = NAN
     out["half_width_at_rheobase_ms"] = NAN
     out["ahp_depth_at_rheobase_mV"] = NAN
-    if len(firing):
-        first = firing.iloc[0]
-        out["threshold_at_rheobase_mV"] = float(first["threshold_mV"])
-        out["ap_peak_at_rheobase_mV"] = float(first["peak_mV"])
-        out["half_width_at_rheobase_ms"] = float(first["half_width_ms"])
-        out["ahp_depth_at_rheobase_mV"] = float(first["ahp_depth_mV"])
-    out["firing_pattern"] = firing_pattern(steps)
+    if firing.size:
+        i = firing[0]
+        out["threshold_at_rheobase_mV"] = float(st["threshold_mV"][i])
+        out["ap_peak_at_rheobase_mV"] = float(st["peak_mV"][i])
+        out["half_width_at_rheobase_ms"] = float(st["half_width_ms"][i])
+        out["ahp_depth_at_rheobase_mV"] = float(st["ahp_depth_mV"][i])
+    out["firing_pattern"] = _firing_pattern(
+        st["n_spikes_stim"], st["stim_start_s"], st["stim_end_s"], st["last_spike_ms"]
+    )
 
     # spontaneous firing
-    pre_t = known["stim_start_s"].where(known["stim_kind"] != "none", known["duration_s"])
-    n_pre = known["n_spikes_pre"].where(known["stim_kind"] != "none", known["n_spikes_total"])
-    tot_t = float(pre_t.fillna(0).sum())
-    out["spontaneous_rate_hz"] = float(n_pre.fillna(0).sum()) / tot_t if tot_t > 0 else NAN
+    rest = kind[known] != "none"
+    pre_t = np.where(rest, col["stim_start_s"][known], col["duration_s"][known])
+    n_pre = np.where(rest, col["n_spikes_pre"][known], col["n_spikes_total"][known])
+    tot_t = float(_sum0(pre_t))
+    out["spontaneous_rate_hz"] = float(_sum0(n_pre)) / tot_t if tot_t > 0 else NAN
     out["spontaneous_firing"] = bool(out["spontaneous_rate_hz"] > 0)  # NaN -> False
     return out
 
@@ -152,40 +222,70 @@ def cell_features(sweeps: pd.DataFrame) -> dict[str, float | str | int]:
 NO_RESPONSE_MIN_PA, NO_RESPONSE_MV = 50.0, 0.5
 
 
+def _responds(stim_pA: np.ndarray, n_spikes: np.ndarray, deflection_mV: np.ndarray) -> np.ndarray:
+    big = (np.abs(stim_pA) >= NO_RESPONSE_MIN_PA) & (n_spikes == 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = deflection_mV / stim_pA
+    typical = _median(ratio[big & (stim_pA < 0)]) if big.any() else NAN
+    if math.isfinite(typical) and typical > 0:
+        flat = np.where(np.isnan(ratio), np.inf, ratio) < 0.1 * typical
+    else:
+        flat = np.abs(deflection_mV) < NO_RESPONSE_MV
+    return ~(big & flat)
+
+
 def responds(steps: pd.DataFrame) -> pd.Series:
     """False for step sweeps where V did not follow the injected current (amplifier off or
     saturated, electrode lost): a step of >= 50 pA without spikes that moved V by less than a
     tenth of the cell's median mV/pA over such hyperpolarising steps (by less than 0.5 mV when the
     cell has none to compare with)."""
-    big = (steps["stim_pA"].abs() >= NO_RESPONSE_MIN_PA) & (steps["n_spikes_stim"] == 0)
-    ratio = steps["deflection_mV"] / steps["stim_pA"]
-    typical = float(ratio[big & (steps["stim_pA"] < 0)].median()) if big.any() else NAN
-    if math.isfinite(typical) and typical > 0:
-        flat = ratio.fillna(np.inf) < 0.1 * typical
-    else:
-        flat = steps["deflection_mV"].abs() < NO_RESPONSE_MV
-    return ~(big & flat)
+    follows = _responds(
+        steps["stim_pA"].to_numpy(float),
+        steps["n_spikes_stim"].to_numpy(),
+        steps["deflection_mV"].to_numpy(float),
+    )
+    return pd.Series(follows, index=steps.index)
+
+
+def _pre_step_rate_hz(stim_start_s: np.ndarray, n_spikes_pre: np.ndarray) -> float:
+    if not stim_start_s.size:
+        return NAN
+    t = float(_sum0(np.where(stim_start_s < 0, 0.0, stim_start_s)))
+    return float(_sum0(n_spikes_pre)) / t if t > 0 else NAN
 
 
 def pre_step_rate_hz(steps: pd.DataFrame) -> float:
     """Spontaneous firing rate before the step, pooled over the step sweeps (spikes / s)."""
-    if not len(steps):
-        return NAN
-    t = float(steps["stim_start_s"].clip(lower=0).sum())
-    return float(steps["n_spikes_pre"].fillna(0).sum()) / t if t > 0 else NAN
+    return _pre_step_rate_hz(
+        steps["stim_start_s"].to_numpy(float), steps["n_spikes_pre"].to_numpy()
+    )
+
+
+def _firing_pattern(
+    n_spikes: np.ndarray, start_s: np.ndarray, end_s: np.ndarray, last_spike_ms: np.ndarray
+) -> str:
+    if not n_spikes.size:
+        return "n/a"  # no step protocol (ramp, pulse, gap-free)
+    f = n_spikes >= 1
+    if not f.any():
+        return "none"
+    most = int(n_spikes[f].max())
+    if most == 1:
+        return "phasic"  # single-spiking: the extreme of phasic firing
+    dur_ms = (end_s[f] - start_s[f]) * 1e3
+    early = bool((last_spike_ms[f] <= 0.25 * dur_ms).all())
+    if most <= 4 and early:
+        return "phasic"
+    return "tonic"
 
 
 def firing_pattern(steps: pd.DataFrame) -> str:
     """ "n/a", "none", "phasic" or "tonic" from the step sweeps (see the module docstring)."""
     if not len(steps):
-        return "n/a"  # no step protocol (ramp, pulse, gap-free)
-    firing = steps[steps["n_spikes_stim"] >= 1]
-    if not len(firing):
-        return "none"
-    if int(firing["n_spikes_stim"].max()) == 1:
-        return "phasic"  # single-spiking: the extreme of phasic firing
-    dur_ms = (firing["stim_end_s"] - firing["stim_start_s"]) * 1e3
-    early = (firing["last_spike_ms"] <= 0.25 * dur_ms).all()
-    if int(firing["n_spikes_stim"].max()) <= 4 and early:
-        return "phasic"
-    return "tonic"
+        return "n/a"
+    return _firing_pattern(
+        steps["n_spikes_stim"].to_numpy(),
+        steps["stim_start_s"].to_numpy(float),
+        steps["stim_end_s"].to_numpy(float),
+        steps["last_spike_ms"].to_numpy(float),
+    )

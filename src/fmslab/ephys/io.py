@@ -642,7 +642,9 @@ class AbfReader:
     def sweep(self, index: int) -> Sweep:
         if not 0 <= index < self.n_sweeps:
             raise InputError(f"no sweep {index} (file has {self.n_sweeps})", file=self.file)
-        v = self._raw(index, self.vm_channel) * self.vm_scale
+        v = self._raw(index, self.vm_channel)  # a fresh copy
+        if self.vm_scale != 1.0:  # (x * 1.0 is x: the pass is skipped for channels in mV)
+            v *= self.vm_scale
         i_pa = None
         if self.current_channel is not None:
             scale = CURRENT_UNITS_TO_PA[_norm_units(self.units[self.current_channel])]
@@ -677,15 +679,35 @@ def current_edges_s(i: np.ndarray, dt_s: float, min_jump: float) -> np.ndarray:
     return (starts + lag) * dt_s
 
 
+def _merge_runs(
+    starts: np.ndarray, ends: np.ndarray, sm: np.ndarray, gap_n: int, threshold: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Runs of one sign less than ``gap_n`` samples apart, with the current between them still
+    beyond half the threshold (mean), joined: the noise of a current monitor breaks a slow
+    ramp's run where it is near the threshold (its pieces, read alone, look like a flat step of
+    part of the ramp); a noise blip at the baseline before a step is not joined to it."""
+    if starts.size < 2:
+        return starts, ends
+    sign = np.sign(sm[starts])  # every sample of a run lies beyond the threshold, on one side
+    csum = np.r_[0.0, np.cumsum(sm)]
+    g0, g1 = ends[:-1], starts[1:]
+    gap_mean = (csum[g1] - csum[g0]) / np.maximum(g1 - g0, 1)
+    join = (g1 - g0 < gap_n) & (sign[1:] == sign[:-1]) & (sign[1:] * gap_mean > 0.5 * threshold)
+    first = np.r_[True, ~join]  # runs that start a joined group
+    last = np.r_[~join, True]
+    return starts[first], ends[last]
+
+
 def stimulus_from_current(i_pA: np.ndarray, dt_s: float, min_step_pA: float = 5.0) -> Stimulus:
     """Test step from a recorded current: the longest run > ``min_step_pA`` away from baseline.
 
     The baseline is the median of the first 5 % of the sweep; the step amplitude is the median of
     the run. Returns kind "none" with the holding current when no step is present, and kind
-    "unknown" (with the reason) when the current within the run is not flat: the medians of its
-    first and last thirds differ by more than 1 pA and a fifth of the amplitude (a ramp or another
-    waveform, which this reader does not measure; a current-clamp step is flat, and the medians of
-    thirds of a run of tens of ms are far steadier than that on a noisy current monitor).
+    a ramp when the current within the run is not flat (the median of one of six equal parts
+    differs from the run's by more than 1 pA and a fifth of the amplitude) and one straight line
+    fits it (:func:`fmslab.ephys.stimwave.ramp_from_recorded`), and kind "unknown" (with the
+    reason) for any other waveform: a current-clamp step is flat, and the medians of sixths of a
+    run of tens of ms are far steadier than that on a noisy current monitor.
     """
     n = i_pA.size
     k = max(1, n // 20)
@@ -697,19 +719,35 @@ def stimulus_from_current(i_pA: np.ndarray, dt_s: float, min_step_pA: float = 5.
     if not away.any():
         return Stimulus("none", 0.0, float("nan"), float("nan"), base, "current_channel")
     edges = np.flatnonzero(np.diff(np.r_[0, away.view(np.int8), 0]))
-    starts, ends = edges[::2], edges[1::2]
+    starts, ends = _merge_runs(
+        edges[::2], edges[1::2], sm, max(1, int(round(0.01 / dt_s))), min_step_pA
+    )
     j = int(np.argmax(ends - starts))
     a, b = int(starts[j]), int(ends[j])
     amp = float(np.median(i_pA[a:b]) - base)
-    third = max(1, (b - a) // 3)
-    drift = float(np.median(i_pA[b - third : b]) - np.median(i_pA[a : a + third]))
+    if abs(amp) < min_step_pA or b - a < w:
+        # the 1-ms average crossed the criterion but the run itself does not lie beyond it, or
+        # is shorter than the average: monitor noise, not an injected current
+        return Stimulus("none", 0.0, float("nan"), float("nan"), base, "current_channel")
+    # flat: the medians of six equal parts of the run all within 1 pA or a fifth of the step of
+    # the run's median (a ramp, a triangle or a sine is not; each part's median is far steadier
+    # than that on a noisy current monitor)
+    parts = np.array_split(i_pA[a:b], 6) if b - a >= 6 else [i_pA[a:b]]
+    dev = [float(np.median(p)) - base - amp for p in parts]
+    drift = max(dev, key=abs)
     if abs(drift) > max(1.0, 0.2 * abs(amp)):
         # a ramp or another waveform: its median is no step amplitude (a 0-to-X ramp read as a
         # step of X/2 gives a rheobase and a firing pattern that look right and are wrong)
+        from fmslab.ephys.stimwave import ramp_from_recorded
+
+        ramp = ramp_from_recorded(i_pA, dt_s, a, b, base, min_step_pA)
+        if ramp is not None:
+            return ramp
         return Stimulus(
             "unknown", float("nan"), a * dt_s, b * dt_s, base, "current_channel",
-            reason=f"the recorded current changes by {drift:.1f} pA within its epoch "
-            f"({a * dt_s:.3f}-{b * dt_s:.3f} s): a ramp or waveform, not a step",
+            reason=f"the recorded current departs by {drift:.1f} pA from its level within its "
+            f"epoch ({a * dt_s:.3f}-{b * dt_s:.3f} s) and is no straight ramp: a waveform, "
+            f"not a step",
         )  # fmt: skip
     kind = "step" if (b - a) * dt_s >= 0.02 else "pulse"
     return Stimulus(kind, amp, a * dt_s, b * dt_s, base, "current_channel")
@@ -760,12 +798,33 @@ def stimulus_from_command(
 
 
 def share_step_window(stims: list[Stimulus]) -> list[Stimulus]:
-    """A 0-pA sweep of a step family gets the family's step window (kind "step", 0 pA).
+    """A 0-pA sweep of a step family gets the family's step window (kind "step", 0 pA); a flat
+    sweep of a ramp family (all ramps in one window) is that family's 0 pA ramp.
 
     A command read from a waveform cannot tell when a 0 pA "step" starts; when all the other
     step sweeps share one window, the 0 pA sweep is that family's 0 pA step (as in an ABF epoch
     table), so it enters the F-I curve and the Rin fit.
     """
+    ramps = [s for s in stims if s.kind == "ramp"]
+    r_windows = {(round(s.stim_start_s, 6), round(s.stim_end_s, 6)) for s in ramps}
+    if ramps and len(r_windows) == 1 and not any(s.kind == "step" for s in stims):
+        # a flat sweep of a ramp family is its 0 pA ramp (an ABF ramp epoch of level 0)
+        r0 = ramps[0]
+        stims = [
+            Stimulus(
+                "ramp",
+                0.0,
+                r0.stim_start_s,
+                r0.stim_end_s,
+                s.holding_pA,
+                s.source,
+                ramp_slope_pA_per_s=0.0,
+                ramp_start_pA=0.0,
+            )  # fmt: skip
+            if s.kind == "none" and s.stim_pA == 0.0
+            else s
+            for s in stims
+        ]
     steps = [s for s in stims if s.kind == "step"]
     windows = {(round(s.stim_start_s, 6), round(s.stim_end_s, 6)) for s in steps}
     if len(steps) < 2 or len(windows) != 1:
@@ -845,18 +904,37 @@ def refuse_not_vm(file: str, channel: str, units: str, reason: str) -> InputErro
 def stimuli_from_currents(
     i_list: list[np.ndarray | None], dt_s: float, source: str
 ) -> list[Stimulus]:
-    """Per-sweep stimulus from an injected-current waveform: exact when it is a clean command,
-    else the longest sustained step of the (noisy) recorded current."""
+    """Per-sweep stimulus from an injected-current waveform.
+
+    Piecewise-constant commands of one family (same length) are read together: the test step is
+    the segment whose level changes across sweeps (:func:`fmslab.ephys.stimwave.family_steps`),
+    so a 0 pA test step after a fixed prepulse is a 0 pA step, not the prepulse. Otherwise each
+    sweep on its own: a clean command's steps (:func:`stimulus_from_command`), a clean command's
+    linear ramp (:func:`fmslab.ephys.stimwave.ramp_from_command`), else the longest sustained
+    step (or fitted ramp) of the noisy recorded current (:func:`stimulus_from_current`); any
+    other waveform is kind "unknown".
+    """
+    from fmslab.ephys.stimwave import family_steps, ramp_from_command
+
     out = []
+    commands = []
     for i in i_list:
         if i is None:
             out.append(Stimulus("none", float("nan"), float("nan"), float("nan"), 0.0, "none"))
+            commands.append(False)
             continue
         st = stimulus_from_command(i, dt_s, source)
+        commands.append(st is not None)
+        if st is None:
+            st = ramp_from_command(i, dt_s, source)
         if st is None:
             st = stimulus_from_current(i, dt_s)
             st = Stimulus(**{**st.__dict__, "source": source})
         out.append(st)
+    if all(commands):
+        family = family_steps(i_list, dt_s, source)
+        if family is not None:
+            return family
     return share_step_window(out)
 
 

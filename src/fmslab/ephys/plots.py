@@ -57,7 +57,9 @@ def thresholds_by_sweep(spikes: pd.DataFrame | None) -> dict[int, np.ndarray] | 
         return None
     if not len(spikes):
         return {}
-    return {int(k): g["threshold_t_s"].to_numpy(float) for k, g in spikes.groupby("sweep")}
+    sweep = spikes["sweep"].to_numpy()
+    t_s = spikes["threshold_t_s"].to_numpy(float)
+    return {int(k): t_s[sweep == k] for k in np.unique(sweep)}
 
 
 def threshold_indices(sw: Sweep, thresholds: dict[int, np.ndarray] | None) -> np.ndarray:

@@ -12,6 +12,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import yaml
 
@@ -51,28 +52,44 @@ def load_qc(path: str | Path | None = None) -> dict[str, dict[str, float]]:
     return {"sweep": dict(cfg.get("sweep") or {}), "cell": dict(cfg.get("cell") or {})}
 
 
+def _values(sweeps: pd.DataFrame, name: str, default: Any) -> list[Any]:
+    """A column as Python values (``default`` for every row when the table lacks it)."""
+    return sweeps[name].tolist() if name in sweeps else [default] * len(sweeps)
+
+
 def sweep_qc(sweeps: pd.DataFrame, rmp_mV: float, cfg: dict[str, dict[str, float]]) -> pd.DataFrame:
     """Add ``qc_pass`` and ``qc_reasons`` to a per-sweep table of one cell."""
-    from fmslab.ephys.cell import responds
+    from fmslab.ephys.cell import _responds
 
     c = cfg["sweep"]
     reasons: list[str] = []
-    steps = sweeps[sweeps["stim_kind"] == "step"] if "stim_kind" in sweeps else sweeps.iloc[0:0]
-    follows = responds(steps).to_dict() if len(steps) else {}
-    # plain dicts: a Series per row (iterrows) cost more than the checks
-    for idx, row in zip(sweeps.index, sweeps.to_dict("records"), strict=True):
+    follows = [True] * len(sweeps)
+    if "stim_kind" in sweeps:
+        rows = np.flatnonzero(sweeps["stim_kind"].to_numpy(object) == "step")
+        if rows.size:
+            ok = _responds(
+                sweeps["stim_pA"].to_numpy(float)[rows],
+                sweeps["n_spikes_stim"].to_numpy()[rows],
+                sweeps["deflection_mV"].to_numpy(float)[rows],
+            )
+            for i, f in zip(rows.tolist(), ok.tolist(), strict=True):
+                follows[i] = f
+    sds = _values(sweeps, "baseline_sd_mV", math.nan)
+    bases = _values(sweeps, "baseline_mV", math.nan)
+    pres = _values(sweeps, "pre_stim_pA", 0.0)
+    # plain Python values: a Series per row (iterrows) cost more than the checks
+    for i, (sd, base, pre) in enumerate(zip(sds, bases, pres, strict=True)):
         r = []
-        sd = row.get("baseline_sd_mV", math.nan)
         if "baseline_sd_max_mV" in c and sd > c["baseline_sd_max_mV"]:
             r.append(f"baseline noise {sd:.2f} mV > {c['baseline_sd_max_mV']} mV")
-        if not follows.get(idx, True):
+        if not follows[i]:
             r.append(
-                f"V does not follow the {row['stim_pA']:g} pA step (deflection "
-                f"{row['deflection_mV']:+.2f} mV)"
+                f"V does not follow the {sweeps['stim_pA'].iat[i]:g} pA step (deflection "
+                f"{sweeps['deflection_mV'].iat[i]:+.2f} mV)"
             )
-        drift = abs(row.get("baseline_mV", math.nan) - rmp_mV)
+        drift = abs(base - rmp_mV)
         # only sweeps whose baseline has no injected current (a ramp's later sweeps do)
-        at_rest = abs(row.get("pre_stim_pA", 0.0) or 0.0) < 1e-9
+        at_rest = abs(pre or 0.0) < 1e-9
         if "baseline_drift_max_mV" in c and at_rest and drift > c["baseline_drift_max_mV"]:
             r.append(f"baseline {drift:.1f} mV from RMP > {c['baseline_drift_max_mV']} mV")
         reasons.append("; ".join(r))
@@ -96,7 +113,7 @@ def baseline_change_mV(sweeps: pd.DataFrame) -> float:
     base = sweeps.loc[at_rest, "baseline_mV"].dropna().to_numpy()
     if len(base) < 2 * N_END_SWEEPS:
         return math.nan
-    return float(pd.Series(base[-N_END_SWEEPS:]).median() - pd.Series(base[:N_END_SWEEPS]).median())
+    return float(np.median(base[-N_END_SWEEPS:]) - np.median(base[:N_END_SWEEPS]))
 
 
 def cell_qc(

@@ -149,8 +149,13 @@ def dvdt_V_per_s(v_mV: np.ndarray, dt_s: float) -> np.ndarray:
 
 def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Start (inclusive) and end (exclusive) indices of the True runs of a boolean array."""
-    edges = np.flatnonzero(np.diff(np.concatenate(([False], mask, [False])).view(np.int8)))
-    return edges[::2], edges[1::2]
+    change = np.flatnonzero(mask[1:] != mask[:-1]) + 1
+    starts, ends = change[mask[change]], change[~mask[change]]
+    if mask.size and mask[0]:
+        starts = np.r_[0, starts]
+    if mask.size and mask[-1]:
+        ends = np.r_[ends, mask.size]
+    return starts, ends
 
 
 @dataclass(frozen=True)
@@ -174,7 +179,9 @@ class Trace:
         e = np.empty(0, dtype=int)
         if edges_s is not None and len(edges_s):
             e = np.sort(np.round(np.asarray(edges_s) / dt_s).astype(int))
-        return cls(v, np.diff(v) / dt_ms, dt_ms, params, e)
+        dv = v[1:] - v[:-1]  # np.diff, divided in place
+        dv /= dt_ms
+        return cls(v, dv, dt_ms, params, e)
 
     def samples(self, ms: float, minimum: int = 2) -> int:
         return max(minimum, int(round(ms / self.dt_ms)))
@@ -304,11 +311,95 @@ def off_charging_transient(tr: Trace, cand: Candidate) -> Candidate | None:
     return Candidate(thr, u, pk)
 
 
-def find_candidates(tr: Trace) -> list[Candidate]:
-    """Stages 1-5 in order: the accepted spikes of a trace, each after the previous one's peak."""
+def peaks_of_runs(tr: Trace, run_ends: np.ndarray) -> np.ndarray:
+    """:func:`find_peak` of every run end at once (the same samples, no loop over runs)."""
+    v, n = tr.v, tr.v.size
+    fall_n = tr.samples(tr.params.max_fall_ms)
+    seg_end = np.minimum(run_ends + fall_n, tr.dv.size)  # exclusive, as the slice in find_peak
+    nonpos = np.flatnonzero(tr.dv <= 0)
+    j = np.searchsorted(nonpos, run_ends)
+    first = nonpos[np.minimum(j, max(nonpos.size - 1, 0))] if nonpos.size else run_ends
+    found = (j < nonpos.size) & (first < seg_end)
+    pk = np.where(found, first, np.minimum(seg_end, n - 1))
+    win = tr.samples(tr.params.peak_window_ms)
+    todo = np.arange(pk.size)
+    while todo.size:  # a higher sample within the window moves the peak on
+        p0 = pk[todo]
+        step = segment_argmax(v, p0, np.minimum(p0 + win, n) - 1) - p0
+        moved = step > 0
+        pk[todo[moved]] += step[moved]
+        todo = todo[moved]
+    return pk
+
+
+def thresholds_of_runs(
+    tr: Trace, run_starts: np.ndarray, peaks: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`find_threshold` of every run with no earlier spike (``earliest`` 0): (thresholds,
+    upstrokes), the same samples without a loop over runs."""
+    dv, p = tr.dv, tr.params
+    up = run_starts.copy()
+    rising = np.flatnonzero(peaks > run_starts)
+    if rising.size:
+        up[rising] = segment_argmax(dv, run_starts[rising], peaks[rising] - 1)
+    lo = np.maximum(up - tr.samples(p.max_rise_ms), 0)
+    flat, off, n = _segments(lo, up)
+    below = dv[flat] < np.repeat(p.onset_fraction * dv[up], n)
+    local = np.arange(flat.size) - np.repeat(off, n)
+    last = np.maximum.reduceat(np.where(below, local, -1), off)
+    c = lo + np.maximum(last, 0)
+    return segment_argmin(dv, c, up), up
+
+
+def repolarise_all(tr: Trace, thr: np.ndarray, pk: np.ndarray, up: np.ndarray) -> np.ndarray:
+    """:func:`repolarises` of every (threshold, peak, upstroke) at once."""
+    v, dv, p = tr.v, tr.dv, tr.params
+    n = v.size
+    height = v[pk] - v[thr]
+    ok = ~((height < p.min_height_mV) | (v[pk] < p.min_peak_mV))
+    end = np.minimum(pk + tr.samples(p.max_fall_ms), n)  # exclusive, as ``after`` there
+    size = end - pk
+    j = np.flatnonzero(size >= 2)
+    if j.size:  # ``after`` stops before V climbs 20 % of the height above the peak
+        flat, off, m = _segments(pk[j] + 1, end[j] - 1)
+        climb = v[flat] > np.repeat(v[pk[j]] + 0.2 * height[j], m)
+        size[j] = np.minimum(size[j], _first_true(climb, off, m) + 1)
+    ok &= size >= 2
+    fall = np.full(pk.size, np.nan)
+    j = np.flatnonzero(ok)
+    if j.size:
+        fall[j] = v[pk[j]] - segment_min(v, pk[j], pk[j] + size[j] - 1)
+    kinked = (
+        ~(fall < p.kinked_fall_fraction * height)
+        & (dv[up] >= p.kinked_min_upstroke_V_per_s)
+        & (dv[thr] < 0.25 * dv[up])
+    )
+    return ok & ((fall >= p.min_fall_fraction * height) | kinked)
+
+
+def near_edge(tr: Trace, idx: np.ndarray) -> np.ndarray:
+    """True where a sample lies within the charging guard after a stimulus edge (or 0.2 ms
+    before it), as tested by :func:`off_charging_transient`."""
+    if not tr.edges.size:
+        return np.zeros(idx.size, dtype=bool)
+    guard_n = int(round(tr.params.charging_guard_ms / tr.dt_ms))
+    pre_n = int(round(0.2 / tr.dt_ms))
+    k = np.searchsorted(tr.edges, idx + pre_n, side="right") - 1
+    gap = idx - tr.edges[np.maximum(k, 0)]
+    return (k >= 0) & (-pre_n <= gap) & (gap <= guard_n)
+
+
+#: rising runs examined at once by :func:`find_candidates` (bounds the memory of their windows)
+RUN_CHUNK = 256
+#: up to this many rising runs the stages run one run at a time (numpy's cost per call makes the
+#: array version slower for a few runs; both give the same spikes)
+FEW_RUNS = 12
+
+
+def _candidates_one_by_one(tr: Trace, starts: np.ndarray, ends: np.ndarray) -> list[Candidate]:
+    """:func:`find_candidates` for a few runs: the stages called run by run."""
     out: list[Candidate] = []
     last_peak = -1
-    starts, ends = rising_runs(tr)
     for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
         if a <= last_peak:
             continue
@@ -317,6 +408,57 @@ def find_candidates(tr: Trace) -> list[Candidate]:
         if tr.dv[u] < tr.params.min_upstroke_V_per_s or not repolarises(tr, thr, pk, u):
             continue
         cand = off_charging_transient(tr, Candidate(thr, u, pk))
+        if cand is None:
+            continue
+        out.append(cand)
+        last_peak = pk
+    return out
+
+
+def _candidates_at_once(tr: Trace, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Peaks, thresholds, upstrokes, acceptance (stages 2-4 with no earlier spike) and whether
+    each candidate lies at a stimulus edge (stage 5 needed), for the runs ``starts``/``ends``."""
+    peaks = peaks_of_runs(tr, ends)
+    thr, up = thresholds_of_runs(tr, starts, peaks)
+    fast = ~(tr.dv[up] < tr.params.min_upstroke_V_per_s)
+    accept = fast & repolarise_all(tr, thr, peaks, up)
+    return peaks, thr, up, accept, near_edge(tr, up) | near_edge(tr, thr)
+
+
+def find_candidates(tr: Trace) -> list[Candidate]:
+    """Stages 1-5 in order: the accepted spikes of a trace, each after the previous one's peak.
+
+    Peaks, thresholds and the repolarisation test are computed for all rising runs at once; the
+    walk over the runs in order only applies what depends on the previous accepted spike (runs
+    starting before its peak are skipped; a threshold search that would reach back past it, or
+    a candidate at a stimulus edge, is redone by the one-candidate stages)."""
+    starts, ends = rising_runs(tr)
+    if starts.size <= FEW_RUNS or not starts.size:
+        return _candidates_one_by_one(tr, starts, ends)
+    out: list[Candidate] = []
+    p = tr.params
+    # in chunks of runs: the windows of one chunk's runs are held in memory together
+    parts = [
+        _candidates_at_once(tr, starts[i : i + RUN_CHUNK], ends[i : i + RUN_CHUNK])
+        for i in range(0, starts.size, RUN_CHUNK)
+    ]
+    peaks, thr, up, accept, edge = (np.concatenate(x) for x in zip(*parts, strict=True))
+    reach = np.maximum(up - tr.samples(p.max_rise_ms), 0)
+    last_peak = -1
+    for i, (a, pk) in enumerate(zip(starts.tolist(), peaks.tolist(), strict=True)):
+        if a <= last_peak:
+            continue
+        if last_peak + 1 > reach[i]:  # the previous spike bounds this threshold search
+            t, u = find_threshold(tr, a, pk, last_peak + 1)
+            if tr.dv[u] < p.min_upstroke_V_per_s or not repolarises(tr, t, pk, u):
+                continue
+            cand = off_charging_transient(tr, Candidate(t, u, pk))
+        elif not accept[i]:
+            continue
+        elif edge[i]:
+            cand = off_charging_transient(tr, Candidate(int(thr[i]), int(up[i]), pk))
+        else:
+            cand = Candidate(int(thr[i]), int(up[i]), pk)
         if cand is None:
             continue
         out.append(cand)
@@ -363,22 +505,82 @@ def detect_spikes(
     return spike_shapes(tr, cands, end)
 
 
-def _half_width_ms(v: np.ndarray, t0: int, p0: int, end: int, dt_ms: float) -> float:
-    """Width at (threshold + peak) / 2, crossings linearly interpolated; NaN without a fall."""
-    half = 0.5 * (v[t0] + v[p0])
-    ri = int(np.flatnonzero(v[t0 : p0 + 1] >= half)[0]) + t0
-    fb = np.flatnonzero(v[p0 : end + 1] < half)
-    if not fb.size or ri == 0:
-        return float("nan")
-    fi = p0 + int(fb[0])
-    x_up = ri - 1 + (half - v[ri - 1]) / (v[ri] - v[ri - 1]) if v[ri] != v[ri - 1] else ri
-    x_dn = fi - 1 + (v[fi - 1] - half) / (v[fi - 1] - v[fi]) if v[fi] != v[fi - 1] else fi
-    return float((x_dn - x_up) * dt_ms)
+def _segments(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The samples of the segments ``starts[j]..ends[j]`` (inclusive, each non-empty) laid end to
+    end: (their indices, where each segment begins in that array, the segment lengths)."""
+    lengths = ends - starts + 1
+    offsets = np.zeros(lengths.size, dtype=np.int64)
+    np.cumsum(lengths[:-1], out=offsets[1:])
+    flat = np.arange(int(lengths.sum()), dtype=np.int64) + np.repeat(starts - offsets, lengths)
+    return flat, offsets, lengths
+
+
+def _first_true(hit: np.ndarray, offsets: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Position of the first True of each segment of ``hit`` within it (its length if none)."""
+    pos = np.where(
+        hit, np.arange(hit.size) - np.repeat(offsets, lengths), np.repeat(lengths, lengths)
+    )
+    return np.minimum.reduceat(pos, offsets)
+
+
+def segment_argmin(x: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """``starts[j] + np.argmin(x[starts[j] : ends[j] + 1])`` for every j, without a Python loop
+    (the first minimum; the first NaN where a segment holds one, as :func:`numpy.argmin`)."""
+    flat, off, n = _segments(starts, ends)
+    vals = x[flat]
+    low = np.repeat(np.minimum.reduceat(vals, off), n)
+    return starts + _first_true((vals == low) | np.isnan(vals), off, n)
+
+
+def segment_argmax(x: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """As :func:`segment_argmin` for the first maximum."""
+    flat, off, n = _segments(starts, ends)
+    vals = x[flat]
+    high = np.repeat(np.maximum.reduceat(vals, off), n)
+    return starts + _first_true((vals == high) | np.isnan(vals), off, n)
+
+
+def segment_min(x: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """``x[starts[j] : ends[j] + 1].min()`` for every j."""
+    flat, off, _ = _segments(starts, ends)
+    return np.minimum.reduceat(x[flat], off)
+
+
+def segment_max(x: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """``x[starts[j] : ends[j] + 1].max()`` for every j."""
+    flat, off, _ = _segments(starts, ends)
+    return np.maximum.reduceat(x[flat], off)
+
+
+def half_widths_ms(
+    v: np.ndarray, thr: np.ndarray, pk: np.ndarray, ends: np.ndarray, dt_ms: float
+) -> np.ndarray:
+    """Width of each spike at (threshold + peak) / 2, ms: from the first sample at or above the
+    half level between threshold and peak to the first sample below it between the peak and
+    ``ends``, both crossings linearly interpolated; NaN where V does not fall below the level
+    (or the rise begins at the first sample)."""
+    half = 0.5 * (v[thr] + v[pk])
+    flat, off, n = _segments(thr, pk)
+    rise = _first_true(v[flat] >= np.repeat(half, n), off, n)
+    ri = thr + rise
+    ok = rise < n
+    flat, off, n = _segments(pk, ends)
+    fb = _first_true(v[flat] < np.repeat(half, n), off, n)
+    ok &= (fb < n) & (ri != 0)
+    out = np.full(thr.size, np.nan)
+    if not ok.any():
+        return out
+    ri, fi, half = ri[ok], pk[ok] + fb[ok], half[ok]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        up = np.where(v[ri] != v[ri - 1], ri - 1 + (half - v[ri - 1]) / (v[ri] - v[ri - 1]), ri)
+        dn = np.where(v[fi] != v[fi - 1], fi - 1 + (v[fi - 1] - half) / (v[fi - 1] - v[fi]), fi)
+    out[ok] = (dn - up) * dt_ms
+    return out
 
 
 def afterhyperpolarisations(
     tr: Trace, thr: np.ndarray, pk: np.ndarray, window_end: int | None = None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Stage 6: fast and slow AHP troughs of each spike (sample indices; -1 when absent).
 
     * fast: the minimum of V within ``fast_ahp_ms`` after the peak (stopped at the next spike's
@@ -394,6 +596,47 @@ def afterhyperpolarisations(
     v, n, p = tr.v, tr.v.size, tr.params
     k = thr.size
     nxt = np.r_[thr[1:], n - 1] if k else thr
+    fast_n = tr.samples(p.fast_ahp_ms, 1)
+    win = tr.samples(p.ahp_window_ms)
+    limit = np.minimum(np.minimum(nxt, pk + win), n - 1)
+    if window_end is not None:
+        limit = np.where(pk < window_end, np.minimum(limit, window_end), limit)
+    limit = np.maximum(limit, np.minimum(pk + 2, n - 1))
+    f_end = np.minimum(pk + fast_n, limit)
+    fast = segment_argmin(v, pk, f_end)
+    slow = np.full(k, -1, dtype=int)
+    a = f_end + 1
+    j = np.flatnonzero(a < limit)
+    if j.size:
+        s = segment_argmin(v, a[j], limit[j])
+        recovered = segment_max(v, s, limit[j]) - v[s] >= p.slow_ahp_recovery_mV
+        deeper = v[s] <= v[fast[j]] - p.slow_ahp_recovery_mV
+        keep = recovered & deeper
+        slow[j[keep]] = s[keep]
+    return fast, slow, limit
+
+
+def _half_width_ms(v: np.ndarray, t0: int, p0: int, end: int, dt_ms: float) -> float:
+    """:func:`half_widths_ms` of one spike."""
+    half = 0.5 * (v[t0] + v[p0])
+    rise = np.flatnonzero(v[t0 : p0 + 1] >= half)
+    fb = np.flatnonzero(v[p0 : end + 1] < half)
+    ri = int(rise[0]) + t0 if rise.size else 0
+    if not fb.size or ri == 0:
+        return float("nan")
+    fi = p0 + int(fb[0])
+    x_up = ri - 1 + (half - v[ri - 1]) / (v[ri] - v[ri - 1]) if v[ri] != v[ri - 1] else ri
+    x_dn = fi - 1 + (v[fi - 1] - half) / (v[fi - 1] - v[fi]) if v[fi] != v[fi - 1] else fi
+    return float((x_dn - x_up) * dt_ms)
+
+
+def _ahp_one_by_one(
+    tr: Trace, thr: np.ndarray, pk: np.ndarray, window_end: int | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`afterhyperpolarisations` spike by spike (for a few spikes)."""
+    v, n, p = tr.v, tr.v.size, tr.params
+    k = thr.size
+    nxt = np.r_[thr[1:], n - 1]
     fast_n = tr.samples(p.fast_ahp_ms, 1)
     win = tr.samples(p.ahp_window_ms)
     fast = np.full(k, -1, dtype=int)
@@ -426,14 +669,20 @@ def spike_shapes(tr: Trace, cands: list[Candidate], window_end: int | None = Non
     thr = np.array([c.threshold for c in cands], dtype=int)
     pk = np.array([c.peak for c in cands], dtype=int)
     up = np.array([c.upstroke for c in cands], dtype=int)
-    fast, slow, ends = afterhyperpolarisations(tr, thr, pk, window_end)
-    k = thr.size
-    down = np.full(k, np.nan)
-    hw = np.full(k, np.nan)
-    for j in range(k):
-        if fast[j] > pk[j]:
-            down[j] = float(dv[pk[j] : fast[j]].min())
-        hw[j] = _half_width_ms(v, int(thr[j]), int(pk[j]), int(ends[j]), dt_ms)
+    if thr.size <= FEW_RUNS:  # a few spikes: one at a time (cheaper than the array version)
+        fast, slow, ends = _ahp_one_by_one(tr, thr, pk, window_end)
+        down, hw = np.full(thr.size, np.nan), np.full(thr.size, np.nan)
+        for j in range(thr.size):
+            if fast[j] > pk[j]:
+                down[j] = float(dv[pk[j] : fast[j]].min())
+            hw[j] = _half_width_ms(v, int(thr[j]), int(pk[j]), int(ends[j]), dt_ms)
+    else:
+        fast, slow, ends = afterhyperpolarisations(tr, thr, pk, window_end)
+        down = np.full(thr.size, np.nan)
+        falls = np.flatnonzero(fast > pk)
+        if falls.size:
+            down[falls] = segment_min(dv, pk[falls], fast[falls] - 1)
+        hw = half_widths_ms(v, thr, pk, ends, dt_ms)
     has_slow = slow >= 0
     s_tr = np.where(has_slow, v[np.maximum(slow, 0)], np.nan)
     return SpikeTable(

@@ -40,16 +40,25 @@ DEFAULT_DEVICE = "patch-clamp amplifier"
 def command_pA(stim: Stimulus, n: int, dt_s: float) -> np.ndarray:
     """The injected current (pA) of one sweep from fmslab's stimulus description.
 
-    Holding current everywhere, plus the prepulse over its window and the test step (or ramp) over
-    ``[stim_start_s, stim_end_s)``; sample ``k`` is at ``k * dt_s``.
+    Holding current everywhere, plus the prepulse over its window, ``pre_stim_pA`` (the current
+    just before the test epoch) from the prepulse's end (or the sweep's start) to the test epoch,
+    and the test step (or ramp) over ``[stim_start_s, stim_end_s)``; sample ``k`` is at
+    ``k * dt_s``.
     """
     i = np.full(n, stim.holding_pA if np.isfinite(stim.holding_pA) else 0.0)
 
     def window(t0: float, t1: float) -> slice:
         return slice(max(0, int(round(t0 / dt_s))), min(n, int(round(t1 / dt_s))))
 
-    if np.isfinite(stim.prepulse_pA) and np.isfinite(stim.prepulse_start_s):
+    has_prepulse = np.isfinite(stim.prepulse_pA) and np.isfinite(stim.prepulse_start_s)
+    if has_prepulse:
         i[window(stim.prepulse_start_s, stim.prepulse_end_s)] += stim.prepulse_pA
+    if stim.pre_stim_pA and np.isfinite(stim.pre_stim_pA) and np.isfinite(stim.stim_start_s):
+        # the level just before the test epoch (a continuous ramp's sweep starts where the last
+        # one ended): from the prepulse's end, or the sweep's start, to the test epoch
+        i[window(stim.prepulse_end_s if has_prepulse else 0.0, stim.stim_start_s)] += (
+            stim.pre_stim_pA
+        )
     if stim.kind in ("step", "pulse") and np.isfinite(stim.stim_pA):
         i[window(stim.stim_start_s, stim.stim_end_s)] += stim.stim_pA
     elif stim.kind == "ramp" and np.isfinite(stim.ramp_slope_pA_per_s):

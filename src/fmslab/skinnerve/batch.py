@@ -6,6 +6,7 @@ Used by ``fmslab skinnerve analyze`` and by the demo study.
 
 from __future__ import annotations
 
+import gc
 import logging
 from pathlib import Path
 from typing import Any
@@ -63,11 +64,15 @@ def analyze_item(item: tuple[str, str | None, dict[str, Any], str, str]) -> dict
         fig = unit_figure(fr, int(k))
         name = f"{stem}_unit{int(k)}.png"
         write_with(fig_dir / name, lambda p, fig=fig: fig.savefig(p, format="png", dpi=90))
-        fig.clear()  # release the artists now, not at the next garbage collection
+        del fig  # a Figure outside pyplot is not kept by matplotlib: collected below
         figs.append(name)
     fig = stimulus_figure(fr)
-    write_with(fig_dir / f"{stem}_stimuli.png", lambda p: fig.savefig(p, format="png", dpi=90))
-    fig.clear()
+    write_with(
+        fig_dir / f"{stem}_stimuli.png", lambda p, fig=fig: fig.savefig(p, format="png", dpi=90)
+    )
+    del fig
+    # one collection for all figures (Figure.clear() rebuilt every axis' ticks: ~0.2 s each)
+    gc.collect()
     tables = {
         "units": fr.units,
         "responses": fr.responses,

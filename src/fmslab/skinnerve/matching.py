@@ -6,16 +6,23 @@ output (the least-squares amplitude of ``T`` at ``t`` is ``a = c / |T|^2`` and i
 ``c^2 / |T|^2`` of the signal energy). Its noise SD ``s`` is estimated robustly (MAD) from the
 scores themselves, chunk by chunk. A spike of unit ``k`` is accepted at ``t`` when
 
-- ``c_k(t) / s_k >= threshold_sd`` (``match_threshold_sd``, 5: the matched filter's own SNR),
-- ``a`` lies in ``[amp_min, amp_max]`` (0.5-2 times the template: bursts with amplitude decrement
-  stay in, other units' spikes that only resemble the template at another scale do not),
+- ``c_k(t) / s_k >= threshold_sd``: the caller's threshold, one for all templates or one per
+  template (the analysis uses ``match_threshold_sd``, 4.5, in its first matching round and then
+  per-unit thresholds in ``[match_threshold_min_sd, match_threshold_sd]`` = [3.0, 4.5] from
+  :func:`unit_thresholds`),
+- ``a`` lies in ``[amp_min, amp_max]`` (the analysis: ``match_amp_min`` 0.6 to ``match_amp_max`` 2
+  times the template: bursts with amplitude decrement stay in, other units' spikes that only
+  resemble the template at another scale do not),
 - unit ``k`` leaves the smallest residual ``|x - T_k|^2`` at ``t`` of all templates (so that two
   units of one shape and different size are told apart by size), and ``t`` is the best such
   position within half a template length.
 
 Accepted spikes are subtracted (``a * T``) and the search is repeated on the residual
-(``rounds`` times), which finds spikes that overlapped a larger one. Spike times are the template's
-alignment point (sub-sample position from a parabola through the score peak).
+(``rounds`` times), which finds spikes that overlapped a larger one. Subtracting ``a * T_j`` at
+``t`` changes the scores only within a template length of ``t``, by ``a`` times the templates'
+cross-correlation, so the scores are updated there from that (no re-correlation of the trace).
+Spike times are the template's alignment point (sub-sample position from a parabola through the
+score peak).
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 from scipy import signal, special
 
 from fmslab.skinnerve.spikes import MAD_TO_SD
@@ -39,17 +47,50 @@ class Matches:
     z: np.ndarray  # matched-filter score / its noise SD
 
 
-def _scores(x: np.ndarray, templates: np.ndarray) -> np.ndarray:
-    """``c[k, i]`` = correlation of ``x[i : i + L]`` with template k (valid part; direct, which
-    for templates of ~50 samples is several times faster than FFT)."""
-    return np.stack([np.correlate(x, t, mode="valid") for t in templates])
+def _scores(x: np.ndarray, filters: np.ndarray, block: int = 16) -> np.ndarray:
+    """``c[k, i]`` = correlation of ``x[i : i + L]`` with filter k (valid part, ``n - L + 1``).
+
+    Computed as one matrix product: the outputs are taken in blocks of ``block`` consecutive
+    positions, each block's ``block + L - 1`` input samples form a row, and a banded (Toeplitz)
+    matrix holding every filter at every position within the block gives all of the block's
+    scores at once. That is exact (the same sums, in another order: ~1e-14 relative) and several
+    times faster than ``np.correlate`` per filter or an FFT for filters of ~50 samples.
+    """
+    n_t, length = filters.shape
+    n_out = x.size - length + 1
+    if n_out <= 0 or n_t == 0:
+        return np.zeros((n_t, max(0, n_out)))
+    n_blocks = -(-n_out // block)
+    need = n_blocks * block + length - 1
+    xp = x if x.size >= need else np.concatenate([x, np.zeros(need - x.size)])
+    rows = np.ascontiguousarray(sliding_window_view(xp[:need], block + length - 1)[::block])
+    band = np.zeros((block + length - 1, block, n_t))
+    for r in range(block):
+        band[r : r + length, r, :] = filters.T
+    c = rows @ band.reshape(block + length - 1, block * n_t)
+    return c.reshape(n_blocks, block, n_t).transpose(2, 0, 1).reshape(n_t, -1)[:, :n_out]
 
 
-def score_noise(x: np.ndarray, templates: np.ndarray, max_samples: int = 400_000) -> np.ndarray:
+def _filters(templates: np.ndarray, metric: np.ndarray | None) -> np.ndarray:
+    """Score filters: the templates themselves, or each template convolved with the noise
+    metric kernel (length L + len(metric) - 1)."""
+    if metric is None:
+        return templates
+    return np.array([np.convolve(t, metric) for t in templates])
+
+
+def score_noise(
+    x: np.ndarray,
+    templates: np.ndarray,
+    max_samples: int = 400_000,
+    metric: np.ndarray | None = None,
+) -> np.ndarray:
     """Per template: (SD of the matched-filter score, robust SD of its first difference), both
-    from the MAD over the first ``max_samples`` samples of ``x`` (spikes are sparse)."""
-    seg = np.asarray(x[: max(max_samples, 2 * templates.shape[1])], dtype=np.float64)
-    c = _scores(seg, templates)
+    from the MAD over the first ``max_samples`` samples of ``x`` (spikes are sparse); with
+    ``metric``, of the noise-whitened score (:func:`match_templates`)."""
+    filt = _filters(np.asarray(templates, dtype=np.float64), metric)
+    seg = np.asarray(x[: max(max_samples, 2 * filt.shape[1])], dtype=np.float64)
+    c = _scores(seg, filt)
     sd = np.median(np.abs(c), axis=1) / MAD_TO_SD
     sd_d = np.median(np.abs(np.diff(c, axis=1)), axis=1) / MAD_TO_SD
     return np.column_stack([sd, sd_d])
@@ -153,6 +194,7 @@ def match_templates(
     chunk: int = 200_000,
     exclude: np.ndarray | None = None,
     gains: np.ndarray | None = None,
+    metric: np.ndarray | None = None,
 ) -> Matches:
     """Find the spikes of every template in ``x`` (see the module docstring).
 
@@ -169,31 +211,45 @@ def match_templates(
     gains
         (n_units, n_chunks) scale of each template in each ``chunk`` of ``x`` (slow amplitude
         drift, :func:`drift_gains`); amplitudes are reported relative to the unscaled template.
+    metric
+        Symmetric kernel (odd length) approximating the inverse noise covariance: scores,
+        least-squares amplitudes and residuals are then taken in that metric (``c = x . K*T``,
+        ``a = c / (T . K*T)``). None (the analysis): plain correlation.
     """
     n_t, length = templates.shape
+    half = 0 if metric is None else (len(metric) - 1) // 2
     thr = np.broadcast_to(np.asarray(threshold_sd, dtype=np.float64), (n_t,))[:, None]
     empty = Matches(*(np.zeros(0, dtype=d) for d in (np.int64, float, np.int64, float, float)))
     if n_t == 0 or x.size < 2 * length:
         return empty
-    pad = 2 * length
+    pad = 2 * length + 2 * half
     parts = []
     for ci, c0 in enumerate(range(0, x.size, chunk)):
         gk = np.ones(n_t) if gains is None else gains[:, min(ci, gains.shape[1] - 1)]
         tpl = templates.astype(np.float64) * gk[:, None]
-        norms2 = (tpl**2).sum(axis=1)
+        filt = _filters(tpl, metric)  # (n_t, L + 2 half); score index i <-> template at i + half
+        norms2 = (tpl * filt[:, half : half + length]).sum(axis=1)
         keep_t = norms2 > 0
         a0, a1 = max(0, c0 - pad), min(x.size, c0 + chunk + pad)
-        res = x[a0:a1].astype(np.float64, copy=True)
         found = []
-        c = _scores(res, tpl)  # (n_t, n - L + 1); index i -> spike at i + pre
+        # c[k, i]: score of template k placed at a0 + half + i (spike at a0 + half + i + pre)
+        c = _scores(x[a0:a1].astype(np.float64), filt)
+        # xc[j, k, s + L - 1 + half]: the change of score k at i + s per unit of template j
+        # subtracted at i (sum_m T_j[m] F_k[half + m - s])
+        xc = np.array([[np.correlate(fk, tj, mode="full")[::-1] for fk in filt] for tj in tpl])
+        lags = np.arange(-(length - 1 + half), length + half)
+        off = a0 + half
         # noise SD of each score from the first round (spikes are sparse; every 4th position is
         # plenty for a median over ~10^5 values)
         sd = np.median(np.abs(c[:, ::4]), axis=1) / MAD_TO_SD
         sd[sd <= 0] = np.inf
         n_c = c.shape[1]
         # score positions to examine: in the first round where some template passes threshold
-        idx = np.flatnonzero(np.max(c / sd[:, None] - thr, axis=0) >= 0)
-        ex = exclude[a0 + pre : a0 + pre + n_c] if exclude is not None else None
+        passes = np.zeros(n_c, dtype=bool)
+        for j in range(n_t):
+            passes |= c[j] >= thr[j, 0] * sd[j]
+        idx = np.flatnonzero(passes)
+        ex = exclude[off + pre : off + pre + n_c] if exclude is not None else None
         for _r in range(max(1, rounds)):
             cs = c[:, idx]
             z = cs / sd[:, None]
@@ -232,22 +288,17 @@ def match_templates(
             frac = np.where(den < 0, 0.5 * (cm - cp) / np.where(den < 0, den, -1.0), 0.0)
             found.append(
                 np.column_stack(
-                    [a0 + pk + pre, np.clip(frac, -0.5, 0.5), k, a * gk[k], c0_ / sd[k]]
+                    [off + pk + pre, np.clip(frac, -0.5, 0.5), k, a * gk[k], c0_ / sd[k]]
                 )
             )
+            # subtracting a * T_k at i changes every score within a template length of i by
+            # a times the templates' cross-correlation; only there can new (overlapped) spikes
+            # appear, so the next round looks only there
+            touched = np.zeros(n_c, dtype=bool)
             for i, kk, aa in zip(pk, k, a, strict=True):
-                res[i : i + length] -= aa * tpl[kk]
-            # only scores within a template length of a subtraction changed: update those, and
-            # look for further (overlapped) spikes only there
-            lo = np.maximum(pk - length + 1, 0)
-            hi = np.minimum(pk + length, n_c)
-            mask = np.zeros(n_c + 1, dtype=np.int64)
-            np.add.at(mask, lo, 1)
-            np.add.at(mask, hi, -1)
-            touched = np.cumsum(mask[:-1]) > 0
-            d = np.diff(np.concatenate([[0], touched.astype(np.int8), [0]]))
-            for s_, e_ in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1), strict=True):
-                c[:, s_:e_] = _scores(res[s_ : e_ + length - 1], tpl)
+                lo, hi = max(0, i + lags[0]), min(n_c, i + lags[-1] + 1)
+                c[:, lo:hi] -= aa * xc[kk, :, lo - i - lags[0] : hi - i - lags[0]]
+                touched[lo:hi] = True
             idx = np.flatnonzero(touched)
             if idx.size == 0:
                 break

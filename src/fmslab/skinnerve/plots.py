@@ -6,7 +6,9 @@ Plot functions return a Figure and never choose a path; the CLI saves them.
 from __future__ import annotations
 
 import numpy as np
+from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from fmslab.skinnerve.analysis import FileResult
 from fmslab.skinnerve.channels import CANONICAL_UNIT
@@ -30,6 +32,14 @@ def _ticks(ax, times: np.ndarray, y: float, color: str, n_max: int = 4000, **kw)
     if times.size > n_max:  # evenly thinned: the figure shows where the unit fires, not each spike
         times = times[np.linspace(0, times.size - 1, n_max).astype(int)]
     ax.plot(times, np.full(times.size, y), "|", color=color, **kw)
+
+
+def _lines(ax, x: np.ndarray, ys: np.ndarray, **kw) -> None:
+    """Overlaid curves ``ys[i]`` over ``x`` as one collection (one artist, not one line each)."""
+    if len(ys):
+        ax.add_collection(LineCollection([np.column_stack([x, y]) for y in ys], **kw))
+        ax.update_datalim(np.column_stack([np.tile(x, len(ys)), np.ravel(ys)]))
+        ax.autoscale_view()
 
 
 def unit_figure(fr: FileResult, unit_id: int) -> Figure:
@@ -69,7 +79,7 @@ def unit_figure(fr: FileResult, unit_id: int) -> Figure:
         ax.vlines(stim, -ymax, ymax, color="tab:blue", lw=0.3, alpha=0.5)
     ax.set_ylabel("band-passed nerve (uV)")
     ax.legend(loc="upper right", fontsize=7)
-    ax.set_title("whole recording (min/max envelope)", fontsize=9)
+    ax.set_title("whole recording (min/max envelope)", fontsize=9, y=1.0)
 
     ax = fig.add_subplot(gs[0, 2])
     pre = fr.pre_samples
@@ -78,16 +88,16 @@ def unit_figure(fr: FileResult, unit_id: int) -> Figure:
     ex = fr.examples or {}
     for k, w in ex.items():
         if k != unit_id and len(w):
-            ax.plot(tw, w[:30].T, color="0.75", lw=0.4)
+            _lines(ax, tw, w[:30], color="0.75", lw=0.4)
     for k, other in enumerate(fr.templates_uv, start=1):
         if k != unit_id and k in set(fr.units["unit_id"]):
             ax.plot(tw, other, color="0.4", lw=1.0)
     if unit_id in ex and len(ex[unit_id]):
-        ax.plot(tw, ex[unit_id].T, color="tab:red", lw=0.3, alpha=0.4)
+        _lines(ax, tw, ex[unit_id], color="tab:red", lw=0.3, alpha=0.4)
     ax.plot(tw, fr.templates_uv[unit_id - 1], color="darkred", lw=2)
     ax.set_xlabel("ms")
     ax.set_ylabel("uV")
-    ax.set_title("waveforms: unit (red), neighbours (grey)", fontsize=9)
+    ax.set_title("waveforms: unit (red), neighbours (grey)", fontsize=9, y=1.0)
 
     ax = fig.add_subplot(gs[1, :2], sharex=fig.axes[0])
     if not fr.mech_role and "temperature" not in res.aux:
@@ -129,7 +139,7 @@ def unit_figure(fr: FileResult, unit_id: int) -> Figure:
             ax.axvline(s_, color="tab:blue", lw=0.6)
         ax.set_xlabel("time (s)")
         ax.set_ylabel("band-passed (uV), full rate")
-        ax.set_title("trace with detected spikes", fontsize=9)
+        ax.set_title("trace with detected spikes", fontsize=9, y=1.0)
     else:
         ax.set_axis_off()
 
@@ -141,18 +151,19 @@ def unit_figure(fr: FileResult, unit_id: int) -> Figure:
         ax.set_ylim(0, 1.1 * float(np.nanmax(amp)) if np.isfinite(amp).any() else 1)
     ax.set_xlabel("time (s)")
     ax.set_ylabel("spike amplitude (uV)")
-    ax.set_title("amplitude over time (drift, bursts, a second unit show here)", fontsize=9)
+    ax.set_title("amplitude over time (drift, bursts, a second unit show here)", fontsize=9, y=1.0)
 
     ax = fig.add_subplot(gs[2, 2])
     isi_ms = np.diff(np.sort(t_unit)) * 1e3
     refr = float(row.get("isi_violations", 0))
     bins = np.arange(0, 50.5, 0.5)
-    ax.hist(isi_ms[isi_ms < 50], bins=bins, color="0.3")
+    counts, _edges = np.histogram(isi_ms[isi_ms < 50], bins=bins)
+    ax.stairs(counts, bins, fill=True, color="0.3")  # one artist, not 100 bars
     thr_ms = 1.5
     ax.axvspan(0, thr_ms, color="tab:red", alpha=0.2)
     ax.set_xlabel("ISI (ms)")
     ax.set_ylabel("count")
-    ax.set_title(f"ISI: {int(refr)} < {thr_ms} ms (refractory violations)", fontsize=9)
+    ax.set_title(f"ISI: {int(refr)} < {thr_ms} ms (refractory violations)", fontsize=9, y=1.0)
 
     ax = fig.add_subplot(gs[3, 0])
     steps = fr.steps
@@ -170,7 +181,7 @@ def unit_figure(fr: FileResult, unit_id: int) -> Figure:
     ax.set_yticklabels([f"{a:.3g}" for a in steps["amplitude"]] if len(steps) else [])
     ax.set_xlabel("time from step onset (s)")
     ax.set_ylabel(f"step ({CANONICAL_UNIT.get(fr.mech_role or '', '')})")
-    ax.set_title("raster per step", fontsize=9)
+    ax.set_title("raster per step", fontsize=9, y=1.0)
 
     ax = fig.add_subplot(gs[3, 1])
     resp = fr.responses
@@ -193,7 +204,7 @@ def unit_figure(fr: FileResult, unit_id: int) -> Figure:
         ax.legend(fontsize=7)
     ax.set_xlabel(f"step amplitude ({CANONICAL_UNIT.get(fr.mech_role or '', '')})")
     ax.set_ylabel("spikes")
-    ax.set_title("response per step", fontsize=9)
+    ax.set_title("response per step", fontsize=9, y=1.0)
 
     ax = fig.add_subplot(gs[3, 2])
     if stim.size:
@@ -207,8 +218,18 @@ def unit_figure(fr: FileResult, unit_id: int) -> Figure:
         ax.set_ylabel("stimulus #")
     else:
         ax.text(0.5, 0.5, "no electrical stimuli", ha="center", va="center", transform=ax.transAxes)
-    ax.set_title("latency raster", fontsize=9)
+    ax.set_title("latency raster", fontsize=9, y=1.0)
+    _few_ticks(fig)
     return fig
+
+
+def _few_ticks(fig: Figure, n: int = 4) -> None:
+    """At most ``n`` + 1 major ticks per linear axis: drawing ticks (each a pair of markers and a
+    label) was most of a figure's cost."""
+    for ax in fig.axes:
+        for axis, scale in ((ax.xaxis, ax.get_xscale()), (ax.yaxis, ax.get_yscale())):
+            if scale == "linear":
+                axis.set_major_locator(MaxNLocator(n))
 
 
 def stimulus_figure(fr: FileResult) -> Figure:
