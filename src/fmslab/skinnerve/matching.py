@@ -241,7 +241,7 @@ def match_templates(
         off = a0 + half
         # noise SD of each score from the first round (spikes are sparse; every 4th position is
         # plenty for a median over ~10^5 values)
-        sd = np.median(np.abs(c[:, ::4]), axis=1) / MAD_TO_SD
+        sd = np.median(np.abs(c[:, ::4]), axis=1, overwrite_input=True) / MAD_TO_SD
         sd[sd <= 0] = np.inf
         n_c = c.shape[1]
         # score positions to examine: in the first round where some template passes threshold
