@@ -113,6 +113,7 @@ def independent(snrs: list[float], seeds: list[int]) -> pd.DataFrame:
             first = fr.stream.spike_samples / gt.fs_hz
             row.update(stage_recall(gt, first, fr.spikes))
             row["ceiling_f1"] = oracle_ceiling(gt)[0]
+            row["ceiling_wide_f1"] = oracle_ceiling(gt, band_hz=(100.0, 9000.0))[0]
             rows.append(row)
             print(f"snr {snr} seed {seed}: done", file=sys.stderr)
     return pd.DataFrame(rows)

@@ -89,3 +89,15 @@ def test_false_call_rate_on_null_donors():
         out = call_responders(eff)
         calls += list(out.loc[out["group"] == "FMS", "call"] == "transferrer")
     assert np.mean(calls) < 0.05 + 3 * 1.5 * 0.0115
+
+
+def test_zero_donor_variance_is_undetermined():
+    """A boundary fit (donor variance 0) cannot tell donors apart: the same effects that are
+    called with a donor spread of 1 are 'undetermined' with the reason, p_transfer kept."""
+    base = _table([-5.0, -0.5], [1.0, 1.0])
+    called = call_responders(base.assign(var_donor=1.0))
+    assert list(called["call"]) == ["transferrer", "not shown"]
+    flat = call_responders(base.assign(var_donor=0.0))
+    assert list(flat["call"]) == ["undetermined", "undetermined"]
+    assert all("between-donor variance estimated 0" in r for r in flat["rule"])
+    assert flat["p_transfer"].notna().all()

@@ -5,12 +5,14 @@ baseline drift), scored by SpikeInterface's ``compare_sorter_to_ground_truth`` (
 
 SNR = band-passed template peak / band-passed noise SD (see docs/skinnerve.md). The floors below
 are the lowest per-seed F1 measured over seeds 1-3 (docs/skinnerve.md, table "independent
-ground truth": SNR 4 0.61, SNR 5 0.79, SNR 6 0.84) minus 0.03-0.04 for seed-to-seed spread
-(SD of F1 across seeds 0.02-0.03): they guard against regressions. The issue's goals (F1 >= 0.95
-at SNR 5, >= 0.85 at SNR 4) are NOT reached and are not asserted: on this generator they lie
-above what a matched filter told the true template and the larger unit's spike times reaches
-(``oracle_ceiling``: 0.72 at SNR 4, 0.84 at SNR 5, 0.88 at SNR 6), which is also tested. Each
-fmslab score must also beat the plain 5-MAD threshold detector clearly.
+ground truth", session 4 with matching in the wider band: SNR 4 0.68, SNR 5 0.83, SNR 6 0.85)
+minus 0.03-0.04 for seed-to-seed spread (SD of F1 across seeds 0.01-0.03): they guard against
+regressions. The issue's goals (F1 >= 0.95 at SNR 5, >= 0.85 at SNR 4) are NOT reached and are
+not asserted: on this generator they lie above what a matched filter told the true template and
+the larger unit's spike times reaches, in the detection band (``oracle_ceiling``: 0.72 / 0.84 /
+0.88 at SNR 4 / 5 / 6) and in the wider 100-9000 Hz band that is the matched filter for the
+generator's white noise (0.76 / 0.86 / 0.89), which is also tested. Each fmslab score must also
+beat the plain 5-MAD threshold detector clearly.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ def test_target_unit_at_snr_8_short_recording() -> None:
     assert ours["f1"] >= base["f1"] + 0.1, (ours, base)
 
 
-FLOORS = {4.0: 0.58, 5.0: 0.75, 6.0: 0.80}
+FLOORS = {4.0: 0.65, 5.0: 0.80, 6.0: 0.81}
 
 
 @pytest.mark.slow
@@ -63,7 +65,12 @@ def test_target_unit_f1_on_independent_generator(snr: float, seed: int) -> None:
 @pytest.mark.parametrize("snr", [4.0, 5.0])
 def test_goal_lies_above_the_oracle_ceiling(snr: float) -> None:
     """The documented reason the goals are not asserted: even a detector told the unit's true
-    template and the larger unit's spike times (and the best threshold) stays below them."""
+    template and the larger unit's spike times (and the best threshold) stays below them, in the
+    detection band and in the wider band (the matched filter for the generator's white noise),
+    where it is higher."""
     goal = {4.0: 0.85, 5.0: 0.95}[snr]
-    f1 = [oracle_ceiling(si_recording(snr, seed))[0] for seed in (1, 2)]
-    assert max(f1) < goal, f1
+    for seed in (1, 2):
+        gt = si_recording(snr, seed)
+        narrow = oracle_ceiling(gt)[0]
+        wide = oracle_ceiling(gt, band_hz=(100.0, 9000.0))[0]
+        assert narrow < wide < goal, (seed, narrow, wide)

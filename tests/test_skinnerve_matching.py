@@ -148,3 +148,23 @@ def test_overlapping_spikes_found_after_subtraction() -> None:
         hit = np.isin(where, got) | np.isin(where, got + 1) | np.isin(where, got - 1)
         assert hit.mean() >= 0.95, (k, hit.mean())
     assert m.sample.size <= 2 * pos.size * 1.05
+
+
+def test_identity_metric_reproduces_plain_matching() -> None:
+    # a metric kernel that is a (centred, 9-tap) delta is the white-noise metric: the same
+    # spikes at the same samples; a wrong index offset for the longer score filters would move
+    # every spike by the kernel's half length
+    rng = np.random.default_rng(14)
+    n = 200_000
+    x = _noise(n, seed=15)
+    tpl = 10.0 * _template() / np.abs(_template()).max()
+    pos = np.sort(rng.choice(np.arange(200, n - 200, 100), size=300, replace=False))
+    for p_ in pos:
+        x[p_ - 20 : p_ + 30] += tpl
+    delta = np.zeros(9)
+    delta[4] = 1.0
+    plain = match_templates(x, tpl[None, :], 20, threshold_sd=4.5)
+    metric = match_templates(x, tpl[None, :], 20, threshold_sd=4.5, metric=delta)
+    np.testing.assert_array_equal(metric.sample, plain.sample)
+    np.testing.assert_allclose(metric.amplitude, plain.amplitude, rtol=1e-9)
+    assert np.isin(pos, plain.sample).mean() >= 0.95

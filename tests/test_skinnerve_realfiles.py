@@ -177,3 +177,24 @@ def test_stages_on_a_real_snippet(physiology) -> None:
     found = final.times_s[final.labels > 0]
     assert final.labels.max() == clean.labels.max()
     assert match_spike_times(kept, found, tol) >= 0.7 * kept.size
+
+
+@pytest.mark.parametrize("channel", ["prox_EMG", "dist_EMG"])
+def test_biomech_every_channel_analysed_without_artefact_unit(biomech, channel) -> None:
+    # biomech0deg.smr: two 5 kHz EMG channels (unit 'v') and a trigger channel of 5 markers at
+    # 500 Hz. Every channel is analysed with the triggers as stimuli: the markers are parsed as
+    # neo reads them, and no unit follows the stimuli at an artefact's latency (within the
+    # longest measured artefact, artefact_max_ms, plus 1 ms): with 5 stimuli the jitter rule
+    # cannot judge (it needs artefact_min_stimuli), so only blanking over the measured extent
+    # keeps an artefact out of the units
+    truth = _neo_events(biomech, "Trig")
+    rec = open_recording(biomech, ChannelMap(roles={"nerve": channel, "stimulus": "Trig"}))
+    assert rec.factors["nerve"] == 1e6
+    fr = analyze_recording(rec)
+    np.testing.assert_allclose(
+        fr.stream.stimulus_samples / rec.fs_hz, truth, atol=0.5 / rec.fs_hz + 2e-5
+    )
+    assert len(fr.units) >= 1  # EMG: motor-unit potentials are sorted, no "no units" warning
+    assert not any(w.startswith("no units") for w in fr.warnings)
+    driven = fr.units[fr.units["electrically_driven"].astype(bool)]
+    assert not (driven["latency_ms"] <= Params().artefact_max_ms + 1.0).any(), driven

@@ -14,6 +14,13 @@ donor drawn from the control donors' distribution is called with a nominal proba
 (one-sided); the table also reports how many control donors are called (an empirical
 false-call count). An outcome without a declared direction (``s = 0``) is judged two-sided:
 ``P_d`` is the larger tail, called at ``1 - alpha / 2``.
+
+When the between-donor variance is estimated at zero (a boundary fit: the data show no donor-to-
+donor spread beyond the mice's), the model cannot tell one donor from another: every donor's
+shrunken effect is its group's, and the control range has no width, so a call would restate the
+group comparison as a claim about each donor (on the demo's skin-nerve thresholds it called 4 of
+14 donors without planted potency). Such outcomes get ``call = "undetermined"`` with the reason
+in ``rule``; ``p_transfer`` is still reported.
 """
 
 from __future__ import annotations
@@ -23,6 +30,9 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 from scipy import stats
+
+#: a donor variance below this fraction of a donor's prediction variance counts as zero
+ZERO_DONOR_VAR = 1e-6
 
 #: Hypersensitive direction of the outcomes fmslab measures (-1: lower = more sensitive).
 DIRECTIONS: dict[str, int] = {
@@ -87,8 +97,17 @@ def call_responders(
     out["mic"] = m
     out["p_transfer"] = prob
     called = prob >= level
+    pred_var = out["pred_se"].to_numpy(float) ** 2
+    # only a fitted donor variance can be a boundary fit (tables without the column: no spread)
+    no_spread = (
+        out["var_donor"].to_numpy(float) <= ZERO_DONOR_VAR * pred_var
+        if "var_donor" in out
+        else np.zeros(len(out), dtype=bool)
+    )
     out["call"] = np.where(
-        np.isnan(prob), "undetermined", np.where(called, "transferrer", "not shown")
+        np.isnan(prob) | no_spread,
+        "undetermined",
+        np.where(called, "transferrer", "not shown"),
     )
     out["rule"] = [
         (
@@ -97,7 +116,13 @@ def call_responders(
             else f"P(|effect - control donor| > {mi:g}) >= {lv:g} (two-sided, no direction)"
         )
         + f"; nominal false-call rate {alpha:g} per donor like the control donors"
-        for si, mi, lv in zip(s, m, level, strict=True)
+        + (
+            "; undetermined: between-donor variance estimated 0 (boundary fit), so donors "
+            "cannot be told apart; see the group comparison"
+            if ns
+            else ""
+        )
+        for si, mi, lv, ns in zip(s, m, level, no_spread, strict=True)
     ]
     is_control = out["group"] == out["reference"]
     summary = (

@@ -433,7 +433,7 @@ def find_candidates(tr: Trace) -> list[Candidate]:
     starting before its peak are skipped; a threshold search that would reach back past it, or
     a candidate at a stimulus edge, is redone by the one-candidate stages)."""
     starts, ends = rising_runs(tr)
-    if starts.size <= FEW_RUNS:
+    if starts.size <= FEW_RUNS or not starts.size:
         return _candidates_one_by_one(tr, starts, ends)
     out: list[Candidate] = []
     p = tr.params

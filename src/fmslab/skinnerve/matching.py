@@ -79,36 +79,6 @@ def _filters(templates: np.ndarray, metric: np.ndarray | None) -> np.ndarray:
     return np.array([np.convolve(t, metric) for t in templates])
 
 
-def noise_metric(
-    x: np.ndarray,
-    fs_hz: float,
-    *,
-    nperseg: int = 1024,
-    half_taps: int = 128,
-    floor: float = 1e-4,
-    max_samples: int = 2_000_000,
-) -> np.ndarray:
-    """Kernel ``K`` (``2 half_taps + 1`` taps, symmetric) approximating the inverse covariance of
-    the noise of ``x``, for the noise-whitened matched filter of :func:`match_templates`.
-
-    ``S`` = Welch PSD of the first ``max_samples`` samples with the median over segments (spikes
-    are sparse, so the median is the noise's); ``K`` = inverse FFT of ``1 / (S + floor max S)``
-    (the floor keeps the stop bands of the band-pass from being amplified without bound),
-    centred, truncated to ``half_taps`` each side with a Hann taper, scaled to a unit centre.
-    """
-    from scipy import signal as _sig
-
-    seg = np.asarray(x[:max_samples], dtype=np.float64)
-    if seg.size < 4 * nperseg:
-        raise ValueError(f"noise_metric needs at least {4 * nperseg} samples, got {seg.size}")
-    _f, psd = _sig.welch(seg, fs=fs_hz, nperseg=nperseg, average="median")
-    inv = 1.0 / (psd + floor * float(psd.max()))
-    r = np.fft.irfft(inv, nperseg)
-    k = np.concatenate([r[-half_taps:], r[: half_taps + 1]])
-    k = k * np.hanning(2 * half_taps + 3)[1:-1]
-    return k / k[half_taps]
-
-
 def score_noise(
     x: np.ndarray,
     templates: np.ndarray,
@@ -242,10 +212,9 @@ def match_templates(
         (n_units, n_chunks) scale of each template in each ``chunk`` of ``x`` (slow amplitude
         drift, :func:`drift_gains`); amplitudes are reported relative to the unscaled template.
     metric
-        Symmetric kernel (odd length) approximating the inverse noise covariance
-        (:func:`noise_metric`): scores, least-squares amplitudes and residuals are then taken
-        in the noise-whitened metric (``c = x . K*T``, ``a = c / (T . K*T)``), the matched
-        filter for coloured noise. None: plain correlation (white-noise metric).
+        Symmetric kernel (odd length) approximating the inverse noise covariance: scores,
+        least-squares amplitudes and residuals are then taken in that metric (``c = x . K*T``,
+        ``a = c / (T . K*T)``). None (the analysis): plain correlation.
     """
     n_t, length = templates.shape
     half = 0 if metric is None else (len(metric) - 1) // 2
@@ -272,7 +241,7 @@ def match_templates(
         off = a0 + half
         # noise SD of each score from the first round (spikes are sparse; every 4th position is
         # plenty for a median over ~10^5 values)
-        sd = np.median(np.abs(c[:, ::4]), axis=1) / MAD_TO_SD
+        sd = np.median(np.abs(c[:, ::4]), axis=1, overwrite_input=True) / MAD_TO_SD
         sd[sd <= 0] = np.inf
         n_c = c.shape[1]
         # score positions to examine: in the first round where some template passes threshold

@@ -40,6 +40,11 @@ class Params:
     # second detection pass: template matching (matched filter + subtraction)
     match: bool = True
     match_threshold_sd: float = 4.5  # first matching round
+    # the matching pass works on a wider band than detection: the matched filter of a spike in
+    # white noise uses all of its spectrum (measured: matched-filter SNR +10 % over 300-3000 Hz
+    # on the independent generator); None: match on the detection band
+    match_band_low_hz: float | None = 100.0
+    match_band_high_hz: float = 9000.0  # capped at 0.45 x the sampling rate
     # second round: per-unit threshold in [min, match_threshold_sd] minimising expected misses +
     # noise false alarms (matching.unit_thresholds); min >= match_threshold_sd turns it off
     match_threshold_min_sd: float = 3.0

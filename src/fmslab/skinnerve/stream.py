@@ -50,6 +50,10 @@ class StreamResult:
     aux: dict[str, np.ndarray] = field(default_factory=dict)
     envelope_uv: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))
     segment_starts: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
+    #: the nerve in the matching pass's wider band (``match_band_low_hz`` ..
+    #: ``match_band_high_hz``, notched like ``filtered_uv``), float32; empty: match on
+    #: ``filtered_uv``
+    match_uv: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
 
     @property
     def noise_uv(self) -> float:
@@ -322,6 +326,11 @@ def process(rec: Recording, params: Params | None = None) -> StreamResult:
     if pp.hum_hz:
         sos = np.concatenate([sos, notch_sos(fs, pp.hum_hz)])
         log.info("%s: mains hum at %s Hz notched", rec.path, pp.hum_hz)
+    sos_match = None
+    if p.match and p.match_band_low_hz is not None:
+        sos_match = bandpass_sos(fs, p.match_band_low_hz, p.match_band_high_hz, p.filter_order)
+        if pp.hum_hz:
+            sos_match = np.concatenate([sos_match, notch_sos(fs, pp.hum_hz)])
     spans_all = np.column_stack([pp.blank_start, pp.blank_stop]).astype(np.int64)
     seg_starts = np.asarray(rec.reader.segment_starts, dtype=np.int64)
     seg_spans = np.column_stack([seg_starts - int(2e-3 * fs), seg_starts + int(2e-3 * fs)]).astype(
@@ -331,7 +340,11 @@ def process(rec: Recording, params: Params | None = None) -> StreamResult:
     aux_roles += ["stimulus"] if "stimulus" in rec.analog_roles() else []
 
     spikes, waves, noise = [], [], []
-    filt: list[np.ndarray] = []
+    # the full-length traces are filled in place when the length is known (no list + concatenate,
+    # which held each trace twice at the end)
+    n_known = rec.reader.n_samples
+    filt = _TraceBuffer(n_known)
+    wide = _TraceBuffer(n_known if sos_match is not None else 0)
     aux: dict[str, list[np.ndarray]] = {r: [] for r in aux_roles}
     aux_t = []
     n_total = 0
@@ -369,6 +382,10 @@ def process(rec: Recording, params: Params | None = None) -> StreamResult:
         spikes.append(ext0 + pk)
         waves.append(w)
         filt.append(core_f.astype(np.float32))
+        if sos_match is not None:
+            xw = signal.sosfiltfilt(sos_match, nerve)[c0:c1]
+            xw[blanked[c0:c1]] = 0.0
+            wide.append(xw.astype(np.float32))
         starts = np.arange(0, n_core, q)
         aux_t.append((core_start + starts + 0.5 * np.minimum(q, n_core - starts)) / fs)
         for r in aux_roles:
@@ -392,8 +409,7 @@ def process(rec: Recording, params: Params | None = None) -> StreamResult:
     run(pending[0], pending[1], left, None)
 
     n_w = pre + post
-    xf_all = np.concatenate(filt)
-    filt.clear()
+    xf_all = filt.result()
     return StreamResult(
         fs_hz=fs,
         n_samples=n_total,
@@ -410,7 +426,38 @@ def process(rec: Recording, params: Params | None = None) -> StreamResult:
             [_block_reduce(xf_all, q, "min"), _block_reduce(xf_all, q, "max")]
         ),
         segment_starts=seg_starts,
+        match_uv=wide.result(),
     )
+
+
+class _TraceBuffer:
+    """A float32 trace built chunk by chunk: in a preallocated array when the length is known,
+    else as a list concatenated at the end."""
+
+    def __init__(self, n: int | None) -> None:
+        self._arr = np.empty(n, dtype=np.float32) if n is not None else None
+        self._parts: list[np.ndarray] = []
+        self._n = 0
+
+    def append(self, x: np.ndarray) -> None:
+        if self._arr is not None and self._n + x.size <= self._arr.size:
+            self._arr[self._n : self._n + x.size] = x
+        else:
+            if self._arr is not None:  # longer than announced: fall back to a list
+                self._parts = [self._arr[: self._n].copy()]
+                self._arr = None
+            self._parts.append(np.asarray(x, dtype=np.float32))
+        self._n += x.size
+
+    def __bool__(self) -> bool:
+        return self._n > 0
+
+    def result(self) -> np.ndarray:
+        if self._arr is not None:
+            return self._arr[: self._n]
+        out = np.concatenate(self._parts) if self._parts else np.zeros(0, dtype=np.float32)
+        self._parts = []
+        return out
 
 
 def read_windows(
