@@ -5,7 +5,7 @@ baseline drift), scored by SpikeInterface's ``compare_sorter_to_ground_truth`` (
 
 SNR = band-passed template peak / band-passed noise SD (see docs/skinnerve.md). The floors below
 are the lowest per-seed F1 measured over seeds 1-3 (docs/skinnerve.md, table "independent
-ground truth", session 4 with matching in the wider band: SNR 4 0.68, SNR 5 0.83, SNR 6 0.85)
+ground truth", session 4 with matching in the wider band, ``WIDE``, an opt-in: SNR 4 0.68, SNR 5 0.83, SNR 6 0.85)
 minus 0.03-0.04 for seed-to-seed spread (SD of F1 across seeds 0.01-0.03): they guard against
 regressions. The issue's goals (F1 >= 0.95 at SNR 5, >= 0.85 at SNR 4) are NOT reached and are
 not asserted: on this generator they lie above what a matched filter told the true template and
@@ -24,6 +24,7 @@ pytest.importorskip("spikeinterface")
 from fmslab.skinnerve.analysis import analyze_recording  # noqa: E402
 from fmslab.skinnerve.channels import ChannelMap  # noqa: E402
 from fmslab.skinnerve.io import MemoryReader, open_recording  # noqa: E402
+from fmslab.skinnerve.params import Params  # noqa: E402
 from fmslab.skinnerve.validation import (  # noqa: E402
     mad_baseline,
     oracle_ceiling,
@@ -31,13 +32,16 @@ from fmslab.skinnerve.validation import (  # noqa: E402
     si_scores,
 )
 
+#: the opt-in wider matching band the floors below were measured with (off by default: params.py)
+WIDE = Params(match_band_low_hz=100.0)
 
-def _score(snr: float, seed: int, duration_s: float = 60.0):
+
+def _score(snr: float, seed: int, duration_s: float = 60.0, params: Params | None = None):
     gt = si_recording(snr, seed, duration_s=duration_s)
     rec = open_recording(
         MemoryReader({"nerve_uV": gt.trace_uv}, gt.fs_hz), ChannelMap(roles={"nerve": "nerve_uV"})
     )
-    fr = analyze_recording(rec)
+    fr = analyze_recording(rec, params)
     ours = si_scores(gt, fr.spikes).set_index("unit").loc["target"]
     base = si_scores(gt, mad_baseline(gt), units=["target"]).set_index("unit").loc["target"]
     return ours, base, fr
@@ -56,7 +60,7 @@ FLOORS = {4.0: 0.65, 5.0: 0.80, 6.0: 0.81}
 @pytest.mark.parametrize("snr", sorted(FLOORS))
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_target_unit_f1_on_independent_generator(snr: float, seed: int) -> None:
-    ours, base, _fr = _score(snr, seed)
+    ours, base, _fr = _score(snr, seed, params=WIDE)
     assert ours["f1"] >= FLOORS[snr], (snr, seed, ours)
     assert ours["f1"] >= base["f1"] + 0.15, (snr, seed, ours, base)
 
