@@ -42,6 +42,21 @@ TRANSIENT_FILES = {"formats/99111002.nwb": 30.0, "formats/B6_Ch3_IDRest_185.ibw"
 AHP_FILES = ("171116sh_0018", "17o05028_ic_steps", "18711001", "File_axon_5")
 
 
+def _efel_in_step(efel, sw, threshold_mV: float, feats: list[str]) -> dict:
+    """eFEL's ``feats`` for one sweep over its test step (times in ms), with eFEL's spike
+    threshold at ``threshold_mV``."""
+    st = sw.stimulus
+    efel.reset()
+    efel.set_setting("Threshold", threshold_mV)
+    trace = {
+        "T": sw.t_s * 1e3,
+        "V": sw.v_mV,
+        "stim_start": [st.stim_start_s * 1e3],
+        "stim_end": [st.stim_end_s * 1e3],
+    }
+    return efel.get_feature_values([trace], feats, raise_warnings=False)[0]
+
+
 def ahp_rows() -> list[dict]:
     """eFEL's fast and slow AHP of every spike of the depolarising steps of AHP_FILES."""
     import efel
@@ -54,16 +69,8 @@ def ahp_rows() -> list[dict]:
             st = sw.stimulus
             if st.kind != "step" or st.stim_pA <= 0:
                 continue
-            efel.reset()
-            efel.set_setting("Threshold", -20.0)
-            trace = {
-                "T": sw.t_s * 1e3,
-                "V": sw.v_mV,
-                "stim_start": [st.stim_start_s * 1e3],
-                "stim_end": [st.stim_end_s * 1e3],
-            }
             feats = ["peak_time", "AHP_depth_abs", "AHP_time_from_peak", "AHP_depth_abs_slow"]
-            r = efel.get_feature_values([trace], feats, raise_warnings=False)[0]
+            r = _efel_in_step(efel, sw, -20.0, feats)
             peaks = r["peak_time"]
             if peaks is None or len(peaks) == 0:
                 continue
@@ -105,16 +112,8 @@ def transient_rows() -> list[dict]:
             st = sw.stimulus
             if st.kind != "step" or not st.stim_pA > 0:
                 continue
-            efel.reset()
-            efel.set_setting("Threshold", threshold_mV)
-            trace = {
-                "T": sw.t_s * 1e3,
-                "V": sw.v_mV,
-                "stim_start": [st.stim_start_s * 1e3],
-                "stim_end": [st.stim_end_s * 1e3],
-            }
             feats = ["Spikecount_stimint", "peak_time", "AP_begin_voltage", "AP_begin_time"]
-            r = efel.get_feature_values([trace], feats, raise_warnings=False)[0]
+            r = _efel_in_step(efel, sw, threshold_mV, feats)
             peaks = list(r["peak_time"]) if r["peak_time"] is not None else []
             t0, t1 = st.stim_start_s * 1e3, st.stim_end_s * 1e3
             begin_v = r["AP_begin_voltage"] if r["AP_begin_voltage"] is not None else []
