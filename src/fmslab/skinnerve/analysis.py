@@ -303,6 +303,8 @@ def match_pass(res: StreamResult, sp: UnitSpikes, p: Params) -> UnitSpikes:
             chunk=chunk,
             exclude=exclude,
             gains=gains,
+            # in the wider band a candidate overlapping a better spike waits for the residual
+            min_separation=pre + post if x is not res.filtered_uv else None,
         )
         new = _mean_waveforms(x, m.sample, m.unit + 1, n_units, pre, post)
         ok = np.array([np.sum(m.unit == k) >= p.min_spikes for k in range(n_units)])

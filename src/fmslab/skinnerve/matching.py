@@ -15,7 +15,8 @@ scores themselves, chunk by chunk. A spike of unit ``k`` is accepted at ``t`` wh
   resemble the template at another scale do not),
 - unit ``k`` leaves the smallest residual ``|x - T_k|^2`` at ``t`` of all templates (so that two
   units of one shape and different size are told apart by size), and ``t`` is the best such
-  position within half a template length.
+  position within half a template length (``min_separation``; the analysis uses a whole
+  template length in the wider matching band, see :func:`match_templates`).
 
 Accepted spikes are subtracted (``a * T``) and the search is repeated on the residual
 (``rounds`` times), which finds spikes that overlapped a larger one. Subtracting ``a * T_j`` at
@@ -195,6 +196,7 @@ def match_templates(
     exclude: np.ndarray | None = None,
     gains: np.ndarray | None = None,
     metric: np.ndarray | None = None,
+    min_separation: int | None = None,
 ) -> Matches:
     """Find the spikes of every template in ``x`` (see the module docstring).
 
@@ -215,8 +217,16 @@ def match_templates(
         Symmetric kernel (odd length) approximating the inverse noise covariance: scores,
         least-squares amplitudes and residuals are then taken in that metric (``c = x . K*T``,
         ``a = c / (T . K*T)``). None (the analysis): plain correlation.
+    min_separation
+        Samples between spikes accepted in one round (None: half a template). A candidate
+        closer than that to a better one waits for the next round and is judged on the residual.
+        The analysis passes a whole template length when it matches in the wider band: there a
+        small template's score on the flank of a large spike (lags of 0.6-1 template) passes its
+        threshold, and accepting it in the same round from the unsubtracted scores made a
+        "unit" of shadows 1.9 ms after every spike of a large unit (docs/skinnerve.md).
     """
     n_t, length = templates.shape
+    sep = length // 2 if min_separation is None else int(min_separation)
     half = 0 if metric is None else (len(metric) - 1) // 2
     thr = np.broadcast_to(np.asarray(threshold_sd, dtype=np.float64), (n_t,))[:, None]
     empty = Matches(*(np.zeros(0, dtype=d) for d in (np.int64, float, np.int64, float, float)))
@@ -266,7 +276,7 @@ def match_templates(
             g[idx] = gain[best, np.arange(idx.size)]
             if ex is not None:
                 g[: ex.size][ex] = 0.0
-            pk, _ = signal.find_peaks(g, height=1e-12, distance=max(1, length if __import__("os").environ.get("FMS_DIST") == "full" else length // 2))
+            pk, _ = signal.find_peaks(g, height=1e-12, distance=max(1, sep))
             if pk.size == 0:
                 break
             k = np.argmax(

@@ -40,13 +40,13 @@ class Params:
     # second detection pass: template matching (matched filter + subtraction)
     match: bool = True
     match_threshold_sd: float = 4.5  # first matching round
-    # opt-in: the matching pass on a wider band than detection (e.g. 100 Hz): the matched filter
+    # the matching pass on a wider band than detection (100-9000 Hz): the matched filter
     # of a spike in white noise uses all of its spectrum (measured: matched-filter SNR +10 % over
     # 300-3000 Hz, F1 0.70/0.84/0.86 at SNR 4/5/6 on the independent generator instead of
-    # 0.64/0.80/0.86). Off (None: match on the detection band) by default because on the demo
-    # study it moved one unit's electrical latency 1.9 ms from the truth (the end-to-end test's
-    # 1 ms bound), not yet understood; a wrong latency is worse than a missed low-SNR spike.
-    match_band_low_hz: float | None = None
+    # 0.64/0.80/0.86). The default since session 5: its earlier shift of a demo unit's latency
+    # (1.9 ms) was a matching bug (a small template accepted on the flank of a large spike in
+    # the same round, matching.match_templates), fixed. None: match on the detection band.
+    match_band_low_hz: float | None = 100.0
     match_band_high_hz: float = 9000.0  # capped at 0.45 x the sampling rate
     # second round: per-unit threshold in [min, match_threshold_sd] minimising expected misses +
     # noise false alarms (matching.unit_thresholds); min >= match_threshold_sd turns it off
