@@ -159,10 +159,13 @@ def _canvas():
 
 
 def preload(*, figures: bool, pdf: bool = False) -> None:
-    """Import what every file's analysis needs (scipy's optimiser for the tau fit; the figure
-    modules) before the worker processes are forked, so that they inherit the modules instead of
-    each importing them again."""
-    import scipy.optimize  # noqa: F401
+    """Import what every file's analysis needs (MINPACK for the tau fit, without the
+    ``scipy.optimize`` package: :mod:`fmslab.ephys.minpack`; the figure modules) before the
+    worker processes are forked, so that they inherit the modules instead of each importing them
+    again."""
+    from fmslab.ephys.minpack import _lmdif
+
+    _lmdif()
 
     if figures:
         from PIL import Image

@@ -86,10 +86,11 @@ def fit_tau_ms(v_mV: np.ndarray, dt_s: float) -> float:
     """Membrane time constant from the charging curve of a hyperpolarising step.
 
     ``v_mV`` starts at the step onset and ends at the peak deflection. The curve between 10 % and
-    95 % of the deflection is fitted with ``V(t) = V_inf + A exp(-t / tau)`` (scipy ``curve_fit``,
-    started from a log-linear estimate). Returns NaN when the fit fails or is ill-posed.
+    95 % of the deflection is fitted with ``V(t) = V_inf + A exp(-t / tau)`` (scipy ``curve_fit``'s
+    Levenberg-Marquardt, :func:`fmslab.ephys.minpack.curve_fit_lm`, started from a log-linear
+    estimate). Returns NaN when the fit fails or is ill-posed.
     """
-    from scipy.optimize import curve_fit
+    from fmslab.ephys.minpack import curve_fit_lm
 
     if v_mV.size < 8:
         return NAN
@@ -107,7 +108,7 @@ def fit_tau_ms(v_mV: np.ndarray, dt_s: float) -> float:
     y = y[::step]
     t = np.arange(y.size) * dt_s * step * 1e3
     try:
-        popt, _ = curve_fit(
+        popt = curve_fit_lm(
             lambda tt, vinf, amp, tau: vinf + amp * np.exp(-tt / tau),
             t,
             y,
