@@ -159,13 +159,9 @@ def _canvas():
 
 
 def preload(*, figures: bool, pdf: bool = False) -> None:
-    """Import what every file's analysis needs (MINPACK for the tau fit, without the
-    ``scipy.optimize`` package: :mod:`fmslab.ephys.minpack`; the figure modules) before the
-    worker processes are forked, so that they inherit the modules instead of each importing them
-    again."""
-    from fmslab.ephys.minpack import _lmdif
-
-    _lmdif()
+    """Import what every file's analysis needs (the figure modules) before the worker processes
+    are forked, so that they inherit the modules instead of each importing them again. (The tau
+    fit, :mod:`fmslab.ephys.expfit`, needs numpy only.)"""
 
     if figures:
         from PIL import Image
