@@ -46,7 +46,12 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve()
-SHARED = HERE.parents[2] / "shared"
+#: ../shared next to the checkout, or the data mirror named by FMSLAB_TEST_DATA (a worktree elsewhere)
+SHARED = (
+    Path(os.environ["FMSLAB_TEST_DATA"]).parent
+    if os.environ.get("FMSLAB_TEST_DATA")
+    else HERE.parents[2] / "shared"
+)
 FILES = [
     "171116sh_0018",
     "17o05028_ic_steps",

@@ -20,6 +20,7 @@ there is one.
 from __future__ import annotations
 
 import argparse
+import os
 import pickle
 import sys
 import tempfile
@@ -29,7 +30,11 @@ from typing import Any
 import pandas as pd
 
 HERE = Path(__file__).resolve()
-SHARED = HERE.parents[2] / "shared" / "data" / "ephys"
+SHARED = (
+    Path(os.environ["FMSLAB_TEST_DATA"])
+    if os.environ.get("FMSLAB_TEST_DATA")
+    else HERE.parents[2] / "shared" / "data"
+) / "ephys"
 FOLDERS = ("abf", "abf_more", "formats")
 #: detection settings of the spike-table check, besides the defaults (edge cases of each stage)
 VARIANTS = (

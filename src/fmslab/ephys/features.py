@@ -86,10 +86,12 @@ def fit_tau_ms(v_mV: np.ndarray, dt_s: float) -> float:
     """Membrane time constant from the charging curve of a hyperpolarising step.
 
     ``v_mV`` starts at the step onset and ends at the peak deflection. The curve between 10 % and
-    95 % of the deflection is fitted with ``V(t) = V_inf + A exp(-t / tau)`` (scipy ``curve_fit``,
-    started from a log-linear estimate). Returns NaN when the fit fails or is ill-posed.
+    95 % of the deflection is fitted with ``V(t) = V_inf + A exp(-t / tau)`` by least squares
+    (:func:`fmslab.ephys.expfit.fit_exponential`, tau searched from a tenth of the fitted sampling
+    interval to 10x the fitted span). Returns NaN when the fit is ill-posed or the best tau lies at
+    an end of that range.
     """
-    from scipy.optimize import curve_fit
+    from fmslab.ephys.expfit import fit_exponential
 
     if v_mV.size < 8:
         return NAN
@@ -105,19 +107,10 @@ def fit_tau_ms(v_mV: np.ndarray, dt_s: float) -> float:
     y = v_mV[a:b]
     step = max(1, y.size // 400)  # the fit needs a few hundred points, not 10 000
     y = y[::step]
-    t = np.arange(y.size) * dt_s * step * 1e3
-    try:
-        popt, _ = curve_fit(
-            lambda tt, vinf, amp, tau: vinf + amp * np.exp(-tt / tau),
-            t,
-            y,
-            p0=(vmin, y[0] - vmin, max(t[-1] / 3, 1e-3)),
-            maxfev=2000,
-        )
-    except (RuntimeError, ValueError):
-        return NAN
-    tau = float(popt[2])
-    return tau if 0 < tau < 10 * max(t[-1], 1e-9) else NAN
+    dt_ms = dt_s * step * 1e3
+    t = np.arange(y.size) * dt_ms
+    fit = fit_exponential(t, y, tau_min=dt_ms / 10, tau_max=10 * max(float(t[-1]), 1e-9))
+    return NAN if fit is None else float(fit[2])
 
 
 @dataclass(frozen=True)
