@@ -58,6 +58,9 @@ class Task:
     stimulus: Path | None = None
     #: image formats of the per-cell figure
     figure_formats: tuple[str, ...] = ("png",)
+    #: format the CSV rows of the sweeps and spikes tables here (False when the main process adds
+    #: columns, a sheet's, and formats the whole tables itself)
+    format_csv_rows: bool = True
 
 
 def code_fingerprint() -> str:
@@ -246,7 +249,7 @@ def analyze_task(task: Task) -> dict[str, Any]:
         "cached": cached,
         # the rows of sweeps.csv and spikes.csv, formatted here on the workers' cores instead of
         # after the batch in the main process (see write_tables_from_parts)
-        "csv": {k: csv_rows(tables[k]) for k in CSV_PARTS},
+        "csv": {k: csv_rows(tables[k]) for k in CSV_PARTS} if task.format_csv_rows else None,
     }
 
 
@@ -357,8 +360,19 @@ def analyze_paths(
     code = code_fingerprint()
     stimuli = stimuli or {}
     fmts = ("png", "pdf") if figure_pdf else ("png",)
+    with_sheet = sheet is not None and len(sheet) > 0  # its columns are not in the workers' rows
     tasks = [
-        Task(Path(p), params, qc, cache_root, fig_dir, code, stimuli.get(Path(p).name), fmts)
+        Task(
+            Path(p),
+            params,
+            qc,
+            cache_root,
+            fig_dir,
+            code,
+            stimuli.get(Path(p).name),
+            fmts,
+            format_csv_rows=not with_sheet,
+        )
         for p in paths
     ]
     preload(figures=figures, pdf=figure_pdf)
@@ -380,9 +394,10 @@ def analyze_paths(
     finally:
         gc.unfreeze()
     spikes = [r["spikes"] for _, r in outcome.results if len(r["spikes"])]
-    spike_rows = [r["csv"]["spikes"] for _, r in outcome.results if len(r["spikes"])]
     sweeps = [r["sweeps"] for _, r in outcome.results]
-    sweep_rows = [r["csv"]["sweeps"] for _, r in outcome.results]
+    res = [] if with_sheet else [r for _, r in outcome.results]  # no rows formatted with a sheet
+    spike_rows = [r["csv"]["spikes"] for r in res if len(r["spikes"])]
+    sweep_rows = [r["csv"]["sweeps"] for r in res]
     cells = [r["cells"] for _, r in outcome.results]
     inputs = {name: r["sha256"] for name, r in outcome.results}
     n_cached = sum(bool(r["cached"]) for _, r in outcome.results)
@@ -399,8 +414,7 @@ def analyze_paths(
     warnings_df = pd.DataFrame(
         [w for _, r in outcome.results for w in r["warnings"]], columns=list(WARNING_COLUMNS)
     )
-    if sheet is not None and len(sheet):
-        sweep_rows = spike_rows = []  # the sheet's columns are not in the workers' rows
+    if with_sheet:
         extra = sheet.drop_duplicates("file")
         sweeps_df = _attach(sweeps_df, extra)
         cells_df = _attach(cells_df, extra)
