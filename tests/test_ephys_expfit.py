@@ -113,3 +113,22 @@ def test_no_time_constant_in_range_is_none():
     assert expfit.fit_exponential(t, y, tau_min=0.01, tau_max=100.0) is None
     with pytest.raises(ValueError, match="tau_min"):
         expfit.fit_exponential(t, model(t, -90.0, 25.0, 7.5), tau_min=0.0, tau_max=1.0)
+
+
+def test_brent_refinement_finds_a_known_minimum_in_few_evaluations():
+    # a smooth, asymmetric function with its minimum at 0.3 (hand calculation: f'(0.3) = 0, f'' > 0)
+    calls = []
+
+    def f(x):
+        calls.append(x)
+        return (x - 0.3) ** 2 + 0.5 * (x - 0.3) ** 4 + 0.1 * (x - 0.3) ** 3
+
+    x = expfit._brent_min(f, -1.0, 2.0, 0.0)
+    assert x == pytest.approx(0.3, abs=5 * expfit.LOG_TAU_TOL)
+    assert all(-1.0 < c < 2.0 for c in calls)  # never outside the bracket
+    # parabolic steps: far fewer evaluations than golden section alone needs to reach the
+    # tolerance (log(3 / 1e-8) / log(1.618) = 41)
+    assert len(calls) <= 20, len(calls)
+    # a minimum at a bracket end is approached, never passed
+    x_edge = expfit._brent_min(lambda u: (u - 5.0) ** 2, -1.0, 2.0, 0.0)
+    assert 2.0 - 1e-6 < x_edge < 2.0

@@ -5,8 +5,9 @@ hyperpolarising sweep. ``scipy.optimize`` would do it, but importing that packag
 CPU (scipy.linalg, scipy.fft, the optimisers), paid in the main process before the batch's worker
 processes start. For a fixed ``tau`` the model is linear in ``v_inf`` and ``amp``, which have a
 closed-form least-squares solution, so the fit reduces to minimising the residual sum of squares
-over ``tau`` alone (variable projection): a grid over log tau finds the basin, a golden-section
-search refines it. The minimiser is the same one a Levenberg-Marquardt fit of the three parameters
+over ``tau`` alone (variable projection): a grid over log tau finds the basin, Brent's method
+(parabolic interpolation safeguarded by golden-section steps) refines it. The minimiser is the
+same one a Levenberg-Marquardt fit of the three parameters
 converges to (``tests/test_ephys_expfit.py`` compares with ``scipy.optimize.curve_fit`` on real
 charging curves), and a minimum at the edge of the allowed range is reported as no fit rather
 than as a boundary value.
@@ -20,9 +21,12 @@ import numpy as np
 
 #: log-spaced trial values of tau across the allowed range
 GRID_POINTS = 64
-#: the golden-section search stops when the bracket is this narrow in log tau
-LOG_TAU_TOL = 1e-10
-_INV_PHI = (math.sqrt(5.0) - 1.0) / 2.0
+#: the refinement stops when log tau is known to this (absolute) precision, i.e. tau to this
+#: relative precision: about the square root of double precision, below which the sum of squares
+#: no longer changes by more than its rounding error
+LOG_TAU_TOL = 1e-8
+#: the golden-section fraction, ``(3 - sqrt(5)) / 2``
+_GOLDEN = (3.0 - math.sqrt(5.0)) / 2.0
 
 
 def _projected(t: np.ndarray, y_c: np.ndarray, tau: float) -> tuple[float, float]:
@@ -75,21 +79,68 @@ def fit_exponential(
     i = int(np.argmin(sse))
     if i == 0 or i == GRID_POINTS - 1:
         return None
-    lo, hi = float(log_grid[i - 1]), float(log_grid[i + 1])
-    c = hi - _INV_PHI * (hi - lo)
-    d = lo + _INV_PHI * (hi - lo)
-    fc = _projected(t, y_c, math.exp(c))[0]
-    fd = _projected(t, y_c, math.exp(d))[0]
-    while hi - lo > LOG_TAU_TOL:
-        if fc <= fd:
-            hi, d, fd = d, c, fc
-            c = hi - _INV_PHI * (hi - lo)
-            fc = _projected(t, y_c, math.exp(c))[0]
-        else:
-            lo, c, fc = c, d, fd
-            d = lo + _INV_PHI * (hi - lo)
-            fd = _projected(t, y_c, math.exp(d))[0]
-    tau = math.exp((lo + hi) / 2.0)
+    log_tau = _brent_min(
+        lambda u: _projected(t, y_c, math.exp(u))[0],
+        float(log_grid[i - 1]),
+        float(log_grid[i + 1]),
+        float(log_grid[i]),
+    )
+    tau = math.exp(log_tau)
     _, amp = _projected(t, y_c, tau)
     v_inf = y_mean - amp * float(np.exp(-t / tau).mean())
     return v_inf, amp, tau
+
+
+def _brent_min(f, a: float, b: float, x: float) -> float:
+    """Minimiser of ``f`` in the bracket ``(a, b)`` around ``x`` (``f(x)`` below both ends),
+    by Brent's method: a parabola through the three best points when its vertex is inside the
+    bracket and the steps shrink, a golden-section step otherwise; stops when ``x`` is known to
+    :data:`LOG_TAU_TOL`.
+
+    Brent, R. P. (1973), *Algorithms for Minimization without Derivatives*, ch. 5.
+    """
+    w = v = x
+    fx = fw = fv = f(x)
+    step = prev = 0.0  # the last step, and the one before it
+    tol = LOG_TAU_TOL
+    while True:
+        mid = 0.5 * (a + b)
+        if abs(x - mid) <= 2.0 * tol - 0.5 * (b - a):
+            return x
+        golden = True
+        if abs(prev) > tol:
+            # vertex of the parabola through (x, fx), (w, fw), (v, fv): x + p / q
+            r = (x - w) * (fx - fv)
+            q = (x - v) * (fx - fw)
+            p = (x - v) * q - (x - w) * r
+            q = 2.0 * (q - r)
+            if q > 0.0:
+                p = -p
+            q = abs(q)
+            # accepted when inside the bracket and less than half the step before last
+            if abs(p) < abs(0.5 * q * prev) and q * (a - x) < p < q * (b - x):
+                prev, step = step, p / q
+                u = x + step
+                if u - a < 2.0 * tol or b - u < 2.0 * tol:
+                    step = tol if x < mid else -tol
+                golden = False
+        if golden:
+            prev = (a - x) if x >= mid else (b - x)
+            step = _GOLDEN * prev
+        u = x + (step if abs(step) >= tol else math.copysign(tol, step))
+        fu = f(u)
+        if fu <= fx:
+            if u >= x:
+                a = x
+            else:
+                b = x
+            v, fv, w, fw, x, fx = w, fw, x, fx, u, fu
+        else:
+            if u < x:
+                a = u
+            else:
+                b = u
+            if fu <= fw or w == x:
+                v, fv, w, fw = w, fw, u, fu
+            elif fu <= fv or v in (x, w):
+                v, fv = u, fu
