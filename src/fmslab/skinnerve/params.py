@@ -64,7 +64,7 @@ class Params:
     split_min_noise_sd: float = 2.0  # ... and this many score-noise SDs (1/z) smaller
     # choice among templates by posterior with each unit's own size spread and spike share
     # (matching.choice_score) instead of the smallest residual
-    match_scale_prior: bool = True
+    match_scale_prior: bool = False  # opt-in: measured worse on real EMG files (docs)
     scale_sd_min: float = 0.05
     # noise clusters: dropped when not above threshold + margin and not more frequent than the
     # crossings the noise alone makes
