@@ -7,10 +7,10 @@ processes start. For a fixed ``tau`` the model is linear in ``v_inf`` and ``amp`
 closed-form least-squares solution, so the fit reduces to minimising the residual sum of squares
 over ``tau`` alone (variable projection): a grid over log tau finds the basin, Brent's method
 (parabolic interpolation safeguarded by golden-section steps) refines it. The minimiser is the
-same one a Levenberg-Marquardt fit of the three parameters
-converges to (``tests/test_ephys_expfit.py`` compares with ``scipy.optimize.curve_fit`` on real
-charging curves), and a minimum at the edge of the allowed range is reported as no fit rather
-than as a boundary value.
+same one a Levenberg-Marquardt fit of the three parameters converges to
+(``tests/test_ephys_expfit.py`` compares with ``scipy.optimize.curve_fit`` on real charging
+curves), and a minimum at the edge of the allowed range is reported as no fit rather than as a
+boundary value.
 """
 
 from __future__ import annotations
