@@ -54,7 +54,10 @@ def test_target_unit_at_snr_8_short_recording() -> None:
     assert ours["f1"] >= base["f1"] + 0.1, (ours, base)
 
 
-FLOORS = {4.0: 0.65, 5.0: 0.80, 6.0: 0.81}
+#: session 6 (a unit whose isolated spikes' scales are two same-shape populations is split;
+#: a smaller same-shape unit's template corrected for its matching window): lowest seed
+#: SNR 4 0.684, SNR 5 0.826, SNR 6 0.861, SNR 8 0.892 (docs/skinnerve.md); SNR 8 is new
+FLOORS = {4.0: 0.65, 5.0: 0.80, 6.0: 0.83, 8.0: 0.86}
 
 
 @pytest.mark.slow
@@ -79,3 +82,19 @@ def test_goal_lies_above_the_oracle_ceiling(snr: float) -> None:
         narrow = oracle_ceiling(gt)[0]
         wide = oracle_ceiling(gt, band_hz=(100.0, 9000.0))[0]
         assert narrow < wide < goal, (seed, narrow, wide)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize(("burst_p", "burst_n"), [(0.3, 3), (0.5, 4)])
+def test_burst_decrement_is_not_split_off(seed: int, burst_p: float, burst_n: int) -> None:
+    """The unit alone, firing bursts 8 ms apart with 15 % decrement per spike (down to 0.61 of
+    its size in bursts of 4): its scales look bimodal, but the small ones all follow a spike of
+    the unit, so it stays one unit (the issue lists a split-off burst as a failure mode)."""
+    gt = si_recording(8.0, seed, n_other=0, burst_p=burst_p, burst_n=burst_n)
+    rec = open_recording(
+        MemoryReader({"nerve_uV": gt.trace_uv}, gt.fs_hz), ChannelMap(roles={"nerve": "nerve_uV"})
+    )
+    fr = analyze_recording(rec)
+    assert len(fr.units) == 1, fr.units
+    assert si_scores(gt, fr.spikes).set_index("unit").loc["target", "f1"] >= 0.95

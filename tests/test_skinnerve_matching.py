@@ -6,6 +6,10 @@
   with a brute-force count of misses + false alarms on a planted recording.
 - Drift: planted slow amplitude drift is recovered by ``drift_gains``, and a unit drifting
   into its smaller neighbour's size loses fewer spikes to it with the gains.
+- Same-shape units: ``split_by_scale`` splits planted scales of two independent populations and
+  does not split a unit's burst decrement; ``truncated_mean_scale`` recovers the planted mean of
+  a population seen only through a window; ``choice_score`` with no spread and equal priors is
+  the smallest-residual rule.
 """
 
 from __future__ import annotations
@@ -14,7 +18,15 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from fmslab.skinnerve.matching import drift_gains, match_templates, score_noise, unit_thresholds
+from fmslab.skinnerve.matching import (
+    choice_score,
+    drift_gains,
+    match_templates,
+    score_noise,
+    split_by_scale,
+    truncated_mean_scale,
+    unit_thresholds,
+)
 from fmslab.skinnerve.params import Params
 from fmslab.skinnerve.spikes import bandpass_sos
 
@@ -211,3 +223,72 @@ def test_wide_band_matching_makes_no_shadow_unit_on_the_demo(tmp_path) -> None:
         true = skin.units[(skin.units["file"] == f"{stem}.csv") & skin.units["is_target"]].iloc[0]
         lat_true = true["conduction_distance_mm"] / true["cv_m_s"]
         assert abs(float(driven["latency_ms"].iloc[0]) - lat_true) < 0.2
+
+
+def _poisson_times(rng, rate_hz: float, dur_s: float) -> np.ndarray:
+    t = np.cumsum(0.003 + rng.exponential(1.0 / rate_hz, int(rate_hz * dur_s * 2)))
+    return t[t < dur_s]
+
+
+def test_split_by_scale_separates_two_independent_populations() -> None:
+    rng = np.random.default_rng(3)
+    big = _poisson_times(rng, 6.0, 60.0)
+    small = _poisson_times(rng, 4.0, 60.0)
+    t = np.concatenate([big, small])
+    a = np.concatenate([rng.normal(1.0, 0.1, big.size), rng.normal(0.55, 0.06, small.size)])
+    res = split_by_scale(a, t, noise_sd=0.1)
+    assert res is not None and res.split, res
+    is_small = np.arange(t.size) >= big.size
+    fitted = res.lower | ~is_small  # burst-window exclusions are not counted against it
+    assert np.mean(res.lower[is_small]) > 0.75
+    assert np.mean(res.lower[~is_small]) < 0.02
+    assert np.mean(fitted) > 0.75
+    assert abs(res.mean[0] - 0.55) < 0.03 and abs(res.mean[1] - 1.0) < 0.03
+    # the same populations closer than 2 score-noise SDs are not split
+    assert not split_by_scale(a, t, noise_sd=0.25).split
+
+
+def test_split_by_scale_keeps_burst_decrement_in_the_unit() -> None:
+    """Half of the spikes start a burst of 4 at 8 ms, each 15 % smaller (1, 0.85, 0.72, 0.61):
+    scales are strongly bimodal-looking, but the small ones all follow a spike of the unit."""
+    rng = np.random.default_rng(5)
+    starts = _poisson_times(rng, 4.0, 60.0)
+    t, a = [], []
+    for s0 in starts:
+        n = 4 if rng.random() < 0.5 else 1
+        for j in range(n):
+            t.append(s0 + j * 0.008)
+            a.append(0.85**j)
+    t = np.asarray(t)
+    a = np.asarray(a) * rng.normal(1.0, 0.05, t.size)
+    res = split_by_scale(a, t, noise_sd=0.05)
+    assert res is not None and not res.split, res
+    # without the isolation rule (a burst window of 0) the same scales would be split
+    assert split_by_scale(a, t, noise_sd=0.05, burst_window_s=0.0).split
+
+
+def test_truncated_mean_scale_recovers_a_windowed_population() -> None:
+    rng = np.random.default_rng(7)
+    a = rng.normal(0.5, 0.1, 20000)
+    seen = a[(a > 0.58) & (a < 0.75)]  # what a threshold and a larger unit's choice leave
+    assert np.mean(seen) > 0.63
+    assert abs(truncated_mean_scale(seen, 0.1) - 0.5) < 0.02
+
+
+def test_choice_score_without_priors_is_the_smallest_residual() -> None:
+    rng = np.random.default_rng(11)
+    sigma = 2.0
+    templates = rng.normal(0, 1, (3, 40)) * np.array([[1.0], [0.6], [1.8]])
+    x = 0.9 * templates[0] + sigma * rng.standard_normal((500, 40))
+    c = x @ templates.T  # (500, 3)
+    norms2 = (templates**2).sum(axis=1)
+    sd = sigma * np.sqrt(norms2)  # score noise SD for white noise
+    post = choice_score(c.T / sd[:, None], norms2 / sd, np.zeros(3), np.zeros(3))
+    resid = 2 * c - norms2[None, :]
+    assert np.array_equal(np.argmax(post, axis=0), np.argmax(resid, axis=1))
+    # a unit whose sizes spread widely keeps a spike at 0.72 of its size against a tight
+    # smaller unit of the same shape at 0.5
+    z = np.array([10.0, 5.0])
+    u = np.array([0.72 * 10.0, 0.72 * 10.0])  # one spike's score in both templates' units
+    assert np.argmax(2 * u * z - z**2) == 1  # smallest residual: the smaller unit
+    assert np.argmax(choice_score(u, z, np.array([0.15, 0.05]), np.zeros(2))) == 0

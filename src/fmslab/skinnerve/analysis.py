@@ -15,7 +15,14 @@ from fmslab.skinnerve import responses as R
 from fmslab.skinnerve.artefacts import same_shape, waveform_jitter_ms
 from fmslab.skinnerve.channels import CANONICAL_UNIT, MECHANICAL_ROLES, ChannelMap
 from fmslab.skinnerve.io import Reader, Recording, open_recording
-from fmslab.skinnerve.matching import drift_gains, match_templates, score_noise, unit_thresholds
+from fmslab.skinnerve.matching import (
+    drift_gains,
+    match_templates,
+    score_noise,
+    split_by_scale,
+    truncated_mean_scale,
+    unit_thresholds,
+)
 from fmslab.skinnerve.params import Params
 from fmslab.skinnerve.spikes import shift_wave, sort_spikes, unit_quality
 from fmslab.skinnerve.stimuli import find_steps, find_thermal_ramps
@@ -266,6 +273,123 @@ def _matching_trace(
     return res.filtered_uv
 
 
+def _relative_scales(m, gains, chunk) -> np.ndarray:
+    """Each matched spike's scale relative to its unit's drift gain at that time."""
+    if gains is None:
+        return m.amplitude
+    ci = np.minimum(m.sample // chunk, gains.shape[1] - 1)
+    g = gains[m.unit, ci]
+    return m.amplitude / np.where(g > 0, g, 1.0)
+
+
+def _scale_priors(x, m, templates, gains, chunk, p: Params):
+    """Per unit, for :func:`fmslab.skinnerve.matching.choice_score`: its own spread of spike size
+    (SD of the drift-corrected scales of its matched spikes, less the score noise ``1 / z_k``
+    in quadrature; at least ``scale_sd_min``) and the log of its share of spikes (counts
+    corrected, as for the thresholds, for the share of spikes a 4.5-SD round would miss)."""
+    n = len(templates)
+    z = _matched_snr(x, templates)
+    rel = _relative_scales(m, gains, chunk)
+    tau = np.full(n, p.scale_sd_min)
+    for k in range(n):
+        a = rel[m.unit == k]
+        if a.size >= p.min_spikes and z[k] > 0:
+            a = a / np.mean(a)
+            tau[k] = np.sqrt(max(float(np.var(a)) - 1.0 / z[k] ** 2, p.scale_sd_min**2))
+    counts = np.maximum(np.bincount(m.unit, minlength=n)[:n].astype(float), 1.0)
+    return tau, np.log(counts / counts.sum())
+
+
+def _smaller_same_shape(templates: np.ndarray, split_off: list[int], max_shift: int, p: Params):
+    """Units that have a larger unit of the same shape: the smaller parts of split units, and
+    any unit whose template correlates >= ``merge_same_corr`` (best shift) with a larger unit's
+    and is at most ``split_max_ratio`` of its peak. Only size tells such units apart."""
+    out = set(split_off)
+    peak = np.abs(templates).max(axis=1) if len(templates) else np.zeros(0)
+    for k in range(len(templates)):
+        for j in range(len(templates)):
+            if j == k or not peak[j] > 0 or peak[k] > p.split_max_ratio * peak[j]:
+                continue
+            if _shape_corr(templates[j], templates[k], max_shift)[0] >= p.merge_same_corr:
+                out.add(k)
+                break
+    return sorted(out)
+
+
+def _debiased_template(x, m, template, k, gains, chunk, p: Params) -> np.ndarray:
+    """A split-off (smaller) unit's template, the mean of its matched spikes, scaled by the
+    selection-corrected mean scale (:func:`fmslab.skinnerve.matching.truncated_mean_scale`):
+    only its spikes that noise moved above the threshold and below the larger unit's size were
+    matched, so their mean overstates its size, and the next round would take the larger unit's
+    shrunken (burst) spikes for it."""
+    a = _relative_scales(m, gains, chunk)[m.unit == k]
+    if a.size < p.min_spikes or not np.mean(a) > 0:
+        return template
+    b = a / np.mean(a)  # in units of ``template`` (the mean of these spikes)
+    z = float(_matched_snr(x, template[None, :])[0])
+    if not z > 0:
+        return template
+    mu = truncated_mean_scale(b, float(np.hypot(1.0 / z, p.scale_sd_min)))
+    return template * float(np.clip(mu, 0.3, 1.0))
+
+
+def _split_same_shape(x, m, templates, gains, chunk, pre, post, fs, splittable, p: Params):
+    """Split a unit whose matched-spike scales are two same-shape populations
+    (:func:`fmslab.skinnerve.matching.split_by_scale`): its smaller population becomes a unit of
+    its own (template = their mean waveform), so that the next matching round assigns each
+    spike to the nearer size instead of accepting the smaller unit's spikes whenever noise and
+    drift lift them into the larger one's scale window."""
+    n_units = len(templates)
+    # drift-corrected scales (in the first round, the drift estimated from these matches)
+    g_used = gains if gains is not None else drift_gains(
+        m.sample, m.unit, m.amplitude, n_units, x.size, chunk)  # fmt: skip
+    rel = _relative_scales(m, g_used, chunk)
+    z = _matched_snr(x, templates)
+    unit = m.unit.copy()
+    added: list[int] = []
+    split: list[int] = []
+    for k in range(n_units):
+        if not splittable[k]:
+            continue
+        sel = np.flatnonzero(unit == k)
+        res_k = split_by_scale(
+            rel[sel],
+            m.sample[sel] / fs,
+            min_spikes=p.split_min_spikes,
+            max_ratio=p.split_max_ratio,
+            noise_sd=1.0 / z[k] if z[k] > 0 else np.inf,
+            min_noise_separation=p.split_min_noise_sd,
+        )
+        if res_k is None:
+            continue
+        log.info(
+            "unit %d scales: means %.2f/%.2f sd %.2f/%.2f n %d/%d D %.2f dBIC %.1f follow %.2f "
+            "noise-sep %.2f%s",
+            k + 1, *res_k.mean, *res_k.sd, int(res_k.lower.sum()), int((~res_k.lower).sum()),
+            res_k.separation, res_k.delta_bic, res_k.follow_fraction, res_k.noise_separation,
+            " -> split" if res_k.split else "",
+        )  # fmt: skip
+        if not res_k.split:
+            continue
+        splittable[k] = False
+        split.append(k)
+        new_id = n_units + len(added)
+        unit[sel[res_k.lower]] = new_id
+        added.append(new_id)
+    if not added:
+        return m, templates, n_units, gains
+    m = replace(m, unit=unit)
+    n_new = n_units + len(added)
+    # both parts of a split unit get the mean waveform of their own spikes; the rest stay
+    tpl = np.vstack([templates, np.zeros((len(added), templates.shape[1]))])
+    mean = _mean_waveforms(x, m.sample, m.unit + 1, n_new, pre, post)
+    for k in split + added:
+        tpl[k] = mean[k]
+    if gains is not None:
+        gains = np.vstack([gains, np.ones((len(added), gains.shape[1]))])
+    return m, tpl, n_new, gains
+
+
 def match_pass(res: StreamResult, sp: UnitSpikes, p: Params) -> UnitSpikes:
     """Stage 3: template matching of the whole trace with the clean templates
     (:func:`fmslab.skinnerve.matching.match_templates`), twice: with the first-pass templates, then
@@ -285,13 +409,20 @@ def match_pass(res: StreamResult, sp: UnitSpikes, p: Params) -> UnitSpikes:
     m = None
     thresholds: float | np.ndarray = p.match_threshold_sd
     gains = None
+    scale_sd = log_prior = None
     chunk = max(10 * (pre + post), int(p.chunk_s * fs))
+    splittable = [True] * n_units  # a unit is split at most once; a split-off unit never
+    split_off: list[int] = []  # the smaller parts of split units
+    smaller: list[int] = []  # units with a larger unit of the same shape
+    max_shift = int(round(p.max_shift_ms * fs / 1e3))
     for it in range(p.match_iterations):
         if it >= 1 and p.match_threshold_min_sd < p.match_threshold_sd:
             thresholds = _adaptive_thresholds(x, templates, m, p)
         if it >= 1 and p.match_track_drift:
             # m.amplitude is relative to the unscaled template; the median normalises it
             gains = drift_gains(m.sample, m.unit, m.amplitude, n_units, x.size, chunk)
+        if it >= 1 and p.match_scale_prior and smaller:
+            scale_sd, log_prior = _scale_priors(x, m, templates, gains, chunk, p)
         m = match_templates(
             x,
             templates,
@@ -305,10 +436,25 @@ def match_pass(res: StreamResult, sp: UnitSpikes, p: Params) -> UnitSpikes:
             gains=gains,
             # in the wider band a candidate overlapping a better spike waits for the residual
             min_separation=pre + post if x is not res.filtered_uv else None,
+            scale_sd=scale_sd,
+            log_prior=log_prior,
         )
         new = _mean_waveforms(x, m.sample, m.unit + 1, n_units, pre, post)
         ok = np.array([np.sum(m.unit == k) >= p.min_spikes for k in range(n_units)])
         templates = np.where(ok[:, None], new, templates)
+        smaller = _smaller_same_shape(templates, split_off, max_shift, p)
+        for k in smaller:
+            if ok[k]:
+                templates[k] = _debiased_template(x, m, templates[k], k, gains, chunk, p)
+        if p.match_split_scale and it < p.match_iterations - 1:
+            m, templates, n_units, gains = _split_same_shape(
+                x, m, templates, gains, chunk, pre, post, fs, splittable, p
+            )
+            split_off += list(range(len(splittable), n_units))
+            splittable = splittable + [False] * (n_units - len(splittable))
+            smaller = _smaller_same_shape(templates, split_off, max_shift, p)
+            for k in split_off:
+                templates[k] = _debiased_template(x, m, templates[k], k, gains, chunk, p)
     assert m is not None
     labels = m.unit + 1
     counts = np.bincount(labels, minlength=n_units + 1)[1:]

@@ -183,6 +183,39 @@ def unit_thresholds(
     return out
 
 
+def choice_score(
+    u: np.ndarray, z_unit: np.ndarray, scale_sd: np.ndarray, log_prior: np.ndarray
+) -> np.ndarray:
+    """Log posterior (up to a common constant) that the spike at a position belongs to each unit.
+
+    ``u[k]`` = score of template k there / its noise SD (shape (n_units, ...)), ``z_unit[k]`` =
+    the template's matched-filter SNR (energy / score noise SD), ``scale_sd[k]`` = the unit's own
+    spread of spike size (SD of the true scale around 1), ``log_prior[k]`` = log share of spikes.
+    With ``x = a T_k + noise`` and ``a ~ N(1, tau_k^2)``, the score ``u_k`` is
+    ``N(z_k, 1 + tau_k^2 z_k^2)``, and the least-squares fit of ``T_k`` removes ``u_k^2 / 2`` of
+    the residual (in noise-variance units), so
+
+    ``log p_k = u_k^2 / 2 + log pi_k - log(1 + tau_k^2 z_k^2) / 2
+    - (u_k - z_k)^2 / (2 (1 + tau_k^2 z_k^2))``.
+
+    With ``tau = 0`` and equal priors this is ``(2 c_k - |T_k|^2) / (2 sigma^2)``: the smallest
+    residual of the unscaled template, the rule used without priors. For two templates of one
+    shape the ``u^2 / 2`` terms are equal and the choice is between the two scale
+    distributions: a unit whose spikes vary in size (bursts with decrement) keeps its shrunken
+    spikes against a smaller unit of the same shape whose size is tight, and the score noise
+    (``1 / z`` in scale) widens both.
+    """
+    shape = (-1,) + (1,) * (np.ndim(u) - 1)
+    zk = np.asarray(z_unit, dtype=float).reshape(shape)
+    v = 1.0 + (np.asarray(scale_sd, dtype=float).reshape(shape) * zk) ** 2
+    return (
+        0.5 * u**2
+        + np.asarray(log_prior, dtype=float).reshape(shape)
+        - 0.5 * np.log(v)
+        - (u - zk) ** 2 / (2 * v)
+    )
+
+
 def match_templates(
     x: np.ndarray,
     templates: np.ndarray,
@@ -197,6 +230,8 @@ def match_templates(
     gains: np.ndarray | None = None,
     metric: np.ndarray | None = None,
     min_separation: int | None = None,
+    scale_sd: np.ndarray | None = None,
+    log_prior: np.ndarray | None = None,
 ) -> Matches:
     """Find the spikes of every template in ``x`` (see the module docstring).
 
@@ -224,6 +259,11 @@ def match_templates(
         small template's score on the flank of a large spike (lags of 0.6-1 template) passes its
         threshold, and accepting it in the same round from the unsubtracted scores made a
         "unit" of shadows 1.9 ms after every spike of a large unit (docs/skinnerve.md).
+    scale_sd, log_prior
+        The units' own scale spread (SD of the true scale around 1: bursts with decrement,
+        residual drift) and log prior share of spikes, per template. Given, the choice among the
+        templates that pass at a position is the largest posterior (:func:`choice_score`)
+        instead of the smallest residual; None (both): the smallest residual.
     """
     n_t, length = templates.shape
     sep = length // 2 if min_separation is None else int(min_separation)
@@ -233,6 +273,9 @@ def match_templates(
     if n_t == 0 or x.size < 2 * length:
         return empty
     pad = 2 * length + 2 * half
+    bayes = scale_sd is not None or log_prior is not None
+    tau = np.zeros(n_t) if scale_sd is None else np.asarray(scale_sd, dtype=float)
+    lp = np.zeros(n_t) if log_prior is None else np.asarray(log_prior, dtype=float)
     parts = []
     for ci, c0 in enumerate(range(0, x.size, chunk)):
         gk = np.ones(n_t) if gains is None else gains[:, min(ci, gains.shape[1] - 1)]
@@ -266,12 +309,13 @@ def match_templates(
             amp = cs / np.where(keep_t, norms2, np.inf)[:, None]
             # choice among templates: the smallest residual |x - T_k|^2, i.e. the largest
             # 2 c - |T|^2 (scaled copies of one shape are told apart by their size)
-            gain = np.where(
-                (z >= thr) & (amp >= amp_min) & (amp <= amp_max) & keep_t[:, None],
-                np.maximum(2 * cs - norms2[:, None], 1e-9),
-                0.0,
-            )
-            best = np.argmax(gain, axis=0)
+            allowed = (z >= thr) & (amp >= amp_min) & (amp <= amp_max) & keep_t[:, None]
+            gain = np.where(allowed, np.maximum(2 * cs - norms2[:, None], 1e-9), 0.0)
+            if bayes:
+                post = np.where(allowed, choice_score(z, norms2 / sd, tau, lp), -np.inf)
+                best = np.argmax(post, axis=0)
+            else:
+                best = np.argmax(gain, axis=0)
             g = np.zeros(n_c)
             g[idx] = gain[best, np.arange(idx.size)]
             if ex is not None:
@@ -279,16 +323,16 @@ def match_templates(
             pk, _ = signal.find_peaks(g, height=1e-12, distance=max(1, sep))
             if pk.size == 0:
                 break
-            k = np.argmax(
-                np.where(
-                    (c[:, pk] / sd[:, None] >= thr)
-                    & (c[:, pk] / np.where(keep_t, norms2, np.inf)[:, None] >= amp_min)
-                    & (c[:, pk] / np.where(keep_t, norms2, np.inf)[:, None] <= amp_max),
-                    2 * c[:, pk] - norms2[:, None],
-                    -np.inf,
-                ),
-                axis=0,
+            ok_pk = (
+                (c[:, pk] / sd[:, None] >= thr)
+                & (c[:, pk] / np.where(keep_t, norms2, np.inf)[:, None] >= amp_min)
+                & (c[:, pk] / np.where(keep_t, norms2, np.inf)[:, None] <= amp_max)
             )
+            if bayes:
+                crit = choice_score(c[:, pk] / sd[:, None], norms2 / sd, tau, lp)
+            else:
+                crit = 2 * c[:, pk] - norms2[:, None]
+            k = np.argmax(np.where(ok_pk, crit, -np.inf), axis=0)
             a = c[k, pk] / norms2[k]
             # sub-sample time from a parabola through the score around its peak
             cm = c[k, np.maximum(pk - 1, 0)]
@@ -327,3 +371,153 @@ def match_templates(
         amplitude=f[:, 3],
         z=f[:, 4],
     )
+
+
+@dataclass
+class ScaleSplit:
+    """Two-population fit of one unit's matched-spike scales (:func:`split_by_scale`)."""
+
+    lower: np.ndarray  # boolean per spike: assigned to the smaller population
+    mean: tuple[float, float]  # (smaller, larger) population mean scale
+    sd: tuple[float, float]
+    weight: tuple[float, float]
+    separation: float  # Ashman's D = sqrt(2) |m1 - m0| / sqrt(s0^2 + s1^2)
+    delta_bic: float  # BIC(one Gaussian) - BIC(two): > 0 favours two populations
+    follow_fraction: float  # share of the unit's spikes within 20 ms after another (not fitted)
+    noise_separation: float  # (m1 - m0) / the score noise in scale units
+    split: bool  # the verdict
+
+
+def _gauss_mixture_1d(a: np.ndarray, n_iter: int = 200, sd_floor: float = 1e-3):
+    """EM fit of a two-component Gaussian mixture to ``a`` (1-D); returns means, SDs, weights
+    (sorted by mean), the log-likelihood and the responsibilities of the lower component."""
+    lo, hi = np.percentile(a, [20.0, 80.0])
+    mu = np.array([lo, hi], dtype=float)
+    sd = np.full(2, max(float(np.std(a)) / 2, sd_floor))
+    w = np.array([0.5, 0.5])
+    ll_old = -np.inf
+    resp = np.zeros((2, a.size))
+    for _ in range(n_iter):
+        logp = (
+            np.log(w)[:, None]
+            - np.log(sd)[:, None]
+            - 0.5 * ((a[None, :] - mu[:, None]) / sd[:, None]) ** 2
+        )
+        m = logp.max(axis=0)
+        lse = m + np.log(np.exp(logp - m).sum(axis=0))
+        resp = np.exp(logp - lse)
+        ll = float(lse.sum() - 0.5 * a.size * np.log(2 * np.pi))
+        nk = resp.sum(axis=1) + 1e-12
+        w = np.clip(nk / a.size, 1e-6, 1.0)
+        mu = (resp @ a) / nk
+        sd = np.maximum(
+            np.sqrt((resp * (a[None, :] - mu[:, None]) ** 2).sum(axis=1) / nk), sd_floor
+        )
+        if abs(ll - ll_old) < 1e-8 * max(1.0, abs(ll)):
+            break
+        ll_old = ll
+    order = np.argsort(mu)
+    return mu[order], sd[order], w[order], ll, resp[order[0]]
+
+
+def split_by_scale(
+    scale: np.ndarray,
+    times_s: np.ndarray,
+    *,
+    min_spikes: int = 30,
+    max_ratio: float = 0.75,
+    min_separation: float = 2.0,
+    min_delta_bic: float = 10.0,
+    burst_window_s: float = 0.02,
+    noise_sd: float = 0.0,
+    min_noise_separation: float = 2.0,
+) -> ScaleSplit | None:
+    """Is one unit's matched-spike scale distribution two same-shape populations?
+
+    On one channel, a smaller unit of the same shape is matched by the larger one's template at
+    a scale near their size ratio (it passes the scale window whenever noise and drift push it
+    above ``amp_min``); the unit's scales are then a mixture of two populations. A unit's own
+    bursts with amplitude decrement also put spikes at smaller scales, but only spikes that
+    follow another of its spikes closely. So the fit uses the unit's **isolated** spikes only
+    (no spike of the unit within ``burst_window_s`` before): a two-Gaussian mixture is fitted
+    (EM) to their drift-corrected scales ``scale``, and the unit is split when
+
+    - two populations explain the scales better than one (BIC difference >= ``min_delta_bic``),
+    - they are clearly separated: Ashman's ``D = sqrt(2) |m1 - m0| / sqrt(s0^2 + s1^2)`` >=
+      ``min_separation`` (2 is the usual bound for a clean separation of two Gaussians; the SDs
+      include the score noise, ``1 / z`` in scale), and
+    - the smaller population is at most ``max_ratio`` of the larger and each holds >=
+      ``min_spikes`` spikes, and
+    - their means differ by at least ``min_noise_separation`` times ``noise_sd``, the score
+      noise in scale units (``1 / z`` for a template of matched-filter SNR ``z``): the fitted
+      SDs of a population cut by the acceptance window (threshold, ``amp_min``) are narrower
+      than that noise, so a clipped tail can look separated when it is not.
+
+    ``lower`` marks the isolated spikes of the smaller population (burst followers stay with
+    the larger; the next matching round assigns every spike anew). Returns None when there are
+    too few isolated spikes to fit.
+    """
+    a = np.asarray(scale, dtype=float)
+    t = np.asarray(times_s, dtype=float)
+    order = np.argsort(t, kind="stable")
+    gap = np.full(t.size, np.inf)
+    gap[order[1:]] = np.diff(t[order])
+    isolated = np.isfinite(a) & (gap >= burst_window_s)
+    n = int(isolated.sum())
+    if n < 2 * min_spikes:
+        return None
+    ai = a[isolated]
+    mu, sd, w, ll2, r_lo = _gauss_mixture_1d(ai)
+    ll1 = float(-0.5 * n * (np.log(2 * np.pi * max(np.var(ai), 1e-12)) + 1.0))
+    delta_bic = (-2 * ll1 + 2 * np.log(n)) - (-2 * ll2 + 5 * np.log(n))
+    d = float(np.sqrt(2.0) * abs(mu[1] - mu[0]) / np.sqrt(sd[0] ** 2 + sd[1] ** 2))
+    lower = np.zeros(a.size, dtype=bool)
+    lower[np.flatnonzero(isolated)] = r_lo > 0.5
+    n_lo = int(lower.sum())
+    split = bool(
+        delta_bic >= min_delta_bic
+        and d >= min_separation
+        and mu[1] > 0
+        and mu[0] <= max_ratio * mu[1]
+        and n_lo >= min_spikes
+        and n - n_lo >= min_spikes
+        and mu[1] - mu[0] >= min_noise_separation * noise_sd
+    )
+    return ScaleSplit(
+        lower=lower,
+        mean=(float(mu[0]), float(mu[1])),
+        sd=(float(sd[0]), float(sd[1])),
+        weight=(float(w[0]), float(w[1])),
+        separation=d,
+        delta_bic=float(delta_bic),
+        follow_fraction=float(1.0 - n / max(a.size, 1)),
+        noise_separation=float((mu[1] - mu[0]) / noise_sd) if noise_sd > 0 else float("inf"),
+        split=split,
+    )
+
+
+def truncated_mean_scale(scale: np.ndarray, noise_sd: float) -> float:
+    """Mean of a unit's spike scales corrected for the selection of its matched spikes.
+
+    A unit whose spikes sit near the matching threshold, or between a larger unit of the same
+    shape and the threshold, is matched only where noise moved its scale into the window it
+    is accepted in: the mean of its matched spikes (its re-estimated template) is biased. With
+    the true scales ``N(mu, noise_sd^2)`` (``noise_sd`` = the score noise in scale units,
+    ``1 / z``, plus the unit's own spread) observed only within ``[min, max]`` of the matched
+    scales, ``mu`` is the maximum-likelihood mean of that truncated Gaussian (bounded search).
+    Returns ``mu`` in the units of ``scale``.
+    """
+    from scipy import optimize
+
+    a = np.asarray(scale, dtype=float)
+    a = a[np.isfinite(a)]
+    if a.size < 5 or not noise_sd > 0:
+        return float(np.mean(a)) if a.size else float("nan")
+    lo, hi, s = float(a.min()), float(a.max()), float(noise_sd)
+
+    def nll(mu: float) -> float:
+        mass = special.ndtr((hi - mu) / s) - special.ndtr((lo - mu) / s)
+        return float(0.5 * np.sum(((a - mu) / s) ** 2) + a.size * np.log(max(mass, 1e-300)))
+
+    r = optimize.minimize_scalar(nll, bounds=(lo - 3 * s, hi), method="bounded")
+    return float(r.x)

@@ -56,6 +56,16 @@ class Params:
     match_amp_min: float = 0.6
     match_amp_max: float = 2.0
     match_rounds: int = 3
+    # a unit whose matched-spike scales are two same-shape populations (a smaller unit of the
+    # same shape matched by its template) is split in two (matching.split_by_scale)
+    match_split_scale: bool = True
+    split_min_spikes: int = 30
+    split_max_ratio: float = 0.75  # the smaller population at most this size of the larger
+    split_min_noise_sd: float = 2.0  # ... and this many score-noise SDs (1/z) smaller
+    # choice among templates by posterior with each unit's own size spread and spike share
+    # (matching.choice_score) instead of the smallest residual
+    match_scale_prior: bool = False  # opt-in: measured worse on real EMG files (docs)
+    scale_sd_min: float = 0.05
     # noise clusters: dropped when not above threshold + margin and not more frequent than the
     # crossings the noise alone makes
     noise_cluster_margin_sd: float = 1.5

@@ -64,9 +64,14 @@ def si_recording(
     noise_uv: float = 10.0,
     mains_uv: float = 8.0,
     n_other: int = 2,
+    burst_p: float = 0.15,
+    burst_n: int = 3,
 ) -> GroundTruth:
     """One channel: the unit under study at band-passed SNR ``snr``, ``n_other`` other units
-    (one larger, one smaller), bursts, refractory periods, amplitude drift, hum and drift."""
+    (one larger, one smaller), bursts, refractory periods, amplitude drift, hum and drift.
+
+    ``burst_p`` of the unit under study's spikes start a burst of ``burst_n`` spikes 8 ms apart,
+    each 15 % smaller than the one before (the other units: 5 % of bursts of 3)."""
     from spikeinterface.core import NumpySorting
     from spikeinterface.core.generate import (
         InjectTemplatesRecording,
@@ -114,7 +119,10 @@ def si_recording(
     rates = [6.0, 4.0, 8.0][:n_units]
     times, labels, amps = [], [], []
     for k in range(n_units):
-        tt, aa = _train(rng, rates[k], duration_s, 0.003, 0.15 if k == 0 else 0.05, 3, 0.008)
+        tt, aa = _train(
+            rng, rates[k], duration_s, 0.003, burst_p if k == 0 else 0.05,
+            burst_n if k == 0 else 3, 0.008,
+        )  # fmt: skip
         drift = 1.0 + 0.15 * np.sin(2 * np.pi * tt / duration_s + rng.uniform(0, 6.3))
         times.append(tt)
         labels.append(np.full(tt.size, k))
