@@ -450,14 +450,12 @@ def match_pass(res: StreamResult, sp: UnitSpikes, p: Params) -> UnitSpikes:
             m, templates, n_units, gains = _split_same_shape(
                 x, m, templates, gains, chunk, pre, post, fs, splittable, p
             )
-            split_off += list(range(len(splittable), n_units))
+            added = list(range(len(splittable), n_units))
+            split_off += added
             splittable = splittable + [False] * (n_units - len(splittable))
             smaller = _smaller_same_shape(templates, split_off, max_shift, p)
-            # known defect (session 7): units split off in an earlier round were already
-            # corrected above in this round, so they are corrected twice here; looping over the
-            # units just added instead changed the generator's F1 only at SNR 8 (mean 0.917 ->
-            # 0.916, seeds 1-3) and is not yet re-checked on the real files
-            for k in split_off:
+            # only the units just split off: earlier ones were corrected above in this round
+            for k in added:
                 templates[k] = _debiased_template(x, m, templates[k], k, gains, chunk, p)
     assert m is not None
     labels = m.unit + 1
