@@ -27,6 +27,13 @@ from fmslab.skinnerve.params import Params
 from fmslab.skinnerve.spikes import shift_wave, sort_spikes, unit_quality
 from fmslab.skinnerve.stimuli import find_steps, find_thermal_ramps
 from fmslab.skinnerve.stream import StreamResult, process, read_raw_windows, read_windows
+from fmslab.skinnerve.unmarked import (
+    Lattice,
+    complete_lattice,
+    find_lattices,
+    lattice_times,
+    stimulus_lattices,
+)
 
 log = logging.getLogger(__name__)
 
@@ -848,6 +855,46 @@ def spike_table(label: str, sorted_units: SortedUnits) -> pd.DataFrame:
     )
 
 
+def unmarked_stimuli(res: StreamResult, p: Params) -> list[Lattice]:
+    """Stimulus artefacts of a recording without a stimulus channel: the first-pass detections
+    of at least ``unmarked_min_sd`` noise SDs that repeat on a strict lattice
+    (:func:`fmslab.skinnerve.unmarked.find_lattices`) and whose waveform does not jitter about
+    the lattice's clock times (upper bound below ``artefact_max_jitter_ms``), one lattice per
+    stimulus train (:func:`~fmslab.skinnerve.unmarked.stimulus_lattices`)."""
+    if res.spike_samples.size < p.unmarked_min_members or not res.noise_uv > 0:
+        return []
+    amp = np.abs(res.waveforms_uv).max(axis=1) / res.noise_uv
+    big = amp >= p.unmarked_min_sd
+    lattices = find_lattices(
+        res.spike_samples[big],
+        res.fs_hz,
+        amplitudes=amp[big],
+        min_period_s=p.unmarked_min_period_s,
+        max_period_s=min(p.unmarked_max_period_s, res.duration_s / 2),
+        tolerance_ms=p.unmarked_tolerance_ms,
+        min_members=p.unmarked_min_members,
+        alpha=p.unmarked_alpha,
+    )
+    tol = max(2, int(round(p.unmarked_tolerance_ms * res.fs_hz / 1e3)))
+    clocked = []
+    for lat in lattices:
+        lat = complete_lattice(lat, res.spike_samples, tol)  # noqa: PLW2901
+        t = np.round(lattice_times(lat)).astype(np.int64)
+        jitter_ms, upper_ms, _w = waveform_jitter_ms(res.filtered_uv, res.fs_hz, t, 0.0)
+        log.info(
+            "lattice of %d events, period %.6g s, %.3g SD: waveform jitter %.4g ms (upper %.4g)",
+            lat.samples.size, lat.period_samples / res.fs_hz, lat.amplitude, jitter_ms, upper_ms,
+        )  # fmt: skip
+        if np.isfinite(upper_ms) and upper_ms < p.artefact_max_jitter_ms:
+            clocked.append(lat)
+    return stimulus_lattices(
+        clocked,
+        res.fs_hz,
+        max_latency_s=p.max_latency_ms / 1e3,
+        tolerance_ms=p.unmarked_tolerance_ms,
+    )
+
+
 def analyze_recording(
     rec: Recording, params: Params | None = None, *, file: str | None = None
 ) -> FileResult:
@@ -860,10 +907,22 @@ def analyze_recording(
     p = params or Params()
     label = file or rec.path.name
     res = process(rec, p)
+    warnings: list[str] = []
+    if p.unmarked_artefacts and "stimulus" not in rec.roles:
+        found = unmarked_stimuli(res, p)
+        if found:
+            inferred = np.concatenate([lat.samples for lat in found])
+            res = process(rec, p, inferred_stimuli=inferred)
+            periods = ", ".join(f"{lat.period_samples / res.fs_hz:.6g} s" for lat in found)
+            warnings.append(
+                f"no stimulus channel: {res.stimulus_samples.size} stimulus artefacts found from "
+                f"their timing ({len(found)} lattice(s), period {periods}) and used as the "
+                "electrical stimuli (blanked; latencies from each artefact's onset)"
+            )
+            log.warning("%s: %s", label, warnings[-1])
     noise = res.noise_uv
     sorted_units = sort_units(res, p)
     res.match_uv = np.zeros(0, dtype=np.float32)  # the matching band is not needed any more
-    warnings: list[str] = []
     if sorted_units.n_units == 0:
         warnings.append(
             f"no units: no spike cluster clearly above the noise ({noise:.3g} uV SD; "

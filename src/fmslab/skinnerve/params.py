@@ -85,6 +85,16 @@ class Params:
     artefact_shape_corr: float = 0.75  # its spikes' mean vs the stimulus-locked average (a ringing
     # aligned on different extremes averages to a mixture: r 0.80 measured)
     stimulus_min_interval_ms: float = 0.0
+    # artefacts without a stimulus channel (fmslab.skinnerve.unmarked): first-pass events of at
+    # least unmarked_min_sd noise SDs that repeat at a fixed period (intervals within
+    # unmarked_tolerance_ms, chains of unmarked_min_members) are taken as stimuli
+    unmarked_artefacts: bool = True
+    unmarked_min_sd: float = 8.0
+    unmarked_min_members: int = 6
+    unmarked_min_period_s: float = 0.01
+    unmarked_max_period_s: float = 30.0
+    unmarked_tolerance_ms: float = 0.1
+    unmarked_alpha: float = 1e-3
     stimulus_min_v: float = 0.05
     # sorting
     max_clusters: int = 8

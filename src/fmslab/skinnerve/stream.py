@@ -54,6 +54,9 @@ class StreamResult:
     #: ``match_band_high_hz``, notched like ``filtered_uv``), float32; empty: match on
     #: ``filtered_uv``
     match_uv: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
+    #: the stimuli were inferred from their artefacts (no stimulus channel; see
+    #: :mod:`fmslab.skinnerve.unmarked`), each placed at its artefact's onset on the raw trace
+    stimuli_inferred: bool = False
 
     @property
     def noise_uv(self) -> float:
@@ -173,8 +176,9 @@ class Prepass:
     hum_hz: list[float]
 
 
-def _artefact_extent(x: np.ndarray, i0: int, fs: float, params: Params) -> tuple[int, int]:
-    """(first, last) sample of the stimulus artefact around ``x[i0]`` (raw trace).
+def _artefact_extent(x: np.ndarray, i0: int, fs: float, params: Params) -> tuple[int, int, bool]:
+    """(first, last) sample of the stimulus artefact around ``x[i0]`` (raw trace), and whether
+    a departure was seen (else the default span).
 
     Baseline = median of the 3 ms before the stimulus; noise = its MAD / 0.6745. The artefact
     is where the raw trace departs from the baseline by more than ``artefact_sd`` noise SDs. It
@@ -191,7 +195,7 @@ def _artefact_extent(x: np.ndarray, i0: int, fs: float, params: Params) -> tuple
         i0 + int(round(params.blank_post_ms * fs / 1e3)),
     )
     if base_seg.size < 4:
-        return default
+        return (*default, False)
     base = float(np.median(base_seg))
     sd = max(float(np.median(np.abs(base_seg - base)) / MAD_TO_SD), 1e-9)
     search = int(round(params.artefact_search_ms * fs / 1e3))
@@ -202,7 +206,7 @@ def _artefact_extent(x: np.ndarray, i0: int, fs: float, params: Params) -> tuple
     out = np.abs(seg - base) > params.artefact_sd * sd
     hits = np.flatnonzero(out[: 2 * search + 1])
     if hits.size == 0:
-        return default
+        return (*default, False)
     first = off + int(hits[0])
     last = first
     k = first - off
@@ -215,7 +219,7 @@ def _artefact_extent(x: np.ndarray, i0: int, fs: float, params: Params) -> tuple
         if last - i0 >= max_n:
             last = i0 + max_n
             break
-    return first - 1, last + 1
+    return first - 1, last + 1, True
 
 
 def _hum_frequencies(x: np.ndarray, fs: float, params: Params) -> list[float]:
@@ -254,14 +258,23 @@ def notch_sos(fs: float, freqs: list[float], q: float = 30.0) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros((0, 6))
 
 
-def prepass(rec: Recording, params: Params) -> Prepass:
-    """Stimuli, their artefacts' extents on the raw trace, and mains hum (see docs)."""
+def prepass(rec: Recording, params: Params, inferred: np.ndarray | None = None) -> Prepass:
+    """Stimuli, their artefacts' extents on the raw trace, and mains hum (see docs).
+
+    ``inferred``: stimulus samples found from their artefacts (no stimulus channel) instead of
+    the channel's; each is moved to its artefact's start on the raw trace (the last sample
+    before the departure from the baseline).
+    """
     fs = rec.fs_hz
     p = params
     chunk = max(1, int(round(p.chunk_s * fs)))
-    stim = stimulus_samples(rec, p, chunk)
+    if inferred is None:
+        stim = stimulus_samples(rec, p, chunk)
+    else:
+        stim = np.unique(np.asarray(inferred, dtype=np.int64))
     b0 = np.zeros(stim.size, dtype=np.int64)
     b1 = np.zeros(stim.size, dtype=np.int64)
+    seen = np.zeros(stim.size, dtype=bool)  # a departure from the baseline was found
     hum_parts: list[np.ndarray] = []
     hum_n = int(p.hum_probe_s * fs)
     margin = int(round((3e-3 + p.artefact_max_ms / 1e3 + 2e-3) * fs))
@@ -279,7 +292,7 @@ def prepass(rec: Recording, params: Params) -> Prepass:
             while done < stim.size and stim[done] + margin <= stop:
                 i = int(stim[done] - e0)
                 if i >= 0:
-                    a, b = _artefact_extent(ext, i, fs, p)
+                    a, b, seen[done] = _artefact_extent(ext, i, fs, p)
                     b0[done], b1[done] = e0 + a, e0 + b
                 else:
                     b0[done], b1[done] = stim[done], stim[done]
@@ -293,11 +306,16 @@ def prepass(rec: Recording, params: Params) -> Prepass:
         for k in range(done, stim.size):
             i = int(stim[k] - e0)
             if 0 <= i < ext.size:
-                a, b = _artefact_extent(ext, i, fs, p)
+                a, b, seen[k] = _artefact_extent(ext, i, fs, p)
                 b0[k], b1[k] = e0 + a, e0 + b
             else:
                 b0[k], b1[k] = stim[k], stim[k]
     hum = _hum_frequencies(np.concatenate(hum_parts), fs, p) if p.notch_hum and hum_parts else []
+    if inferred is not None and stim.size:
+        # an inferred stimulus is where its artefact starts: the last sample before the raw
+        # trace departs from the baseline (the extent's first sample, as for a marked
+        # stimulus); without a departure it stays where it was detected
+        stim = np.where(seen, b0, stim)
     return Prepass(stimulus_samples=stim, blank_start=b0, blank_stop=b1, hum_hz=hum)
 
 
@@ -310,9 +328,12 @@ def _blank_spans(x: np.ndarray, spans: np.ndarray) -> None:
             x[a : b + 1] = np.linspace(x[a], x[b], b - a + 1)
 
 
-def process(rec: Recording, params: Params | None = None) -> StreamResult:
+def process(
+    rec: Recording, params: Params | None = None, *, inferred_stimuli: np.ndarray | None = None
+) -> StreamResult:
     """Run the pre-pass and the chunked filtering/detection pass over ``rec``; see the module
-    docstring."""
+    docstring. ``inferred_stimuli``: stimulus samples found from their artefacts
+    (:mod:`fmslab.skinnerve.unmarked`), used instead of a stimulus channel."""
     p = params or Params()
     fs = rec.fs_hz
     q = max(1, int(round(fs / p.aux_rate_hz)))
@@ -321,7 +342,7 @@ def process(rec: Recording, params: Params | None = None) -> StreamResult:
     pre, post = int(round(p.pre_ms * fs / 1e3)), int(round(p.post_ms * fs / 1e3))
     dead = int(round(p.dead_ms * fs / 1e3))
     phase_win = int(round(p.opposite_phase_ms * fs / 1e3))
-    pp = prepass(rec, p)
+    pp = prepass(rec, p, inferred_stimuli)
     sos = bandpass_sos(fs, p.band_low_hz, p.band_high_hz, p.filter_order)
     if pp.hum_hz:
         sos = np.concatenate([sos, notch_sos(fs, pp.hum_hz)])
@@ -427,6 +448,7 @@ def process(rec: Recording, params: Params | None = None) -> StreamResult:
         ),
         segment_starts=seg_starts,
         match_uv=wide.result(),
+        stimuli_inferred=inferred_stimuli is not None,
     )
 
 
