@@ -86,6 +86,18 @@ def test_goal_lies_above_the_oracle_ceiling(snr: float) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [1, 2, 3])
+def test_snr_4_goal_lies_above_the_oracle_without_bursts_or_a_smaller_unit(seed: int) -> None:
+    """The SNR-4 goal is above the ceiling even on the easiest variant of the generator: no
+    bursts, no smaller unit (only the larger one, subtracted at its true times), wide band.
+    Measured 0.835 / 0.833 / 0.834 (seeds 1-3); the spikes' 15 % amplitude drift and the
+    white noise at band-passed SNR 4 are what is left. At SNR 5 the same variant reaches
+    0.943-0.962, about the goal; with the generator's bursts 0.904-0.932."""
+    gt = si_recording(4.0, seed, n_other=1, burst_p=0.0)
+    assert oracle_ceiling(gt, band_hz=(100.0, 9000.0))[0] < 0.85
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [1, 2, 3])
 @pytest.mark.parametrize(("burst_p", "burst_n"), [(0.3, 3), (0.5, 4)])
 def test_burst_decrement_is_not_split_off(seed: int, burst_p: float, burst_n: int) -> None:
     """The unit alone, firing bursts 8 ms apart with 15 % decrement per spike (down to 0.61 of
