@@ -148,6 +148,15 @@ def test_simulated_unmarked_artefacts_become_the_stimuli() -> None:
         assert len(near_a) == 1 and len(near_b) == 1, u["name"]
         assert near_b["latency_ms"].iloc[0] == pytest.approx(near_a["latency_ms"].iloc[0], abs=0.1)
         assert near_b["receptor_type"].iloc[0] == near_a["receptor_type"].iloc[0]
+    # the stimulus figure shows the inferred pulses (with the analog channel: on its panel)
+    assert "electrical pulses (inferred from their artefacts)" in _titles(b)
+    assert not any(t.startswith("electrical pulses") for t in _titles(a))
+
+
+def _titles(fr) -> list[str]:
+    from fmslab.skinnerve.plots import stimulus_figure
+
+    return [ax.get_title() for ax in stimulus_figure(fr).axes]
 
 
 def test_driven_axons_without_an_artefact_are_not_stimuli() -> None:

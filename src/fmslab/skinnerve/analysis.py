@@ -881,7 +881,7 @@ def unmarked_stimuli(res: StreamResult, p: Params) -> list[Lattice]:
         lat = complete_lattice(lat, res.spike_samples, tol)  # noqa: PLW2901
         t = np.round(lattice_times(lat)).astype(np.int64)
         jitter_ms, upper_ms, _w = waveform_jitter_ms(res.filtered_uv, res.fs_hz, t, 0.0)
-        log.info(
+        log.debug(
             "lattice of %d events, period %.6g s, %.3g SD: waveform jitter %.4g ms (upper %.4g)",
             lat.samples.size, lat.period_samples / res.fs_hz, lat.amplitude, jitter_ms, upper_ms,
         )  # fmt: skip

@@ -236,9 +236,28 @@ def stimulus_figure(fr: FileResult) -> Figure:
     """The stimulus channels with the parsed steps/ramps/pulses marked (to check parsing by eye)."""
     res = fr.stream
     roles = list(res.aux)
-    fig = Figure(figsize=(11, 2.2 * max(1, len(roles)) + 1), layout="constrained")
-    axes = fig.subplots(max(1, len(roles)), 1, sharex=True, squeeze=False)[:, 0]
+    # pulses without an analog stimulus channel (an event channel, or inferred from their
+    # artefacts) are drawn over the nerve's envelope
+    pulse_panel = bool(res.stimulus_samples.size) and "stimulus" not in res.aux
+    n_panels = max(1, len(roles) + pulse_panel)
+    fig = Figure(figsize=(11, 2.2 * n_panels + 1), layout="constrained")
+    axes = fig.subplots(n_panels, 1, sharex=True, squeeze=False)[:, 0]
     step = max(1, res.aux_time_s.size // 5000)  # decimated: a screen shows ~5000 points
+    if pulse_panel:
+        ax = axes[len(roles)]
+        env = res.envelope_uv
+        if env.shape[0] == res.aux_time_s.size and env.size:
+            t = res.aux_time_s
+            # min/max of blocks of ``step`` samples: the envelope at the screen's resolution
+            n_blk = t.size // step * step
+            lo = env[:n_blk, 0].reshape(-1, step).min(axis=1)
+            hi = env[:n_blk, 1].reshape(-1, step).max(axis=1)
+            ax.fill_between(t[:n_blk:step], lo, hi, color="0.3", lw=0, step="post")
+        ax.vlines(res.stimulus_samples / res.fs_hz, 0, 1, transform=ax.get_xaxis_transform(),
+                  color="tab:red", lw=0.6)  # fmt: skip
+        source = "inferred from their artefacts" if res.stimuli_inferred else "event channel"
+        ax.set_ylabel("nerve (uV)")
+        ax.set_title(f"electrical pulses ({source})", fontsize=9)
     for ax, role in zip(axes, roles, strict=False):
         ax.plot(res.aux_time_s[::step], res.aux[role][::step], lw=0.7, color="k")
         ax.set_ylabel(f"{role} ({CANONICAL_UNIT[role]})")
